@@ -1,0 +1,117 @@
+"""Runs: ranked lists of documents with scores, per query (schema ``qid, docno, score, rank``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from distillrank.errors import DataFormatError
+
+
+class Run(Mapping[str, dict[str, float]]):
+    """Scores of retrieved documents: ``qid -> {docno: score}``.
+
+    Order within a query is by descending score; equal scores are broken by descending ``docno``, which
+    is what trec_eval does, so ranks computed here agree with every trec_eval-based measure.
+
+    Args:
+        data: scores per query. NaN or infinite scores are rejected.
+        name: a label for reports and the TREC ``tag`` column.
+    """
+
+    def __init__(
+        self,
+        data: Mapping[str, Mapping[str, float]] | None = None,
+        name: str = "run",
+        *,
+        source: str | Path | None = None,
+    ) -> None:
+        self.name = name
+        self._d: dict[str, dict[str, float]] = {}
+        for q, docs in (data or {}).items():
+            row: dict[str, float] = {}
+            for d, s in docs.items():
+                s = float(s)
+                if not math.isfinite(s):
+                    raise DataFormatError(source, None, f"query {q!r}, document {d!r}: score is {s}")
+                row[d] = s
+            self._d[q] = row
+
+    def __getitem__(self, qid: str) -> dict[str, float]:
+        return self._d[qid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def ranked(self, qid: str, k: int | None = None) -> list[tuple[str, float]]:
+        """``[(docno, score), ...]`` of ``qid`` best first (ties by descending docno), cut at ``k``."""
+        items = sorted(self._d.get(qid, {}).items(), key=lambda x: (x[1], x[0]), reverse=True)
+        return items[:k] if k is not None else items
+
+    def top_k(self, k: int) -> Run:
+        """A new run that keeps the best ``k`` documents of every query."""
+        return Run({q: dict(self.ranked(q, k)) for q in self._d}, name=self.name)
+
+    def subset(self, qids: list[str] | set[str]) -> Run:
+        keep = set(qids)
+        return Run({q: v for q, v in self._d.items() if q in keep}, name=self.name)
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return {q: dict(v) for q, v in self._d.items()}
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Long table ``qid, docno, score, rank`` (rank from 1), best first within each query."""
+        qids, docnos, scores, ranks = [], [], [], []
+        for q in self._d:
+            for r, (d, s) in enumerate(self.ranked(q), start=1):
+                qids.append(q)
+                docnos.append(d)
+                scores.append(s)
+                ranks.append(r)
+        return pd.DataFrame(
+            {
+                "qid": qids,
+                "docno": docnos,
+                "score": np.asarray(scores, dtype=np.float64),
+                "rank": np.asarray(ranks, dtype=np.int64),
+            }
+        )
+
+    @classmethod
+    def from_dataframe(cls, df: pd.DataFrame, name: str = "run") -> Run:
+        missing = {"qid", "docno", "score"} - set(df.columns)
+        if missing:
+            raise DataFormatError(None, None, f"run table lacks columns {sorted(missing)}")
+        out: dict[str, dict[str, float]] = {}
+        for i, (q, d, s) in enumerate(
+            zip(df["qid"].astype(str), df["docno"].astype(str), df["score"], strict=True)
+        ):
+            row = out.setdefault(q, {})
+            if d in row:
+                raise DataFormatError(None, i + 1, f"query {q!r}: document {d!r} appears twice")
+            row[d] = float(s)
+        return cls(out, name=name)
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> Run:
+        """Read a TREC run (``qid Q0 docno rank score tag``); see :func:`read_trec_run`."""
+        from distillrank.data.formats.trec import read_trec_run
+
+        return read_trec_run(path, name=name)
+
+    def save(self, path: str | Path, tag: str | None = None) -> None:
+        """Write a TREC run file atomically."""
+        from distillrank.data.formats.trec import write_trec_run
+
+        write_trec_run(self, path, tag=tag or self.name)
+
+    def __repr__(self) -> str:
+        n = sum(len(v) for v in self._d.values())
+        return f"Run({self.name!r}, {len(self)} queries, {n} results)"
