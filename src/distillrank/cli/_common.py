@@ -1,0 +1,92 @@
+"""Pieces shared by the CLI commands: the console, common options, progress bars and error display."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from distillrank.errors import DistillrankError
+
+console = Console(stderr=True)
+out = Console()
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding the datasets (default: $DISTILLRANK_DATA, else ~/.cache/distillrank).",
+        show_default=False,
+    ),
+]
+DatasetOption = Annotated[
+    str, typer.Option("--dataset", "-d", help="A catalogue name (see `distillrank datasets list`) or a path.")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def install_warning_display() -> None:
+    """Print warnings (e.g. :class:`~distillrank.errors.DataWarning`) as one yellow line, no source echo."""
+    warnings.showwarning = _show_warning
+
+
+def friendly_errors(fn: F) -> F:
+    """Show our own errors (bad input, missing data) as one red line and exit 2, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DistillrankError, KeyError, FileNotFoundError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress() -> Progress:
+    """A rich progress bar with count, elapsed and remaining time (hidden when not a terminal)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner for a step whose length is unknown; prints the step and its time when it ends."""
+    import time
+
+    t0 = time.perf_counter()
+    with console.status(message):
+        yield
+    console.print(f"[green]✓[/] {message} [dim]({time.perf_counter() - t0:.1f} s)[/]")

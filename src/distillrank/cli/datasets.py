@@ -1,0 +1,63 @@
+"""``distillrank datasets``: list the catalogue and describe a dataset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from distillrank.cli._common import DataDirOption, friendly_errors, out, status
+from distillrank.data.catalogue import CATALOGUE, default_data_dir, find_local, load_dataset
+from distillrank.data.collection import TextCollection
+from distillrank.data.dataset import SplitDataset
+from distillrank.data.interactions import Interactions
+
+app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
+
+
+@app.command("list")
+@friendly_errors
+def list_(data_dir: DataDirOption = None) -> None:
+    """The catalogue: every named dataset, its kind and whether it is in the data folder."""
+    root = default_data_dir(data_dir)
+    table = Table(title=f"datasets (data folder: {root})")
+    for col in ("name", "kind", "present"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description")
+    for name, e in CATALOGUE.items():
+        local = find_local(name, data_dir)
+        present = (
+            f"[green]{local.relative_to(root)}[/]"
+            if local
+            else ("[yellow]via ir_datasets[/]" if e.ir_datasets else "[red]missing[/]")
+        )
+        table.add_row(name, e.kind, present, e.description)
+    out.print(table)
+
+
+@app.command()
+@friendly_errors
+def info(
+    dataset: Annotated[str, typer.Argument(help="Catalogue name or path.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load a dataset and print its size per split (also a quick check that it parses)."""
+    with status(f"loading {dataset}"):
+        ds = load_dataset(dataset, data_dir)
+    table = Table(title=str(dataset))
+    table.add_column("part")
+    table.add_column("size", justify="right")
+    if isinstance(ds, TextCollection):
+        table.add_row("documents", f"{len(ds.corpus):,}")
+        table.add_row("queries", f"{len(ds.queries):,}")
+        for split, q in ds.qrels.items():
+            table.add_row(f"qrels[{split}]", f"{len(q):,} queries, {q.n_judgements:,} judgements")
+    elif isinstance(ds, SplitDataset):
+        for split, part in ds.splits.items():
+            table.add_row(split, repr(part))
+    elif isinstance(ds, Interactions):
+        table.add_row("interactions", repr(ds))
+    else:
+        table.add_row("data", repr(ds))
+    out.print(table)

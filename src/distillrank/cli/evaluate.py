@@ -1,0 +1,103 @@
+"""``distillrank evaluate``: metric table of one or more runs, with paired significance tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from distillrank.cli._common import DataDirOption, friendly_errors, out, status
+from distillrank.data.catalogue import load_dataset
+from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.run import Run
+from distillrank.errors import DistillrankError
+
+
+@friendly_errors
+def evaluate(
+    run: Annotated[
+        list[Path],
+        typer.Option("--run", "-r", help="TREC run file; repeat to compare (the first is the baseline)."),
+    ],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Catalogue name or path (gives the qrels).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split whose qrels to use.")] = "test",
+    qrels: Annotated[
+        Path | None, typer.Option(help="A qrels file (TREC or BEIR TSV) instead of --dataset.")
+    ] = None,
+    metrics: Annotated[str, typer.Option("--metrics", "-m", help="ir_measures names, comma-separated.")] = (
+        "nDCG@10,RR@10,AP,R@100"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print aggregate and per-query values as JSON.")
+    ] = False,
+    test: Annotated[str, typer.Option(help="Paired test with 2+ runs: t-test or permutation.")] = "t-test",
+    missing: Annotated[str, typer.Option(help="Judged queries absent from a run: zero or skip.")] = "zero",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Evaluate runs against a dataset's qrels (ir_measures); with 2+ runs, p-values against the first."""
+    from distillrank.evaluation import compare, parse_metrics
+    from distillrank.evaluation import evaluate as evaluate_run
+
+    try:
+        measures = parse_metrics(metrics)
+    except ValueError as e:
+        raise DistillrankError(str(e)) from e
+    if test not in ("t-test", "permutation"):
+        raise DistillrankError(f"--test must be 't-test' or 'permutation', not {test!r}")
+    if (dataset is None) == (qrels is None):
+        raise DistillrankError("give exactly one of --dataset (with --split) or --qrels")
+    if qrels is not None:
+        judgements = Qrels.from_file(qrels)
+        source = str(qrels)
+    else:
+        assert dataset is not None
+        with status(f"loading {dataset}"):
+            coll = load_dataset(dataset, data_dir)
+        if not isinstance(coll, TextCollection):
+            raise DistillrankError(f"{dataset}: not a text collection with qrels")
+        judgements = coll.get_qrels(split)
+        source = f"{dataset} [{split}]"
+    runs = [Run.from_file(p, name=p.stem) for p in run]
+    results = [
+        evaluate_run(r, judgements, measures, per_query=as_json, missing=missing)  # type: ignore[arg-type]
+        for r in runs
+    ]
+    comparison = (
+        compare(runs, judgements, measures, test=test, missing=missing)  # type: ignore[arg-type]
+        if len(runs) > 1
+        else None
+    )
+    if as_json:
+        payload: dict[str, object] = {"qrels": source, "runs": [r.to_dict() for r in results]}
+        if comparison is not None:
+            payload["comparison"] = comparison.to_dict()
+        out.print_json(json.dumps(payload))
+        return
+    names = comparison.names if comparison else [results[0].name]
+    table = Table(title=f"{source} — {results[0].n_queries} queries", title_justify="left")
+    table.add_column("run")
+    for m in results[0].metrics:
+        table.add_column(m, justify="right")
+        if comparison:
+            table.add_column("p", justify="right", style="dim")
+    for i, (name, res) in enumerate(zip(names, results, strict=True)):
+        cells = [name]
+        for m in res.metrics:
+            cells.append(f"{res.aggregate[m]:.4f}")
+            if comparison:
+                p = comparison.p_values[m].get(name)
+                cells.append(
+                    "—" if i == 0 or p is None else (f"[bold]{p:.3g}[/]" if p < 0.05 else f"{p:.3g}")
+                )
+        table.add_row(*cells)
+    out.print(table)
+    missing_counts = [f"{r.name}: {r.n_missing}" for r in results if r.n_missing]
+    if missing_counts:
+        out.print(f"[yellow]queries without results (scored {missing}):[/] " + ", ".join(missing_counts))
+    if comparison:
+        out.print(f"[dim]p: two-sided paired {test} against {names[0]} over the same queries[/]")

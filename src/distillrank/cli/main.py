@@ -1,0 +1,39 @@
+"""The ``distillrank`` command line: one typer app, one sub-app per stage."""
+
+from __future__ import annotations
+
+import typer
+
+from distillrank import __version__
+from distillrank.cli import datasets, evaluate, retrieve
+from distillrank.cli._common import install_warning_display
+
+app = typer.Typer(
+    name="distillrank",
+    help="Distil heavy rankers into fast students, and measure quality next to cost.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(retrieve.app, name="retrieve")
+app.command("evaluate")(evaluate.evaluate)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"distillrank {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """distillrank: distillation, ranking losses, unbiased learning from clicks, evaluation."""
+    install_warning_display()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,180 @@
+"""BEIR collections: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
+
+Layout (Thakur et al., 2021, "BEIR: A Heterogeneous Benchmark for Zero-shot Evaluation of Information
+Retrieval Models")::
+
+    corpus.jsonl         {"_id": "4983", "title": "...", "text": "..."}   (one JSON object a line; .gz ok)
+    queries.jsonl        {"_id": "0", "text": "..."}                      (.gz ok)
+    qrels/test.tsv       query-id <TAB> corpus-id <TAB> score             (header line; one file per split)
+
+JSON is parsed with ``orjson`` when it is installed (SciFact's 5,183 documents load in a fraction of a
+second), else with the standard library.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
+from distillrank.data.formats.trec import check_qrels, parse_qrels
+from distillrank.errors import DataFormatError, DatasetNotFoundError
+from distillrank.io import atomic_write
+
+try:
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+    _dumps: Callable[[Any], bytes] = orjson.dumps
+    _JSONError: type[Exception] = orjson.JSONDecodeError
+except ImportError:  # pragma: no cover - exercised only without orjson
+    import json
+
+    _loads = json.loads
+    _JSONError = ValueError
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
+__all__ = ["read_beir", "read_beir_corpus", "read_beir_qrels", "read_beir_queries", "write_beir"]
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetNotFoundError(
+        f"{folder}: no {stem}.jsonl (or {stem}.jsonl.gz): not a BEIR collection folder"
+    )
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSON-lines file."""
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = _loads(line)
+            except _JSONError:
+                raise DataFormatError(path, n, "invalid JSON; each line must hold one JSON object") from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(path, n, f"expected a JSON object, found {type(obj).__name__}")
+            yield n, obj
+
+
+def _field(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
+    if key not in obj:
+        raise DataFormatError(path, line, f'missing "{key}"')
+    value = obj[key]
+    return "" if value is None else str(value)
+
+
+def _first_duplicate(ids: list[str], lines: list[int]) -> tuple[str, int, int] | None:
+    """``(id, first line, second line)`` of the first repeated id, or ``None``; runs only when needed."""
+    if len(set(ids)) == len(ids):
+        return None
+    seen: dict[str, int] = {}
+    for i, line in zip(ids, lines, strict=True):
+        if i in seen:
+            return i, seen[i], line
+        seen[i] = line
+    return None  # pragma: no cover
+
+
+def read_beir_corpus(path: str | Path) -> Corpus:
+    """Read a BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``; a missing title reads as empty).
+
+    Raises:
+        DataFormatError: bad JSON, a missing ``_id`` or ``text``, a duplicate ``_id`` (naming both lines).
+    """
+    path = Path(path)
+    docnos: list[str] = []
+    titles: list[str] = []
+    texts: list[str] = []
+    lines: list[int] = []
+    for n, obj in _records(path):
+        docnos.append(_field(obj, "_id", path, n))
+        titles.append(str(obj.get("title") or ""))
+        texts.append(_field(obj, "text", path, n))
+        lines.append(n)
+    dup = _first_duplicate(docnos, lines)
+    if dup:
+        raise DataFormatError(path, dup[2], f"duplicate document id {dup[0]!r} (first on line {dup[1]})")
+    return Corpus(docnos, titles, texts, source=path)
+
+
+def read_beir_queries(path: str | Path) -> Queries:
+    """Read a BEIR ``queries.jsonl`` (``_id``, ``text``): every query in the file, in file order.
+
+    Raises:
+        DataFormatError: bad JSON, a missing ``_id`` or ``text``, an empty text, a duplicate ``_id``.
+    """
+    path = Path(path)
+    queries: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for n, obj in _records(path):
+        qid = _field(obj, "_id", path, n)
+        text = _field(obj, "text", path, n).strip()
+        if qid in queries:
+            raise DataFormatError(path, n, f"duplicate query id {qid!r} (first on line {first_line[qid]})")
+        if not text:
+            raise DataFormatError(path, n, f"query {qid!r} has empty text")
+        queries[qid] = text
+        first_line[qid] = n
+    return Queries(queries)
+
+
+def read_beir_qrels(path: str | Path) -> Qrels:
+    """Read one BEIR qrels TSV (header ``query-id corpus-id score``)."""
+    return parse_qrels(path, "beir")
+
+
+def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
+    """Read a BEIR collection folder; every ``qrels/*.tsv`` is a split named by its stem.
+
+    Queries are all those in ``queries.jsonl``; :meth:`TextCollection.queries_for` selects a split's.
+    Judged queries missing from ``queries.jsonl`` are dropped and judged documents missing from the corpus
+    kept, each with one :class:`~distillrank.errors.DataWarning` per qrels file (see
+    :func:`~distillrank.data.formats.trec.check_qrels`).
+
+    Raises:
+        DatasetNotFoundError: the folder, ``corpus.jsonl``, ``queries.jsonl`` or ``qrels/*.tsv`` is missing.
+        DataFormatError: a malformed line, naming file and line.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{folder}: no such folder")
+    corpus = read_beir_corpus(_find(folder, "corpus"))
+    queries = read_beir_queries(_find(folder, "queries"))
+    split_files = sorted((folder / "qrels").glob("*.tsv"))
+    if not split_files:
+        raise DatasetNotFoundError(f"{folder}: no qrels/*.tsv files (one per split, e.g. qrels/test.tsv)")
+    qrels = {p.stem: check_qrels(read_beir_qrels(p), corpus, queries, p) for p in split_files}
+    return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
+
+
+def write_beir(collection: TextCollection, folder: str | Path) -> None:
+    """Write a collection as a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
+
+    Each file is written atomically; :func:`read_beir` reads the folder back to an equal collection.
+    """
+    folder = Path(folder)
+    corpus = collection.corpus
+    with atomic_write(folder / "corpus.jsonl", "wb") as f:
+        for docno, title, text in zip(corpus.docnos, corpus.titles, corpus.texts, strict=True):
+            f.write(_dumps({"_id": docno, "title": title, "text": text}) + b"\n")
+    with atomic_write(folder / "queries.jsonl", "wb") as f:
+        for qid, text in collection.queries.items():
+            f.write(_dumps({"_id": qid, "text": text}) + b"\n")
+    for split, qrels in collection.qrels.items():
+        with atomic_write(folder / "qrels" / f"{split}.tsv") as f:
+            f.write("query-id\tcorpus-id\tscore\n")
+            for qid, docs in qrels.items():
+                f.writelines(f"{qid}\t{docno}\t{rel}\n" for docno, rel in docs.items())

@@ -1,0 +1,123 @@
+"""Sniff what kind of dataset a path holds and load it with the matching reader.
+
+The decision looks at file contents, not only names, so collections that are not laid out like the
+ones in the catalogue still load: a BEIR folder has ``corpus.jsonl``; TREC and SMART files start with
+``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a click log in the
+Yandex format has ``query<TAB>docs : clicks`` sessions; an Open Bandit Dataset CSV has a
+``propensity_score`` column; an interaction table has user and item columns.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from distillrank.errors import DatasetNotFoundError
+
+_SVMLIGHT = re.compile(r"^-?\d+(\.\d+)?\s+(qid:\S+\s+)?\d+:\S+")
+_YANDEX = re.compile(r"^[^\t\n]+\t[^\t\n]+ :")
+_SMART = re.compile(r"^\.I\s+\d+")
+_INTERACTION_HEADER = re.compile(r"(user|userid|user_id)\b.*(item|movie|itemid|movieid|item_id)\b", re.I)
+
+
+def _head(path: Path, n: int = 4096) -> str:
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+                return f.read(n)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(n)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _file_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.startswith("corpus.jsonl"):
+        return "text"
+    head = _head(path)
+    first = head.lstrip().split("\n", 1)[0]
+    if "propensity_score" in first:
+        return "bandit"
+    if "<DOC>" in head or "<top>" in head.lower() or _SMART.match(head.lstrip()):
+        return "text"
+    if _YANDEX.match(first):
+        return "clicks"
+    if _SVMLIGHT.match(first):
+        return "ltr"
+    if _INTERACTION_HEADER.search(first) or name.endswith((".inter", "u.data", "ratings.dat")):
+        return "interactions"
+    return None
+
+
+def detect_kind(path: str | Path) -> str:
+    """``"text" | "ltr" | "interactions" | "clicks" | "bandit"`` for a folder or file.
+
+    Raises:
+        DatasetNotFoundError: when no supported format is recognised, listing what was looked at.
+    """
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files = [f for f in files if not f.name.startswith(".")]
+    if path.is_dir() and any(f.name.startswith("corpus.jsonl") for f in files):
+        return "text"
+    votes: dict[str, int] = {}
+    for f in files[:200]:
+        k = _file_kind(f)
+        if k:
+            votes[k] = votes.get(k, 0) + 1
+    if not votes:
+        shown = ", ".join(f.name for f in files[:8]) or "no files"
+        raise DatasetNotFoundError(
+            f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
+            "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables, "
+            "Yandex click logs, Open Bandit Dataset CSVs."
+        )
+    return max(votes, key=lambda k: votes[k])
+
+
+def load_path(path: str | Path, kind: str | None = None, *, name: str | None = None, **options: Any) -> Any:
+    """Load ``path`` (a folder or file) with the reader for ``kind`` (sniffed when ``None``)."""
+    path = Path(path)
+    kind = kind or detect_kind(path)
+    if kind == "text":
+        from distillrank.data.formats.sniff import read_text_collection
+
+        return read_text_collection(path, name=name, **options)
+    if kind == "ltr":
+        from distillrank.data.formats.svmlight import read_ltr_folder, read_svmlight
+
+        if path.is_file():
+            from distillrank.data.dataset import SplitDataset
+
+            return SplitDataset(name or path.stem, {"test": read_svmlight(path, **options)}, str(path))
+        return read_ltr_folder(path, name=name, **options)
+    if kind == "interactions":
+        from distillrank.data.formats.interactions_io import read_interactions
+
+        if path.is_dir():
+            cands = [p for p in sorted(path.iterdir()) if _file_kind(p) == "interactions"]
+            if not cands:
+                raise DatasetNotFoundError(f"{path}: no interaction file found")
+            path = cands[0]
+        return read_interactions(path, **options)
+    if kind == "clicks":
+        from distillrank.data.formats.yandex import read_yandex_clicklog, read_yandex_folder
+
+        if path.is_file():
+            from distillrank.data.dataset import SplitDataset
+
+            return SplitDataset(name or path.stem, {"test": read_yandex_clicklog(path)}, str(path))
+        return read_yandex_folder(path)
+    if kind == "bandit":
+        from distillrank.data.formats.obd import read_obd, read_obd_csv
+
+        if path.is_file():
+            from distillrank.data.dataset import SplitDataset
+
+            return SplitDataset(name or path.stem, {"test": read_obd_csv(path)}, str(path))
+        return read_obd(path, **options)
+    raise ValueError(f"unknown dataset kind {kind!r}")

@@ -1,0 +1,182 @@
+"""Interaction tables (user, item, rating, timestamp) in the layouts recommendation datasets ship in.
+
+* RecBole atomic files (``ml-100k.inter``): tab-separated, typed header
+  ``user_id:token  item_id:token  rating:float  timestamp:float``; the ``:type`` suffixes are dropped.
+* CSV/TSV with a header naming the columns (``userId,movieId,rating,timestamp``, ``user``, ``item``,
+  ``ts``, ``time``, ...).
+* Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
+  (``::``-separated).
+
+Users and items are kept as strings; rating and timestamp become floats (NaN when absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from distillrank.data.interactions import Interactions
+from distillrank.errors import DataFormatError
+from distillrank.io import open_text
+
+__all__ = ["read_interactions"]
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "user_id", "userId", "uid"),
+    "item": ("item", "item_id", "itemId", "movieId", "movie_id", "movie", "iid"),
+    "rating": ("rating", "ratings"),
+    "timestamp": ("timestamp", "ts", "time"),
+}
+_CANON = {a.lower().replace("_", ""): c for c, names in _ALIASES.items() for a in names}
+_HEADERLESS = {2: ["user", "item"], 3: ["user", "item", "rating"], 4: ["user", "item", "rating", "timestamp"]}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _strip_type(name: str) -> str:
+    """``user_id:token`` -> ``user_id`` (RecBole typed headers)."""
+    name = name.strip()
+    return name.rsplit(":", 1)[0] if ":" in name else name
+
+
+def _canonical(name: str) -> str | None:
+    return _CANON.get(_strip_type(name).lower().replace("_", "").replace("-", ""))
+
+
+def _split(line: str, sep: str | None) -> list[str]:
+    return line.split() if sep is None else line.split(sep)
+
+
+def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
+    """Read an interaction table; the separator and the header are detected when not given.
+
+    Args:
+        path: the file (``.gz`` is decompressed).
+        sep: column separator; default: ``::`` if the first line has it, else tab, else comma, else
+            runs of whitespace.
+
+    Raises:
+        DataFormatError: ``path:line: problem`` for a header without a user or item column, a line
+            with the wrong number of columns, a non-numeric rating or timestamp, or an empty user/item.
+    """
+    path = Path(path)
+    with open_text(path) as f:
+        text = f.read()
+    lines = text.split("\n")
+    first_i = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first_i is None:
+        raise DataFormatError(path, None, "empty interaction file")
+    first = lines[first_i].rstrip("\r")
+    if sep is None:
+        sep = next((s for s in ("::", "\t", ",") if s in first), None)
+    if sep == "::":
+        text = text.replace("::", "\t")
+        lines = text.split("\n")
+        first = lines[first_i].rstrip("\r")
+        sep = "\t"
+    if sep is not None and sep.isspace() and sep != "\t":
+        sep = None  # runs of whitespace
+
+    fields = _split(first, sep)
+    canon = [_canonical(x) for x in fields]
+    header_line: int | None = first_i + 1
+    if any(canon):
+        names = []
+        seen: dict[str, str] = {}
+        for raw, c in zip(fields, canon, strict=True):
+            if c is None:
+                names.append(_strip_type(raw))
+                continue
+            if c in seen:
+                raise DataFormatError(
+                    path, header_line, f"columns {seen[c]!r} and {raw.strip()!r} both name the {c}"
+                )
+            seen[c] = raw.strip()
+            names.append(c)
+        for need in ("user", "item"):
+            if need not in seen:
+                raise _missing(path, header_line, need, first)
+        data_start = first_i + 1
+    elif len(fields) in _HEADERLESS and all(_NUMBER.match(x.strip()) for x in fields[2:] or fields):
+        names = list(_HEADERLESS[len(fields)])
+        header_line = None
+        data_start = first_i
+    else:
+        raise _missing(path, header_line, "user", first)
+
+    # column counts, exactly, with the line number (pandas would pad short rows with NaN)
+    width = len(names)
+    quoted = sep == "," and '"' in text
+    if not quoted:
+        for i in range(data_start, len(lines)):
+            ln = lines[i]
+            if not ln or ln == "\r":
+                continue
+            n = len(ln.split()) if sep is None else ln.count(sep) + 1
+            if n != width:
+                raise DataFormatError(path, i + 1, f"expected {width} columns, found {n}")
+
+    numeric = [c for c in ("rating", "timestamp") if c in names]
+    body = "\n".join(lines[data_start:])
+
+    def parse(numeric_dtype: type) -> pd.DataFrame:
+        dtypes: dict[str, type] = {"user": str, "item": str, **{c: numeric_dtype for c in numeric}}
+        try:
+            return pd.read_csv(
+                io.StringIO(body),
+                sep=r"\s+" if sep is None else sep,
+                header=None,
+                names=names,
+                dtype=dtypes,
+                keep_default_na=False,
+                na_values={c: ["", "nan", "NaN"] for c in numeric},
+                quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+                engine="c",
+            )
+        except pd.errors.ParserError as e:
+            raise DataFormatError(path, None, f"cannot parse the table: {e}") from None
+
+    try:
+        df = parse(np.float64)
+        bad_numbers = False
+    except ValueError:  # a non-numeric rating or timestamp: parse as text to find the line
+        df = parse(str)
+        bad_numbers = True
+
+    def line_of(record: int) -> int:
+        k = -1
+        for i in range(data_start, len(lines)):
+            if lines[i] and lines[i] != "\r":
+                k += 1
+                if k == record:
+                    return i + 1
+        return len(lines)
+
+    for col in ("user", "item"):
+        empty = (df[col].str.strip() == "").to_numpy()
+        if empty.any():
+            raise DataFormatError(path, line_of(int(np.flatnonzero(empty)[0])), f"empty {col}")
+    for col in numeric if bad_numbers else []:
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = (num.isna() & df[col].notna()).to_numpy()
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is not a number")
+        df[col] = num.astype(np.float64)
+    for col in ("rating", "timestamp"):
+        if col not in df.columns:
+            df[col] = np.nan
+    order = ["user", "item", "rating", "timestamp"]
+    df = df[order + [c for c in df.columns if c not in order]]
+    return Interactions(df, source=str(path))
+
+
+def _missing(path: Path, line: int | None, what: str, header: str) -> DataFormatError:
+    expected = ", ".join(_ALIASES[what])
+    return DataFormatError(
+        path, line, f"no {what} column in the header {header!r} (expected one of: {expected})"
+    )

@@ -1,0 +1,222 @@
+"""Tell text-collection files apart by their first few kilobytes, and dispatch to the right reader.
+
+:func:`sniff_file` names what one file holds; :func:`detect_text_format` names the format of a folder
+(``"beir"``, ``"trec"`` or ``"smart"``); :func:`read_text_collection` reads it; :func:`read_qrels_file`
+reads any qrels file. The format modules import this one; it imports them only inside functions.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from distillrank.data.collection import Qrels, TextCollection
+from distillrank.errors import DataFormatError, DatasetNotFoundError
+from distillrank.io import open_text
+
+__all__ = [
+    "detect_text_format",
+    "group_files",
+    "qrels_layout",
+    "read_qrels_file",
+    "read_text_collection",
+    "sniff_file",
+]
+
+HEAD_CHARS = 16384
+SKIP_SUFFIXES = {".md", ".readme", ".pdf", ".html", ".htm", ".py", ".json", ".yaml", ".yml", ".zip", ".tar"}
+BEIR_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
+
+_DOC = re.compile(r"<DOC>", re.IGNORECASE)
+_DOCNO = re.compile(r"<DOCNO>", re.IGNORECASE)
+_TOP = re.compile(r"<top>", re.IGNORECASE)
+_SMART = re.compile(r"\.I(\s|$)")
+
+
+def _head_lines(path: Path, max_lines: int = 200) -> list[str]:
+    """The first non-blank complete lines of a file (``.gz`` ok); ``[]`` if unreadable or binary."""
+    try:
+        with open_text(path) as f:
+            head = f.read(HEAD_CHARS)
+    except (OSError, EOFError, UnicodeError):
+        return []
+    if "\x00" in head:
+        return []
+    lines = head.splitlines()
+    if len(head) == HEAD_CHARS and len(lines) > 1:
+        lines = lines[:-1]
+    return [line for line in lines if line.strip()][:max_lines]
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _table_kind(lines: list[str]) -> str | None:
+    """``"qrels"``, ``"run"`` or ``"tsv-topics"`` for column files, else ``None``."""
+    if all("\t" in line for line in lines):
+        fields = [line.rstrip("\r\n").split("\t") for line in lines]
+        widths = {len(f) for f in fields}
+        if widths == {2} and not all(_is_number(f[1]) for f in fields):
+            return "tsv-topics"
+        if widths == {3} and all(_is_number(f[2]) for f in fields[1:]):
+            return "qrels"
+    rows = [line.split() for line in lines]
+    widths = {len(r) for r in rows}
+    if widths == {6} and all(_is_number(r[3]) and _is_number(r[4]) for r in rows):
+        return "run"
+    if len(widths) == 1 and widths <= {3, 4} and all(_is_number(r[-1]) for r in rows):
+        return "qrels"
+    return None
+
+
+def sniff_file(path: str | Path) -> str | None:
+    """What a file holds, from its first lines.
+
+    Returns one of ``"trec-docs"`` (``<DOC>``), ``"trec-topics"`` (``<top>``), ``"smart"`` (starts with
+    ``.I``), ``"jsonl"``, ``"qrels"`` (3 or 4 columns, numeric last; or BEIR's TSV with header), ``"run"``
+    (6 columns), ``"tsv-topics"`` (``qid<TAB>text``), or ``None`` when it is none of these.
+    """
+    lines = _head_lines(Path(path))
+    if not lines:
+        return None
+    head = "\n".join(lines)
+    if _DOC.search(head) and _DOCNO.search(head):
+        return "trec-docs"
+    if _TOP.search(head):
+        return "trec-topics"
+    if _SMART.match(lines[0]):
+        return "smart"
+    if lines[0].lstrip().startswith("{"):
+        return "jsonl"
+    return _table_kind(lines)
+
+
+def qrels_layout(path: str | Path) -> str:
+    """The layout of a qrels file, one of :data:`~distillrank.data.formats.trec.QRELS_LAYOUTS`.
+
+    ``"beir"`` (tab-separated with a header line), ``"triple"`` (3 columns), and for 4 columns ``"cisi"``
+    (``qid docno 0 0.0``: third and fourth columns always zero) or else ``"trec"`` (``qid iter docno rel``).
+
+    Raises:
+        DatasetNotFoundError: no such file.
+        DataFormatError: the file does not look like qrels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file")
+    lines = _head_lines(path)
+    if not lines:
+        raise DataFormatError(path, None, "empty or unreadable qrels file")
+    first = lines[0].rstrip("\r\n").split("\t")
+    if len(first) == 3 and not _is_number(first[2]):
+        return "beir"
+    rows = [line.split() for line in lines]
+    width = len(rows[0])
+    if width == 3:
+        return "triple"
+    if width == 4:
+        cisi = all(
+            len(r) == 4 and r[2] == "0" and _is_number(r[3]) and float(r[3]) == 0 for r in rows
+        ) and any(r[1] not in ("0", "Q0") for r in rows)
+        return "cisi" if cisi else "trec"
+    raise DataFormatError(
+        path,
+        1,
+        f"not a qrels line: found {width} columns; expected 'qid iter docno rel', 'qid docno rel' "
+        "or a BEIR TSV with header 'query-id corpus-id score'",
+    )
+
+
+def read_qrels_file(path: str | Path) -> Qrels:
+    """Read qrels in any layout :func:`qrels_layout` recognises (labels as written in the file)."""
+    from distillrank.data.formats.trec import parse_qrels
+
+    return parse_qrels(path, qrels_layout(path))
+
+
+def data_files(folder: Path) -> list[Path]:
+    """Regular files under ``folder`` (recursively), sorted, minus hidden files and documentation."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+            continue
+        if p.suffix.lower() in SKIP_SUFFIXES or p.name.lower().startswith("readme"):
+            continue
+        out.append(p)
+    return out
+
+
+def group_files(folder: str | Path) -> dict[str, list[Path]]:
+    """The data files under ``folder`` grouped by :func:`sniff_file` kind (unrecognised ones left out)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{folder}: no such folder")
+    groups: dict[str, list[Path]] = {}
+    for p in data_files(folder):
+        kind = sniff_file(p)
+        if kind is not None:
+            groups.setdefault(kind, []).append(p)
+    return groups
+
+
+_FILE_FORMATS = {"jsonl": "beir", "trec-docs": "trec", "trec-topics": "trec", "smart": "smart"}
+
+
+def detect_text_format(path: str | Path) -> str:
+    """``"beir"``, ``"trec"`` or ``"smart"``: the format of a collection folder (or of one file).
+
+    A folder is BEIR if it holds ``corpus.jsonl(.gz)``, TREC if it holds ``<DOC>`` files, SMART if it holds
+    files of ``.I`` records.
+
+    Raises:
+        DatasetNotFoundError: ``path`` does not exist.
+        DataFormatError: no collection (or two kinds of collection) found there.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetNotFoundError(
+            f"{path}: no such file or folder; pass a BEIR, TREC or SMART collection folder"
+        )
+    if path.is_file():
+        fmt = _FILE_FORMATS.get(sniff_file(path) or "")
+        if fmt is None:
+            raise DataFormatError(path, None, "not a BEIR (.jsonl), TREC (<DOC>, <top>) or SMART (.I) file")
+        return fmt
+    if any((path / n).is_file() for n in BEIR_NAMES):
+        return "beir"
+    kinds = group_files(path)
+    found = [fmt for kind, fmt in (("trec-docs", "trec"), ("smart", "smart")) if kind in kinds]
+    if len(found) == 2:
+        raise DataFormatError(
+            path, None, "holds both TREC <DOC> files and SMART .I files; pass the folder of one collection"
+        )
+    if not found:
+        raise DataFormatError(
+            path,
+            None,
+            "no text collection found: expected corpus.jsonl (BEIR), files with <DOC> (TREC) "
+            "or files of .I records (SMART)",
+        )
+    return found[0]
+
+
+def read_text_collection(path: str | Path, name: str | None = None) -> TextCollection:
+    """Read a BEIR, TREC or SMART collection folder, whichever :func:`detect_text_format` finds."""
+    from distillrank.data.formats.beir import read_beir
+    from distillrank.data.formats.smart import read_smart_collection
+    from distillrank.data.formats.trec import read_trec_collection
+
+    path = Path(path)
+    fmt = detect_text_format(path)
+    if not path.is_dir():
+        raise DataFormatError(
+            path, None, f"a {fmt.upper()} file alone is not a collection: pass the folder that holds it"
+        )
+    readers = {"beir": read_beir, "trec": read_trec_collection, "smart": read_smart_collection}
+    return readers[fmt](path, name=name)

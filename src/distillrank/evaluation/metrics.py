@@ -1,0 +1,420 @@
+"""Retrieval metrics on :class:`~distillrank.data.run.Run` and :class:`~distillrank.data.collection.Qrels`.
+
+Metric values come from `ir_measures <https://ir-measur.es>`_, which hands each measure to a provider:
+``pytrec_eval`` (trec_eval itself) for nDCG, AP, P, R, Success, Bpref, ...; MS MARCO's script for RR with
+a cutoff (``RR@10``). Names follow ir_measures: ``nDCG@10``, ``RR@10``, ``AP``, ``R@100``, ``P@5``.
+
+Conventions (those of trec_eval and of the BEIR and MS MARCO leaderboards):
+
+* **Query set.** Every query of the qrels is evaluated (or of ``queries``, when given). A judged query
+  the run has no results for scores 0 on every measure (``missing="zero"``, like ``trec_eval -c``); pass
+  ``missing="skip"`` to leave such queries out of the means instead. Queries of the run that have no
+  judgements are ignored. A judged query without any relevant document scores 0.
+* **Labels.** A label ``>= 1`` is relevant for binary measures (RR, AP, P, R); labels ``<= 0`` are
+  non-relevant. nDCG uses the graded labels as linear gains (trec_eval's ``ndcg``, Järvelin & Kekäläinen
+  2002): ``DCG@k = sum_{i<=k} label_i / log2(i + 1)``, divided by the DCG of the ideal ordering of the
+  query's judged documents; negative labels add no gain.
+* **Ties.** Documents with equal scores are ranked by descending ``docno``, as trec_eval does (and as
+  :meth:`Run.ranked` does). Providers that would order ties otherwise (MS MARCO's RR) are given
+  tie-free scores in that order, so every measure sees the same ranking.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ir_measures
+import numpy as np
+import pandas as pd
+from ir_measures import Measure
+
+from distillrank.errors import DataWarning
+from distillrank.evaluation.significance import paired_t_test, permutation_test
+
+Missing = Literal["zero", "skip"]
+TestName = Literal["t-test", "permutation"]
+
+EXAMPLES = "nDCG@10, RR@10, AP, R@100, P@5, MAP, MRR@10, Success@10, Bpref, P(rel=2)@5"
+
+# Lower-case name -> ir_measures name; MAP and MRR are already ir_measures aliases of AP and RR.
+_ALIASES: dict[str, str] = {name.lower(): name for name in ir_measures.measures.registry}
+_ALIASES.update({"mrr": "RR", "map": "AP", "recall": "R", "precision": "P", "ndcg": "nDCG"})
+_NAME = re.compile(r"^\s*([A-Za-z_α]+)(.*?)\s*$")
+
+
+def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure]:
+    """Parse metric names into ir_measures :class:`Measure` objects, in order, without duplicates.
+
+    Names are ir_measures names, matched case-insensitively, with the usual aliases: ``MAP`` is ``AP``,
+    ``MRR@10`` is ``RR@10``, ``recall@100`` is ``R@100``, ``precision@5`` and ``p@5`` are ``P@5``.
+    Parameters go in parentheses as in ir_measures (``P(rel=2)@5``).
+
+    Args:
+        spec: a comma-separated string (``"nDCG@10,RR@10,AP"``), or a sequence of names or measures.
+
+    Raises:
+        ValueError: for an empty spec, an unknown name or invalid parameters, listing valid examples.
+
+    >>> [str(m) for m in parse_metrics("ndcg@10, MRR@10, map, recall@100, p@5")]
+    ['nDCG@10', 'RR@10', 'AP', 'R@100', 'P@5']
+    """
+    items: list[str | Measure]
+    if isinstance(spec, str):
+        items = [s for s in (part.strip() for part in _split_top_level(spec)) if s]
+    elif isinstance(spec, Measure):
+        items = [spec]
+    else:
+        items = list(spec)
+    if not items:
+        raise ValueError(f"no metric given; use ir_measures names such as {EXAMPLES}")
+    out: list[Measure] = []
+    for item in items:
+        measure = item if isinstance(item, Measure) else _parse_one(str(item))
+        if measure not in out:
+            out.append(measure)
+    return out
+
+
+def _split_top_level(spec: str) -> list[str]:
+    """Split on commas outside parentheses (``P(rel=2)@5`` keeps its own commas)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(spec):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(spec[start:i])
+            start = i + 1
+    parts.append(spec[start:])
+    return parts
+
+
+def _parse_one(text: str) -> Measure:
+    m = _NAME.match(text)
+    canonical = _ALIASES.get(m.group(1).lower()) if m else None
+    if m is None or canonical is None:
+        raise ValueError(
+            f"unknown metric {text!r}; use ir_measures names (case-insensitive) such as {EXAMPLES}"
+        )
+    try:
+        measure = ir_measures.parse_measure(canonical + m.group(2))
+        measure.validate_params()
+    except (ValueError, AssertionError, NameError, SyntaxError, TypeError) as e:
+        raise ValueError(f"invalid metric {text!r} ({e}); valid examples: {EXAMPLES}") from e
+    if not ir_measures.DefaultPipeline.supports(measure):
+        raise ValueError(
+            f"metric {text!r} needs an ir_measures provider that is not installed; "
+            f"supported examples: {EXAMPLES}"
+        )
+    return measure
+
+
+def provider_of(measure: str | Measure) -> str:
+    """Name of the ir_measures provider that computes ``measure`` here (``pytrec_eval``, ``msmarco``...)."""
+    (m,) = parse_metrics([measure])
+    for provider in ir_measures.DefaultPipeline.providers:
+        if provider.is_available() and provider.supports(m):
+            return str(provider.NAME)
+    raise ValueError(f"no provider for {m}")  # unreachable: parse_metrics checked support
+
+
+@dataclass
+class EvaluationResult:
+    """Metric values of one run.
+
+    Attributes:
+        name: the run's name.
+        aggregate: metric name -> mean over the evaluated queries.
+        per_query: metric name -> qid -> value; empty unless ``evaluate(per_query=True)``.
+        n_queries: number of queries the means are over.
+        n_missing: of those, how many the run had no results for (each scored 0 under ``missing="zero"``).
+    """
+
+    name: str
+    aggregate: dict[str, float]
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+    n_queries: int = 0
+    n_missing: int = 0
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.aggregate)
+
+    def to_dataframe(self, per_query: bool = False) -> pd.DataFrame:
+        """One row (index: run name, columns: metrics), or with ``per_query`` one row per query."""
+        if not per_query:
+            return pd.DataFrame([self.aggregate], index=pd.Index([self.name], name="run"))
+        if not self.per_query:
+            raise ValueError("per-query values were not kept; call evaluate(..., per_query=True)")
+        df = pd.DataFrame(self.per_query)
+        df.index.name = "qid"
+        return df[self.metrics]
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "name": self.name,
+            "n_queries": self.n_queries,
+            "n_missing": self.n_missing,
+            "aggregate": dict(self.aggregate),
+        }
+        if self.per_query:
+            out["per_query"] = {m: dict(v) for m, v in self.per_query.items()}
+        return out
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        values = "  ".join(f"{m}={v:.4f}" for m, v in self.aggregate.items())
+        return f"{self.name}: {values}  ({self.n_queries} queries)"
+
+
+def evaluate(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: str | Measure | Iterable[str | Measure],
+    *,
+    per_query: bool = False,
+    queries: Iterable[str] | None = None,
+    missing: Missing = "zero",
+) -> EvaluationResult:
+    """Evaluate ``run`` against ``qrels`` with ir_measures (see the module docstring for conventions).
+
+    Args:
+        run: ``qid -> {docno: score}`` (a :class:`Run`, whose ``name`` labels the result, or a dict).
+        qrels: ``qid -> {docno: label}``.
+        metrics: names as accepted by :func:`parse_metrics`.
+        per_query: keep the value of every query in the result.
+        queries: evaluate only these judged queries; ids without judgements are dropped with a
+            :class:`DataWarning`.
+        missing: ``"zero"`` (default) scores judged queries the run has no results for as 0;
+            ``"skip"`` leaves them out.
+
+    Raises:
+        ValueError: unknown metric or ``missing`` value, or no query left to evaluate.
+
+    >>> from distillrank.data.run import Run
+    >>> r = evaluate(Run({"q1": {"d1": 2.0, "d2": 1.0}}), {"q1": {"d2": 1}, "q2": {"d3": 1}}, "RR@10,P@1")
+    >>> r.aggregate
+    {'RR@10': 0.25, 'P@1': 0.0}
+    """
+    measures = parse_metrics(metrics)
+    name = str(getattr(run, "name", "run"))
+    qids, n_missing = _query_set([run], qrels, queries, missing, name)
+    values = _per_query_values(run, qrels, measures, qids)
+    aggregate = {str(m): _aggregate(m, values[str(m)].values()) for m in measures}
+    return EvaluationResult(
+        name=name,
+        aggregate=aggregate,
+        per_query=values if per_query else {},
+        n_queries=len(qids),
+        n_missing=n_missing,
+    )
+
+
+def _aggregate(measure: Measure, values: Iterable[float]) -> float:
+    """The measure's own aggregate (the mean for all but counts such as ``NumRet``)."""
+    agg = measure.aggregator()
+    for v in values:
+        agg.add(v)
+    return float(agg.result())
+
+
+def _has_results(run: Mapping[str, Mapping[str, float]], qid: str) -> bool:
+    return qid in run and len(run[qid]) > 0
+
+
+def _query_set(
+    runs: Sequence[Mapping[str, Mapping[str, float]]],
+    qrels: Mapping[str, Mapping[str, int]],
+    queries: Iterable[str] | None,
+    missing: str,
+    label: str,
+) -> tuple[list[str], int]:
+    """Queries to evaluate (in qrels order, or that of ``queries``) and how many lack results in a run."""
+    if missing not in ("zero", "skip"):
+        raise ValueError(f"missing must be 'zero' or 'skip', not {missing!r}")
+    if queries is None:
+        qids = list(qrels)
+    else:
+        wanted = list(dict.fromkeys(queries))
+        unjudged = [q for q in wanted if q not in qrels]
+        if unjudged:
+            warnings.warn(
+                f"{len(unjudged)} of the {len(wanted)} queries asked for have no judgements and are "
+                f"not evaluated (e.g. {unjudged[:3]})",
+                DataWarning,
+                stacklevel=3,
+            )
+        qids = [q for q in wanted if q in qrels]
+    complete = [q for q in qids if all(_has_results(r, q) for r in runs)]
+    if missing == "skip":
+        qids = complete
+    if not qids:
+        why = "no judged query selected" if missing == "zero" else "no judged query has results in every run"
+        raise ValueError(f"{label}: nothing to evaluate: {why} (the qrels have {len(qrels)} queries)")
+    for r in runs:
+        if not any(_has_results(r, q) for q in qids):
+            warnings.warn(
+                f"run {getattr(r, 'name', 'run')!r} has results for none of the {len(qids)} judged "
+                f"queries; every measure is 0 (do the query ids match?)",
+                DataWarning,
+                stacklevel=3,
+            )
+    return qids, len(qids) - len(complete)
+
+
+def _trec_order(docs: Mapping[str, float]) -> Mapping[str, float]:
+    """The same scores, or tie-free scores giving trec_eval's order when ``docs`` has tied scores."""
+    if len(set(docs.values())) == len(docs):
+        return docs
+    ranked = sorted(docs.items(), key=lambda x: (x[1], x[0]), reverse=True)
+    n = len(ranked)
+    return {d: float(n - i) for i, (d, _) in enumerate(ranked)}
+
+
+def _per_query_values(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+    measures: list[Measure],
+    qids: list[str],
+) -> dict[str, dict[str, float]]:
+    """metric name -> qid -> value for every qid of ``qids`` (0 where the run has no results)."""
+    sub_qrels = {q: dict(qrels[q]) for q in qids}
+    sub_run = {q: _trec_order(run[q]) for q in qids if _has_results(run, q)}
+    out: dict[str, dict[str, float]] = {str(m): {} for m in measures}
+    evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
+    # ir_measures already reports measure.DEFAULT (0) for judged queries absent from the run.
+    for metric in evaluator.iter_calc(sub_run):
+        out[str(metric.measure)][metric.query_id] = float(metric.value)
+    return {m: {q: v[q] for q in qids} for m, v in out.items()}
+
+
+@dataclass
+class Comparison:
+    """Means of several runs and paired p-values of each run against the first (the baseline).
+
+    Attributes:
+        names: run names, baseline first (a repeated name gets a ``#i`` suffix, ``i`` its position).
+        metrics: metric names.
+        means: metric -> run name -> mean over ``qids``.
+        p_values: metric -> run name -> two-sided paired p-value against the baseline (baseline absent).
+        per_query: metric -> run name -> values over ``qids``, in that order.
+        qids: the common query set every run was evaluated on.
+        test: ``"t-test"`` or ``"permutation"``.
+    """
+
+    names: list[str]
+    metrics: list[str]
+    means: dict[str, dict[str, float]]
+    p_values: dict[str, dict[str, float]]
+    per_query: dict[str, dict[str, np.ndarray]]
+    qids: list[str]
+    test: str
+
+    @property
+    def baseline(self) -> str:
+        return self.names[0]
+
+    def significant(self, alpha: float = 0.05) -> dict[str, dict[str, bool]]:
+        """metric -> run -> whether its p-value against the baseline is below ``alpha`` (no correction)."""
+        return {m: {r: p < alpha for r, p in ps.items()} for m, ps in self.p_values.items()}
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Rows: runs; columns: each metric's mean followed by ``"<metric> p"`` (NaN for the baseline)."""
+        cols: dict[str, list[float]] = {}
+        for m in self.metrics:
+            cols[m] = [self.means[m][r] for r in self.names]
+            cols[f"{m} p"] = [self.p_values[m].get(r, float("nan")) for r in self.names]
+        return pd.DataFrame(cols, index=pd.Index(self.names, name="run"))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "baseline": self.baseline,
+            "test": self.test,
+            "n_queries": len(self.qids),
+            "means": self.means,
+            "p_values": self.p_values,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        return self.to_dataframe().to_string(float_format=lambda x: f"{x:.4f}")
+
+
+def compare(
+    runs: Sequence[Mapping[str, Mapping[str, float]]],
+    qrels: Mapping[str, Mapping[str, int]],
+    metrics: str | Measure | Iterable[str | Measure],
+    *,
+    test: TestName = "t-test",
+    queries: Iterable[str] | None = None,
+    missing: Missing = "zero",
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare runs with a paired significance test against the first run, per metric.
+
+    All runs are evaluated on one query set: the judged queries (of ``queries`` if given); with
+    ``missing="skip"``, only those every run has results for. Each p-value comes from the per-query
+    values of a run and of the baseline on that set: :func:`paired_t_test` or, with
+    ``test="permutation"``, :func:`permutation_test` (``n_resamples`` sign flips, ``seed``). No
+    correction for multiple comparisons is applied. With fewer than 2 common queries the p-values are
+    NaN (with a :class:`DataWarning`).
+
+    Raises:
+        ValueError: fewer than two runs, or an unknown test.
+    """
+    if len(runs) < 2:
+        raise ValueError(f"compare needs a baseline and at least one other run, got {len(runs)} run(s)")
+    if test not in ("t-test", "permutation"):
+        raise ValueError(f"test must be 't-test' or 'permutation', not {test!r}")
+    measures = parse_metrics(metrics)
+    names = _unique_names([str(getattr(r, "name", "run")) for r in runs])
+    qids, _ = _query_set(runs, qrels, queries, missing, "compare")
+    per_query: dict[str, dict[str, np.ndarray]] = {str(m): {} for m in measures}
+    for name, run in zip(names, runs, strict=True):
+        values = _per_query_values(run, qrels, measures, qids)
+        for m in measures:
+            per_query[str(m)][name] = np.array([values[str(m)][q] for q in qids], dtype=np.float64)
+    means = {str(m): {r: _aggregate(m, v.tolist()) for r, v in per_query[str(m)].items()} for m in measures}
+    p_values: dict[str, dict[str, float]] = {}
+    if len(qids) < 2:
+        warnings.warn(
+            f"compare: {len(qids)} query in common; p-values need at least 2 and are NaN",
+            DataWarning,
+            stacklevel=2,
+        )
+    for metric, by_run in per_query.items():
+        base = by_run[names[0]]
+        p_values[metric] = {}
+        for r in names[1:]:
+            if len(qids) < 2:
+                p = float("nan")
+            elif test == "t-test":
+                p = paired_t_test(by_run[r], base)
+            else:
+                p = permutation_test(by_run[r], base, n_resamples=n_resamples, seed=seed)
+            p_values[metric][r] = p
+    return Comparison(
+        names=names,
+        metrics=[str(m) for m in measures],
+        means=means,
+        p_values=p_values,
+        per_query=per_query,
+        qids=qids,
+        test=test,
+    )
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Names as given, with ``#i`` (``i`` the position) appended to those that repeat."""
+    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]

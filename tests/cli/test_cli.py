@@ -1,0 +1,138 @@
+"""The command line, end to end on a tiny collection built in the test (and once on SciFact)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from distillrank.cli.main import app
+from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
+from distillrank.data.formats.beir import write_beir
+from distillrank.data.run import Run
+
+runner = CliRunner()
+
+DOCS = {
+    "d1": "the cat sat on the mat",
+    "d2": "dogs chase cats in the garden",
+    "d3": "stock markets fell sharply today",
+    "d4": "the market for cat food is growing",
+    "d5": "gardening tips for spring flowers",
+}
+QUERIES = {"q1": "cat mat", "q2": "stock market", "q3": "garden flowers"}
+QRELS = {"q1": {"d1": 2, "d4": 1}, "q2": {"d3": 1}, "q3": {"d5": 1, "d2": 0}}
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    coll = TextCollection(
+        "tiny",
+        Corpus(list(DOCS), [""] * len(DOCS), list(DOCS.values())),
+        Queries(QUERIES),
+        {"test": Qrels(QRELS)},
+    )
+    folder = tmp_path / "tiny"
+    write_beir(coll, folder)
+    return folder
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and "distillrank" in result.stdout
+
+
+def test_datasets_list_names_the_catalogue(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["datasets", "list", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("scifact", "vaswani", "cranfield", "ml-100k", "yandex-wscd-sample"):
+        assert name in result.stdout
+
+
+def test_retrieve_then_evaluate(tiny: Path, tmp_path: Path) -> None:
+    run_file = tmp_path / "bm25.trec"
+    result = runner.invoke(
+        app, ["retrieve", "bm25", "--dataset", str(tiny), "--k", "3", "--output", str(run_file)]
+    )
+    assert result.exit_code == 0, result.output
+    run = Run.from_file(run_file)
+    assert set(run) == {"q1", "q2", "q3"}
+    assert run.ranked("q1")[0][0] == "d1" and run.ranked("q2")[0][0] == "d3"
+    assert all(len(v) <= 3 for v in run.values())
+    lines = run_file.read_text().splitlines()
+    assert lines[0].split()[1] == "Q0" and lines[0].split()[3] == "1" and lines[0].split()[5] == "bm25"
+
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(run_file), "-m", "nDCG@10,RR@10"])
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10" in result.stdout and "RR@10" in result.stdout
+
+    result = runner.invoke(
+        app, ["evaluate", "-d", str(tiny), "--run", str(run_file), "-m", "RR@10,P@1", "--json"]
+    )
+    payload = json.loads(result.stdout)
+    (res,) = payload["runs"]
+    assert res["aggregate"] == {"RR@10": 1.0, "P@1": 1.0}
+    assert res["per_query"]["RR@10"] == {"q1": 1.0, "q2": 1.0, "q3": 1.0}
+
+
+def test_two_runs_give_p_values(tiny: Path, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.trec", tmp_path / "bad.trec"
+    Run(
+        {q: {d: 10.0 - i for i, d in enumerate(sorted(v, key=v.get, reverse=True))} for q, v in QRELS.items()}
+    ).save(good)
+    Run({"q1": {"d3": 1.0}, "q2": {"d5": 1.0}, "q3": {"d1": 1.0}}).save(bad)
+    result = runner.invoke(
+        app, ["evaluate", "-d", str(tiny), "--run", str(good), "--run", str(bad), "-m", "nDCG@10", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    cmp = json.loads(result.stdout)["comparison"]
+    assert cmp["baseline"] == "good"
+    assert cmp["means"]["nDCG@10"] == {"good": 1.0, "bad": 0.0}
+    assert 0.0 <= cmp["p_values"]["nDCG@10"]["bad"] < 0.05
+
+    table = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(good), "--run", str(bad)])
+    assert table.exit_code == 0 and "paired t-test" in table.stdout
+
+
+def test_qrels_file_instead_of_dataset(tmp_path: Path) -> None:
+    qrels, run = tmp_path / "qrels.txt", tmp_path / "run.trec"
+    Qrels({"1": {"a": 1}}).save(qrels)
+    Run({"1": {"a": 2.0, "b": 1.0}}).save(run)
+    result = runner.invoke(app, ["evaluate", "--qrels", str(qrels), "--run", str(run), "-m", "P@1", "--json"])
+    assert json.loads(result.stdout)["runs"][0]["aggregate"] == {"P@1": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec"], "'nosuch' is neither a catalogued dataset"),
+        (["evaluate", "--run", "r.trec"], "give exactly one of --dataset"),
+        (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "-m", "nDCG@10"], "BADRUN:2: "),
+        (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "-m", "nosuch@3"], "unknown metric 'nosuch@3'"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    qrels, bad = tmp_path / "qrels.txt", tmp_path / "bad.trec"
+    Qrels({"1": {"a": 1}}).save(qrels)
+    bad.write_text("1 Q0 a 1 2.0 t\n1 Q0 b 2 nan t\n")
+    args = [str(qrels) if a == "QRELS" else str(bad) if a == "BADRUN" else a for a in args]
+    message = message.replace("BADRUN", str(bad))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.data
+def test_scifact_bm25_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    run_file = tmp_path / "bm25.trec"
+    args = ["retrieve", "bm25", "-d", "scifact", "--data-dir", str(shared_data), "-o", str(run_file)]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(
+        app,
+        ["evaluate", "-d", "scifact", "--data-dir", str(shared_data), "--run", str(run_file), "--json"],
+    )
+    agg = json.loads(result.stdout)["runs"][0]["aggregate"]
+    assert agg["nDCG@10"] >= 0.66
+    assert set(agg) == {"nDCG@10", "RR@10", "AP", "R@100"}

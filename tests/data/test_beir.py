@@ -1,0 +1,120 @@
+"""BEIR folders: corpus.jsonl(.gz), queries.jsonl, qrels/<split>.tsv."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from distillrank.data.formats.beir import read_beir, read_beir_corpus, write_beir
+from distillrank.data.formats.sniff import detect_text_format, read_text_collection
+from distillrank.errors import DatasetNotFoundError, DataWarning
+
+CORPUS = (
+    '{"_id": "d1", "title": "First", "text": "alpha beta"}\n'
+    '{"_id": "d2", "text": "gamma"}\n'
+    "\n"
+    '{"_id": 3, "title": null, "text": "delta", "metadata": {}}\n'
+)
+QUERIES = (
+    '{"_id": "q1", "text": "alpha?"}\n{"_id": "q2", "text": "gamma"}\n{"_id": "q3", "text": "unjudged"}\n'
+)
+HEADER = "query-id\tcorpus-id\tscore\n"
+
+
+def _beir(write, corpus_name: str = "corpus.jsonl", test: str = "q1\td1\t1\n") -> Path:
+    write(f"scifoo/{corpus_name}", CORPUS)
+    write("scifoo/queries.jsonl", QUERIES)
+    write("scifoo/qrels/train.tsv", HEADER + "q2\td2\t1\nq2\t3\t2\n")
+    return write("scifoo/qrels/test.tsv", HEADER + test).parent.parent
+
+
+def test_read_beir(write) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_beir(_beir(write))
+    assert coll.name == "scifoo"
+    assert coll.corpus.docnos == ["d1", "d2", "3"]
+    assert (coll.corpus["d1"].title, coll.corpus["d2"].title, coll.corpus["3"].title) == ("First", "", "")
+    assert coll.corpus["3"].text == "delta"
+    assert list(coll.queries) == ["q1", "q2", "q3"]  # every query of the file
+    assert coll.splits == ["test", "train"]
+    assert dict(coll.queries_for("test")) == {"q1": "alpha?"}
+    assert coll.get_qrels("train").to_dict() == {"q2": {"d2": 1, "3": 2}}
+
+
+def test_gzip_corpus_and_dispatch(write) -> None:
+    folder = _beir(write, corpus_name="corpus.jsonl.gz")
+    assert detect_text_format(folder) == "beir"
+    coll = read_text_collection(folder, name="foo")
+    assert coll.name == "foo"
+    assert len(coll.corpus) == 3
+
+
+def test_unknown_documents_warn_once_and_are_kept(write) -> None:
+    folder = _beir(write, test="q1\td1\t1\nq1\tnope\t1\nq2\tnope\t1\nq2\tgone\t1\n")
+    with pytest.warns(DataWarning) as rec:
+        coll = read_beir(folder)
+    assert [str(w.message) for w in rec] == [
+        f"{folder / 'qrels' / 'test.tsv'}: 3 judgements name 2 documents not in the corpus; "
+        "they count as unretrieved"
+    ]
+    assert coll.get_qrels("test").n_judgements == 4
+
+
+def test_judged_queries_missing_from_queries_file_are_dropped(write) -> None:
+    folder = _beir(write, test="q1\td1\t1\nq9\td1\t1\nq8\td2\t0\n")
+    with pytest.warns(DataWarning) as rec:
+        coll = read_beir(folder)
+    assert [str(w.message) for w in rec] == [
+        f"{folder / 'qrels' / 'test.tsv'}: 2 judged queries not in the queries ('q9', 'q8'); "
+        "their judgements are dropped"
+    ]
+    assert list(coll.get_qrels("test")) == ["q1"]
+
+
+def test_missing_parts(write, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="no such folder"):
+        read_beir(tmp_path / "nowhere")
+    write("nocorpus/queries.jsonl", QUERIES)
+    with pytest.raises(DatasetNotFoundError, match=r"no corpus\.jsonl \(or corpus\.jsonl\.gz\)"):
+        read_beir(tmp_path / "nocorpus")
+    write("noqrels/corpus.jsonl", CORPUS)
+    write("noqrels/queries.jsonl", QUERIES)
+    with pytest.raises(DatasetNotFoundError, match=r"no qrels/\*\.tsv"):
+        read_beir(tmp_path / "noqrels")
+
+
+def test_write_beir_round_trip(write, tmp_path: Path) -> None:
+    coll = read_beir(_beir(write))
+    write_beir(coll, tmp_path / "copy")
+    back = read_beir(tmp_path / "copy")
+    assert back.corpus.to_dataframe().equals(coll.corpus.to_dataframe())
+    assert dict(back.queries) == dict(coll.queries)
+    assert {s: q.to_dict() for s, q in back.qrels.items()} == {s: q.to_dict() for s, q in coll.qrels.items()}
+
+
+def test_corpus_alone(write) -> None:
+    corpus = read_beir_corpus(write("c.jsonl", CORPUS))
+    assert corpus.full_texts() == ["First alpha beta", "gamma", "delta"]
+
+
+@pytest.mark.data
+def test_scifact(shared_data: Path) -> None:
+    folder = shared_data / "beir" / "scifact"
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_beir(folder)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, f"loading SciFact took {elapsed:.2f} s"
+    assert len(coll.corpus) == 5183
+    assert len(coll.queries) == 1109
+    assert coll.splits == ["test", "train"]
+    assert (len(coll.get_qrels("train")), coll.get_qrels("train").n_judgements) == (809, 919)
+    assert (len(coll.get_qrels("test")), coll.get_qrels("test").n_judgements) == (300, 339)
+    assert len(coll.queries_for("test")) == 300
+    assert coll.queries["0"] == "0-dimensional biomaterials lack inductive properties."
+    assert coll.corpus["4983"].title.startswith("Microstructural development of human newborn")

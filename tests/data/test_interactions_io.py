@@ -1,0 +1,100 @@
+"""Interaction tables: RecBole typed headers, common CSV headers, headerless MovieLens files."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distillrank.data.formats.interactions_io import read_interactions
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_recbole_typed_header(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "x.inter",
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t242\t3\t881250949\n7\t0042\t4.5\t1\n",
+    )
+    it = read_interactions(f)
+    df = it.df
+    assert list(df.columns) == ["user", "item", "rating", "timestamp"]
+    assert df["user"].tolist() == ["196", "7"]
+    assert df["item"].tolist() == ["242", "0042"]  # ids stay strings, leading zeros kept
+    assert df["rating"].tolist() == [3.0, 4.5] and df["timestamp"].tolist() == [881250949.0, 1.0]
+    assert df["timestamp"].dtype == np.float64
+    assert (it.n_users, it.n_items) == (2, 2)
+
+
+def test_common_csv_header_with_extra_columns(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "r.csv",
+        "userId,movieId,rating,timestamp,tag\n1,31,2.5,1260759144,x\n1,1029,3,1260759179,y\n",
+    )
+    df = read_interactions(f).df
+    assert list(df.columns) == ["user", "item", "rating", "timestamp", "tag"]
+    assert df["item"].tolist() == ["31", "1029"] and df["tag"].tolist() == ["x", "y"]
+
+
+def test_ts_and_missing_rating(tmp_path: Path) -> None:
+    f = _write(tmp_path / "r.tsv", "user\titem\tts\nu1\ti1\t5\nu2\ti2\t\n")
+    df = read_interactions(f).df
+    assert df["timestamp"].iloc[0] == 5.0 and np.isnan(df["timestamp"].iloc[1])
+    assert df["rating"].isna().all()
+
+
+def test_time_header_without_timestamp(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "r.csv", "item,user,time\na,b,3\n")).df
+    assert df[["user", "item", "timestamp"]].iloc[0].tolist() == ["b", "a", 3.0]
+    df = read_interactions(_write(tmp_path / "s.csv", "user,item\nb,a\n")).df
+    assert np.isnan(df["timestamp"].iloc[0]) and np.isnan(df["rating"].iloc[0])
+
+
+def test_headerless_u_data(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n")).df
+    assert df["user"].tolist() == ["196", "186"] and df["rating"].tolist() == [3.0, 3.0]
+    assert df["timestamp"].tolist() == [881250949.0, 891717742.0]
+
+
+def test_headerless_ratings_dat(tmp_path: Path) -> None:
+    df = read_interactions(
+        _write(tmp_path / "ratings.dat", "1::1193::5::978300760\n\n2::661::3::978302109\n")
+    ).df
+    assert df["item"].tolist() == ["1193", "661"] and df["timestamp"].iloc[1] == 978302109.0
+
+
+def test_explicit_separator_and_whitespace(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "r.txt", "user;item;rating\na;b;1\n"), sep=";").df
+    assert df["rating"].tolist() == [1.0]
+    df = read_interactions(_write(tmp_path / "w.txt", "1 2 3\n4  5 6\n")).df
+    assert df["item"].tolist() == ["2", "5"]
+
+
+def test_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("user,item,rating\n1,2,3\n")
+    assert len(read_interactions(path)) == 1
+
+
+@pytest.mark.data
+def test_ml_100k(shared_data: Path) -> None:
+    path = shared_data / "recsys" / "ml-100k" / "ml-100k.inter"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: set DISTILLRANK_DATA to the shared data folder", pytrace=False)
+    read_interactions(path)  # warm caches so the timing measures the reader
+    start = time.perf_counter()
+    it = read_interactions(path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5, f"ml-100k took {elapsed:.2f} s"
+    assert (len(it), it.n_users, it.n_items) == (100_000, 943, 1_682)
+    df = it.df
+    assert sorted(df["rating"].unique().tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert df["timestamp"].notna().all()
+    assert df.iloc[0][["user", "item", "rating", "timestamp"]].tolist() == ["196", "242", 3.0, 881250949.0]

@@ -1,0 +1,293 @@
+"""TREC documents, topics, qrels, runs and folders; and format sniffing."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from distillrank.data.collection import Qrels
+from distillrank.data.formats.sniff import (
+    detect_text_format,
+    qrels_layout,
+    read_qrels_file,
+    read_text_collection,
+    sniff_file,
+)
+from distillrank.data.formats.trec import (
+    read_trec_collection,
+    read_trec_docs,
+    read_trec_qrels,
+    read_trec_run,
+    read_trec_topics,
+    write_trec_qrels,
+    write_trec_run,
+)
+from distillrank.data.run import Run
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+
+DOCS = """<DOC>
+<DOCNO> FT911-1 </DOCNO>
+<PROFILE>_AN-BEOA7AAIFT</PROFILE>
+<HEADLINE>FT  14 MAY 91 / Airbus
+subsidies</HEADLINE>
+<TEXT>
+Airbus <B>Industrie</B> said
+on Monday...
+</TEXT>
+</DOC>
+<DOC>
+<DOCNO>2</DOCNO>
+an electronic analogue computer for solving
+systems of linear equations
+</DOC>
+<DOC><DOCNO>3</DOCNO><TITLE>Short</TITLE>one line</DOC>
+"""
+
+CLOSED_TOPICS = """<top>
+<num>1</num><title>
+MEASUREMENT OF DIELECTRIC CONSTANT
+</title>
+</top>
+<top>
+<num>2</num><title>
+WAVEGUIDE FED MICROWAVE
+</title>
+</top>
+"""
+
+CLASSIC_TOPICS = """<top>
+<head> Tipster Topic Description
+<num> Number: 051
+<dom> Domain: International Economics
+<title> Topic:  Airbus Subsidies
+
+<desc> Description:
+Document will discuss government
+assistance to Airbus Industrie.
+
+<narr> Narrative:
+To be relevant, a document must cite assistance.
+</top>
+
+<top>
+<num> Number: 301
+<title> International Organized Crime
+
+<desc> Description:
+Identify organizations that participate in international criminal activity.
+
+<narr> Narrative:
+A relevant document must as a minimum identify the organization.
+
+</top>
+"""
+
+
+def test_docs_title_text_and_remainder(write) -> None:
+    corpus = read_trec_docs(write("docs.trec", DOCS))
+    assert corpus.docnos == ["FT911-1", "2", "3"]
+    assert corpus["FT911-1"].title == "FT 14 MAY 91 / Airbus subsidies"
+    assert corpus["FT911-1"].text == "Airbus Industrie said on Monday..."
+    assert corpus["2"].title == ""
+    assert corpus["2"].text == "an electronic analogue computer for solving systems of linear equations"
+    assert (corpus["3"].title, corpus["3"].text) == ("Short", "one line")
+
+
+def test_docs_from_several_files_and_gzip(write) -> None:
+    a = write("a.trec.gz", "<DOC>\n<DOCNO>a1</DOCNO>\n<TEXT>alpha</TEXT>\n</DOC>\n")
+    b = write("b.trec", "<DOC>\n<DOCNO>b1</DOCNO>\nbeta\n</DOC>\n")
+    corpus = read_trec_docs([a, b])
+    assert corpus.docnos == ["a1", "b1"]
+    assert corpus["a1"].text == "alpha"
+    assert read_trec_docs(str(a)).docnos == ["a1"]
+
+
+def test_duplicate_docno_across_files_names_both(write) -> None:
+    a = write("a.trec", "<DOC><DOCNO>x</DOCNO>1</DOC>\n")
+    b = write("b.trec", "\n<DOC><DOCNO>x</DOCNO>2</DOC>\n")
+    with pytest.raises(DataFormatError) as e:
+        read_trec_docs([a, b])
+    assert str(e.value) == f"{b}:2: duplicate document id 'x' (first on {a}:1)"
+
+
+def test_closed_topics(write) -> None:
+    queries = read_trec_topics(write("query-text.trec", CLOSED_TOPICS))
+    assert dict(queries) == {"1": "MEASUREMENT OF DIELECTRIC CONSTANT", "2": "WAVEGUIDE FED MICROWAVE"}
+
+
+def test_classic_unclosed_topics(write) -> None:
+    path = write("topics.301.gz", CLASSIC_TOPICS)
+    assert dict(read_trec_topics(path)) == {"051": "Airbus Subsidies", "301": "International Organized Crime"}
+    desc = read_trec_topics(path, field="desc")
+    assert desc["051"] == "Document will discuss government assistance to Airbus Industrie."
+    both = read_trec_topics(path, field="title+desc")
+    assert both["301"].startswith("International Organized Crime Identify organizations")
+    assert read_trec_topics(path, field="narr")["301"].startswith("A relevant document must")
+
+
+def test_missing_topic_field_is_an_error(write) -> None:
+    path = write("t.trec", CLOSED_TOPICS)
+    with pytest.raises(DataFormatError, match=r"t.trec:1: topic '1' has no <desc>"):
+        read_trec_topics(path, field="desc")
+
+
+def test_tsv_topics(write) -> None:
+    queries = read_trec_topics(write("topics.tsv", "q1\tfirst query\n\nq2\tsecond\tquery\n"))
+    assert dict(queries) == {"q1": "first query", "q2": "second query"}
+
+
+def test_qrels_read_write_round_trip(write, tmp_path: Path) -> None:
+    qrels = read_trec_qrels(write("qrels", "1 0 d1 1\n1 0 d2 0\n\n2 Q0 d1 2\n"))
+    assert qrels.to_dict() == {"1": {"d1": 1, "d2": 0}, "2": {"d1": 2}}
+    out = tmp_path / "out" / "qrels.txt"
+    write_trec_qrels(qrels, out)
+    assert out.read_text() == "1 0 d1 1\n1 0 d2 0\n2 0 d1 2\n"
+    assert read_trec_qrels(out).to_dict() == qrels.to_dict()
+    qrels.save(tmp_path / "saved")
+    assert Qrels.from_file(tmp_path / "saved").to_dict() == qrels.to_dict()
+
+
+def test_qrels_repeated_judgement_warns_once(write) -> None:
+    with pytest.warns(DataWarning, match="2 judgements repeated with the same label; kept once"):
+        qrels = read_trec_qrels(write("qrels", "1 0 d1 1\n1 0 d1 1\n1 0 d1 1\n"))
+    assert qrels.to_dict() == {"1": {"d1": 1}}
+
+
+def test_run_round_trip(tmp_path: Path) -> None:
+    run = Run({"q1": {"a": 0.5, "b": 2.25, "c": 1 / 3}, "q2": {"z": -1.0}}, name="bm25")
+    path = tmp_path / "run.txt"
+    write_trec_run(run, path, tag="bm25")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "q1 Q0 b 1 2.25 bm25"
+    assert [line.split()[3] for line in lines[:3]] == ["1", "2", "3"]
+    back = read_trec_run(path)
+    assert back.name == "bm25"
+    assert back.to_dict() == run.to_dict()  # full precision, including 1/3
+    run.save(tmp_path / "saved.run", tag="other")
+    assert Run.from_file(tmp_path / "saved.run", name="mine").name == "mine"
+    assert Run.from_file(tmp_path / "saved.run").name == "other"
+
+
+def test_run_tied_scores_are_ranked_by_descending_docno(tmp_path: Path) -> None:
+    path = tmp_path / "run"
+    write_trec_run(Run({"q": {"d1": 1.0, "d3": 1.0, "d2": 1.0}}), path, tag="t")
+    assert [line.split()[2] for line in path.read_text().splitlines()] == ["d3", "d2", "d1"]
+
+
+def test_run_tied_scores_with_distinct_ranks_are_legal(write) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = read_trec_run(write("run", "1 Q0 a 1 3.0 t\n1 Q0 b 2 3.0 t\n1 Q0 c 3 1 t\n"))
+    assert run["1"] == {"a": 3.0, "b": 3.0, "c": 1.0}
+
+
+def test_run_tag_with_space_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no whitespace"):
+        write_trec_run(Run({"q": {"d": 1.0}}), tmp_path / "r", tag="my run")
+    assert not (tmp_path / "r").exists()
+
+
+def _vaswani_like(write) -> Path:
+    write(
+        "coll/doc-text.trec",
+        "<DOC>\n<DOCNO>1</DOCNO>\nfirst doc\n</DOC>\n<DOC>\n<DOCNO>2</DOCNO>\nsecond\n</DOC>\n",
+    )
+    write("coll/query-text.trec", CLOSED_TOPICS)
+    write("coll/README.md", "<DOC> not a document")
+    write("coll/runs/bm25.run", "1 Q0 1 1 2.0 bm25\n")
+    return write("coll/qrels", "1 0 1 1\n2 0 2 1\n2 0 9 1\n").parent
+
+
+def test_trec_collection_found_by_content(write) -> None:
+    folder = _vaswani_like(write)
+    with pytest.warns(DataWarning) as rec:
+        coll = read_trec_collection(folder)
+    assert [str(w.message) for w in rec] == [
+        f"{folder / 'qrels'}: 1 judgement names 1 document not in the corpus; they count as unretrieved"
+    ]
+    assert coll.name == "coll"
+    assert coll.splits == ["test"]
+    assert len(coll.corpus) == 2 and len(coll.queries) == 2
+    assert coll.get_qrels("test").n_judgements == 3
+    assert detect_text_format(folder) == "trec"
+    with pytest.warns(DataWarning):
+        assert read_text_collection(folder, name="v").name == "v"
+
+
+def test_trec_collection_aligns_zero_padded_topic_numbers(write) -> None:
+    write("c/docs.gz", "<DOC><DOCNO>D1</DOCNO>x</DOC>\n")
+    write("c/topics.txt", CLASSIC_TOPICS)
+    qrels = write("c/qrels.txt", "51 0 D1 1\n301 0 D1 0\n")
+    coll = read_trec_collection(qrels.parent, field="desc")
+    assert list(coll.queries) == ["51", "301"]
+    assert coll.queries_for("test")["51"].startswith("Document will discuss")
+
+
+def test_trec_collection_missing_parts(write, tmp_path: Path) -> None:
+    write("only/doc.trec", "<DOC><DOCNO>1</DOCNO>x</DOC>\n")
+    with pytest.raises(DatasetNotFoundError, match=r"no topics"):
+        read_trec_collection(tmp_path / "only")
+    with pytest.raises(DatasetNotFoundError, match="no such folder"):
+        read_trec_collection(tmp_path / "nowhere")
+
+
+def test_sniff_file_kinds(write) -> None:
+    assert sniff_file(write("a", DOCS)) == "trec-docs"
+    assert sniff_file(write("b", CLASSIC_TOPICS)) == "trec-topics"
+    assert sniff_file(write("c", ".I 1\n.W\ntext\n")) == "smart"
+    assert sniff_file(write("d.gz", '{"_id": "1"}\n')) == "jsonl"
+    assert sniff_file(write("e", "1 0 d 1\n")) == "qrels"
+    assert sniff_file(write("f", "query-id\tcorpus-id\tscore\n1\td\t1\n")) == "qrels"
+    assert sniff_file(write("g", "1 Q0 d 1 0.5 tag\n")) == "run"
+    assert sniff_file(write("h", "1\tsome words 2\n")) == "tsv-topics"
+    assert sniff_file(write("i", "hello world\n")) is None
+    assert sniff_file(write("j", "")) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "layout", "expected"),
+    [
+        ("query-id\tcorpus-id\tscore\nq1\td1\t2\n", "beir", {"q1": {"d1": 2}}),
+        ("1 0 d1 1\n1 0 d2 0\n", "trec", {"1": {"d1": 1, "d2": 0}}),
+        ("1 d1 2\n1 d2 -1\n", "triple", {"1": {"d1": 2, "d2": -1}}),
+        ("1 28 0 0.000000\n1 35 0 0.000000\n", "cisi", {"1": {"28": 1, "35": 1}}),
+        ("01 1410  0 0\n01 1572  0 0\n", "cisi", {"01": {"1410": 1, "1572": 1}}),
+    ],
+)
+def test_read_qrels_file_sniffs_the_layout(write, content: str, layout: str, expected: dict) -> None:
+    path = write("qrels", content)
+    assert qrels_layout(path) == layout
+    assert read_qrels_file(path).to_dict() == expected
+
+
+def test_detect_text_format_errors(write, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="no such file or folder"):
+        detect_text_format(tmp_path / "missing")
+    write("empty/notes.txt", "nothing here\n")
+    with pytest.raises(DataFormatError, match=r"no text collection found: expected corpus\.jsonl"):
+        detect_text_format(tmp_path / "empty")
+    write("both/a.trec", DOCS)
+    write("both/b.all", ".I 1\n.W\nx\n")
+    with pytest.raises(DataFormatError, match="holds both TREC"):
+        detect_text_format(tmp_path / "both")
+    assert detect_text_format(tmp_path / "both" / "a.trec") == "trec"
+    with pytest.raises(DataFormatError, match="a TREC file alone is not a collection"):
+        read_text_collection(tmp_path / "both" / "a.trec")
+    with pytest.raises(DataFormatError, match="not a BEIR"):
+        detect_text_format(tmp_path / "empty" / "notes.txt")
+
+
+@pytest.mark.data
+def test_vaswani(shared_data: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(shared_data / "classic" / "vaswani")
+    assert (len(coll.corpus), len(coll.queries), coll.get_qrels("test").n_judgements) == (11429, 93, 2083)
+    assert len(coll.queries_for("test")) == 93
+    assert (
+        coll.queries["1"]
+        == "MEASUREMENT OF DIELECTRIC CONSTANT OF LIQUIDS BY THE USE OF MICROWAVE TECHNIQUES"
+    )
+    assert coll.corpus["1"].text.startswith("compact memories have flexible capacities a digital data")

@@ -1,0 +1,274 @@
+"""Metrics on hand-computed examples, the evaluation conventions, and run comparison."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillrank.data.collection import Qrels
+from distillrank.data.run import Run
+from distillrank.errors import DataWarning
+from distillrank.evaluation import (
+    Comparison,
+    EvaluationResult,
+    compare,
+    evaluate,
+    paired_t_test,
+    parse_metrics,
+    permutation_test,
+    provider_of,
+)
+
+# q1: retrieved d2 (label 0), d1 (2), d5 (unjudged), d3 (1); d4 (1) is relevant but not retrieved.
+# q2: the only relevant document d9 comes first.
+QRELS = Qrels({"q1": {"d1": 2, "d2": 0, "d3": 1, "d4": 1}, "q2": {"d9": 1, "d8": 0}})
+RUN = Run(
+    {"q1": {"d2": 0.9, "d1": 0.8, "d5": 0.7, "d3": 0.6}, "q2": {"d9": 3.0, "d8": 1.0}, "q3": {"x": 1.0}},
+    name="hand",
+)
+
+
+def dcg(gains: list[float]) -> float:
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+Q1_EXPECTED = {
+    "RR@10": 1 / 2,
+    "RR": 1 / 2,
+    "P@1": 0.0,
+    "P@5": 2 / 5,
+    "R@2": 1 / 3,
+    "R@100": 2 / 3,
+    "AP": (1 / 2 + 2 / 4) / 3,
+    "nDCG@3": dcg([0, 2, 0]) / dcg([2, 1, 1]),
+    "nDCG@10": dcg([0, 2, 0, 1]) / dcg([2, 1, 1]),
+    "Success@1": 0.0,
+}
+Q2_EXPECTED = {
+    "RR@10": 1.0,
+    "RR": 1.0,
+    "P@1": 1.0,
+    "P@5": 1 / 5,
+    "R@2": 1.0,
+    "R@100": 1.0,
+    "AP": 1.0,
+    "nDCG@3": 1.0,
+    "nDCG@10": 1.0,
+    "Success@1": 1.0,
+}
+
+
+@pytest.mark.parametrize("metric", list(Q1_EXPECTED))
+def test_hand_computed_values(metric: str) -> None:
+    result = evaluate(RUN, QRELS, metric, per_query=True)
+    assert result.per_query[metric]["q1"] == pytest.approx(Q1_EXPECTED[metric], abs=1e-12)
+    assert result.per_query[metric]["q2"] == pytest.approx(Q2_EXPECTED[metric], abs=1e-12)
+    assert result.aggregate[metric] == pytest.approx((Q1_EXPECTED[metric] + Q2_EXPECTED[metric]) / 2)
+    assert set(result.per_query[metric]) == {"q1", "q2"}  # q3 has no judgements: ignored
+
+
+def test_ndcg_uses_linear_graded_gains() -> None:
+    # Swapping a label-2 and a label-1 document changes nDCG but not binary measures.
+    qrels = Qrels({"q": {"a": 2, "b": 1}})
+    best = evaluate(Run({"q": {"a": 2.0, "b": 1.0}}), qrels, "nDCG@10,AP").aggregate
+    swapped = evaluate(Run({"q": {"a": 1.0, "b": 2.0}}), qrels, "nDCG@10,AP").aggregate
+    assert best["nDCG@10"] == pytest.approx(1.0)
+    assert swapped["nDCG@10"] == pytest.approx(dcg([1, 2]) / dcg([2, 1]))  # gain = label, not 2^label - 1
+    assert best["AP"] == swapped["AP"] == pytest.approx(1.0)
+
+
+def test_negative_labels_are_non_relevant_like_zero() -> None:
+    run = Run({"q": {"a": 3.0, "b": 2.0, "c": 1.0}})
+    neg = evaluate(run, Qrels({"q": {"a": -1, "b": 0, "c": 1}}), "nDCG@10,RR@10,AP,P@5,R@100")
+    zero = evaluate(run, Qrels({"q": {"a": 0, "b": 0, "c": 1}}), "nDCG@10,RR@10,AP,P@5,R@100")
+    assert neg.aggregate == pytest.approx(zero.aggregate)
+    assert neg.aggregate["RR@10"] == pytest.approx(1 / 3)
+
+
+def test_ties_are_broken_by_descending_docno_for_every_provider() -> None:
+    # a and b tie; trec_eval (and Run.ranked) put b first, so the relevant a is at rank 2.
+    run = Run({"q": {"a": 1.0, "b": 1.0, "c": 0.5}})
+    assert [d for d, _ in run.ranked("q")] == ["b", "a", "c"]
+    result = evaluate(run, Qrels({"q": {"a": 1}}), "RR@10,RR,P@1,nDCG@1")
+    assert provider_of("RR@10") != provider_of("RR")  # MS MARCO's script and pytrec_eval agree here
+    assert result.aggregate == pytest.approx({"RR@10": 0.5, "RR": 0.5, "P@1": 0.0, "nDCG@1": 0.0})
+
+
+def test_judged_queries_missing_from_the_run_count_as_zero_by_default() -> None:
+    run = Run({"q1": RUN["q1"]})
+    zero = evaluate(run, QRELS, "RR@10", per_query=True)
+    assert zero.n_queries == 2 and zero.n_missing == 1
+    assert zero.per_query["RR@10"] == {"q1": 0.5, "q2": 0.0}
+    assert zero.aggregate["RR@10"] == pytest.approx(0.25)
+    skip = evaluate(run, QRELS, "RR@10", missing="skip", per_query=True)
+    assert skip.n_queries == 1 and skip.n_missing == 0
+    assert skip.aggregate["RR@10"] == pytest.approx(0.5)
+    # A query with an empty result list is missing too.
+    empty = evaluate(Run({"q1": RUN["q1"], "q2": {}}), QRELS, "RR@10")
+    assert empty.n_missing == 1 and empty.aggregate["RR@10"] == pytest.approx(0.25)
+
+
+def test_judged_query_without_relevant_documents_scores_zero() -> None:
+    result = evaluate(Run({"q": {"a": 1.0}}), Qrels({"q": {"a": 0}}), "nDCG@10,RR@10,AP,R@100")
+    assert result.aggregate == {"nDCG@10": 0.0, "RR@10": 0.0, "AP": 0.0, "R@100": 0.0}
+
+
+def test_queries_restricts_the_query_set() -> None:
+    result = evaluate(RUN, QRELS, "RR@10", queries=["q2"])
+    assert result.n_queries == 1 and result.aggregate["RR@10"] == 1.0
+    with pytest.warns(DataWarning, match="1 of the 2 queries asked for have no judgements"):
+        result = evaluate(RUN, QRELS, "RR@10", queries=["q1", "q3"])
+    assert result.n_queries == 1 and result.aggregate["RR@10"] == 0.5
+
+
+def test_run_sharing_no_query_with_qrels() -> None:
+    run = Run({"other": {"d1": 1.0}})
+    with pytest.warns(DataWarning, match="results for none of the 2 judged queries"):
+        assert evaluate(run, QRELS, "AP").aggregate == {"AP": 0.0}
+    with pytest.raises(ValueError, match="no judged query has results"):
+        evaluate(run, QRELS, "AP", missing="skip")
+    with pytest.raises(ValueError, match="missing must be 'zero' or 'skip'"):
+        evaluate(RUN, QRELS, "AP", missing="drop")  # type: ignore[arg-type]
+
+
+def test_plain_dicts_are_accepted() -> None:
+    result = evaluate(RUN.to_dict(), QRELS.to_dict(), "AP")
+    assert result.name == "run"
+    assert result.aggregate["AP"] == pytest.approx((Q1_EXPECTED["AP"] + 1) / 2)
+
+
+# -- metric names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("nDCG@10,RR@10,AP,R@100,P@5", ["nDCG@10", "RR@10", "AP", "R@100", "P@5"]),
+        ("MAP, MRR@10", ["AP", "RR@10"]),
+        ("ndcg@10, recall@100, mrr, map, p@5", ["nDCG@10", "R@100", "RR", "AP", "P@5"]),
+        ("precision@5,Recall@10,NDCG", ["P@5", "R@10", "nDCG"]),
+        ("AP,MAP,ap", ["AP"]),
+        ("P(rel=2)@5,nDCG@10", ["P(rel=2)@5", "nDCG@10"]),
+        (["nDCG@10", "mrr@10"], ["nDCG@10", "RR@10"]),
+    ],
+)
+def test_parse_metrics(spec: str | list[str], expected: list[str]) -> None:
+    assert [str(m) for m in parse_metrics(spec)] == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("", "no metric given"),
+        ([], "no metric given"),
+        ("nDCG@10,foo@3", "unknown metric 'foo@3'.*nDCG@10, RR@10, AP"),
+        ("@10", "unknown metric '@10'"),
+        ("nDCG@ten", "invalid metric 'nDCG@ten'.*valid examples"),
+        ("SDCG@10", "invalid metric 'SDCG@10'"),
+    ],
+)
+def test_parse_metrics_errors(spec: str | list[str], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        parse_metrics(spec)
+
+
+@pytest.mark.parametrize("metric", ["nDCG@10", "AP", "R@100", "P@5"])
+def test_standard_measures_come_from_trec_eval(metric: str) -> None:
+    assert provider_of(metric) == "pytrec_eval"
+
+
+def test_rr_at_k_is_not_computed_by_ranx() -> None:
+    # RR@k has no pytrec_eval implementation; it must not silently fall to ranx, the reference we test
+    # against.
+    assert provider_of("RR@10") == "msmarco"
+
+
+# -- result objects --------------------------------------------------------------------------------
+
+
+def test_evaluation_result_exports() -> None:
+    result = evaluate(RUN, QRELS, "nDCG@10,RR@10", per_query=True)
+    assert isinstance(result, EvaluationResult)
+    assert result.metrics == ["nDCG@10", "RR@10"]
+    agg = result.to_dataframe()
+    assert list(agg.columns) == ["nDCG@10", "RR@10"] and list(agg.index) == ["hand"]
+    per_q = result.to_dataframe(per_query=True)
+    assert per_q.index.name == "qid" and sorted(per_q.index) == ["q1", "q2"]
+    assert per_q.loc["q1", "RR@10"] == 0.5
+    data = json.loads(result.to_json())
+    assert data["aggregate"] == pytest.approx(result.aggregate)
+    assert data["per_query"]["RR@10"] == {"q1": 0.5, "q2": 1.0}
+    assert data["n_queries"] == 2
+    assert "hand: nDCG@10=" in str(result)
+    without = evaluate(RUN, QRELS, "AP")
+    assert without.per_query == {} and "per_query" not in json.loads(without.to_json())
+    with pytest.raises(ValueError, match="per_query=True"):
+        without.to_dataframe(per_query=True)
+
+
+# -- comparison ------------------------------------------------------------------------------------
+
+
+def test_compare_t_test_matches_per_query_values(make_synthetic) -> None:
+    base, qrels = make_synthetic(seed=1, n_queries=80)
+    other, _ = make_synthetic(seed=2, n_queries=80)
+    better = Run({q: {d: s + (1.0 if qrels.get(q, {}).get(d, 0) > 0 else 0) for d, s in v.items()}
+                  for q, v in base.items()}, name="better")  # fmt: skip
+    cmp = compare([base, other, better], qrels, "nDCG@10,AP")
+    assert isinstance(cmp, Comparison)
+    assert cmp.names == ["synthetic1", "synthetic2", "better"] and cmp.baseline == "synthetic1"
+    assert len(cmp.qids) == len(qrels)
+    for metric in ["nDCG@10", "AP"]:
+        for run in [base, other, better]:
+            single = evaluate(run, qrels, metric, per_query=True)
+            assert cmp.means[metric][run.name] == pytest.approx(single.aggregate[metric])
+            values = np.array([single.per_query[metric][q] for q in cmp.qids])
+            np.testing.assert_allclose(cmp.per_query[metric][run.name], values)
+        assert set(cmp.p_values[metric]) == {"synthetic2", "better"}
+        expected = paired_t_test(cmp.per_query[metric]["better"], cmp.per_query[metric]["synthetic1"])
+        assert cmp.p_values[metric]["better"] == pytest.approx(expected)
+        assert cmp.p_values[metric]["better"] < 1e-6
+        assert cmp.significant()[metric]["better"]
+    df = cmp.to_dataframe()
+    assert list(df.columns) == ["nDCG@10", "nDCG@10 p", "AP", "AP p"]
+    assert pd.isna(df.loc["synthetic1", "AP p"]) and df.loc["better", "AP"] > df.loc["synthetic1", "AP"]
+    assert json.loads(cmp.to_json())["p_values"]["AP"]["better"] == pytest.approx(
+        cmp.p_values["AP"]["better"]
+    )
+    assert "better" in str(cmp)
+
+
+def test_compare_permutation_is_seeded(make_synthetic) -> None:
+    base, qrels = make_synthetic(seed=3, n_queries=60)
+    other, _ = make_synthetic(seed=4, n_queries=60)
+    a = compare([base, other], qrels, "AP", test="permutation", n_resamples=2000, seed=5)
+    b = compare([base, other], qrels, "AP", test="permutation", n_resamples=2000, seed=5)
+    assert a.p_values == b.p_values
+    expected = permutation_test(a.per_query["AP"]["synthetic4"], a.per_query["AP"]["synthetic3"], 2000, 5)
+    assert a.p_values["AP"]["synthetic4"] == expected
+
+
+def test_compare_uses_a_common_query_set_when_skipping() -> None:
+    qrels = Qrels({"q1": {"a": 1}, "q2": {"a": 1}, "q3": {"a": 1}})
+    r1 = Run({"q1": {"a": 1.0}, "q2": {"a": 1.0}}, name="r1")
+    r2 = Run({"q2": {"a": 1.0}, "q3": {"a": 1.0, "b": 2.0}}, name="r2")
+    with pytest.warns(DataWarning, match="p-values need at least 2"):
+        skip = compare([r1, r2], qrels, "RR@10", missing="skip")
+    assert skip.qids == ["q2"] and math.isnan(skip.p_values["RR@10"]["r2"])
+    zero = compare([r1, r2], qrels, "RR@10")
+    assert zero.qids == ["q1", "q2", "q3"]
+    assert zero.means["RR@10"] == pytest.approx({"r1": 2 / 3, "r2": 0.5})
+
+
+def test_compare_names_and_errors() -> None:
+    cmp = compare([RUN, RUN], QRELS, "AP")
+    assert cmp.names == ["hand#0", "hand#1"]
+    assert cmp.p_values["AP"]["hand#1"] == 1.0
+    with pytest.raises(ValueError, match="at least one other run"):
+        compare([RUN], QRELS, "AP")
+    with pytest.raises(ValueError, match="test must be"):
+        compare([RUN, RUN], QRELS, "AP", test="wilcoxon")  # type: ignore[arg-type]
