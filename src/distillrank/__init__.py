@@ -15,9 +15,32 @@ from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarnin
 
 __version__ = "0.1.0"
 
+# Heavier pieces load on first use, so that `import distillrank` (and the CLI's start-up) stays fast.
+_LAZY = {
+    "load_dataset": "distillrank.data.catalogue",
+    "BM25Config": "distillrank.retrieval.bm25",
+    "BM25Retriever": "distillrank.retrieval.bm25",
+    "evaluate": "distillrank.evaluation.metrics",
+    "compare": "distillrank.evaluation.metrics",
+    "parse_metrics": "distillrank.evaluation.metrics",
+    "CostMeter": "distillrank.evaluation.cost",
+    "count_parameters": "distillrank.evaluation.cost",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'distillrank' has no attribute {name!r}")
+
 __all__ = [
+    "BM25Config",
+    "BM25Retriever",
     "ClickLog",
     "Corpus",
+    "CostMeter",
     "DataFormatError",
     "DataWarning",
     "DatasetNotFoundError",
@@ -29,4 +52,9 @@ __all__ = [
     "SplitDataset",
     "TextCollection",
     "__version__",
+    "compare",
+    "count_parameters",
+    "evaluate",
+    "load_dataset",
+    "parse_metrics",
 ]

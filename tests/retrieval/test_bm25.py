@@ -14,7 +14,7 @@ import pytest
 
 import distillrank.retrieval.bm25 as bm25_module
 from distillrank.data.collection import Corpus, Queries
-from distillrank.retrieval import RETRIEVERS, BM25Config, BM25Retriever, Retriever
+from distillrank.retrieval import RETRIEVERS, BM25Config, BM25Retriever, Retriever, _topk
 
 # Token counts of the tiny corpus (see conftest): d1 3, d2 4, d3 4, d4 4, d5 0, d6 2.
 N_DOCS = 6
@@ -161,7 +161,7 @@ def test_without_numba_bm25s_retrieve_does_the_work(
 ) -> None:
     queries = {"a": "cat", "b": "black hole garden", "c": "xylophone"}
     reference = tiny_bm25.search(queries, k=4).to_dict()
-    monkeypatch.setattr(bm25_module, "_retrieve_serial", None)  # as if numba were not installed
+    monkeypatch.setattr(_topk, "retrieve_serial", None)  # as if numba were not installed
     assert tiny_bm25.search(queries, k=4).to_dict() == reference
 
 
@@ -308,7 +308,7 @@ def test_top_k_selection_kernel(kind: str, k: int) -> None:
     }[kind]().astype(np.float32)
     out_v, out_i = np.empty(k, np.float32), np.empty(k, np.int32)
     cand_v, cand_i = np.empty(n, np.float32), np.empty(n, np.int32)
-    bm25_module._select_topk(a, k, out_v, out_i, cand_v, cand_i, np.empty(64, np.int64))
+    _topk.select_topk(a, k, out_v, out_i, cand_v, cand_i, np.empty(64, np.int64))
     np.testing.assert_array_equal(out_v, np.sort(a)[::-1][:k])  # the k largest, best first
     np.testing.assert_array_equal(a[out_i], out_v)
     assert len(set(out_i.tolist())) == k

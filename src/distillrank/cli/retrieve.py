@@ -49,8 +49,12 @@ def bm25(
     if not isinstance(coll, TextCollection):
         raise DistillrankError(f"{dataset}: BM25 needs a text collection, got {type(coll).__name__}")
     queries = coll.queries_for(split) if split != "all" else coll.queries
-    sw: str | list[str] | None = (
-        None if stopwords.lower() == "none" else stopwords if "," not in stopwords else stopwords.split(",")
+    sw: str | tuple[str, ...] | None = (
+        None
+        if stopwords.lower() == "none"
+        else stopwords
+        if "," not in stopwords
+        else tuple(w.strip() for w in stopwords.split(","))
     )
     config = BM25Config(
         method=method, k1=k1, b=b, stemmer=None if stemmer.lower() == "none" else stemmer, stopwords=sw

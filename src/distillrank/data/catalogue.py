@@ -150,7 +150,7 @@ def resolve(name_or_path: str | Path, data_dir: str | Path | None = None) -> tup
     if path.exists():
         from distillrank.data.formats.detect import detect_kind
 
-        return path, detect_kind(path), path.name
+        return path, detect_kind(path), path.name  # type: ignore[return-value]
     known = ", ".join(CATALOGUE)
     raise DatasetNotFoundError(
         f"{s!r} is neither a catalogued dataset ({known}), an 'irds:<ir_datasets id>', nor an existing path"

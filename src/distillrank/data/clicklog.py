@@ -62,7 +62,7 @@ class ClickLog:
         df = self.df.sort_values(["session_id", "position"], kind="stable")
         for sid, g in df.groupby("session_id", sort=False):
             yield Session(
-                int(sid),  # type: ignore[arg-type]
+                int(sid),
                 str(g["qid"].iloc[0]),
                 g["docno"].astype(str).tolist(),
                 g["click"].to_numpy(dtype=np.int8),

@@ -78,7 +78,7 @@ class LTRDataset:
         return self.qids[np.concatenate([[0], change])].tolist()
 
     def dense(self) -> np.ndarray:
-        return self.X.toarray() if sp.issparse(self.X) else np.asarray(self.X)
+        return self.X.toarray() if isinstance(self.X, sp.spmatrix | sp.sparray) else np.asarray(self.X)
 
     def __repr__(self) -> str:
         return f"LTRDataset({self.n_rows} rows, {len(self.query_ids)} queries, {self.n_features} features)"

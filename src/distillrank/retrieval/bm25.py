@@ -37,8 +37,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -53,18 +52,7 @@ from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write
-
-try:
-    from tqdm.auto import tqdm as _tqdm
-except ImportError:  # pragma: no cover - tqdm comes with bm25s's usual installs
-    _tqdm = None
-
-try:
-    from numba import njit as _njit
-
-    _HAS_NUMBA = True
-except ImportError:  # numba is optional: without it BM25.retrieve (bm25s's numpy backend) does the work
-    _HAS_NUMBA = False
+from distillrank.retrieval import _topk
 
 __all__ = ["BM25_METHODS", "BM25Config", "BM25Retriever"]
 
@@ -369,9 +357,9 @@ class BM25Retriever:
         n_terms = len(bm25.scores["indptr"]) - 1
         if flat.min() < 0 or flat.max() >= n_terms:
             raise ValueError(f"token ids must be in [0, {n_terms}); use tokenize_queries() to make them")
-        if _retrieve_serial is not None and bm25.backend == "numba":
+        if _topk.retrieve_serial is not None and bm25.backend == "numba":
             threads = (os.cpu_count() or 1) if n_threads == -1 else int(n_threads)
-            scores, docs = _retrieve_compiled(bm25, flat, pointers, k, threads, show_progress)
+            scores, docs = _topk.retrieve_compiled(bm25, flat, pointers, k, threads, show_progress)
         else:
             # bm25s: n_threads=0 is the plain sequential loop (no thread pool) for the numpy backend
             docs, scores = bm25.retrieve(
@@ -408,7 +396,7 @@ class BM25Retriever:
                     data[q] = dict(
                         zip(docnos_arr[block_ids[j][m]].tolist(), block_scores[j][m].tolist(), strict=True)
                     )
-        return _trusted_run(data, self.name)
+        return Run.from_trusted(data, name=self.name)
 
     def score(self, query: str) -> np.ndarray:
         """BM25 score of every indexed document for one query text, shape ``[n_docs]``, in index order.
@@ -503,201 +491,3 @@ class BM25Retriever:
         c = self.config
         state = f"{len(self._docnos)} docs" if self._bm25 is not None else "not indexed"
         return f"BM25Retriever(method={c.method!r}, k1={c.k1}, b={c.b}, stemmer={c.stemmer!r}, {state})"
-
-
-def _trusted_run(data: dict[str, dict[str, float]], name: str) -> Run:
-    """A :class:`Run` over ``data`` without re-checking every score.
-
-    BM25 scores are finite float32 values by construction, and ``Run.__init__`` would copy and check
-    each of the ``n_queries * k`` entries in Python, which costs as much as retrieval itself.
-    """
-    run = Run.__new__(Run)
-    run.name = name
-    run._d = data
-    return run
-
-
-# --------------------------------------------------------------------------- compiled retrieval
-_HIST_BINS = 1024
-_CHUNK = 2048  # queries per call of the compiled loop when threads or a progress bar split the batch
-
-
-def _retrieve_compiled(
-    bm25: bm25s.BM25, flat: np.ndarray, pointers: np.ndarray, k: int, n_threads: int, show_progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run :func:`_retrieve_serial` over the batch, in chunks spread over ``n_threads`` threads.
-
-    The compiled loop releases the GIL, so plain threads run it in parallel; results do not depend on
-    the number of threads.
-    """
-    kernel = _retrieve_serial
-    if kernel is None:
-        raise RuntimeError("the compiled retrieval loop needs numba")
-    nonocc = bm25.nonoccurrence_array
-    args = (
-        k,
-        bm25.scores["data"],
-        bm25.scores["indptr"],
-        bm25.scores["indices"],
-        int(bm25.scores["num_docs"]),
-        nonocc is not None,
-        nonocc if nonocc is not None else bm25.scores["data"][:0],
-    )
-    flat = flat.astype(np.int32)
-    nq = len(pointers) - 1
-    if n_threads == 1 and not show_progress:
-        return kernel(flat, pointers, *args)
-    size = min(_CHUNK, -(-nq // n_threads))
-    bounds = [(a, min(a + size, nq)) for a in range(0, nq, size)]
-
-    def run(bound: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        a, z = bound
-        return kernel(flat[pointers[a] : pointers[z]], pointers[a : z + 1] - pointers[a], *args)
-
-    with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
-        parts = pool.map(run, bounds)
-        if show_progress and _tqdm is not None:
-            parts = _tqdm(parts, total=len(bounds), desc="BM25 search", unit="chunk")
-        done = list(parts)
-    return np.concatenate([p[0] for p in done]), np.concatenate([p[1] for p in done])
-
-
-def _topk_heap(values: np.ndarray, ids: np.ndarray, m: int, k: int, hv: np.ndarray, hi: np.ndarray) -> None:
-    """The ``k`` largest of ``values[:m]`` (with their ``ids``) into the min-heap ``hv``/``hi``."""
-    for r in range(k):  # heapify the first k
-        hv[r] = values[r]
-        hi[r] = ids[r]
-    for start in range((k - 2) // 2, -1, -1):
-        _sift(hv, hi, k, start, hv[start], hi[start])
-    for r in range(k, m):
-        if values[r] > hv[0]:
-            _sift(hv, hi, k, 0, values[r], ids[r])
-
-
-def _sift(hv: np.ndarray, hi: np.ndarray, length: int, pos: int, v: float, d: int) -> None:
-    while True:
-        c = 2 * pos + 1
-        if c >= length:
-            break
-        if c + 1 < length and hv[c + 1] < hv[c]:
-            c += 1
-        if hv[c] < v:
-            hv[pos] = hv[c]
-            hi[pos] = hi[c]
-            pos = c
-        else:
-            break
-    hv[pos] = v
-    hi[pos] = d
-
-
-def _bin(v: float, lo: float, scale: float, nb: int) -> int:
-    """Histogram bin of ``v``: ``floor((v - lo) * scale)`` kept inside ``[0, nb)`` (NaN goes to 0)."""
-    x = (np.float64(v) - lo) * scale
-    if x >= nb - 1:
-        return nb - 1
-    if x >= 0:
-        return int(x)
-    return 0
-
-
-def _select_topk(
-    scores: np.ndarray,
-    k: int,
-    out_v: np.ndarray,
-    out_i: np.ndarray,
-    cand_v: np.ndarray,
-    cand_i: np.ndarray,
-    hist: np.ndarray,
-) -> None:
-    """Top ``k`` of ``scores`` into ``out_v``/``out_i``, best first (ties in any order).
-
-    A histogram of the scores finds the bin holding the k-th largest; only the scores in that bin and
-    above (usually little more than ``k``) are sorted. About twice as fast as a heap over every document.
-    """
-    n = scores.shape[0]
-    lo = scores[0]
-    top = scores[0]
-    for i in range(1, n):
-        v = scores[i]
-        if v < lo:
-            lo = v
-        elif v > top:
-            top = v
-    if not top > lo:  # all equal: any k will do
-        for r in range(k):
-            out_v[r] = scores[r]
-            out_i[r] = r
-        return
-    nb = hist.shape[0]
-    lo64 = np.float64(lo)
-    scale = (nb - 1) / (np.float64(top) - lo64)  # in float64: no overflow for float32 scores
-    hist[:] = 0
-    for i in range(n):
-        hist[_bin(scores[i], lo64, scale, nb)] += 1
-    b = nb - 1
-    count = hist[b]
-    while count < k:
-        b -= 1
-        count += hist[b]
-    m = 0
-    for i in range(n):  # binning is monotone, so every score >= the k-th largest lands in bins >= b
-        if _bin(scores[i], lo64, scale, nb) >= b:
-            cand_v[m] = scores[i]
-            cand_i[m] = i
-            m += 1
-    if m > 8 * k:  # many ties near the cut (e.g. fewer than k matching documents): heap first
-        _topk_heap(cand_v, cand_i, m, k, out_v, out_i)
-        for r in range(k):
-            cand_v[r] = out_v[r]
-            cand_i[r] = out_i[r]
-        m = k
-    order = np.argsort(-cand_v[:m])
-    for r in range(k):
-        out_v[r] = cand_v[order[r]]
-        out_i[r] = cand_i[order[r]]
-
-
-def _retrieve_serial_py(
-    flat: np.ndarray,
-    pointers: np.ndarray,
-    k: int,
-    data: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    num_docs: int,
-    has_nonocc: bool,
-    nonocc: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and row indices of the top ``k`` documents of each query, shapes ``[n_queries, k]``.
-
-    Scoring is bm25s's eager scoring, in the same order (so scores are bit-identical to
-    ``BM25.retrieve``): the precomputed term-document scores of the query's terms, summed per document
-    from the CSC matrix ``(data, indices, indptr)``, plus for BM25L/BM25+ the non-occurrence scores.
-    """
-    nq = pointers.shape[0] - 1
-    out_s = np.zeros((nq, k), dtype=data.dtype)
-    out_i = np.zeros((nq, k), dtype=np.int32)
-    acc = np.zeros(num_docs, dtype=data.dtype)
-    cand_v = np.empty(num_docs, dtype=data.dtype)
-    cand_i = np.empty(num_docs, dtype=np.int32)
-    hist = np.empty(_HIST_BINS, dtype=np.int64)
-    for q in range(nq):
-        acc[:] = 0
-        for t in range(pointers[q], pointers[q + 1]):
-            tok = flat[t]
-            for j in range(indptr[tok], indptr[tok + 1]):
-                acc[indices[j]] += data[j]
-        if has_nonocc:
-            acc += nonocc[flat[pointers[q] : pointers[q + 1]]].sum()
-        _select_topk(acc, k, out_s[q], out_i[q], cand_v, cand_i, hist)
-    return out_s, out_i
-
-
-_retrieve_serial: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
-if _HAS_NUMBA:  # compiled, cached on disk; nogil so that threads run it in parallel
-    _sift = _njit(nogil=True, cache=True)(_sift)
-    _bin = _njit(nogil=True, cache=True, inline="always")(_bin)
-    _topk_heap = _njit(nogil=True, cache=True)(_topk_heap)
-    _select_topk = _njit(nogil=True, cache=True)(_select_topk)
-    _retrieve_serial = _njit(nogil=True, cache=True)(_retrieve_serial_py)
