@@ -35,6 +35,7 @@ def __getattr__(name: str) -> object:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'distillrank' has no attribute {name!r}")
 
+
 __all__ = [
     "BM25Config",
     "BM25Retriever",
