@@ -13,9 +13,11 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 from distillrank.data.catalogue import CATALOGUE, load_dataset
+from distillrank.errors import DataWarning
 from distillrank.io import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--output", default=str(ROOT / "bench" / "results" / "load_speed.json"))
     args = ap.parse_args()
+    warnings.simplefilter("once", DataWarning)  # the repeats would print each data warning again
     results: dict[str, dict[str, object]] = {}
     for name in CATALOGUE:
         times = []

@@ -136,3 +136,23 @@ def test_scifact_bm25_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     agg = json.loads(result.stdout)["runs"][0]["aggregate"]
     assert agg["nDCG@10"] >= 0.66
     assert set(agg) == {"nDCG@10", "RR@10", "AP", "R@100"}
+
+
+def test_export_writes_parquet_that_reads_back(tiny: Path, tmp_path: Path) -> None:
+    from distillrank.data.formats.parquet import read_parquet
+
+    result = runner.invoke(app, ["datasets", "export", str(tiny), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    corpus = read_parquet(tmp_path / "out" / "corpus.parquet")
+    assert list(corpus) == list(DOCS)
+    assert read_parquet(tmp_path / "out" / "qrels-test.parquet").to_dict() == QRELS
+    assert Qrels.from_file(tmp_path / "out" / "qrels-test.trec").to_dict() == QRELS
+
+
+@pytest.mark.data
+def test_export_a_click_log(shared_data: Path, tmp_path: Path) -> None:
+    from distillrank.data.formats.parquet import read_parquet
+
+    args = ["datasets", "export", "open-bandit-dataset", "--data-dir", str(shared_data), "-o", str(tmp_path)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(read_parquet(tmp_path / "random.parquet")) == 10_000

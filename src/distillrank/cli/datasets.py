@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -61,3 +62,34 @@ def info(
     else:
         table.add_row("data", repr(ds))
     out.print(table)
+
+
+@app.command()
+@friendly_errors
+def export(
+    dataset: Annotated[str, typer.Argument(help="Catalogue name or path.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write a dataset as Parquet files (one per part and split); text collections also get TREC qrels."""
+    from distillrank.data.formats.parquet import write_parquet
+
+    with status(f"loading {dataset}"):
+        ds = load_dataset(dataset, data_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if isinstance(ds, TextCollection):
+        parts: dict[str, object] = {"corpus": ds.corpus, "queries": ds.queries}
+        parts.update({f"qrels-{s}": q for s, q in ds.qrels.items()})
+        for s, q in ds.qrels.items():
+            q.save(output / f"qrels-{s}.trec")
+            written.append(output / f"qrels-{s}.trec")
+    elif isinstance(ds, SplitDataset):
+        parts = dict(ds.splits)
+    else:
+        parts = {"interactions": ds}
+    for part, obj in parts.items():
+        path = output / f"{part}.parquet"
+        write_parquet(obj, path)  # type: ignore[arg-type]
+        written.append(path)
+    out.print(f"[green]✓[/] wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))

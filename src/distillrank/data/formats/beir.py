@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
-from distillrank.data.formats.trec import check_qrels, parse_qrels
+from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write
 
@@ -120,14 +120,9 @@ def read_beir_queries(path: str | Path) -> Queries:
     queries: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for n, obj in _records(path):
-        qid = _field(obj, "_id", path, n)
-        text = _field(obj, "text", path, n).strip()
-        if qid in queries:
-            raise DataFormatError(path, n, f"duplicate query id {qid!r} (first on line {first_line[qid]})")
-        if not text:
-            raise DataFormatError(path, n, f"query {qid!r} has empty text")
-        queries[qid] = text
-        first_line[qid] = n
+        add_query(
+            queries, first_line, _field(obj, "_id", path, n), _field(obj, "text", path, n).strip(), path, n
+        )
     return Queries(queries)
 
 

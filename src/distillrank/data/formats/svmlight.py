@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from distillrank.data.dataset import SplitDataset
+from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.ltr import LTRDataset
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write, open_text
@@ -439,12 +440,9 @@ def read_ltr_folder(
             f"{folder}: no learning-to-rank split files found (looked for rank.train/rank.test, "
             "train.txt/vali.txt/test.txt, *.svmlight); for an MSLR/LETOR download pass a Fold folder"
         )
-    for split, paths in found.items():
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            raise DataFormatError(folder, None, f"more than one file for split {split!r}: {names}")
-    order: list[str] = [s for s in ("train", "valid", "test") if s in found]
-    raws = {s: _parse(found[s][0], None) for s in order}
+    files = single_file_per_split(folder, found)
+    order: list[str] = [s for s in ("train", "valid", "test") if s in files]
+    raws = {s: _parse(files[s], None) for s in order}
     offset = _offset(zero_based, list(raws.values()))
     maxes = [m for r in raws.values() if (m := r.max_index) is not None]
     width = max(maxes) + 1 - offset if maxes else 0

@@ -174,9 +174,10 @@ def _topic_fields(block: str) -> dict[str, str]:
     return out
 
 
-def _add_query(
+def add_query(
     queries: dict[str, str], lines: dict[str, int], qid: str, text: str, path: Path, line: int
 ) -> None:
+    """Add one query, rejecting a duplicate id (naming both lines) or an empty text."""
     if qid in queries:
         raise DataFormatError(path, line, f"duplicate query id {qid!r} (first on line {lines[qid]})")
     if not text:
@@ -214,7 +215,7 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
         missing = [f for f in wanted if f not in fields]
         if missing:
             raise DataFormatError(path, line, f"topic {qid!r} has no <{missing[0]}>")
-        _add_query(queries, lines, qid, " ".join(fields[f] for f in wanted).strip(), path, line)
+        add_query(queries, lines, qid, " ".join(fields[f] for f in wanted).strip(), path, line)
     return Queries(queries)
 
 
@@ -227,7 +228,7 @@ def _read_tsv_topics(path: Path, text: str) -> Queries:
         parts = raw.split("\t", 1)
         if len(parts) != 2:
             raise DataFormatError(path, n, "expected <top> topics or 'qid<TAB>text' lines")
-        _add_query(queries, lines, parts[0].strip(), " ".join(parts[1].split()), path, n)
+        add_query(queries, lines, parts[0].strip(), " ".join(parts[1].split()), path, n)
     return Queries(queries)
 
 

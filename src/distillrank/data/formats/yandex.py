@@ -23,6 +23,7 @@ import pandas as pd
 
 from distillrank.data.clicklog import ClickLog
 from distillrank.data.dataset import SplitDataset
+from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 from distillrank.io import atomic_write, open_text
 
@@ -201,11 +202,8 @@ def read_yandex_folder(
             f"{folder}: no Yandex click-log files found (expected trainSample/testSample or files "
             "with 'train'/'test' in their names)"
         )
-    for split, paths in found.items():
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            raise DataFormatError(folder, None, f"more than one file for split {split!r}: {names}")
+    files = single_file_per_split(folder, found)
     splits: dict[str, ClickLog] = {
-        s: read_yandex_clicklog(found[s][0], unknown_clicks) for s in ("train", "test") if s in found
+        s: read_yandex_clicklog(files[s], unknown_clicks) for s in ("train", "test") if s in files
     }
     return SplitDataset(name or folder.name, splits, source=str(folder))
