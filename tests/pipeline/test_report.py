@@ -1,0 +1,66 @@
+"""Reports render the same content to Markdown and self-contained HTML, and write atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distillrank.pipeline import plots
+from distillrank.pipeline.report import Report
+
+
+def _report() -> Report:
+    r = Report("Quality and cost")
+    r.heading("Models")
+    r.text("Teacher vs `bm25`, **all** on test.")
+    r.table(
+        [
+            {"model": "teacher", "nDCG@10": 0.71234, "params": 22_713_601, "docs_per_s": 38.2},
+            {"model": "bm25", "nDCG@10": 0.6791, "params": 0, "docs_per_s": float("nan")},
+        ],
+        caption="SciFact test",
+    )
+    pts = [
+        {"name": "teacher", "role": "teacher", "latency_p50_ms": 2600.0, "nDCG@10": 0.71},
+        {"name": "bm25", "role": "baseline", "latency_p50_ms": 0.05, "nDCG@10": 0.68},
+        {"name": "student", "role": "student", "latency_p50_ms": 3.0, "nDCG@10": 0.70},
+    ]
+    r.figure(plots.frontier(pts), "frontier", caption="quality against latency")
+    r.figure(plots.bars({"qrels": 0.6, "soft": 0.65}, ylabel="nDCG@10", reference=0.7), "by_loss")
+    r.figure(plots.curves({"T": ([1, 2, 4], [0.6, 0.62, 0.61])}, xlabel="T", ylabel="nDCG@10"), "temp")
+    return r
+
+
+def test_markdown_has_tables_and_linked_figures() -> None:
+    md = _report().to_markdown()
+    assert md.startswith("# Quality and cost")
+    assert "| model | nDCG@10 | params | docs_per_s |" in md
+    assert "| teacher | 0.7123 | 22,713,601 | 38.2000 |" in md
+    assert "| bm25 | 0.6791 | 0 | — |" in md
+    assert "![quality against latency](frontier.png)" in md
+
+
+def test_html_is_self_contained() -> None:
+    page = _report().to_html()
+    assert page.count("data:image/png;base64,") == 3
+    assert "<code>bm25</code>" in page and "<b>all</b>" in page
+    assert "src='http" not in page and "href=" not in page
+
+
+def test_write_creates_every_file_and_valid_json(tmp_path: Path) -> None:
+    written = _report().write(
+        tmp_path, metrics={"models": {"x": {"nDCG@10": np.float32(0.5), "n": np.int64(3)}}}
+    )
+    assert {p.name for p in written} == {"report.md", "report.html", "metrics.json"}
+    assert {p.name for p in tmp_path.glob("*.png")} == {"frontier.png", "by_loss.png", "temp.png"}
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"models": {"x": {"nDCG@10": 0.5, "n": 3}}}
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_nan_in_metrics_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        Report("x").write(tmp_path, metrics={"a": math.nan})
