@@ -1,22 +1,44 @@
 """distillrank: distil heavy rankers into fast students and measure quality next to cost."""
 
-from distillrank.data import (
-    ClickLog,
-    Corpus,
-    Interactions,
-    LTRDataset,
-    Qrels,
-    Queries,
-    Run,
-    SplitDataset,
-    TextCollection,
-)
-from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-# Heavier pieces load on first use, so that `import distillrank` (and the CLI's start-up) stays fast.
+if TYPE_CHECKING:  # what the lazy loader below hands out, for type checkers and IDEs
+    from distillrank.data import (
+        ClickLog,
+        Corpus,
+        Interactions,
+        LTRDataset,
+        Qrels,
+        Queries,
+        Run,
+        SplitDataset,
+        TextCollection,
+    )
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+    from distillrank.evaluation.cost import CostMeter, count_parameters
+    from distillrank.evaluation.metrics import compare, evaluate, parse_metrics
+    from distillrank.retrieval.bm25 import BM25Config, BM25Retriever
+
+# Everything loads on first use, so that `import distillrank` (and the CLI's start-up) stays fast.
 _LAZY = {
+    **dict.fromkeys(
+        [
+            "ClickLog",
+            "Corpus",
+            "Interactions",
+            "LTRDataset",
+            "Qrels",
+            "Queries",
+            "Run",
+            "SplitDataset",
+            "TextCollection",
+        ],
+        "distillrank.data",
+    ),
+    **dict.fromkeys(["DataFormatError", "DataWarning", "DatasetNotFoundError"], "distillrank.errors"),
     "load_dataset": "distillrank.data.catalogue",
     "BM25Config": "distillrank.retrieval.bm25",
     "BM25Retriever": "distillrank.retrieval.bm25",
