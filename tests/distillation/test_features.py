@@ -1,0 +1,189 @@
+"""FeatureExtractor: hand-computed values, agreement with BM25, labels, dense feature, save/load, speed."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distillrank.data import Corpus, Qrels, Run
+from distillrank.distillation.features import BASE_FEATURES, FeatureExtractor
+from distillrank.retrieval.bm25 import BM25Retriever
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    return Corpus(
+        ["d1", "d2", "d3", "d4"],
+        ["Neural ranking", "", "Cats", "Ranking cats"],
+        [
+            "neural networks rank documents for search",
+            "dogs bark at neural cats",
+            "cats purr softly while dogs sleep",
+            "a survey of ranking models and neural search engines",
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus: Corpus) -> FeatureExtractor:
+    return FeatureExtractor().fit(corpus)
+
+
+RUN = Run({"q1": {"d1": 3.0, "d4": 2.5, "d2": 1.0}, "q2": {"d3": 2.0, "d2": 1.5}, "q3": {}})
+QUERIES = {"q1": "neural ranking search", "q2": "sleeping cats", "q3": "nothing"}
+
+
+def _col(ds, name: str) -> np.ndarray:
+    assert ds.feature_names is not None
+    return ds.dense()[:, ds.feature_names.index(name)]
+
+
+def test_rows_names_and_order(fitted: FeatureExtractor) -> None:
+    ds = fitted.transform(RUN, QUERIES)
+    assert ds.feature_names == list(BASE_FEATURES)
+    assert ds.X.shape == (5, len(BASE_FEATURES))
+    assert ds.qids.tolist() == ["q1", "q1", "q1", "q2", "q2"]  # q3 has no candidates: no rows
+    assert ds.docnos is not None and ds.docnos.tolist() == ["d1", "d4", "d2", "d3", "d2"]
+    assert ds.group.tolist() == [3, 2]
+    assert _col(ds, "run_rank").tolist() == [1, 2, 3, 1, 2]
+    assert _col(ds, "run_score_gap").tolist() == [0.0, 0.5, 2.0, 0.0, 0.5]
+    assert np.isfinite(ds.dense()).all()
+
+
+def test_hand_computed_term_features(fitted: FeatureExtractor) -> None:
+    ds = fitted.transform(RUN, QUERIES)
+    n = 4
+    idf = {
+        t: math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for t, df in {"neural": 3, "rank": 2, "search": 2}.items()
+    }
+    # q1 = {neural, rank, search}; d1 = "Neural ranking" + "neural networks rank documents for search"
+    d1 = 0
+    assert _col(ds, "query_len")[d1] == 3
+    assert _col(ds, "match_count")[d1] == 3 and _col(ds, "match_frac")[d1] == 1.0
+    assert _col(ds, "tf_sum")[d1] == 5  # neural x2, rank x2, search x1
+    assert _col(ds, "title_len")[d1] == 2
+    assert _col(ds, "doc_len")[d1] == 2 + 5  # "for" is a stop word
+    assert _col(ds, "idf_sum")[d1] == pytest.approx(sum(idf.values()))
+    assert _col(ds, "idf_max")[d1] == pytest.approx(max(idf.values()))
+    assert _col(ds, "idf_coverage")[d1] == pytest.approx(1.0)
+    # bigrams of q1: (neural, rank), (rank, search); d1 contains "neural ranking" (title) only
+    assert _col(ds, "bigram_match")[d1] == 1 and _col(ds, "bigram_frac")[d1] == 0.5
+    # d2 for q1: only "neural"
+    d2 = 2
+    assert _col(ds, "match_count")[d2] == 1
+    assert _col(ds, "idf_mean")[d2] == pytest.approx(idf["neural"])
+    assert _col(ds, "bigram_match")[d2] == 0
+    # q2 = "sleeping cats" -> {sleep, cat}: d3 ("Cats" + "cats purr softly while dogs sleep") has both
+    d3 = 3
+    assert _col(ds, "match_count")[d3] == 2
+    assert _col(ds, "bm25_title")[d3] > 0 and _col(ds, "bm25_body")[d3] > 0
+
+
+def test_unknown_query_terms_lower_coverage(fitted: FeatureExtractor) -> None:
+    ds = fitted.transform(Run({"q": {"d1": 1.0}}), {"q": "neural zebra"})
+    assert _col(ds, "query_len")[0] == 2
+    assert _col(ds, "match_frac")[0] == 0.5
+    assert 0 < _col(ds, "idf_coverage")[0] < 0.5  # the unseen term has the highest idf
+
+
+def test_body_bm25_equals_bm25_retriever_without_titles() -> None:
+    rng = np.random.default_rng(1)
+    words = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "kiwi", "lemon", "mango"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(3, 25))) for _ in range(60)]
+    corpus = Corpus([f"d{i}" for i in range(60)], [""] * 60, texts)
+    queries = {f"q{i}": " ".join(rng.choice(words, size=3)) for i in range(10)}
+    bm25 = BM25Retriever()
+    bm25.index(corpus)
+    run = bm25.search(queries, k=20)
+    ds = FeatureExtractor().fit(corpus).transform(run, queries)
+    np.testing.assert_allclose(_col(ds, "bm25_body"), _col(ds, "run_score"), rtol=1e-5)
+    assert (_col(ds, "bm25_title") == 0).all()
+
+
+def test_labels_from_qrels(fitted: FeatureExtractor) -> None:
+    qrels = Qrels({"q1": {"d4": 2, "d2": -1}, "q2": {"d3": 1}})
+    ds = fitted.transform(RUN, QUERIES, qrels)
+    assert ds.y.tolist() == [0, 2, 0, 1, 0]  # unjudged 0, negative clipped to 0
+
+
+def test_depth_cuts_candidates(fitted: FeatureExtractor) -> None:
+    ds = fitted.transform(RUN, QUERIES, depth=1)
+    assert ds.docnos is not None and ds.docnos.tolist() == ["d1", "d3"]
+
+
+class HashEncoder:
+    """A toy encoder: bag of characters, enough to check the cosine plumbing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, bool]] = []
+
+    def encode(self, texts, *, is_query: bool) -> np.ndarray:
+        self.calls.append((len(texts), is_query))
+        out = np.zeros((len(texts), 26))
+        for i, t in enumerate(texts):
+            for ch in t.lower():
+                if "a" <= ch <= "z":
+                    out[i, ord(ch) - 97] += 1
+        return out
+
+
+def test_dense_cosine_only_with_an_encoder(corpus: Corpus, fitted: FeatureExtractor) -> None:
+    assert "dense_cos" not in fitted.feature_names
+    enc = HashEncoder()
+    fx = FeatureExtractor(encoder=enc).fit(corpus)
+    ds = fx.transform(RUN, QUERIES)
+    assert ds.feature_names is not None and ds.feature_names[-1] == "dense_cos"
+    assert enc.calls == [(2, True), (4, False)]  # queries with candidates; distinct candidate documents
+    q = enc.encode([QUERIES["q1"]], is_query=True)[0]
+    d = enc.encode([corpus["d4"].full_text()], is_query=False)[0]
+    assert _col(ds, "dense_cos")[1] == pytest.approx(q @ d / np.linalg.norm(q) / np.linalg.norm(d))
+
+
+def test_save_load_round_trip(tmp_path: Path, corpus: Corpus, fitted: FeatureExtractor) -> None:
+    fitted.save(tmp_path / "fx")
+    loaded = FeatureExtractor.load(tmp_path / "fx")
+    a, b = fitted.transform(RUN, QUERIES), loaded.transform(RUN, QUERIES)
+    np.testing.assert_array_equal(a.dense(), b.dense())
+    assert a.feature_names == b.feature_names
+    dense = FeatureExtractor(encoder=HashEncoder()).fit(corpus)
+    dense.save(tmp_path / "dense")
+    with pytest.raises(ValueError, match="pass encoder= and corpus="):
+        FeatureExtractor.load(tmp_path / "dense")
+    again = FeatureExtractor.load(tmp_path / "dense", encoder=HashEncoder(), corpus=corpus)
+    np.testing.assert_array_equal(
+        again.transform(RUN, QUERIES).dense(), dense.transform(RUN, QUERIES).dense()
+    )
+
+
+def test_errors(fitted: FeatureExtractor) -> None:
+    with pytest.raises(RuntimeError, match="not fitted"):
+        FeatureExtractor().transform(RUN, QUERIES)
+    with pytest.raises(KeyError, match="'dx' is not in the fitted corpus"):
+        fitted.transform(Run({"q1": {"dx": 1.0}}), QUERIES)
+    with pytest.raises(KeyError, match="query 'q9' of the run has no text"):
+        fitted.transform(Run({"q9": {"d1": 1.0}}), QUERIES)
+    with pytest.raises(ValueError, match="empty corpus"):
+        FeatureExtractor().fit(Corpus([], [], []))
+
+
+@pytest.mark.data
+def test_scifact_test_candidates_are_fast(shared_data: Path) -> None:
+    from distillrank.data.catalogue import load_dataset
+
+    coll = load_dataset("scifact", shared_data)
+    queries = coll.queries_for("test")
+    bm25 = BM25Retriever()
+    bm25.index(coll.corpus)
+    run = bm25.search(queries, k=100)
+    fx = FeatureExtractor().fit(coll.corpus)
+    start = time.perf_counter()
+    ds = fx.transform(run, queries, coll.get_qrels("test"))
+    elapsed = time.perf_counter() - start
+    assert ds.n_rows == sum(len(v) for v in run.values()) and len(ds.query_ids) == 300
+    assert elapsed < 10.0
+    assert ds.y.sum() > 250  # most test judgements are in BM25's top 100
