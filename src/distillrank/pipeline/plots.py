@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -19,7 +19,7 @@ def _plt():
 
 
 def frontier(
-    points: Sequence[Mapping[str, object]],
+    points: Sequence[Mapping[str, Any]],
     *,
     x: str = "latency_p50_ms",
     y: str = "nDCG@10",
@@ -36,25 +36,25 @@ def frontier(
     cmap = plt.get_cmap("tab10")
     for gi, g in enumerate(groups):
         pts = [p for p in points if str(p.get(group, "")) == g]
-        ax.scatter([float(p[x]) for p in pts], [float(p[y]) for p in pts], color=cmap(gi), label=g, s=40)  # type: ignore[arg-type]
+        ax.scatter([float(p[x]) for p in pts], [float(p[y]) for p in pts], color=cmap(gi), label=g, s=40)
         for p in pts:
             ax.annotate(
                 str(p[label]),
                 (float(p[x]), float(p[y])),
                 fontsize=7,
-                xytext=(4, 3),  # type: ignore[arg-type]
+                xytext=(4, 3),
                 textcoords="offset points",
             )
     pareto, best = [], float("-inf")
-    for p in sorted(points, key=lambda p: float(p[x])):  # type: ignore[arg-type]
-        if float(p[y]) > best:  # type: ignore[arg-type]
-            best = float(p[y])  # type: ignore[arg-type]
+    for p in sorted(points, key=lambda p: float(p[x])):
+        if float(p[y]) > best:
+            best = float(p[y])
             pareto.append(p)
     if len(pareto) > 1:
         ax.step(
             [float(p[x]) for p in pareto],
             [float(p[y]) for p in pareto],
-            where="post",  # type: ignore[arg-type]
+            where="post",
             color="grey",
             alpha=0.5,
             linestyle="--",
