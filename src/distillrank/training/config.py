@@ -1,0 +1,285 @@
+"""The trainer's configuration: one validated pydantic model, loadable from YAML, JSON or TOML.
+
+Example (``train.yaml``)::
+
+    loss: listnet
+    epochs: 2
+    batch_size: 16
+    lr: 2.0e-5
+    eval_every: 200        # optimizer steps, or "epoch"
+    patience: 3
+    checkpoint_dir: runs/minilm
+    checkpoint_every: 500
+
+>>> TrainerConfig.from_dict({"batch_size": 8, "grad_accumulation": 2}).effective_batch_size
+16
+>>> TrainerConfig.from_dict({"lr": 0})
+Traceback (most recent call last):
+...
+distillrank.training.config.ConfigError: <dict>: lr: must be > 0 (got 0)
+
+A file may hold the settings at its top level or under a ``trainer`` section. Errors name the file and
+the field: ``train.yaml: batch_size: must be >= 1 (got 0)``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from distillrank.errors import DistillrankError
+
+__all__ = ["DEFAULT_IN_BATCH_LOSS", "DEFAULT_LIST_LOSS", "ConfigError", "TrainerConfig"]
+
+DEFAULT_LIST_LOSS = "listnet"
+"""Loss used when ``loss`` is not given and ``in_batch`` is off."""
+DEFAULT_IN_BATCH_LOSS = "in_batch_softmax"
+"""Loss used when ``loss`` is not given and ``in_batch`` is on."""
+
+# Settings that change the training trajectory: a checkpoint written under other values cannot be resumed.
+TRAJECTORY_FIELDS = (
+    "loss",
+    "loss_kwargs",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "grad_accumulation",
+    "lr",
+    "weight_decay",
+    "warmup_ratio",
+    "max_grad_norm",
+    "seed",
+    "bucket_by_length",
+    "in_batch",
+)
+
+
+class ConfigError(DistillrankError, ValueError):
+    """An invalid trainer configuration: ``source: field: problem`` for each problem, one per line.
+
+    Attributes:
+        source: the file (or ``<dict>``) the settings came from.
+        problems: ``(field, problem)`` pairs; ``field`` is dotted for nested values, ``""`` when the
+            problem concerns several fields.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {field}: {msg}" if field else f"{source}: {msg}" for field, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+def _registered_losses() -> dict[str, str]:
+    """``name -> kind`` of every loss in :data:`distillrank.losses.LOSSES`."""
+    from distillrank.losses import LOSSES
+
+    return {name: info.kind for name, info in sorted(LOSSES.items())}
+
+
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _problem(error: Any, fields: list[str]) -> tuple[str, str]:
+    """A readable ``(field, message)`` for one pydantic error."""
+    loc = ".".join(str(p) for p in error["loc"])
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "extra_forbidden":
+        return loc, f"unknown setting (valid settings: {', '.join(fields)})"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        return loc, f"must be {_BOUNDS[kind]} {bound:g} (got {value!r})"
+    if kind == "value_error":
+        msg = str(ctx.get("error", error["msg"]))
+        if not loc and ": " in msg:  # whole-model checks name their field as "field: message"
+            loc, msg = msg.split(": ", 1)
+        return loc, msg
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return loc, f"must be an integer (got {value!r})"
+    if kind in ("float_type", "float_parsing"):
+        return loc, f"must be a number (got {value!r})"
+    if kind in ("bool_type", "bool_parsing"):
+        return loc, f"must be true or false (got {value!r})"
+    if kind == "literal_error":
+        return loc, f"must be {ctx.get('expected')} (got {value!r})"
+    if kind == "dict_type":
+        return loc, f"must be a mapping (got {value!r})"
+    if kind in ("string_type", "path_type"):
+        return loc, f"must be a string (got {value!r})"
+    return loc, f"{error['msg']} (got {value!r})"
+
+
+class TrainerConfig(BaseModel):
+    """Every setting of :class:`~distillrank.training.trainer.Trainer`, validated on creation.
+
+    Build it directly (``TrainerConfig(lr=1e-5)``; invalid values raise pydantic's ``ValidationError``),
+    or with :meth:`from_dict` / :meth:`from_file`, which raise :class:`ConfigError` naming the source
+    and the field.
+
+    Attributes:
+        loss: a name in :data:`distillrank.losses.LOSSES`; defaults to ``"listnet"``, or
+            ``"in_batch_softmax"`` when ``in_batch`` is on.
+        loss_kwargs: the loss's hyper-parameters, passed to ``get_loss(loss, **loss_kwargs)``.
+        epochs: passes over the training lists (ignored when ``max_steps`` is set).
+        max_steps: optimizer steps to run, cycling over epochs as needed; overrides ``epochs``.
+        batch_size: queries (lists) per micro-batch.
+        grad_accumulation: micro-batches whose gradients add up to one optimizer step (each micro-batch
+            loss is divided by the number of micro-batches of the step, so with a mean-reduced loss
+            ``batch_size=4, grad_accumulation=2`` follows the same path as ``batch_size=8``).
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay, not applied to biases and norm weights
+            (parameters with fewer than 2 dimensions).
+        warmup_ratio: fraction of the steps over which the learning rate rises linearly from 0 to
+            ``lr``; it then decays linearly to 0 at the last step.
+        max_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
+        seed: seeds Python, NumPy and torch at the start of ``fit``, and the batch order.
+        bucket_by_length: batch lists of similar total text length together (less padding, so less
+            compute), in a batch order that is still shuffled every epoch.
+        eval_every: evaluate every this many optimizer steps, or ``"epoch"`` (at the end of each
+            epoch); the last step is always evaluated. Used only when ``fit`` gets ``evaluate``.
+        patience: stop after this many evaluations in a row without an improvement of more than
+            ``min_delta`` (higher metric is better); ``None``: never stop early.
+        min_delta: the smallest increase of the metric that counts as an improvement.
+        keep_best: at the end, restore the weights of the best evaluation.
+        checkpoint_dir: folder of the checkpoints; ``fit`` resumes from the latest one there.
+        checkpoint_every: write a checkpoint every this many optimizer steps (and at the end);
+            ``None`` with a ``checkpoint_dir``: only at the end.
+        keep_checkpoints: how many of the latest checkpoints to keep.
+        resume: resume from the latest checkpoint in ``checkpoint_dir`` when there is one.
+        in_batch: score every query against every document of the batch through the model's
+            :class:`~distillrank.models.base.DualEncoder` encoders (a full-product in-batch loss).
+        show_progress: show a progress bar with the loss and pairs/s.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    loss: str = DEFAULT_LIST_LOSS
+    loss_kwargs: dict[str, Any] = Field(default_factory=dict)
+    epochs: StrictInt = Field(default=1, ge=1)
+    max_steps: StrictInt | None = Field(default=None, ge=1)
+    batch_size: StrictInt = Field(default=16, ge=1)
+    grad_accumulation: StrictInt = Field(default=1, ge=1)
+    lr: float = Field(default=2e-5, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
+    seed: StrictInt = 42
+    bucket_by_length: StrictBool = False
+    eval_every: int | str = "epoch"
+    patience: StrictInt | None = Field(default=None, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
+    keep_best: StrictBool = True
+    checkpoint_dir: Path | None = None
+    checkpoint_every: StrictInt | None = Field(default=None, ge=1)
+    keep_checkpoints: StrictInt = Field(default=2, ge=1)
+    resume: StrictBool = True
+    in_batch: StrictBool = False
+    show_progress: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_loss(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("loss") is None:
+            data = dict(data)
+            data["loss"] = DEFAULT_IN_BATCH_LOSS if data.get("in_batch") is True else DEFAULT_LIST_LOSS
+        return data
+
+    @field_validator("eval_every", mode="before")
+    @classmethod
+    def _check_eval_every(cls, value: Any) -> Any:
+        ok = value == "epoch" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        if not ok:
+            raise ValueError(f"must be a positive number of steps or 'epoch' (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainerConfig:
+        # Each message starts with the field it is about ("field: problem"); ConfigError splits it off.
+        if self.checkpoint_every is not None and self.checkpoint_dir is None:
+            raise ValueError("checkpoint_every: needs checkpoint_dir")
+        kinds = _registered_losses()
+        if self.loss not in kinds:
+            raise ValueError(f"loss: unknown loss {self.loss!r} (registered: {', '.join(kinds)})")
+        if self.in_batch and kinds[self.loss] != "inbatch":
+            raise ValueError(
+                f"loss: in_batch needs an in-batch loss such as 'in_batch_softmax' (got {self.loss!r})"
+            )
+        if not self.in_batch and kinds[self.loss] == "inbatch":
+            raise ValueError(f"loss: {self.loss!r} takes a full-product matrix: set in_batch to true")
+        return self
+
+    # -- construction ---------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> TrainerConfig:
+        """Validate ``data``; raise :class:`ConfigError` naming ``source`` and each bad field."""
+        if not isinstance(data, dict):
+            raise ConfigError(source, [("", f"expected a mapping of settings, got {type(data).__name__}")])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            fields = sorted(cls.model_fields)
+            problems = [_problem(err, fields) for err in e.errors()]
+            raise ConfigError(source, problems) from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainerConfig:
+        """Read ``.yaml``/``.yml``, ``.json`` or ``.toml``; settings at the top level or under ``trainer``."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(str(path), [("", f"cannot read the file ({e.strerror or e})")]) from None
+        try:
+            if suffix in (".yaml", ".yml"):
+                try:
+                    import yaml
+                except ImportError:  # pragma: no cover - PyYAML ships with most environments
+                    raise ConfigError(
+                        str(path), [("", "reading YAML needs PyYAML: pip install pyyaml")]
+                    ) from None
+                data = yaml.safe_load(text)
+                data = {} if data is None else data
+            elif suffix == ".json":
+                data = json.loads(text)
+            elif suffix == ".toml":
+                data = tomllib.loads(text)
+            else:
+                raise ConfigError(
+                    str(path), [("", f"unknown config format {suffix!r}: use .yaml, .yml, .json or .toml")]
+                )
+        except ConfigError:
+            raise
+        except Exception as e:  # the parsers' own errors carry the line and column
+            raise ConfigError(str(path), [("", f"cannot parse {suffix[1:].upper()}: {e}")]) from None
+        if isinstance(data, dict) and set(data) == {"trainer"} and isinstance(data["trainer"], dict):
+            data = data["trainer"]
+        return cls.from_dict(data, source=str(path))
+
+    # -- views ----------------------------------------------------------------------------------------
+    @property
+    def effective_batch_size(self) -> int:
+        """Queries per optimizer step: ``batch_size * grad_accumulation``."""
+        return self.batch_size * self.grad_accumulation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible settings (``from_dict(to_dict())`` round-trips)."""
+        return self.model_dump(mode="json")
+
+    def trajectory(self) -> dict[str, Any]:
+        """The settings that determine the training path (compared when resuming)."""
+        d = self.to_dict()
+        return {k: d[k] for k in TRAJECTORY_FIELDS}

@@ -1,0 +1,227 @@
+"""CrossEncoder on a tiny random BERT: scores, ordering, bucketing, gradients, persistence, int8, errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from distillrank.errors import DistillrankError
+from distillrank.models import _hf
+from distillrank.models.base import ListScorer, Scorer
+from distillrank.models.cross_encoder import CrossEncoder
+
+QUERIES = ["what is bm25", "dense retrieval with dual encoders", "how do cats purr"]
+DOCS = [
+    "BM25 is a bag-of-words ranking function used by search engines to rank documents.",
+    "Cats purr by vibrating their laryngeal muscles.",
+    "",
+    "Dual encoders embed queries and documents separately " * 6,
+    "short",
+    "Okapi BM25, term frequency saturation and document length normalisation.",
+]
+PAIRS = [(q, d) for q in QUERIES for d in DOCS]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def ce(tiny_bert_dir: Path) -> CrossEncoder:
+    torch.manual_seed(1)
+    return CrossEncoder(tiny_bert_dir, max_length=64)
+
+
+def test_protocols(ce: CrossEncoder) -> None:
+    assert isinstance(ce, Scorer)
+    assert isinstance(ce, ListScorer)
+
+
+def test_predict_shape_and_types(ce: CrossEncoder) -> None:
+    scores = ce.predict(PAIRS)
+    assert scores.shape == (len(PAIRS),)
+    assert scores.dtype == np.float32
+    assert np.isfinite(scores).all()
+    assert ce.predict([]).shape == (0,)
+    probs = ce.predict(PAIRS, apply_sigmoid=True)
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-scores)), atol=1e-6)
+
+
+def test_bucketing_matches_unbucketed(ce: CrossEncoder) -> None:
+    bucketed = ce.predict(PAIRS, batch_size=4)
+    in_order = ce.predict(PAIRS, batch_size=4, sort_by_length=False)
+    one_by_one = ce.predict(PAIRS, batch_size=1)
+    np.testing.assert_allclose(bucketed, in_order, atol=1e-5)
+    np.testing.assert_allclose(bucketed, one_by_one, atol=1e-5)
+
+
+def test_rank_orders_by_score(ce: CrossEncoder) -> None:
+    scores = ce.predict([(QUERIES[0], d) for d in DOCS])
+    ranked = ce.rank(QUERIES[0], DOCS)
+    assert [r["corpus_id"] for r in ranked] == list(np.argsort(-scores, kind="stable"))
+    assert [r["score"] for r in ranked] == pytest.approx(sorted(scores.tolist(), reverse=True), abs=1e-6)
+    assert len(ce.rank(QUERIES[0], DOCS, top_k=2)) == 2
+
+
+def test_list_scores_match_predict_and_carry_gradients(ce: CrossEncoder) -> None:
+    docs = [DOCS[:3], DOCS[3:], [DOCS[0], "", ""]]
+    ce.eval()
+    with torch.no_grad():
+        scores = ce.list_scores(QUERIES, docs)
+    assert scores.shape == (3, 3)
+    expected = ce.predict([(q, d) for q, ds in zip(QUERIES, docs, strict=True) for d in ds]).reshape(3, 3)
+    np.testing.assert_allclose(scores.numpy(), expected, atol=1e-5)
+
+    ce.train()
+    ce.zero_grad()
+    ce.list_scores(QUERIES, docs).sum().backward()
+    ce.eval()
+    grads = [p.grad for p in ce.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+    ce.zero_grad()
+
+
+def test_list_scores_rejects_ragged_lists(ce: CrossEncoder) -> None:
+    with pytest.raises(ValueError, match="same number of documents"):
+        ce.list_scores(QUERIES[:2], [DOCS[:2], DOCS[:3]])
+
+
+def test_save_load_round_trip(ce: CrossEncoder, tmp_path: Path) -> None:
+    ce.save(tmp_path)
+    meta = json.loads((tmp_path / "distillrank.json").read_text())
+    assert meta == {"kind": "cross_encoder", "max_length": 64, "num_labels": 1}
+    loaded = CrossEncoder.load(tmp_path)
+    assert loaded.max_length == 64
+    np.testing.assert_allclose(loaded.predict(PAIRS), ce.predict(PAIRS), atol=1e-6)
+    assert loaded.num_parameters() == ce.num_parameters()
+
+
+def test_saved_folder_opens_in_transformers_and_sentence_transformers(
+    ce: CrossEncoder, tmp_path: Path
+) -> None:
+    from sentence_transformers import CrossEncoder as STCrossEncoder
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    ce.save(tmp_path)
+    ours = ce.predict(PAIRS)
+
+    hf = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.model_max_length == 64
+    feats = tok(
+        [q for q, _ in PAIRS], [d for _, d in PAIRS], truncation=True, padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        np.testing.assert_allclose(hf(**feats).logits[:, 0].numpy(), ours, atol=1e-5)
+
+    st = STCrossEncoder(str(tmp_path), device="cpu")
+    np.testing.assert_allclose(st.predict(PAIRS), ours, atol=1e-5)  # identity activation: raw logits
+
+
+def _topic_pairs(rng: np.random.Generator, n: int) -> tuple[list[tuple[str, str]], list[float]]:
+    """Documents mixing two vocabularies; the target is the share of search words."""
+    search = ["ranking", "retrieval", "index", "query", "document", "term", "score", "search", "engine"]
+    cats = ["cat", "dog", "purr", "fur", "tail", "whisker", "kitten", "paw", "meow", "bark"]
+    pairs, targets = [], []
+    for _ in range(n):
+        k, share = int(rng.integers(4, 30)), rng.random()
+        words = [rng.choice(search) if rng.random() < share else rng.choice(cats) for _ in range(k)]
+        pairs.append(("search ranking", " ".join(words)))
+        targets.append(4 * sum(w in search for w in words) / k)
+    return pairs, targets
+
+
+def test_quantized_scores_close_to_float(ce: CrossEncoder) -> None:
+    # A random head barely separates inputs (scores vary less than int8 noise), so fine-tune a copy briefly.
+    model = copy.deepcopy(ce)
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(60):
+        pairs, targets = _topic_pairs(rng, 16)
+        scores = model.list_scores([q for q, _ in pairs], [[d] for _, d in pairs])[:, 0]
+        loss = ((scores - torch.tensor(targets)) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+    pairs, targets = _topic_pairs(rng, 80)
+    fp32 = model.predict(pairs)
+    assert spearmanr(fp32, targets).statistic > 0.8  # the copy did learn: scores vary with the input
+    q = model.quantize()
+    int8 = q.predict(pairs)
+    assert q.quantized and not model.quantized
+    np.testing.assert_array_equal(model.predict(pairs), fp32)  # the original is untouched
+    assert spearmanr(fp32, int8).statistic > 0.95
+    assert np.abs(fp32 - int8).max() < 0.5 * fp32.std()
+    with pytest.raises(DistillrankError, match="quantized model cannot be saved"):
+        q.save("unused")
+
+
+def test_shallow_cross_encoder(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    shallow = CrossEncoder(tiny_bert_dir, max_length=64, num_layers=1)
+    assert shallow.model.config.num_hidden_layers == 1
+    shallow.save(tmp_path)
+    loaded = CrossEncoder.load(tmp_path)
+    assert loaded.model.config.num_hidden_layers == 1
+    np.testing.assert_allclose(loaded.predict(PAIRS), shallow.predict(PAIRS), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("num_layers", "message"),
+    [
+        (3, "num_layers=3 is larger than the model's 2 layers"),
+        (0, "num_layers must be at least 1, got 0"),
+    ],
+)
+def test_bad_num_layers(tiny_bert_dir: Path, num_layers: int, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        CrossEncoder(tiny_bert_dir, max_length=64, num_layers=num_layers)
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DistillrankError, match="no folder at"):
+        CrossEncoder(str(tmp_path / "missing"))
+    with pytest.raises(DistillrankError, match="Hugging Face Hub is disabled"):
+        CrossEncoder("no-such-org/no-such-model")
+
+
+def test_default_encoder_path_is_the_packaged_minilm() -> None:
+    path = Path(_hf.default_encoder_path())
+    assert (path / "config.json").exists()
+
+
+def test_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        assert _hf.torch_threads(1) == 1
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(_hf, "_threads_set", False)
+        monkeypatch.setenv("DISTILLRANK_THREADS", "2")
+        assert _hf.torch_threads() == 2
+        assert _hf.torch_threads() == 2  # set once; later calls leave it alone
+        with pytest.raises(ValueError, match="threads must be at least 1"):
+            _hf.torch_threads(0)
+    finally:
+        torch.set_num_threads(before)
