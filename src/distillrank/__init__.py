@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # what the lazy loader below hands out, for type checkers and
     from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
     from distillrank.evaluation.cost import CostMeter, count_parameters
     from distillrank.evaluation.metrics import compare, evaluate, parse_metrics
+    from distillrank.losses import LOSSES, get_loss
     from distillrank.retrieval.bm25 import BM25Config, BM25Retriever
+    from distillrank.training import Trainer, TrainerConfig, build_examples
 
 # Everything loads on first use, so that `import distillrank` (and the CLI's start-up) stays fast.
 _LAZY = {
@@ -46,6 +48,11 @@ _LAZY = {
     "compare": "distillrank.evaluation.metrics",
     "parse_metrics": "distillrank.evaluation.metrics",
     "CostMeter": "distillrank.evaluation.cost",
+    "Trainer": "distillrank.training",
+    "TrainerConfig": "distillrank.training",
+    "build_examples": "distillrank.training",
+    "get_loss": "distillrank.losses",
+    "LOSSES": "distillrank.losses",
     "count_parameters": "distillrank.evaluation.cost",
 }
 
@@ -59,6 +66,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "LOSSES",
     "BM25Config",
     "BM25Retriever",
     "ClickLog",
@@ -74,10 +82,14 @@ __all__ = [
     "Run",
     "SplitDataset",
     "TextCollection",
+    "Trainer",
+    "TrainerConfig",
     "__version__",
+    "build_examples",
     "compare",
     "count_parameters",
     "evaluate",
+    "get_loss",
     "load_dataset",
     "parse_metrics",
 ]

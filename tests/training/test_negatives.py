@@ -166,3 +166,12 @@ def test_build_examples_errors(corpus: Corpus, qrels: Qrels) -> None:
         build_examples({"q0": "a"}, qrels, corpus, negatives="easy")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="the teacher returned 1 scores for 3 pairs"):
         build_examples({"q1": "a"}, qrels, corpus, n_negatives=2, teacher=lambda pairs: [0.0])
+
+
+def test_module_doctest() -> None:
+    import doctest
+
+    from distillrank.training import negatives
+
+    result = doctest.testmod(negatives)
+    assert result.failed == 0 and result.attempted > 0
