@@ -6,7 +6,7 @@ One model, one input set, one thread setting for every contestant:
 
 * model: all-MiniLM-L6-v2 with a fresh one-output head (seeded; no trained cross-encoder weights exist
   offline), saved by :meth:`CrossEncoder.save` and opened by ``sentence_transformers.CrossEncoder`` from
-  that folder, so both run the very same weights (their scores are compared: max abs diff ~1e-6);
+  that folder, so both run the very same weights (their scores are compared: they agree to ~1e-7);
 * inputs: the first ``--queries`` SciFact test queries x their BM25 top ``--depth`` abstracts (title +
   text), the pairs a re-ranker sees; at ``max_length`` 256 and 128, batch size 32 for everyone;
 * contestants: ``sentence_transformers.CrossEncoder.predict`` (``activation_fn`` = identity),

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# No model hub is reachable here: make Hugging Face libraries fail fast instead of retrying the network.
+# Set before anything imports huggingface_hub, which reads it at import time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from pathlib import Path
 
 import pytest
