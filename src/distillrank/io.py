@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextmanager
@@ -32,6 +33,28 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def read_versioned_json(path: Path, fmt: str, version: int, *, what: str, noun: str) -> dict[str, Any]:
+    """Read a saved component's metadata file and check its ``format``/``format_version``.
+
+    Raises:
+        FileNotFoundError: ``"<folder>: no <what> here (<file> is missing)"``.
+        DataFormatError: the file belongs to another format or version.
+    """
+    from distillrank.errors import DataFormatError
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path.parent}: no {what} here ({path.name} is missing)")
+    with open(path, encoding="utf-8") as f:
+        meta: dict[str, Any] = json.load(f)
+    if meta.get("format") != fmt or meta.get("format_version") != version:
+        raise DataFormatError(
+            path,
+            None,
+            f"not a {fmt} v{version} {noun} (format {meta.get('format')!r} v{meta.get('format_version')!r})",
+        )
+    return meta
 
 
 def open_text(path: str | Path) -> IO[str]:

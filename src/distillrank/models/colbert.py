@@ -41,8 +41,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from distillrank.errors import DataFormatError
-from distillrank.io import atomic_write
+from distillrank.io import atomic_write, read_versioned_json
 from distillrank.models import _hf
+from distillrank.models._common import check_batch_size, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ColBERT", "ColBERTConfig", "maxsim"]
@@ -275,11 +276,11 @@ class ColBERT(nn.Module):
         """Precomputed document token embeddings: one ``float32 [n_tokens, dim]`` array per document,
         holding only the tokens MaxSim uses (no padding, no masked punctuation). Score them with
         :meth:`score_precomputed`."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         out: list[np.ndarray] = [np.zeros((0, self.config.dim), dtype=np.float32)] * len(docs)
         order = sorted(range(len(docs)), key=lambda i: -len(docs[i]))
         with _inference(self):
-            for a in _progress(range(0, len(docs), batch_size), show_progress, "ColBERT encoding"):
+            for a in progress(range(0, len(docs), batch_size), show_progress, "ColBERT encoding"):
                 idx = order[a : a + batch_size]
                 d, mask = self._encode_docs_padded([docs[i] for i in idx])
                 d_np, m_np = d.float().cpu().numpy(), mask.cpu().numpy()
@@ -302,10 +303,10 @@ class ColBERT(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """MaxSim score of each (query, document) pair, ``float32 [n_pairs]``."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with _inference(self):
-            for a in _progress(range(0, len(pairs), batch_size), show_progress, "ColBERT scoring"):
+            for a in progress(range(0, len(pairs), batch_size), show_progress, "ColBERT scoring"):
                 chunk = pairs[a : a + batch_size]
                 s = self.list_scores([p[0] for p in chunk], [[p[1]] for p in chunk])
                 out[a : a + len(chunk)] = s[:, 0].float().cpu().numpy()
@@ -337,18 +338,9 @@ class ColBERT(nn.Module):
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> Self:
         """Read a model written by :meth:`save`."""
         path = Path(path)
-        meta_path = path / _CONFIG_FILE
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{path}: no ColBERT model here ({_CONFIG_FILE} is missing)")
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-            raise DataFormatError(
-                meta_path,
-                None,
-                f"not a {_FORMAT} v{_FORMAT_VERSION} model (format {meta.get('format')!r} "
-                f"v{meta.get('format_version')!r})",
-            )
+        meta = read_versioned_json(
+            path / _CONFIG_FILE, _FORMAT, _FORMAT_VERSION, what="ColBERT model", noun="model"
+        )
         model = cls(path, config=ColBERTConfig.from_dict(meta["config"]), device=device)
         weight = load_file(str(path / _PROJECTION_FILE))["weight"]
         if tuple(weight.shape) != tuple(model.projection.weight.shape):
@@ -368,16 +360,3 @@ class ColBERT(nn.Module):
             f"ColBERT({self.model_name_or_path!r}, dim={c.dim}, query_max_length={c.query_max_length}, "
             f"doc_max_length={c.doc_max_length}, query_augmentation={c.query_augmentation})"
         )
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-
-
-def _progress(items: range, show: bool, desc: str) -> Any:
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=len(items))

@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from distillrank.errors import DataFormatError
-from distillrank.io import atomic_write
+from distillrank.io import atomic_write, read_versioned_json
+from distillrank.models._common import check_batch_size, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ACTIVATIONS", "DSSM", "WEIGHTINGS", "DSSMConfig", "LetterTrigrams", "letter_trigrams"]
@@ -376,10 +376,10 @@ class DSSM(nn.Module):
         ``is_query`` picks the query tower (it matters only with separate towers). The arguments are
         those of ``BiEncoder.encode``, so :class:`~distillrank.retrieval.dense.DenseRetriever` takes either.
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with _inference(self):
-            for a in _progress(range(0, len(texts), batch_size), show_progress, "DSSM encoding"):
+            for a in progress(range(0, len(texts), batch_size), show_progress, "DSSM encoding"):
                 batch = texts[a : a + batch_size]
                 out[a : a + len(batch)] = self._embed(batch, is_query).float().cpu().numpy()
         return out
@@ -388,10 +388,10 @@ class DSSM(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 256, show_progress: bool = False
     ) -> np.ndarray:
         """``gamma * cos`` of each (query, document) pair, ``float32 [n_pairs]``."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with _inference(self):
-            for a in _progress(range(0, len(pairs), batch_size), show_progress, "DSSM scoring"):
+            for a in progress(range(0, len(pairs), batch_size), show_progress, "DSSM scoring"):
                 chunk = pairs[a : a + batch_size]
                 q = self.encode_queries([p[0] for p in chunk])
                 d = self.encode_docs([p[1] for p in chunk])
@@ -423,18 +423,7 @@ class DSSM(nn.Module):
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Self:
         """Read a model written by :meth:`save`."""
         path = Path(path)
-        meta_path = path / _CONFIG_FILE
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{path}: no DSSM here ({_CONFIG_FILE} is missing)")
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-            raise DataFormatError(
-                meta_path,
-                None,
-                f"not a {_FORMAT} v{_FORMAT_VERSION} model (format {meta.get('format')!r} "
-                f"v{meta.get('format_version')!r})",
-            )
+        meta = read_versioned_json(path / _CONFIG_FILE, _FORMAT, _FORMAT_VERSION, what="DSSM", noun="model")
         vocab = None
         if (path / _VOCAB_FILE).exists():
             with open(path / _VOCAB_FILE, encoding="utf-8") as f:
@@ -450,16 +439,3 @@ class DSSM(nn.Module):
             f"DSSM({inputs}, hidden_sizes={c.hidden_sizes}, gamma={float(self.gamma):g}, "
             f"shared_towers={c.shared_towers}, weighting={c.weighting!r})"
         )
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-
-
-def _progress(items: range, show: bool, desc: str) -> Any:
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=len(items))

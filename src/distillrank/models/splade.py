@@ -45,6 +45,7 @@ from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write
 from distillrank.losses.regularizers import flops_regularizer
 from distillrank.models import _hf
+from distillrank.models._common import check_batch_size, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["POOLINGS", "Splade", "SpladeConfig", "SpladeRetriever"]
@@ -250,13 +251,13 @@ class Splade(nn.Module):
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not one string")
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         max_length = self._query_length if is_query else self._doc_length
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         blocks: list[sp.csr_matrix] = []
         starts = range(0, len(texts), batch_size)
         with _inference(self):
-            for a in _progress(starts, show_progress, "SPLADE encoding"):
+            for a in progress(starts, show_progress, "SPLADE encoding"):
                 batch = [texts[i] for i in order[a : a + batch_size]]
                 dense = self._encode(batch, max_length).float().cpu().numpy()
                 blocks.append(sp.csr_matrix(dense))
@@ -273,10 +274,10 @@ class Splade(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """Dot-product score of each (query, document) pair, ``float32 [n_pairs]``."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with _inference(self):
-            for a in _progress(range(0, len(pairs), batch_size), show_progress, "SPLADE scoring"):
+            for a in progress(range(0, len(pairs), batch_size), show_progress, "SPLADE scoring"):
                 chunk = pairs[a : a + batch_size]
                 q = self.encode_queries([p[0] for p in chunk])
                 d = self.encode_docs([p[1] for p in chunk])
@@ -331,7 +332,7 @@ class SpladeRetriever:
     """
 
     def __init__(self, model: Splade, *, batch_size: int = 32, name: str = "splade") -> None:
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         self.model = model
         self.batch_size = batch_size
         self.name = name
@@ -468,11 +469,6 @@ def _check_lists(queries: Sequence[str], docs: Sequence[Sequence[str]]) -> tuple
     return len(queries), widths.pop() if widths else 0
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-
-
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer; got {k!r}")
@@ -488,14 +484,6 @@ def _top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     return np.take_along_axis(part, order, axis=1)
-
-
-def _progress(items: range, show: bool, desc: str) -> Any:
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=len(items))
 
 
 def _read_meta(path: Path, fmt: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from bm25s.tokenization import _infer_stopwords
 from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
-from distillrank.io import atomic_write
+from distillrank.io import atomic_write, read_versioned_json
 from distillrank.retrieval import _topk
 
 __all__ = ["BM25_METHODS", "BM25Config", "BM25Retriever"]
@@ -458,18 +458,9 @@ class BM25Retriever:
         ``backend`` overrides the saved ``config.backend`` (it does not change scores).
         """
         path = Path(path)
-        meta_path = path / _META_FILE
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{path}: no BM25 index here ({_META_FILE} is missing)")
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-            raise DataFormatError(
-                meta_path,
-                None,
-                f"not a {_FORMAT} v{_FORMAT_VERSION} index (format {meta.get('format')!r} "
-                f"v{meta.get('format_version')!r})",
-            )
+        meta = read_versioned_json(
+            path / _META_FILE, _FORMAT, _FORMAT_VERSION, what="BM25 index", noun="index"
+        )
         config = BM25Config.from_dict(meta["config"])
         if backend is not None:
             config = dataclasses.replace(config, backend=backend)

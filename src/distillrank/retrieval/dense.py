@@ -35,7 +35,7 @@ import numpy as np
 from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
-from distillrank.io import atomic_write
+from distillrank.io import atomic_write, read_versioned_json
 
 __all__ = ["INDEX_TYPES", "DenseConfig", "DenseRetriever", "TextEncoder"]
 
@@ -271,18 +271,9 @@ class DenseRetriever:
         ``encoder=None`` (then only :meth:`search_vectors` works) unless one is given.
         """
         path = Path(path)
-        meta_path = path / _META_FILE
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{path}: no dense index here ({_META_FILE} is missing)")
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-            raise DataFormatError(
-                meta_path,
-                None,
-                f"not a {_FORMAT} v{_FORMAT_VERSION} index (format {meta.get('format')!r} "
-                f"v{meta.get('format_version')!r})",
-            )
+        meta = read_versioned_json(
+            path / _META_FILE, _FORMAT, _FORMAT_VERSION, what="dense index", noun="index"
+        )
         config = DenseConfig.from_dict(meta["config"])
         if encoder is None and meta.get("encoder_class"):
             encoder = _load_encoder(meta["encoder_class"], path / _ENCODER_DIR)

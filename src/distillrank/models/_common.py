@@ -1,0 +1,20 @@
+"""Small argument checks and progress bars shared by the model modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Reject anything but a positive ``int`` (``True`` included) with a clear message."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+
+
+def progress(items: range, show: bool, desc: str) -> Any:
+    """``items`` wrapped in a tqdm bar when ``show``, else unchanged."""
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, total=len(items))
