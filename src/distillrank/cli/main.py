@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from distillrank import __version__
-from distillrank.cli import datasets, evaluate, retrieve
+from distillrank.cli import datasets, evaluate, recsys, retrieve
 from distillrank.cli._common import install_warning_display
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(retrieve.app, name="retrieve")
+app.add_typer(recsys.app, name="recsys")
 app.command("evaluate")(evaluate.evaluate)
 
 

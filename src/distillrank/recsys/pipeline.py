@@ -1,0 +1,409 @@
+"""The whole Ranking-Distillation job on an interaction dataset, with its report.
+
+1. Split each user's interactions in time order (test: the last 20%, validation: the 10% before).
+2. Train the Caser **teacher** (``d=100``) and the same student architecture (``d<=50``) **without**
+   distillation, with Caser's BCE over sampled negatives; early stopping on validation ``nDCG@10``.
+3. Cache the teacher's top-``K`` unseen items of every training instance; choose ``alpha`` on validation
+   with the paper's ``hybrid`` weighting; train one **RD student** per weighting scheme (``inverse``,
+   ``uniform``, ``exp``, ``dynamic``, ``hybrid``) — the ablation. The headline RD student is the scheme
+   with the best validation ``nDCG@10``.
+4. Two-tower models with the four losses (sampled softmax, PairCE, triplet, full-product softmax with
+   in-batch negatives), and FPS pre-training followed by fine-tuning against training from scratch.
+5. Full-catalogue test metrics (``P@3/5/10``, ``nDCG@3/5/10``, ``MAP``), parameters and milliseconds per
+   user; ``report.md``, ``report.html`` and ``metrics.json``.
+
+``metrics.json``::
+
+    {"models": {NAME: {"role": "teacher" | "student" | "rd_student" | "rd_ablation" | "two_tower",
+                       "metrics": {"nDCG@10": x, "P@10": x, "MAP": x, ...},
+                       "cost": {"params": n, "ms_per_user": x, "latency_ms": x}, ...}},
+     "headline": {"teacher": NAME, "student": NAME, "rd_student": NAME},
+     "targets": {...}, "config": {...}, "data": {...}}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distillrank.data.interactions import Interactions
+from distillrank.errors import DistillrankError
+from distillrank.recsys.caser import Caser, CaserConfig
+from distillrank.recsys.cost import measure_inference
+from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows, split_sequential
+from distillrank.recsys.distill import WEIGHTINGS, RDConfig, rd_step, teacher_topk
+from distillrank.recsys.metrics import DEFAULT_KS, SequenceScorer, evaluate_ranking
+from distillrank.recsys.objectives import bce_step, in_batch_step, sampled_list_step
+from distillrank.recsys.train import EpochLog, FitResult, TrainConfig, fit, set_seed
+from distillrank.recsys.two_tower import TwoTower, TwoTowerConfig
+
+__all__ = ["JobConfig", "JobResult", "load_interactions", "run_job", "write_report"]
+
+REPORTED = (*(f"{m}@{k}" for m in ("P", "nDCG") for k in DEFAULT_KS), "MAP")
+TARGETS = {
+    "rd_over_student_min": 1.10,
+    "rd_over_teacher_min": 0.95,
+    "params_ratio_max": 0.5,
+    "speedup_min": 1.5,
+}
+
+Callback = Callable[[str, EpochLog | None, int], None]
+"""``callback(stage, epoch_log_or_None, max_epochs)``: ``None`` announces a stage, a log ends an epoch."""
+
+
+@dataclass
+class JobConfig:
+    """Settings of the job (defaults: the RD paper's — Caser ``L=5, T=3``, teacher ``d=100``, student
+    ``d=50``, ``K=10``, ``lambda=1``, ``mu=0.1``, ``alpha`` chosen on validation).
+
+    ``quick=True`` trims epochs and the alpha grid for a few-minute run (same protocol, lower numbers).
+    """
+
+    L: int = 5
+    T: int = 3
+    teacher_d: int = 100
+    student_d: int = 50
+    K: int = 10
+    lam: float = 1.0
+    mu: float = 0.1
+    alphas: tuple[float, ...] = (1.0, 5.0)
+    weightings: tuple[str, ...] = WEIGHTINGS
+    n_neg: int = 3
+    teacher_epochs: int = 40
+    student_epochs: int = 30
+    lr: float = 1e-3
+    batch_size: int = 512
+    patience: int = 3
+    eval_every: int = 2
+    two_tower: bool = True
+    tt_d: int = 64
+    tt_L: int = 20
+    tt_neg: int = 16
+    tt_epochs: int = 20
+    tt_finetune_epochs: int = 10
+    tt_lr: float = 2e-3
+    tt_finetune_lr: float = 2e-4
+    tt_batch_size: int = 512
+    test_fraction: float = 0.2
+    valid_fraction: float = 0.1
+    n_test: int | None = None
+    n_valid: int | None = None
+    sampled_metrics: int | None = None
+    timing_batch: int = 256
+    timing_rounds: int = 5
+    seed: int = 0
+    threads: int | None = 2
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        if self.student_d > self.teacher_d:
+            raise ValueError(f"student_d ({self.student_d}) must not exceed teacher_d ({self.teacher_d})")
+        bad = [w for w in self.weightings if w not in WEIGHTINGS]
+        if bad:
+            raise ValueError(f"unknown weighting(s) {bad}; known: {', '.join(WEIGHTINGS)}")
+        if not self.alphas or any(a < 0 for a in self.alphas):
+            raise ValueError("alphas must be a non-empty list of non-negative numbers")
+
+    def effective(self) -> JobConfig:
+        """The settings actually used (``quick`` scales the epochs down)."""
+        if not self.quick:
+            return self
+        return replace(
+            self,
+            teacher_epochs=min(self.teacher_epochs, 10),
+            student_epochs=min(self.student_epochs, 8),
+            alphas=self.alphas[:1],
+            tt_epochs=min(self.tt_epochs, 4),
+            tt_finetune_epochs=min(self.tt_finetune_epochs, 2),
+            timing_rounds=min(self.timing_rounds, 3),
+        )
+
+
+@dataclass
+class ModelRun:
+    """One trained model and what is known about it."""
+
+    name: str
+    role: str
+    model: Any
+    fit: FitResult | None
+    info: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    data: SequentialData
+    config: JobConfig
+    runs: dict[str, ModelRun]
+    headline: dict[str, str]
+    alpha_search: list[dict[str, Any]]
+    seconds: float
+
+    def metrics_json(self) -> dict[str, Any]:
+        models = {}
+        for name, run in self.runs.items():
+            entry: dict[str, Any] = {
+                "role": run.role,
+                "metrics": {k: round(v, 6) for k, v in run.metrics.items()},
+                "cost": run.cost,
+                **run.info,
+            }
+            if run.fit is not None:
+                entry["training"] = {
+                    "best_epoch": run.fit.best_epoch,
+                    "valid_nDCG@10": round(run.fit.best_valid, 6),
+                    "epochs_run": len(run.fit.history),
+                    "seconds": round(run.fit.seconds, 1),
+                }
+            models[name] = entry
+        return {
+            "models": models,
+            "headline": self.headline,
+            "targets": self.targets(),
+            "alpha_search": self.alpha_search,
+            "data": {"source": self.data.source, **self.data.stats()},
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+            "seconds": round(self.seconds, 1),
+        }
+
+    def targets(self) -> dict[str, Any]:
+        """The issue's figures, measured, with pass/fail."""
+        t = self.runs[self.headline["teacher"]]
+        s = self.runs[self.headline["student"]]
+        rd = self.runs[self.headline["rd_student"]]
+        nd = "nDCG@10"
+        values = {
+            "rd_over_student": rd.metrics[nd] / max(s.metrics[nd], 1e-12),
+            "rd_over_teacher": rd.metrics[nd] / max(t.metrics[nd], 1e-12),
+            "params_ratio": rd.cost["params"] / t.cost["params"],
+            "speedup": t.cost["ms_per_user"] / max(rd.cost["ms_per_user"], 1e-12),
+        }
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            lo, hi = TARGETS.get(f"{key}_min"), TARGETS.get(f"{key}_max")
+            ok = (lo is None or value >= lo) and (hi is None or value <= hi)
+            out[key] = {
+                "value": round(value, 4),
+                "target": f">= {lo}" if lo is not None else f"<= {hi}",
+                "pass": ok,
+            }
+        return out
+
+
+def load_interactions(dataset: str | Path, data_dir: str | Path | None = None) -> Interactions:
+    """A catalogue name (``ml-100k``) or a path to an interaction file; anything else is an error."""
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.data.formats.interactions_io import read_interactions
+
+    path = Path(dataset)
+    if path.is_file():
+        return read_interactions(path)
+    loaded = load_dataset(dataset, data_dir)
+    if not isinstance(loaded, Interactions):
+        raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
+    return loaded
+
+
+def run_job(
+    interactions: Interactions,
+    config: JobConfig | None = None,
+    *,
+    callback: Callback | None = None,
+) -> JobResult:
+    """Run the whole job (see the module docstring) and return every model with its figures."""
+    cfg = (config or JobConfig()).effective()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t_start = time.perf_counter()
+    cb: Callback = callback or (lambda stage, log, total: None)
+    data = split_sequential(
+        interactions,
+        test_fraction=cfg.test_fraction,
+        valid_fraction=cfg.valid_fraction,
+        n_test=cfg.n_test,
+        n_valid=cfg.n_valid,
+    )
+    if len(data.eval_users("valid")) == 0 or len(data.eval_users("test")) == 0:
+        raise DistillrankError("no user has enough interactions for validation and test items")
+    windows = make_windows(data, cfg.L, cfg.T)
+    runs: dict[str, ModelRun] = {}
+
+    def train_config(epochs: int, seed_offset: int, **kw: Any) -> TrainConfig:
+        return TrainConfig(
+            epochs=epochs,
+            batch_size=kw.get("batch_size", cfg.batch_size),
+            lr=kw.get("lr", cfg.lr),
+            patience=cfg.patience,
+            eval_every=cfg.eval_every,
+            seed=cfg.seed + seed_offset,
+        )
+
+    def caser(d: int) -> Caser:
+        return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=cfg.L))
+
+    def stage(name: str, total: int) -> Callable[[EpochLog], None]:
+        cb(name, None, total)
+        return lambda log: cb(name, log, total)
+
+    # -- teacher and student without distillation
+    set_seed(cfg.seed)
+    teacher = caser(cfg.teacher_d)
+    sampler = NegativeSampler(data, seed=cfg.seed)
+    name_t = f"caser-teacher-d{cfg.teacher_d}"
+    fit_t = fit(
+        teacher,
+        bce_step(teacher, windows, sampler, cfg.n_neg),
+        len(windows),
+        data,
+        train_config(cfg.teacher_epochs, 0),
+        on_epoch=stage(name_t, cfg.teacher_epochs),
+    )
+    runs[name_t] = ModelRun(name_t, "teacher", teacher, fit_t, {"d": cfg.teacher_d})
+
+    set_seed(cfg.seed + 1)
+    student = caser(cfg.student_d)
+    sampler = NegativeSampler(data, seed=cfg.seed + 1)
+    name_s = f"caser-student-d{cfg.student_d}"
+    fit_s = fit(
+        student,
+        bce_step(student, windows, sampler, cfg.n_neg),
+        len(windows),
+        data,
+        train_config(cfg.student_epochs, 1),
+        on_epoch=stage(name_s, cfg.student_epochs),
+    )
+    runs[name_s] = ModelRun(name_s, "student", student, fit_s, {"d": cfg.student_d})
+
+    # -- ranking distillation
+    cb("teacher top-K", None, 0)
+    topk = teacher_topk(teacher, windows, data, K=cfg.K)
+
+    def rd(weighting: str, alpha: float) -> tuple[Caser, FitResult]:
+        set_seed(cfg.seed + 1)  # the student-only model's seed: the comparison isolates distillation
+        model = caser(cfg.student_d)
+        rd_cfg = RDConfig(K=cfg.K, weighting=weighting, alpha=alpha, lam=cfg.lam, mu=cfg.mu, n_neg=cfg.n_neg)
+        step = rd_step(model, topk, windows, NegativeSampler(data, seed=cfg.seed + 1), data, rd_cfg)
+        label = f"RD {weighting} alpha={alpha:g}"
+        result = fit(
+            model,
+            step,
+            len(windows),
+            data,
+            train_config(cfg.student_epochs, 1),
+            on_epoch=stage(label, cfg.student_epochs),
+        )
+        return model, result
+
+    alpha_search: list[dict[str, Any]] = []
+    trained: dict[tuple[str, float], tuple[Caser, FitResult]] = {}
+    for alpha in cfg.alphas:
+        trained[("hybrid", alpha)] = rd("hybrid", alpha)
+        alpha_search.append(
+            {"weighting": "hybrid", "alpha": alpha, "valid_nDCG@10": trained[("hybrid", alpha)][1].best_valid}
+        )
+    alpha = max(cfg.alphas, key=lambda a: trained[("hybrid", a)][1].best_valid)
+    for weighting in cfg.weightings:
+        model, result = trained.get((weighting, alpha)) or rd(weighting, alpha)
+        name = f"caser-rd-{weighting}-d{cfg.student_d}"
+        runs[name] = ModelRun(
+            name, "rd_ablation", model, result, {"d": cfg.student_d, "weighting": weighting, "alpha": alpha}
+        )
+    rd_names = [n for n, r in runs.items() if r.role == "rd_ablation"]
+    best_rd = max(rd_names, key=lambda n: _valid(runs[n]))
+    runs[best_rd].role = "rd_student"
+
+    # -- two-tower models
+    if cfg.two_tower:
+        runs.update(_two_tower_runs(data, cfg, stage))
+
+    # -- test metrics and cost
+    cb("evaluation", None, 0)
+    for run in runs.values():
+        test = evaluate_ranking(run.model, data, "test", sampled=cfg.sampled_metrics, seed=cfg.seed)
+        run.metrics = {k: test.metrics[k] for k in (*REPORTED, "R@10") if k in test.metrics}
+    cb("timing", None, 0)
+    scorers: dict[str, SequenceScorer] = {n: r.model for n, r in runs.items()}
+    costs = measure_inference(scorers, data, batch_size=cfg.timing_batch, rounds=cfg.timing_rounds)
+    for name, run in runs.items():
+        c = costs[name]
+        run.cost = {
+            "params": c["params"],
+            "ms_per_user": round(c["ms_per_user"], 5),
+            "latency_ms": round(c["latency_ms"], 4),
+            "timing_batch": cfg.timing_batch,
+        }
+    headline = {"teacher": name_t, "student": name_s, "rd_student": best_rd}
+    return JobResult(data, cfg, runs, headline, alpha_search, time.perf_counter() - t_start)
+
+
+def _valid(run: ModelRun) -> float:
+    return run.fit.best_valid if run.fit is not None else float("-inf")
+
+
+def _two_tower_runs(
+    data: SequentialData, cfg: JobConfig, stage: Callable[[str, int], Callable[[EpochLog], None]]
+) -> dict[str, ModelRun]:
+    windows = make_windows(data, cfg.tt_L, 1)
+    runs: dict[str, ModelRun] = {}
+
+    def model() -> TwoTower:
+        set_seed(cfg.seed + 2)
+        return TwoTower(TwoTowerConfig(data.n_users, data.n_items, d=cfg.tt_d, L=cfg.tt_L))
+
+    def tconf(epochs: int, lr: float | None = None) -> TrainConfig:
+        return TrainConfig(
+            epochs=epochs,
+            batch_size=cfg.tt_batch_size,
+            lr=lr or cfg.tt_lr,
+            patience=cfg.patience,
+            eval_every=1,
+            seed=cfg.seed + 2,
+        )
+
+    hyper: dict[str, dict[str, Any]] = {"sampled_softmax": {}, "pair_ce": {}, "triplet": {"margin": 1.0}}
+    for loss, kw in hyper.items():
+        m = model()
+        step = sampled_list_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2), loss, cfg.tt_neg, **kw)
+        name = f"two-tower-{loss}"
+        result = fit(m, step, len(windows), data, tconf(cfg.tt_epochs), on_epoch=stage(name, cfg.tt_epochs))
+        runs[name] = ModelRun(name, "two_tower", m, result, {"loss": loss, "training": "from scratch"})
+    m = model()
+    name = "two-tower-in_batch_softmax"
+    step = in_batch_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2))
+    result = fit(m, step, len(windows), data, tconf(cfg.tt_epochs), on_epoch=stage(name, cfg.tt_epochs))
+    runs[name] = ModelRun(
+        name, "two_tower", m, result, {"loss": "in_batch_softmax", "training": "from scratch"}
+    )
+    pretrained = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    for loss in ("sampled_softmax", "pair_ce"):
+        ft = model()
+        ft.load_state_dict(pretrained)
+        step = sampled_list_step(ft, windows, NegativeSampler(data, seed=cfg.seed + 3), loss, cfg.tt_neg)
+        name = f"two-tower-fps+{loss}"
+        result = fit(
+            ft,
+            step,
+            len(windows),
+            data,
+            tconf(cfg.tt_finetune_epochs, cfg.tt_finetune_lr),
+            on_epoch=stage(name, cfg.tt_finetune_epochs),
+        )
+        runs[name] = ModelRun(
+            name, "two_tower", ft, result, {"loss": loss, "training": "FPS pre-training + fine-tuning"}
+        )
+    return runs
+
+
+def write_report(result: JobResult, folder: str | Path) -> list[Path]:
+    """``report.md``, ``report.html`` and ``metrics.json`` into ``folder``."""
+    from distillrank.recsys.report import build_report
+
+    report = build_report(result)
+    return report.write(folder, metrics=result.metrics_json())

@@ -1,0 +1,190 @@
+"""The report of a Ranking-Distillation job: tables, figures and the targets of the issue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from distillrank.pipeline import plots
+from distillrank.pipeline.report import Report
+
+if TYPE_CHECKING:
+    from distillrank.recsys.pipeline import JobResult, ModelRun
+
+__all__ = ["build_report"]
+
+_COLUMNS = ("P@3", "P@5", "P@10", "nDCG@3", "nDCG@5", "nDCG@10", "MAP")
+
+
+def _row(run: ModelRun, **extra: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"model": run.name, **extra}
+    row.update({k: run.metrics.get(k) for k in _COLUMNS})
+    row["params"] = run.cost.get("params")
+    row["ms/user"] = run.cost.get("ms_per_user")
+    return row
+
+
+def build_report(result: JobResult) -> Report:
+    cfg, data, runs = result.config, result.data, result.runs
+    h = result.headline
+    teacher, student, rd = runs[h["teacher"]], runs[h["student"]], runs[h["rd_student"]]
+    stats = data.stats()
+    r = Report(f"Ranking Distillation on {data.source or 'interactions'}")
+    r.text(
+        f"{stats['users']:,} users, {stats['items']:,} items; per user in time order: "
+        f"{stats['train']:,} training, {stats['valid']:,} validation and {stats['test']:,} test interactions "
+        + (
+            f"(the last {cfg.n_test} for test, the {cfg.n_valid} before for validation). "
+            if cfg.n_test is not None
+            else f"(the last {cfg.test_fraction:.0%} for test, the {cfg.valid_fraction:.0%} before for "
+            "validation, at least one each). "
+        )
+        + "Metrics rank the **full catalogue** for every test user, without the items the user had in "
+        "training and validation; the held-out items are relevant (binary). "
+        + (
+            f"**Sampled metrics**: each user's test items against {cfg.sampled_metrics} random unseen items. "
+            if cfg.sampled_metrics
+            else ""
+        )
+        + f"Inference cost: scoring the whole catalogue in batches of {cfg.timing_batch} users "
+        "(`ms/user`, median of interleaved rounds) on "
+        f"{cfg.threads or 'all'} thread(s)."
+    )
+
+    r.heading("Teacher, student and RD student")
+    nd = "nDCG@10"
+    rows = []
+    for run in (teacher, student, rd):
+        rows.append(
+            _row(
+                run,
+                role=run.role,
+                d=run.info.get("d"),
+                **{
+                    "nDCG@10 vs student": f"{run.metrics[nd] / student.metrics[nd] - 1:+.1%}",
+                    "vs teacher": f"{run.metrics[nd] / teacher.metrics[nd]:.3f}x",
+                    "speed-up": f"{teacher.cost['ms_per_user'] / run.cost['ms_per_user']:.2f}x",
+                },
+            )
+        )
+    r.table(
+        rows,
+        caption=f"Caser L={cfg.L}, T={cfg.T}; RD with K={cfg.K}, lambda={cfg.lam:g}, mu={cfg.mu:g}, "
+        f"alpha={rd.info.get('alpha')} (chosen on validation), weighting `{rd.info.get('weighting')}` "
+        "(best validation nDCG@10 among the schemes)",
+    )
+
+    r.heading("Targets")
+    r.table(
+        [
+            {"figure": k, "value": v["value"], "target": v["target"], "pass": v["pass"]}
+            for k, v in result.targets().items()
+        ],
+        caption="rd_over_student, rd_over_teacher: test nDCG@10 ratios; params_ratio: RD student / teacher",
+    )
+
+    r.heading("Ablation: RD weighting schemes")
+    ablation = [
+        _row(
+            run,
+            weighting=run.info["weighting"],
+            alpha=run.info["alpha"],
+            valid_nDCG10=run.fit.best_valid if run.fit else None,
+        )
+        for run in runs.values()
+        if run.role in ("rd_student", "rd_ablation")
+    ]
+    ablation.insert(
+        0,
+        _row(
+            student,
+            weighting="none (student only)",
+            valid_nDCG10=student.fit.best_valid if student.fit else None,
+        ),
+    )
+    r.table(
+        ablation,
+        caption="inverse: w_r ∝ 1/r; uniform: 1/K; exp: ∝ exp(-r/lambda); "
+        "dynamic: tanh(max(0, mu (rhat_r - r))) with rhat the student's rank over the full catalogue; "
+        "hybrid: exp x dynamic",
+    )
+    if result.alpha_search:
+        r.table(
+            [{k: v for k, v in row.items()} for row in result.alpha_search],
+            caption="alpha on validation (hybrid weighting)",
+        )
+    caser_runs = {n: x for n, x in runs.items() if n.startswith("caser")}
+    r.figure(
+        plots.bars(
+            {n: x.metrics[nd] for n, x in caser_runs.items()},
+            ylabel="test nDCG@10",
+            title="Caser teacher, student and RD students",
+            reference=teacher.metrics[nd],
+            reference_label="teacher",
+        ),
+        "caser_ndcg",
+    )
+    r.figure(
+        plots.frontier(
+            [
+                {"name": n, "role": x.role, "ms_per_user": x.cost["ms_per_user"], nd: x.metrics[nd]}
+                for n, x in runs.items()
+            ],
+            x="ms_per_user",
+            y=nd,
+            title="quality against inference cost (full catalogue)",
+        ),
+        "frontier",
+    )
+    curves = {
+        n: (
+            [e.epoch for e in x.fit.history if e.valid is not None],
+            [e.valid for e in x.fit.history if e.valid is not None],
+        )
+        for n, x in caser_runs.items()
+        if x.fit is not None
+    }
+    r.figure(
+        plots.curves(curves, xlabel="epoch", ylabel="validation nDCG@10", title="training curves"),
+        "curves",
+    )
+
+    tt = {n: x for n, x in runs.items() if x.role == "two_tower"}
+    if tt:
+        r.heading("Two-tower models")
+        r.text(
+            f"User tower: mean of the last {cfg.tt_L} items' embeddings plus a user embedding, "
+            "through an MLP; "
+            f"item tower: item embedding through an MLP; cosine similarity / 0.1; d={cfg.tt_d}. "
+            f"Sampled losses use 1 positive and {cfg.tt_neg} uniform unseen negatives; the full-product "
+            "softmax (FPS) scores every user of a batch against every positive of the batch "
+            "(`in_batch_softmax`, logits corrected by the log of each item's in-batch sampling probability), "
+            "masking the items the user has already interacted with."
+        )
+        r.table(
+            [_row(x, loss=x.info["loss"]) for x in tt.values() if x.info.get("training") == "from scratch"],
+            caption="the four losses, trained from scratch",
+        )
+        scratch = {x.info["loss"]: x for x in tt.values() if x.info.get("training") == "from scratch"}
+        fps_rows = []
+        if "in_batch_softmax" in scratch:
+            fps_rows.append(
+                _row(scratch["in_batch_softmax"], training="FPS pre-training only", loss="in_batch_softmax")
+            )
+        for x in tt.values():
+            if x.info.get("training") != "from scratch" and x.info["loss"] in scratch:
+                fps_rows.append(_row(scratch[x.info["loss"]], training="from scratch", loss=x.info["loss"]))
+                fps_rows.append(_row(x, training="FPS pre-training + fine-tuning", loss=x.info["loss"]))
+        if fps_rows:
+            r.table(
+                fps_rows, caption="FPS pre-training (in-batch softmax) then fine-tuning, against from scratch"
+            )
+        r.text(
+            "FPS pre-training + fine-tuning: the model is first trained with the full-product softmax over "
+            "in-batch negatives (the `in_batch_softmax` row above, early-stopped on validation), then "
+            f"training continues from those weights with the sampled softmax or PairCE over uniform "
+            f"negatives at a tenth of the learning rate ({cfg.tt_finetune_lr:g}), again early-stopped on "
+            "validation nDCG@10. In-batch negatives are drawn in proportion to popularity (the logits are "
+            "logQ-corrected, Yi et al. 2019), uniform ones are not: the two stages see different negatives."
+        )
+    r.text(f"Total time: {result.seconds:.0f} s.")
+    return r

@@ -1,0 +1,69 @@
+"""``distillrank recsys distill`` end to end on a tiny synthetic interaction file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from distillrank.cli.main import app
+
+runner = CliRunner()
+
+
+def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rd"
+    args = ["recsys", "distill", "--data", str(synthetic_file), "--output", str(out), "--threads", "1"]
+    args += ["--teacher-dim", "16", "--student-dim", "8", "--epochs-scale", "0.05", "--alphas", "1.0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "report.md").exists() and (out / "report.html").exists()
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "Targets" in html
+    metrics = json.loads((out / "metrics.json").read_text())
+    models = metrics["models"]
+    roles = {m["role"] for m in models.values()}
+    assert {"teacher", "student", "rd_student", "two_tower"} <= roles
+    assert sum(m["role"] in ("rd_student", "rd_ablation") for m in models.values()) == 5
+    for entry in models.values():
+        assert {"nDCG@10", "P@10", "MAP"} <= set(entry["metrics"])
+        assert entry["cost"]["params"] > 0 and entry["cost"]["ms_per_user"] > 0
+    head = metrics["headline"]
+    assert models[head["teacher"]]["role"] == "teacher" and models[head["rd_student"]]["role"] == "rd_student"
+    assert set(metrics["targets"]) == {"rd_over_student", "rd_over_teacher", "params_ratio", "speedup"}
+    assert {m["loss"] for m in models.values() if m["role"] == "two_tower"} == {
+        "sampled_softmax",
+        "pair_ce",
+        "triplet",
+        "in_batch_softmax",
+    }
+    report = (out / "report.md").read_text()
+    assert "Ablation" in report and "FPS pre-training" in report
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--student-dim", "200"], "must not exceed"),
+        (["--weightings", "linear"], "unknown weighting"),
+        (["--alphas", "one"], "--alphas must be numbers"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    synthetic_file: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    result = runner.invoke(
+        app, ["recsys", "distill", "--data", str(synthetic_file), "-o", str(tmp_path), *extra]
+    )
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_non_interaction_dataset_is_an_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["recsys", "distill", "--data", str(tmp_path / "missing.tsv"), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 2
