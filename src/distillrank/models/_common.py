@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import torch
+from torch import nn
 
 
 def check_batch_size(batch_size: int) -> None:
@@ -18,3 +23,15 @@ def progress(items: range, show: bool, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, total=len(items))
+
+
+@contextmanager
+def inference(module: nn.Module) -> Iterator[None]:
+    """Evaluation mode without gradients, restoring the previous mode afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        module.train(was_training)

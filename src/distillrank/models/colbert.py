@@ -28,8 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import string
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -40,10 +39,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from distillrank._dataclass import dataclass_from_dict
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write, read_versioned_json
 from distillrank.models import _hf
-from distillrank.models._common import check_batch_size, progress
+from distillrank.models._common import check_batch_size, inference, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ColBERT", "ColBERTConfig", "maxsim"]
@@ -114,23 +114,7 @@ class ColBERTConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColBERTConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"ColBERTConfig: unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
-
-
-@contextmanager
-def _inference(module: nn.Module) -> Iterator[None]:
-    """Evaluation mode without gradients, restoring the previous mode afterwards."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        module.train(was_training)
+        return dataclass_from_dict(cls, d)
 
 
 class ColBERT(nn.Module):
@@ -279,7 +263,7 @@ class ColBERT(nn.Module):
         check_batch_size(batch_size)
         out: list[np.ndarray] = [np.zeros((0, self.config.dim), dtype=np.float32)] * len(docs)
         order = sorted(range(len(docs)), key=lambda i: -len(docs[i]))
-        with _inference(self):
+        with inference(self):
             for a in progress(range(0, len(docs), batch_size), show_progress, "ColBERT encoding"):
                 idx = order[a : a + batch_size]
                 d, mask = self._encode_docs_padded([docs[i] for i in idx])
@@ -290,7 +274,7 @@ class ColBERT(nn.Module):
 
     def score_precomputed(self, query: str, doc_tokens: Sequence[np.ndarray]) -> np.ndarray:
         """MaxSim of ``query`` against documents from :meth:`encode_docs_tokens`, ``float32 [n_docs]``."""
-        with _inference(self):
+        with inference(self):
             q, q_mask = self.encode_queries_tokens([query])
         qv = q[0][q_mask[0]].float().cpu().numpy()  # [Lq, dim]
         scores = np.zeros(len(doc_tokens), dtype=np.float32)
@@ -305,7 +289,7 @@ class ColBERT(nn.Module):
         """MaxSim score of each (query, document) pair, ``float32 [n_pairs]``."""
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
-        with _inference(self):
+        with inference(self):
             for a in progress(range(0, len(pairs), batch_size), show_progress, "ColBERT scoring"):
                 chunk = pairs[a : a + batch_size]
                 s = self.list_scores([p[0] for p in chunk], [[p[1]] for p in chunk])

@@ -36,8 +36,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -49,8 +48,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from distillrank._dataclass import dataclass_from_dict
 from distillrank.io import atomic_write, read_versioned_json
-from distillrank.models._common import check_batch_size, progress
+from distillrank.models._common import check_batch_size, inference, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ACTIVATIONS", "DSSM", "WEIGHTINGS", "DSSMConfig", "LetterTrigrams", "letter_trigrams"]
@@ -225,11 +225,7 @@ class DSSMConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DSSMConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"DSSMConfig: unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 class _Tower(nn.Module):
@@ -254,18 +250,6 @@ class _Tower(nn.Module):
         for layer in self.layers:
             h = self.act(layer(h))
         return h
-
-
-@contextmanager
-def _inference(module: nn.Module) -> Iterator[None]:
-    """Evaluation mode without gradients, restoring the previous mode afterwards."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        module.train(was_training)
 
 
 class DSSM(nn.Module):
@@ -378,7 +362,7 @@ class DSSM(nn.Module):
         """
         check_batch_size(batch_size)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        with _inference(self):
+        with inference(self):
             for a in progress(range(0, len(texts), batch_size), show_progress, "DSSM encoding"):
                 batch = texts[a : a + batch_size]
                 out[a : a + len(batch)] = self._embed(batch, is_query).float().cpu().numpy()
@@ -390,7 +374,7 @@ class DSSM(nn.Module):
         """``gamma * cos`` of each (query, document) pair, ``float32 [n_pairs]``."""
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
-        with _inference(self):
+        with inference(self):
             for a in progress(range(0, len(pairs), batch_size), show_progress, "DSSM scoring"):
                 chunk = pairs[a : a + batch_size]
                 q = self.encode_queries([p[0] for p in chunk])

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -39,13 +38,14 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from distillrank._dataclass import dataclass_from_dict
 from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write
 from distillrank.losses.regularizers import flops_regularizer
 from distillrank.models import _hf
-from distillrank.models._common import check_batch_size, progress
+from distillrank.models._common import check_batch_size, inference, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["POOLINGS", "Splade", "SpladeConfig", "SpladeRetriever"]
@@ -88,23 +88,7 @@ class SpladeConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SpladeConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SpladeConfig: unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
-
-
-@contextmanager
-def _inference(module: nn.Module) -> Iterator[None]:
-    """Evaluation mode without gradients, restoring the previous mode afterwards."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        module.train(was_training)
+        return dataclass_from_dict(cls, d)
 
 
 def _default_device(device: str | torch.device | None) -> torch.device:
@@ -256,7 +240,7 @@ class Splade(nn.Module):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         blocks: list[sp.csr_matrix] = []
         starts = range(0, len(texts), batch_size)
-        with _inference(self):
+        with inference(self):
             for a in progress(starts, show_progress, "SPLADE encoding"):
                 batch = [texts[i] for i in order[a : a + batch_size]]
                 dense = self._encode(batch, max_length).float().cpu().numpy()
@@ -276,7 +260,7 @@ class Splade(nn.Module):
         """Dot-product score of each (query, document) pair, ``float32 [n_pairs]``."""
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
-        with _inference(self):
+        with inference(self):
             for a in progress(range(0, len(pairs), batch_size), show_progress, "SPLADE scoring"):
                 chunk = pairs[a : a + batch_size]
                 q = self.encode_queries([p[0] for p in chunk])

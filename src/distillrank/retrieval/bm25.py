@@ -48,6 +48,7 @@ import numpy as np
 import Stemmer
 from bm25s.tokenization import _infer_stopwords
 
+from distillrank._dataclass import dataclass_from_dict
 from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
@@ -155,11 +156,7 @@ class BM25Config:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BM25Config:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"BM25Config: unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import faiss
 import numpy as np
 
+from distillrank._dataclass import dataclass_from_dict
 from distillrank.data.collection import Corpus, Queries
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
@@ -93,11 +94,7 @@ class DenseConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DenseConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"DenseConfig: unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 class DenseRetriever:
