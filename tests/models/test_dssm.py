@@ -5,7 +5,6 @@ from __future__ import annotations
 import doctest
 import random
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,6 @@ DOCS = [
     ["cheap flights to paris and rome", "", "quantum physics"],
     ["quantum physics of black holes", "black cats", "a"],
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from more threads, and one thread stays fast on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

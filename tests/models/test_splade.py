@@ -4,7 +4,6 @@ the FLOPS regulariser, the inverted-index retriever, and the SPLADE-tiny bundled
 from __future__ import annotations
 
 import doctest
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,6 @@ DOCS = [
     ["cats eat mice and fish", "", "stock prices fell sharply on monday after the announcement"],
     ["quantum physics of black holes", "black cats", "a"],
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from more threads, and one thread stays fast on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

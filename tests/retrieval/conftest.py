@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from distillrank.data.collection import Corpus, TextCollection
 from distillrank.data.formats.beir import read_beir
@@ -47,3 +49,12 @@ def scifact(shared_data: Path) -> TextCollection:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         return read_beir(shared_data / "beir" / "scifact")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from more threads, and one thread stays fast on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

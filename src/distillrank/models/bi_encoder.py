@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
+from distillrank.models._common import inference
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -211,23 +212,18 @@ class BiEncoder(torch.nn.Module):
         out = np.empty((n, self.embedding_dim), dtype=np.float32)
         if n == 0:
             return out
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                batches = _hf.length_bucketed_batches(
-                    self.tokenizer,
-                    texts,
-                    max_length=self.max_length,
-                    batch_size=batch_size,
-                    device=self.device,
-                    sort=sort_by_length,
-                )
-                total = -(-n // batch_size)
-                for positions, feats in _hf.progress(batches, total, show_progress, "Encoding"):
-                    out[positions] = self._embed(feats, is_query).float().cpu().numpy()
-        finally:
-            self.train(was_training)
+        with inference(self):
+            batches = _hf.length_bucketed_batches(
+                self.tokenizer,
+                texts,
+                max_length=self.max_length,
+                batch_size=batch_size,
+                device=self.device,
+                sort=sort_by_length,
+            )
+            total = -(-n // batch_size)
+            for positions, feats in _hf.progress(batches, total, show_progress, "Encoding"):
+                out[positions] = self._embed(feats, is_query).float().cpu().numpy()
         return out
 
     def predict(

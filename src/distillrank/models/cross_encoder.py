@@ -39,6 +39,7 @@ import torch
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
+from distillrank.models._common import inference
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -144,28 +145,23 @@ class CrossEncoder(torch.nn.Module):
             return out
         queries = [p[0] for p in pairs]
         docs = [p[1] for p in pairs]
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                batches = _hf.length_bucketed_batches(
-                    self.tokenizer,
-                    queries,
-                    docs,
-                    max_length=self.max_length,
-                    batch_size=batch_size,
-                    device=self.device,
-                    sort=sort_by_length,
-                )
-                total = -(-n // batch_size)
-                for positions, feats in _hf.progress(batches, total, show_progress, "Scoring"):
-                    logits = self(feats).float()
-                    if apply_sigmoid:
-                        logits = torch.sigmoid(logits)
-                    values = logits.cpu().numpy()
-                    out[positions] = values[:, 0] if self.num_labels == 1 else values
-        finally:
-            self.train(was_training)
+        with inference(self):
+            batches = _hf.length_bucketed_batches(
+                self.tokenizer,
+                queries,
+                docs,
+                max_length=self.max_length,
+                batch_size=batch_size,
+                device=self.device,
+                sort=sort_by_length,
+            )
+            total = -(-n // batch_size)
+            for positions, feats in _hf.progress(batches, total, show_progress, "Scoring"):
+                logits = self(feats).float()
+                if apply_sigmoid:
+                    logits = torch.sigmoid(logits)
+                values = logits.cpu().numpy()
+                out[positions] = values[:, 0] if self.num_labels == 1 else values
         return out
 
     def rank(
