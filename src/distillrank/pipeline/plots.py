@@ -27,24 +27,21 @@ def frontier(
     group: str = "role",
     log_x: bool = True,
     title: str = "",
+    labels: set[str] | None = None,
 ) -> Figure:
     """Quality (``y``) against cost (``x``) for every model, coloured by ``group``, with the Pareto
-    frontier (lower cost and higher quality are better) drawn as a step line."""
+    frontier (lower cost and higher quality are better) drawn as a step line.
+
+    ``labels``: the names to write next to their points (default: all). Labels are placed greedily so
+    that they do not overlap: each one moves up or down from its point until it is clear of those
+    already placed (a thin line then joins it to its point)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
     groups = sorted({str(p.get(group, "")) for p in points})
     cmap = plt.get_cmap("tab10")
     for gi, g in enumerate(groups):
         pts = [p for p in points if str(p.get(group, "")) == g]
         ax.scatter([float(p[x]) for p in pts], [float(p[y]) for p in pts], color=cmap(gi), label=g, s=40)
-        for p in pts:
-            ax.annotate(
-                str(p[label]),
-                (float(p[x]), float(p[y])),
-                fontsize=7,
-                xytext=(4, 3),
-                textcoords="offset points",
-            )
     pareto, best = [], float("-inf")
     for p in sorted(points, key=lambda p: float(p[x])):
         if float(p[y]) > best:
@@ -62,6 +59,9 @@ def frontier(
         )
     if log_x:
         ax.set_xscale("log")
+    ax.autoscale_view()
+    shown = [p for p in points if labels is None or str(p[label]) in labels]
+    _place_labels(ax, shown, x, y, label)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.grid(alpha=0.3)
@@ -120,5 +120,76 @@ def curves(
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def _place_labels(ax: Any, points: Sequence[Mapping[str, Any]], x: str, y: str, label: str) -> None:
+    """Annotate ``points`` with their labels, nudged vertically (in screen points) to avoid overlaps."""
+    fig = ax.figure
+    scale = fig.dpi / 72.0  # display pixels per typographic point
+    placed: list[tuple[float, float, float, float]] = []  # label boxes in display pixels
+    order = sorted(points, key=lambda p: (-float(p[y]), float(p[x])))
+    for p in order:
+        text = str(p[label])
+        px, py = ax.transData.transform((float(p[x]), float(p[y])))
+        width, height = (4.2 * len(text) + 4) * scale, 9 * scale
+        chosen = (4.0, 3.0)
+        for step in range(0, 16):
+            dy = (3 + 9 * ((step + 1) // 2) * (1 if step % 2 == 0 else -1)) if step else 3
+            box = (px + 4 * scale, py + dy * scale, px + 4 * scale + width, py + dy * scale + height)
+            if not any(_overlap(box, other) for other in placed):
+                chosen = (4.0, float(dy))
+                placed.append(box)
+                break
+        else:
+            placed.append((px, py, px + width, py + height))
+        moved = abs(chosen[1] - 3.0) > 0.5
+        ax.annotate(
+            text,
+            (float(p[x]), float(p[y])),
+            fontsize=7,
+            xytext=chosen,
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5} if moved else None,
+        )
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def grouped_bars(
+    values: Mapping[str, Mapping[str, float]],
+    *,
+    ylabel: str,
+    title: str = "",
+    references: Mapping[str, float] | None = None,
+) -> Figure:
+    """Bars of ``values[group][label]`` (e.g. nDCG@10 by target, one group per student family), with an
+    optional dashed reference line per group (e.g. the same student trained on qrels only)."""
+    plt = _plt()
+    groups = list(values)
+    labels = list(dict.fromkeys(lab for g in groups for lab in values[g]))
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(groups) * len(labels) + 2), 4.5))
+    width = 0.8 / max(len(labels), 1)
+    cmap = plt.get_cmap("tab10")
+    all_values = [v for g in groups for v in values[g].values()]
+    for li, lab in enumerate(labels):
+        xs = [gi + (li - (len(labels) - 1) / 2) * width for gi, g in enumerate(groups) if lab in values[g]]
+        ys = [values[g][lab] for g in groups if lab in values[g]]
+        ax.bar(xs, ys, width=width * 0.95, color=cmap(li % 10), label=lab)
+    for gi, g in enumerate(groups):
+        ref = (references or {}).get(g)
+        if ref is not None:
+            ax.hlines(ref, gi - 0.45, gi + 0.45, colors="black", linestyles="--", linewidth=1)
+            all_values.append(ref)
+    ax.set_xticks(range(len(groups)), groups)
+    lo, hi = min(all_values, default=0.0), max(all_values, default=1.0)
+    pad = (hi - lo) * 0.15 or 0.05
+    ax.set_ylim(max(0.0, lo - pad), hi + pad)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=min(len(labels), 4))
     ax.set_title(title)
     return fig

@@ -16,7 +16,7 @@ Example (``train.yaml``)::
 >>> TrainerConfig.from_dict({"lr": 0})
 Traceback (most recent call last):
 ...
-distillrank.training.config.ConfigError: <dict>: lr: must be > 0 (got 0)
+distillrank.config.ConfigError: <dict>: lr: must be > 0 (got 0)
 
 A file may hold the settings at its top level or under a ``trainer`` section. Errors name the file and
 the field: ``train.yaml: batch_size: must be >= 1 (got 0)``.
@@ -24,23 +24,19 @@ the field: ``train.yaml: batch_size: must be >= 1 (got 0)``.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from distillrank.errors import DistillrankError
+from distillrank.config import ConfigError, ConfigModel
 
 __all__ = ["DEFAULT_IN_BATCH_LOSS", "DEFAULT_LIST_LOSS", "ConfigError", "TrainerConfig"]
 
@@ -67,22 +63,6 @@ TRAJECTORY_FIELDS = (
 )
 
 
-class ConfigError(DistillrankError, ValueError):
-    """An invalid trainer configuration: ``source: field: problem`` for each problem, one per line.
-
-    Attributes:
-        source: the file (or ``<dict>``) the settings came from.
-        problems: ``(field, problem)`` pairs; ``field`` is dotted for nested values, ``""`` when the
-            problem concerns several fields.
-    """
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {field}: {msg}" if field else f"{source}: {msg}" for field, msg in problems]
-        super().__init__("\n".join(lines))
-
-
 def _registered_losses() -> dict[str, str]:
     """``name -> kind`` of every loss in :data:`distillrank.losses.LOSSES`."""
     from distillrank.losses import LOSSES
@@ -90,39 +70,7 @@ def _registered_losses() -> dict[str, str]:
     return {name: info.kind for name, info in sorted(LOSSES.items())}
 
 
-_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
-
-
-def _problem(error: Any, fields: list[str]) -> tuple[str, str]:
-    """A readable ``(field, message)`` for one pydantic error."""
-    loc = ".".join(str(p) for p in error["loc"])
-    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
-    if kind == "extra_forbidden":
-        return loc, f"unknown setting (valid settings: {', '.join(fields)})"
-    if kind in _BOUNDS:
-        bound = next(iter(ctx.values()))
-        return loc, f"must be {_BOUNDS[kind]} {bound:g} (got {value!r})"
-    if kind == "value_error":
-        msg = str(ctx.get("error", error["msg"]))
-        if not loc and ": " in msg:  # whole-model checks name their field as "field: message"
-            loc, msg = msg.split(": ", 1)
-        return loc, msg
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return loc, f"must be an integer (got {value!r})"
-    if kind in ("float_type", "float_parsing"):
-        return loc, f"must be a number (got {value!r})"
-    if kind in ("bool_type", "bool_parsing"):
-        return loc, f"must be true or false (got {value!r})"
-    if kind == "literal_error":
-        return loc, f"must be {ctx.get('expected')} (got {value!r})"
-    if kind == "dict_type":
-        return loc, f"must be a mapping (got {value!r})"
-    if kind in ("string_type", "path_type"):
-        return loc, f"must be a string (got {value!r})"
-    return loc, f"{error['msg']} (got {value!r})"
-
-
-class TrainerConfig(BaseModel):
+class TrainerConfig(ConfigModel):
     """Every setting of :class:`~distillrank.training.trainer.Trainer`, validated on creation.
 
     Build it directly (``TrainerConfig(lr=1e-5)``; invalid values raise pydantic's ``ValidationError``),
@@ -165,6 +113,7 @@ class TrainerConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    section: ClassVar[str | None] = "trainer"
 
     loss: str = DEFAULT_LIST_LOSS
     loss_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -220,54 +169,6 @@ class TrainerConfig(BaseModel):
         if not self.in_batch and kinds[self.loss] == "inbatch":
             raise ValueError(f"loss: {self.loss!r} takes a full-product matrix: set in_batch to true")
         return self
-
-    # -- construction ---------------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> TrainerConfig:
-        """Validate ``data``; raise :class:`ConfigError` naming ``source`` and each bad field."""
-        if not isinstance(data, dict):
-            raise ConfigError(source, [("", f"expected a mapping of settings, got {type(data).__name__}")])
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            fields = sorted(cls.model_fields)
-            problems = [_problem(err, fields) for err in e.errors()]
-            raise ConfigError(source, problems) from None
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainerConfig:
-        """Read ``.yaml``/``.yml``, ``.json`` or ``.toml``; settings at the top level or under ``trainer``."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(str(path), [("", f"cannot read the file ({e.strerror or e})")]) from None
-        try:
-            if suffix in (".yaml", ".yml"):
-                try:
-                    import yaml
-                except ImportError:  # pragma: no cover - PyYAML ships with most environments
-                    raise ConfigError(
-                        str(path), [("", "reading YAML needs PyYAML: pip install pyyaml")]
-                    ) from None
-                data = yaml.safe_load(text)
-                data = {} if data is None else data
-            elif suffix == ".json":
-                data = json.loads(text)
-            elif suffix == ".toml":
-                data = tomllib.loads(text)
-            else:
-                raise ConfigError(
-                    str(path), [("", f"unknown config format {suffix!r}: use .yaml, .yml, .json or .toml")]
-                )
-        except ConfigError:
-            raise
-        except Exception as e:  # the parsers' own errors carry the line and column
-            raise ConfigError(str(path), [("", f"cannot parse {suffix[1:].upper()}: {e}")]) from None
-        if isinstance(data, dict) and set(data) == {"trainer"} and isinstance(data["trainer"], dict):
-            data = data["trainer"]
-        return cls.from_dict(data, source=str(path))
 
     # -- views ----------------------------------------------------------------------------------------
     @property

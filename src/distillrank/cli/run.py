@@ -1,0 +1,76 @@
+"""``distillrank run``: the main job — teacher, teacher labels, students, evaluation, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from distillrank.cli._common import DataDirOption, console, friendly_errors, out
+
+
+@friendly_errors
+def run(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for report.md, report.html, metrics.json, models.")
+    ],
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset", "-d", help="Catalogue name or a BEIR/TREC/SMART folder (default: scifact)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Settings file (.yaml, .json or .toml).")
+    ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            "--teacher",
+            help="Reuse a saved teacher: a cross-encoder folder, or the teacher/ folder of an earlier run.",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A subset of queries, short texts, few steps: a few minutes.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides the config).")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Distil a cross-encoder teacher into fast students and report quality next to cost.
+
+    BM25 candidates; a cross-encoder teacher fine-tuned with BM25 hard negatives (or --teacher); its
+    labels cached on disk; students (LightGBM, bi-encoder full and shallow, DSSM) trained on the qrels
+    and on hard, soft, joint, MarginMSE and Ranking-Distillation targets; nDCG@10, RR@10, R@100 and
+    the latency of the full retrieve+rank path. Re-running with the same settings reuses every finished
+    stage. Writes OUTPUT/report.md, OUTPUT/report.html and OUTPUT/metrics.json.
+    """
+    from distillrank.pipeline.config import JobConfig
+    from distillrank.pipeline.job import run_job
+
+    cfg = JobConfig.from_file(config) if config is not None else JobConfig()
+    updates: dict[str, object] = {}
+    if dataset is not None:
+        updates["dataset"] = dataset
+    if data_dir is not None:
+        updates["data_dir"] = str(data_dir)
+    if seed is not None:
+        updates["seed"] = seed
+    if threads is not None:
+        updates["threads"] = threads
+    if updates:
+        cfg = cfg.model_copy(update=updates)
+    if quick:
+        cfg = cfg.with_quick()
+    result = run_job(cfg, output, teacher_dir=teacher, log=lambda m: console.print(m, highlight=False))
+    h = result.metrics["headline"]
+    out.print(f"teacher nDCG@10 {h['teacher_ndcg@10']:.4f}")
+    if "best_student" in h:
+        out.print(
+            f"best student {h['best_student']}: nDCG@10 {h['best_student_ndcg@10']:.4f} "
+            f"({h['best_student_quality_vs_teacher']:.3f}x the teacher, "
+            f"{h['best_student_speedup_vs_teacher']:.0f}x faster)"
+        )
+    for f in result.files:
+        out.print(f"wrote {f}")

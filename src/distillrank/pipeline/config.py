@@ -1,0 +1,171 @@
+"""Settings of the main job (``distillrank run``), validated, from YAML / JSON / TOML.
+
+Example (``job.yaml``; every key is optional)::
+
+    dataset: scifact
+    teacher:
+      max_length: 128
+      epochs: 1
+    students:
+      families: [lgbm, bi_encoder, bi_encoder_shallow, dssm]
+      targets: [qrels, hard, soft, joint, margin_mse, rd]
+      temperatures: [0.5, 1.0, 2.0]
+
+``quick`` (``--quick``) applies :data:`QUICK` on top: fewer queries, shorter texts, fewer steps — the same
+protocol end to end in a few minutes, with numbers that are not comparable to the full run's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from distillrank.config import ConfigModel
+
+__all__ = ["FAMILIES", "QUICK", "TARGETS", "JobConfig"]
+
+Family = Literal["lgbm", "lgbm_dense", "bi_encoder", "bi_encoder_shallow", "dssm"]
+Target = Literal["qrels", "hard", "soft", "joint", "margin_mse", "rd"]
+
+FAMILIES: tuple[Family, ...] = ("lgbm", "lgbm_dense", "bi_encoder", "bi_encoder_shallow", "dssm")
+"""Student families: LightGBM LambdaMART over cheap lexical features (``lgbm``) and with the dense cosine
+as one more feature (``lgbm_dense``: its path runs the bi-encoder's query tower); a bi-encoder whose query
+tower is the full 6-layer MiniLM or a shallow one, both against the fixed document index; a DSSM."""
+
+TARGETS: tuple[Target, ...] = ("qrels", "hard", "soft", "joint", "margin_mse", "rd")
+"""What a student learns from: the qrels only, or the teacher's labels (``soft`` once per temperature)."""
+
+
+class _Section(ConfigModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CandidateSettings(_Section):
+    """First stage: BM25 top-``k`` for every query; the teacher and the rerankers see the top ``depth``."""
+
+    k: StrictInt = Field(default=100, ge=1)
+    depth: StrictInt = Field(default=20, ge=2)
+
+
+class TeacherSettings(_Section):
+    """The cross-encoder teacher, fine-tuned on the train qrels with BM25 hard negatives.
+
+    ``skip``: hard negatives come from BM25 ranks ``skip[0]+1 .. skip[1]`` (the very top is skipped: it
+    holds unjudged relevant documents). ``fusion``: also fit a fusion of the cross-encoder with BM25 and the
+    dense cosine on the validation queries, and make it the teacher if it is better there.
+    """
+
+    model: str | None = None
+    max_length: StrictInt = Field(default=128, ge=8)
+    epochs: StrictInt = Field(default=2, ge=1)
+    max_steps: StrictInt | None = Field(default=None, ge=1)
+    lr: float = Field(default=5e-5, gt=0)
+    batch_size: StrictInt = Field(default=4, ge=1)
+    loss: str = "softmax"
+    n_negatives: StrictInt = Field(default=3, ge=1)
+    skip: tuple[int, int] = (3, 100)
+    evaluations: StrictInt = Field(default=2, ge=1)
+    patience: StrictInt | None = Field(default=2, ge=1)
+    fusion: StrictBool = True
+    scoring_batch_size: StrictInt = Field(default=32, ge=1)
+
+
+class DenseSettings(_Section):
+    """The dense side shared by the fusion teacher, the bi-encoder students and the ``dense_cos`` feature:
+    a bi-encoder (default all-MiniLM-L6-v2) embeds every document once, cached on disk."""
+
+    model: str | None = None
+    doc_max_length: StrictInt = Field(default=256, ge=8)
+    query_max_length: StrictInt = Field(default=64, ge=8)
+
+
+class StudentSettings(_Section):
+    """Which students to train and how (see :data:`FAMILIES`, :data:`TARGETS`)."""
+
+    families: list[Family] = Field(default_factory=lambda: list(FAMILIES))
+    targets: list[Target] = Field(default_factory=lambda: list(TARGETS))
+    temperatures: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0])
+    joint_temperature: float | None = None
+    alpha: float = Field(default=0.5, ge=0, le=1)
+    rd_top_k: StrictInt = Field(default=5, ge=1)
+    hard_top_k: StrictInt = Field(default=1, ge=1)
+    shallow_layers: StrictInt = Field(default=3, ge=1)
+    freeze_embeddings: StrictBool = True
+    align_epochs: StrictInt = Field(default=2, ge=0)
+    align_max_texts: StrictInt = Field(default=12_000, ge=1)
+    neural_epochs: StrictInt = Field(default=4, ge=1)
+    neural_lr: float = Field(default=2e-5, gt=0)
+    shallow_lr: float = Field(default=5e-5, gt=0)
+    neural_batch_size: StrictInt = Field(default=16, ge=1)
+    dssm_epochs: StrictInt = Field(default=10, ge=1)
+    dssm_lr: float = Field(default=1e-3, gt=0)
+    lgbm_rounds: StrictInt = Field(default=300, ge=1)
+    lgbm_learning_rate: float = Field(default=0.05, gt=0)
+    lgbm_leaves: StrictInt = Field(default=31, ge=2)
+
+    @field_validator("temperatures")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if not value or any(t <= 0 for t in value):
+            raise ValueError(f"must be a non-empty list of positive numbers (got {value!r})")
+        return value
+
+
+class EvaluationSettings(_Section):
+    """Test measures (ir_measures names) and how many test queries are timed one by one for latency."""
+
+    measures: list[str] = Field(default_factory=lambda: ["nDCG@10", "RR@10", "R@100"])
+    latency_queries: StrictInt = Field(default=100, ge=1)
+
+
+class JobConfig(ConfigModel):
+    """Every setting of the main job. ``from_file`` reads the settings at the top level or under ``run``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    section = "run"
+
+    dataset: str = "scifact"
+    data_dir: str | None = None
+    seed: StrictInt = 42
+    validation_fraction: float = Field(default=0.1, gt=0, lt=1)
+    folds: StrictInt = Field(default=5, ge=2)
+    max_train_queries: StrictInt | None = Field(default=None, ge=2)
+    max_test_queries: StrictInt | None = Field(default=None, ge=1)
+    threads: StrictInt | None = Field(default=None, ge=1)
+    quick: StrictBool = False
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings)
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    dense: DenseSettings = Field(default_factory=DenseSettings)
+    students: StudentSettings = Field(default_factory=StudentSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+
+    def with_quick(self) -> JobConfig:
+        """These settings with :data:`QUICK` applied (values set explicitly in QUICK win)."""
+        data = self.model_dump()
+        for key, value in QUICK.items():
+            if isinstance(value, dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        data["quick"] = True
+        return JobConfig.model_validate(data)
+
+
+QUICK: dict[str, Any] = {
+    "max_train_queries": 120,
+    "max_test_queries": 60,
+    "candidates": {"k": 100, "depth": 10},
+    "teacher": {"max_length": 64, "max_steps": 20, "evaluations": 1, "patience": None},
+    "dense": {"doc_max_length": 48, "query_max_length": 32},
+    "students": {
+        "temperatures": [1.0, 2.0],
+        "align_epochs": 1,
+        "align_max_texts": 1500,
+        "neural_epochs": 1,
+        "dssm_epochs": 3,
+        "lgbm_rounds": 50,
+    },
+    "evaluation": {"latency_queries": 20},
+}
+"""What ``--quick`` changes: a few minutes on two cores, for CI and smoke tests."""

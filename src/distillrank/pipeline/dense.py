@@ -1,0 +1,126 @@
+"""The dense side of the job: one bi-encoder's document embeddings, computed once and cached on disk.
+
+The same vectors serve the fusion teacher (dense cosine), the bi-encoder students (their fixed document
+index, see :class:`~distillrank.models.query_encoder.QueryEncoder`) and LightGBM's ``dense_cos`` feature.
+Embedding 5,000 abstracts takes minutes on two cores, so documents are encoded in chunks, each written
+atomically under a key of (model fingerprint, ``max_length``, the texts): a crash loses one chunk at most,
+and an unchanged corpus is never encoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from distillrank.data.collection import Corpus
+from distillrank.distillation.teacher_cache import model_fingerprint
+from distillrank.io import atomic_write
+from distillrank.models._hf import default_encoder_path
+from distillrank.models.bi_encoder import BiEncoder
+
+__all__ = ["DenseSide"]
+
+_CHUNK = 512
+
+
+class DenseSide:
+    """Document embeddings of ``corpus`` by a bi-encoder, plus query embeddings on demand.
+
+    Args:
+        corpus: the documents (embedded as ``title + " " + text``).
+        cache_dir: where the chunks and the finished ``[N, D]`` matrix go.
+        model: a bi-encoder folder or hub name (``None``: all-MiniLM-L6-v2).
+        doc_max_length / query_max_length: truncation of documents and queries.
+        progress: ``progress(done, total)`` after each chunk.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        cache_dir: str | Path,
+        *,
+        model: str | None = None,
+        doc_max_length: int = 256,
+        query_max_length: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.model_path = model or default_encoder_path()
+        self.encoder = BiEncoder(self.model_path, max_length=doc_max_length)
+        self.query_max_length = query_max_length
+        self.docnos = list(corpus.docnos)
+        self.texts = corpus.full_texts()
+        self.row = {d: i for i, d in enumerate(self.docnos)}
+        self._row_by_text = {t: i for i, t in enumerate(self.texts)}
+        self.doc_vectors = self._doc_vectors(Path(cache_dir), doc_max_length, progress)
+        self.encoder.max_length = query_max_length
+        self._queries: dict[str, np.ndarray] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        return model_fingerprint(self.model_path)
+
+    def _doc_vectors(
+        self, cache_dir: Path, max_length: int, progress: Callable[[int, int], None] | None
+    ) -> np.ndarray:
+        h = hashlib.sha256(f"{self.fingerprint}\0{max_length}\0".encode())
+        for t in self.texts:
+            h.update(hashlib.sha256(t.encode()).digest())
+        folder = cache_dir / f"dense-{h.hexdigest()[:20]}"
+        done = folder / "docs.npy"
+        if done.exists():
+            return np.load(done)
+        folder.mkdir(parents=True, exist_ok=True)
+        n = len(self.texts)
+        parts = []
+        for c in range(math.ceil(n / _CHUNK)):
+            path = folder / f"chunk-{c:05d}.npy"
+            if path.exists():
+                part = np.load(path)
+            else:
+                part = self.encoder.encode(self.texts[c * _CHUNK : (c + 1) * _CHUNK], batch_size=32)
+                with atomic_write(path, "wb") as f:
+                    np.save(f, part)
+            parts.append(part)
+            if progress is not None:
+                progress(min((c + 1) * _CHUNK, n), n)
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.encoder.embedding_dim), np.float32)
+        with atomic_write(done, "wb") as f:
+            np.save(f, vectors)
+        for c in range(len(parts)):
+            (folder / f"chunk-{c:05d}.npy").unlink(missing_ok=True)
+        return vectors
+
+    # -- queries ---------------------------------------------------------------------------------------
+    def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """``[n, D]`` normalised query embeddings (each distinct text encoded once per process)."""
+        new = sorted({t for t in texts if t not in self._queries})
+        if new:
+            self._queries.update(zip(new, self.encoder.encode(new, is_query=True), strict=True))
+        if not texts:
+            return np.zeros((0, self.doc_vectors.shape[1]), dtype=np.float32)
+        return np.stack([self._queries[t] for t in texts])
+
+    def cosine(self, queries: Mapping[str, str], candidates: Mapping[str, Sequence[str]]) -> dict:
+        """``qid -> {docno: cosine}`` for each query's candidates."""
+        qids = [q for q in candidates if candidates[q]]
+        qv = self.query_vectors([queries[q] for q in qids])
+        out: dict[str, dict[str, float]] = {}
+        for i, q in enumerate(qids):
+            docs = list(candidates[q])
+            sims = self.doc_vectors[[self.row[d] for d in docs]] @ qv[i]
+            out[q] = dict(zip(docs, sims.astype(float).tolist(), strict=True))
+        return out
+
+    # -- the FeatureExtractor's Encoder protocol --------------------------------------------------------
+    def encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        """Queries through the encoder; documents looked up (texts of this corpus) or encoded."""
+        if is_query:
+            return self.query_vectors(list(texts))
+        rows = [self._row_by_text.get(t) for t in texts]
+        if all(r is not None for r in rows):
+            return self.doc_vectors[np.asarray(rows, dtype=np.int64)]
+        return self.encoder.encode(list(texts), is_query=False)

@@ -1,0 +1,705 @@
+"""The main job: distil a cross-encoder teacher into fast students and measure quality next to cost.
+
+``distillrank run`` calls :func:`run_job`. Stages (each resumable; see "Caching" below):
+
+1. **Candidates** — BM25 (Lucene defaults) top-``k`` for every query.
+2. **Teacher** — a cross-encoder fine-tuned on the train qrels with BM25 hard negatives, early-stopped on
+   validation queries held out of train (:mod:`.teacher`); optionally fused with BM25 and the dense
+   cosine when that is better on validation. ``teacher_dir`` reuses a saved teacher instead.
+3. **Teacher labels** — the teacher's scores of every student-training candidate, cached on disk under a
+   key of model + candidates + texts (:class:`~distillrank.distillation.TeacherScoreCache`).
+4. **Students** — for each family (:data:`~.config.FAMILIES`) and target (:data:`~.config.TARGETS`).
+5. **Evaluation** — test metrics of every model; cost of its full retrieve+rank path (:mod:`.paths`).
+6. **Report** — ``report.md``, ``report.html``, ``metrics.json`` (:mod:`.summary`).
+
+**Collections without a train split** (e.g. ``vaswani``, or any BEIR/TREC/SMART folder): the teacher
+comes from ``teacher_dir`` (or, without one, a zero-shot BM25 + dense fusion), and the students learn
+with k-fold cross-fitting over the judged queries: each fold's students are trained on the other folds'
+queries (qrels and teacher labels) and rank only that fold's queries, so no query's labels are ever used
+to rank it. The test metrics are over all queries, from the per-fold runs.
+
+**Caching**: everything lives under ``output/``. Document embeddings and teacher scores are cached in
+``output/cache/`` in chunks written atomically; the teacher trains with checkpoints; each student's result
+is written to ``output/students/<family>/<name>.json`` with a key of the settings that made it. A re-run
+with unchanged settings loads everything and only rewrites the report; a crashed run resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.run import Run
+from distillrank.errors import DistillrankError
+from distillrank.evaluation.cost import count_parameters
+from distillrank.evaluation.metrics import evaluate
+from distillrank.io import atomic_write
+from distillrank.pipeline.config import JobConfig
+from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path, rerank_head
+from distillrank.pipeline.students import (
+    TargetSpec,
+    lgbm_kwargs,
+    make_lists,
+    target_specs,
+    train_neural,
+)
+from distillrank.pipeline.teacher import Fusion, fit_fusion, rerank_scores, train_cross_encoder
+
+__all__ = ["Fold", "JobResult", "run_job"]
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Fold:
+    """Query ids of one fold: ``fit`` (training), ``val`` (early stopping, model choice), ``test``."""
+
+    index: int
+    fit: list[str]
+    val: list[str]
+    test: list[str]
+
+
+@dataclass
+class JobResult:
+    """What :func:`run_job` produced: ``metrics`` is the content of ``metrics.json``."""
+
+    output: Path
+    metrics: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as f:
+        json.dump(payload, f, indent=2)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _metrics(run: Run, qrels: Qrels, measures: Sequence[str]) -> dict[str, float]:
+    res = evaluate(run, qrels, ",".join(measures))
+    return {m: round(float(res.aggregate[m]), 4) for m in measures}
+
+
+def _sample(qids: Sequence[str], n: int | None, seed: int) -> list[str]:
+    qids = sorted(qids)
+    if n is None or n >= len(qids):
+        return qids
+    return sorted(random.Random(seed).sample(qids, n))
+
+
+def _rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: int, name: str) -> Run:
+    """``first`` with each query's top ``depth`` re-ordered by ``scores`` (the rest below, in order)."""
+    out: dict[str, dict[str, float]] = {}
+    for q in first:
+        ranking = first.ranked(q)
+        head = [d for d, _ in ranking[:depth]]
+        values = np.array([scores[q][d] for d in head], dtype=np.float64)
+        out[q] = dict(rerank_head(ranking, head, values))
+    return Run.from_trusted(out, name=name)
+
+
+def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool]:
+    """The folds, the qrels of every used query, and whether the collection had a train split."""
+    splits = coll.splits
+    has_train = "train" in splits and len(coll.get_qrels("train")) > 0
+    test_split = "test" if "test" in splits else (splits[0] if len(splits) == 1 else None)
+    if test_split is None or test_split == "train":
+        raise DistillrankError(
+            f"{coll.name}: no test split to evaluate on (splits: {', '.join(splits) or 'none'})"
+        )
+    test_qrels = coll.get_qrels(test_split)
+    test_queries = coll.queries_for(test_split)
+    test = _sample([q for q in test_qrels if q in test_queries], cfg.max_test_queries, cfg.seed)
+    if not test:
+        raise DistillrankError(f"{coll.name}: no judged test query has a text")
+    rng = random.Random(cfg.seed)
+    if has_train:
+        train_qrels = coll.get_qrels("train")
+        train_queries = coll.queries_for("train")
+        both = set(train_qrels) & set(test_qrels)
+        if both:
+            raise DistillrankError(
+                f"{coll.name}: {len(both)} query ids are in both train and test, e.g. {sorted(both)[0]!r}"
+            )
+        train = _sample([q for q in train_qrels if q in train_queries], cfg.max_train_queries, cfg.seed)
+        shuffled = train[:]
+        rng.shuffle(shuffled)
+        n_val = max(1, round(cfg.validation_fraction * len(train)))
+        val, fit = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
+        qrels = Qrels({**train_qrels.subset(train).to_dict(), **test_qrels.subset(test).to_dict()})
+        return [Fold(0, fit, val, test)], qrels, True
+    from distillrank.distillation.folds import kfold_queries
+
+    k = min(cfg.folds, len(test))
+    if k < 2:
+        raise DistillrankError(f"{coll.name}: k-fold needs at least 2 judged queries, found {len(test)}")
+    folds = []
+    for i, (train, held_out) in enumerate(kfold_queries(test, k, seed=cfg.seed)):
+        shuffled = sorted(train)
+        rng.shuffle(shuffled)
+        n_val = max(1, round(cfg.validation_fraction * len(shuffled)))
+        folds.append(Fold(i, sorted(shuffled[n_val:]), sorted(shuffled[:n_val]), sorted(held_out)))
+    return folds, test_qrels.subset(test), False
+
+
+# ------------------------------------------------------------------------------------------------ job
+class _Job:
+    def __init__(self, cfg: JobConfig, output: Path, teacher_dir: Path | None, log: Log) -> None:
+        self.cfg, self.out, self.teacher_dir, self.log = cfg, output, teacher_dir, log
+        self.cache = output / "cache"
+        self.timings: dict[str, float] = {}
+
+    # -- stage 0/1: data and candidates ---------------------------------------------------------------
+    def load(self) -> None:
+        from distillrank.data.catalogue import load_dataset
+        from distillrank.retrieval.bm25 import BM25Retriever
+
+        t0 = time.perf_counter()
+        coll = load_dataset(self.cfg.dataset, self.cfg.data_dir)
+        if not isinstance(coll, TextCollection):
+            raise DistillrankError(
+                f"{self.cfg.dataset}: distillrank run needs a text collection (queries, documents, qrels), "
+                f"not {type(coll).__name__}"
+            )
+        self.coll = coll
+        self.corpus = coll.corpus
+        self.folds, self.qrels, self.has_train = _plan(coll, self.cfg)
+        self.queries: dict[str, str] = {}
+        for split in coll.splits:
+            self.queries.update(coll.queries_for(split))
+        used = sorted({q for f in self.folds for q in (*f.fit, *f.val, *f.test)})
+        self.used = used
+        self.bm25 = BM25Retriever()
+        self.bm25.index(self.corpus)
+        self.first = self.bm25.search({q: self.queries[q] for q in used}, k=self.cfg.candidates.k)
+        self.first = Run.from_trusted({q: self.first[q] for q in used if q in self.first}, name="bm25")
+        depth = self.cfg.candidates.depth
+        fit_any = {q for f in self.folds for q in f.fit}
+        self.cands: dict[str, list[str]] = {}
+        for q in used:
+            head = [d for d, _ in self.first.ranked(q, depth)] if q in self.first else []
+            if q in fit_any:  # training lists also hold the judged positives
+                head += [d for d, y in sorted(self.qrels.get(q, {}).items()) if y > 0 and d not in head]
+            self.cands[q] = [d for d in head if d in self.corpus]
+        self.timings["load_and_bm25_s"] = round(time.perf_counter() - t0, 2)
+        n_fit = sum(len(f.fit) for f in self.folds) // len(self.folds)
+        self.log(
+            f"{coll.name}: {len(self.corpus):,} documents, {len(used)} queries "
+            f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
+            f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
+        )
+
+    def dense(self) -> None:
+        from distillrank.pipeline.dense import DenseSide
+
+        t0 = time.perf_counter()
+        d = self.cfg.dense
+        self.log(f"dense side: embedding {len(self.corpus):,} documents (cached after the first run)")
+        self.dense_side = DenseSide(
+            self.corpus,
+            self.cache,
+            model=d.model,
+            doc_max_length=d.doc_max_length,
+            query_max_length=d.query_max_length,
+        )
+        self.timings["dense_index_s"] = round(time.perf_counter() - t0, 2)
+
+    # -- stage 2/3: teacher and its labels ------------------------------------------------------------
+    def _bm25_scores(self, cands: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for q, docs in cands.items():
+            have = self.first.get(q, {})
+            missing = [d for d in docs if d not in have]
+            full = self.bm25.score(self.queries[q]) if missing else None
+            out[q] = {
+                d: float(have[d]) if d in have else float(full[self.corpus.position(d)])  # type: ignore[index]
+                for d in docs
+            }
+        return out
+
+    def teacher(self) -> None:
+        from distillrank.distillation.teacher_cache import TeacherScoreCache
+        from distillrank.models.cross_encoder import CrossEncoder
+
+        t0 = time.perf_counter()
+        ts = self.cfg.teacher
+        folder = self.out / "teacher"
+        self.ce: Any = None
+        self.teacher_info: dict[str, Any] = {}
+        fusion: Fusion | None = None
+        if self.teacher_dir is not None:
+            src = self.teacher_dir
+            ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
+            self.log(f"teacher: loading {ce_dir}")
+            self.ce = CrossEncoder.load(ce_dir)
+            fusion = Fusion.load(src)
+            self.ce_dir = ce_dir
+            self.teacher_info = {"source": str(src), "fine_tuned_here": False}
+        elif self.has_train:
+            fold = self.folds[0]
+            key = _digest(ts.model_dump(), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
+            meta = _read_json(folder / "teacher.json")
+            self.ce_dir = folder / "cross-encoder"
+            if meta and meta.get("key") == key and self.ce_dir.is_dir():
+                self.log(f"teacher: reusing {self.ce_dir}")
+                self.ce = CrossEncoder.load(self.ce_dir)
+                self.teacher_info = meta["summary"]
+            else:
+                self.log(
+                    f"teacher: fine-tuning a cross-encoder on {len(fold.fit)} training queries "
+                    f"(BM25 hard negatives from ranks {ts.skip[0] + 1}-{ts.skip[1]}; "
+                    f"{len(fold.val)} validation queries)"
+                )
+                self.ce, summary = train_cross_encoder(
+                    ts,
+                    queries=self.queries,
+                    qrels=self.qrels,
+                    corpus=self.corpus,
+                    bm25_run=self.first,
+                    fit_qids=fold.fit,
+                    val_qids=fold.val,
+                    depth=self.cfg.candidates.depth,
+                    folder=folder,
+                    seed=self.cfg.seed,
+                    log=self.log,
+                )
+                self.teacher_info = {"fine_tuned_here": True, **summary}
+                _write_json(folder / "teacher.json", {"key": key, "summary": self.teacher_info})
+        else:
+            self.log(
+                "teacher: this collection has no train split and no --teacher was given; using a zero-shot "
+                "fusion of BM25 and the dense bi-encoder (pass --teacher DIR for a cross-encoder)"
+            )
+            fusion = Fusion({"bm25": 0.5, "dense": 0.5})
+            self.teacher_info = {"zero_shot": True}
+        self.timings["teacher_train_s"] = round(time.perf_counter() - t0, 2)
+
+        # signals of every candidate: cross-encoder (cached), BM25, dense cosine
+        t0 = time.perf_counter()
+        self.signals: dict[str, dict[str, dict[str, float]]] = {"bm25": self._bm25_scores(self.cands)}
+        self.signals["dense"] = self.dense_side.cosine(self.queries, self.cands)
+        if self.ce is not None:
+            n_pairs = sum(len(v) for v in self.cands.values())
+            self.log(f"teacher labels: {n_pairs:,} candidate pairs (cached; resumable)")
+            cache = TeacherScoreCache(self.cache / "teacher-scores")
+            ce_run = cache.get_or_compute(
+                self.cands,
+                lambda pairs: self.ce.predict(pairs, batch_size=ts.scoring_batch_size),
+                self.queries,
+                self.corpus,
+                fingerprint=self.ce_dir,
+                max_length=self.ce.max_length,
+                chunk_size=256,
+                show_progress=True,
+            )
+            self.signals["cross_encoder"] = {q: dict(ce_run[q]) for q in self.cands if q in ce_run}
+            self.teacher_info["scored_pairs_this_run"] = cache.last_scored
+        self.timings["teacher_labels_s"] = round(time.perf_counter() - t0, 2)
+
+        if fusion is None:
+            fusion = Fusion()
+            if ts.fusion and self.has_train:
+                val = self.folds[0].val
+                val_signals = self._restricted(val, self.signals)
+                fusion = fit_fusion(val_signals, self.qrels.subset(val))
+                self.log(f"teacher fusion on validation: {fusion.weights} ({fusion.validation})")
+            fusion.save(folder)
+        self.fusion = fusion
+
+    def _restricted(self, qids: Sequence[str], signals: Mapping[str, Any]) -> dict[str, Any]:
+        """Signals of ``qids`` over BM25's top ``depth`` only (no appended positives)."""
+        depth = self.cfg.candidates.depth
+        out: dict[str, Any] = {}
+        for s, by_q in signals.items():
+            out[s] = {
+                q: {d: by_q[q][d] for d, _ in self.first.ranked(q, depth)} for q in qids if q in self.first
+            }
+        return out
+
+    def teacher_scores(self, qids: Sequence[str], *, lists: bool) -> Run:
+        """Teacher scores of the training lists (``lists=True``) or of BM25's top ``depth``."""
+        sig = {s: {q: v[q] for q in qids if q in v} for s, v in self.signals.items()}
+        if not lists:
+            sig = self._restricted(qids, self.signals)
+        return self.fusion.combine(sig)
+
+    # -- paths -------------------------------------------------------------------------------------------
+    def teacher_scorer(self, fusion: Fusion) -> Callable[[str, list[tuple[str, float]]], np.ndarray]:
+        def score(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            docs = [d for d, _ in head]
+            sig: dict[str, dict[str, dict[str, float]]] = {"bm25": {"q": dict(head)}}
+            if "dense" in fusion.signals:
+                sig["dense"] = self.dense_side.cosine({"q": query}, {"q": docs})
+            if "cross_encoder" in fusion.signals:
+                texts = [(query, self.corpus[d].full_text()) for d in docs]
+                pred = self.ce.predict(texts, batch_size=self.cfg.teacher.scoring_batch_size)
+                sig["cross_encoder"] = {"q": dict(zip(docs, pred.tolist(), strict=True))}
+            fused = fusion.combine(sig)["q"]
+            return np.array([fused[d] for d in docs])
+
+        return score
+
+    # -- stage 4: students ------------------------------------------------------------------------------
+    def students(self) -> None:
+        s = self.cfg.students
+        self.results: dict[str, dict[str, Any]] = {}
+        base_key = _digest(
+            self.cfg.model_dump(exclude={"evaluation", "threads"}),
+            self.fusion.weights,
+            str(self.teacher_dir),
+            self.teacher_info.get("best_step"),
+        )
+        for family in s.families:
+            t0 = time.perf_counter()
+            joint_t: float | None = None
+            for spec in target_specs(s, None):
+                if spec.target == "joint":
+                    spec = TargetSpec("joint", "joint", s.joint_temperature or joint_t or 1.0)
+                name = f"{family}/{spec.name}"
+                path = self.out / "students" / family / f"{spec.name}.json"
+                key = _digest(base_key, family, spec.name, spec.temperature)
+                cached = _read_json(path)
+                if cached and cached.get("key") == key:
+                    result = cached["result"]
+                    self.log(f"  {name}: cached (test nDCG@10 {result['metrics']['nDCG@10']:.4f})")
+                else:
+                    result = self._train_student(family, spec)
+                    _write_json(path, {"key": key, "result": result})
+                    self.log(
+                        f"  {name}: validation nDCG@10 {result['validation_ndcg@10']:.4f}, "
+                        f"test nDCG@10 {result['metrics']['nDCG@10']:.4f} "
+                        f"({result['train_seconds']:.0f} s)"
+                    )
+                self.results[name] = result
+                if spec.target == "soft":
+                    best = max(
+                        (r for n, r in self.results.items() if n.startswith(f"{family}/soft-")),
+                        key=lambda r: r["validation_ndcg@10"],
+                    )
+                    joint_t = best["temperature"]
+            self.timings[f"students_{family}_s"] = round(time.perf_counter() - t0, 2)
+
+    def _train_student(self, family: str, spec: TargetSpec) -> dict[str, Any]:
+        runs: list[Run] = []
+        vals: list[float] = []
+        info: dict[str, Any] = {}
+        cost: dict[str, Any] | None = None
+        t0 = time.perf_counter()
+        for fold in self.folds:
+            run, val, info, path, params = getattr(self, f"_fold_{family}")(fold, spec)
+            runs.append(run)
+            vals.append(val)
+            if cost is None:  # the serving cost of fold 0's model
+                texts = [self.queries[q] for q in fold.test[: self.cfg.evaluation.latency_queries]]
+                cost = measure_path(path, texts, params=params)
+        train_seconds = time.perf_counter() - t0
+        merged = Run.from_trusted({q: r[q] for r in runs for q in r}, name=f"{family}/{spec.name}")
+        out_run = self.out / "runs" / family / f"{spec.name}.trec"
+        out_run.parent.mkdir(parents=True, exist_ok=True)
+        merged.save(out_run, tag=f"{family}-{spec.name}")
+        return {
+            "family": family,
+            "target": spec.target,
+            "temperature": spec.temperature,
+            "validation_ndcg@10": round(float(np.mean(vals)), 4),
+            "metrics": _metrics(merged, self.qrels.subset(list(merged)), self.cfg.evaluation.measures),
+            "cost": cost,
+            "train_seconds": round(train_seconds, 1),
+            "training": info,
+            "run": str(out_run.relative_to(self.out)),
+        }
+
+    # LightGBM over cheap features ------------------------------------------------------------------------
+    def _features(self, dense: bool) -> Any:
+        attr = "_fx_dense" if dense else "_fx"
+        if not hasattr(self, attr):
+            from distillrank.distillation.features import FeatureExtractor
+
+            setattr(self, attr, FeatureExtractor(encoder=self.dense_side if dense else None).fit(self.corpus))
+        return getattr(self, attr)
+
+    def _fold_lgbm_dense(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        return self._fold_lgbm(fold, spec, dense=True)
+
+    def _fold_lgbm(
+        self, fold: Fold, spec: TargetSpec, dense: bool = False
+    ) -> tuple[Run, float, dict, Any, int]:
+        from distillrank.distillation.lgbm_student import LGBMStudent
+
+        fx = self._features(dense)
+        bm = self.signals["bm25"]
+        train_run = Run.from_trusted({q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1})
+        train_ds = fx.transform(train_run, self.queries, self.qrels)
+        teacher = self.teacher_scores(fold.fit, lists=True)
+        t_rows = np.array([teacher[q][d] for q, d in zip(train_ds.qids, train_ds.docnos, strict=True)])
+        depth = self.cfg.candidates.depth
+        val_run = self.first.subset(fold.val).top_k(depth)
+        val_ds = fx.transform(val_run, self.queries, self.qrels)
+        student = LGBMStudent(**lgbm_kwargs(spec, self.cfg.students))
+        student.fit(train_ds.X, train_ds.y, train_ds.group, teacher_scores=t_rows, eval_set=val_ds)
+        val = self._eval_rerank(student.predict(val_ds.X), val_ds, fold.val)
+        test_ds = fx.transform(self.first.subset(fold.test).top_k(depth), self.queries)
+        pred = student.predict(test_ds.X)
+        scores: dict[str, dict[str, float]] = {}
+        for q, d, v in zip(test_ds.qids, test_ds.docnos, pred.tolist(), strict=True):
+            scores.setdefault(str(q), {})[str(d)] = v
+        run = _rerank_run(self.first.subset(fold.test), scores, depth, "lgbm")
+        if fold.index == 0:
+            student.save(self.out / "models" / ("lgbm_dense" if dense else "lgbm") / spec.name)
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            ds = fx.transform(Run.from_trusted({"q": dict(head)}), {"q": query})
+            by_doc = dict(zip(ds.docnos, student.predict(ds.X).tolist(), strict=True))
+            return np.array([by_doc[d] for d, _ in head])
+
+        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        info = {"trees": student.num_trees, "best_iteration": student.best_iteration_}
+        params = student.num_parameters + (self.dense_side.encoder.num_parameters() if dense else 0)
+        return run, val, info, path, params
+
+    def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
+        scores: dict[str, dict[str, float]] = {}
+        for q, d, v in zip(ds.qids, ds.docnos, pred.tolist(), strict=True):
+            scores.setdefault(str(q), {})[str(d)] = v
+        run = _rerank_run(self.first.subset(list(qids)), scores, self.cfg.candidates.depth, "val")
+        return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
+
+    # DSSM (re-ranks BM25's top depth) ------------------------------------------------------------------
+    def _fold_dssm(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        from distillrank.models.dssm import DSSM
+
+        s = self.cfg.students
+        vocab_texts = self.corpus.full_texts() + [self.queries[q] for q in fold.fit]
+        init = DSSM(vocab=DSSM.build_vocab(vocab_texts, max_size=30_000), hidden_sizes=(300, 300, 128))
+        depth = self.cfg.candidates.depth
+
+        def rerank(model: Any, qids: Sequence[str]) -> Run:
+            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
+            scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
+            return _rerank_run(self.first.subset(list(heads)), scored, depth, "dssm")
+
+        def validate(model: Any) -> float:
+            run = rerank(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists = self._lists(fold, spec)
+        model, info = train_neural(
+            init,
+            spec,
+            s,
+            lists=lists,
+            lr=s.dssm_lr,
+            epochs=s.dssm_epochs,
+            validate=validate,
+            seed=self.cfg.seed,
+        )
+        run = rerank(model, fold.test)
+        corpus = self.corpus
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            return model.predict([(query, corpus[d].full_text()) for d, _ in head])
+
+        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
+
+    def _lists(self, fold: Fold, spec: TargetSpec) -> list[Any]:
+        teacher = self.teacher_scores(fold.fit, lists=True)
+        return make_lists(
+            fold.fit,
+            self.cands,
+            self.queries,
+            self.qrels,
+            self.corpus,
+            teacher,
+            teacher_best_first=spec.target == "margin_mse",
+        )
+
+    # bi-encoder students: query tower against the fixed document index --------------------------------
+    def _query_init(self, shallow: bool) -> Any:
+        from distillrank.models.bi_encoder import BiEncoder
+        from distillrank.models.query_encoder import QueryEncoder, align_query_tower
+
+        attr = "_shallow_init" if shallow else "_full_init"
+        if hasattr(self, attr):
+            return getattr(self, attr)
+        s, d = self.cfg.students, self.dense_side
+        tower = BiEncoder(
+            d.model_path,
+            max_length=self.cfg.dense.query_max_length,
+            num_layers=s.shallow_layers if shallow else None,
+            similarity="cosine",
+            temperature=0.05,
+        )
+        if s.freeze_embeddings:  # the word-piece table is the teacher's; training it costs most of a step
+            for p in tower.query_encoder.embeddings.word_embeddings.parameters():
+                p.requires_grad_(False)
+        if shallow and s.align_epochs:
+            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
+            texts = sorted(
+                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
+            )
+            if len(texts) > s.align_max_texts:
+                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
+            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
+            losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
+            self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
+        model = QueryEncoder(tower, d.doc_vectors, d.docnos, d.texts)
+        setattr(self, attr, model)
+        return model
+
+    def _fold_bi_encoder(self, fold: Fold, spec: TargetSpec, shallow: bool = False) -> tuple:
+        s = self.cfg.students
+        init = self._query_init(shallow)
+        k = self.cfg.candidates.k
+
+        def retrieve(model: Any, qids: Sequence[str]) -> Run:
+            path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+            ranked = path.search_many([self.queries[q] for q in qids])
+            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="dense")
+
+        def validate(model: Any) -> float:
+            run = retrieve(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists = self._lists(fold, spec)
+        lr = s.shallow_lr if shallow else s.neural_lr
+        model, info = train_neural(
+            init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
+        )
+        run = retrieve(model, fold.test)
+        path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
+
+    def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
+        return self._fold_bi_encoder(fold, spec, shallow=True)
+
+    # -- stage 5: baselines and teacher on test ----------------------------------------------------------
+    def reference_models(self) -> dict[str, dict[str, Any]]:
+        ev = self.cfg.evaluation
+        test = sorted({q for f in self.folds for q in f.test})
+        qrels = self.qrels.subset(test)
+        depth, k = self.cfg.candidates.depth, self.cfg.candidates.k
+        latency_q = [self.queries[q] for q in self.folds[0].test[: ev.latency_queries]]
+        teacher_q = latency_q[: max(3, min(len(latency_q), 20))]
+        models: dict[str, dict[str, Any]] = {}
+        bm25_run = self.first.subset(test)
+        models["bm25"] = {
+            "role": "baseline",
+            "family": "bm25",
+            "targets": None,
+            "metrics": _metrics(bm25_run, qrels, ev.measures),
+            "cost": measure_path(BM25Path(self.bm25, k), latency_q, params=0),
+        }
+        dense_run = Run.from_trusted(
+            {
+                q: dict(r)
+                for q, r in zip(
+                    test,
+                    DensePath(
+                        lambda t: self.dense_side.query_vectors(list(t)),
+                        self.dense_side.doc_vectors,
+                        self.dense_side.docnos,
+                        k,
+                    ).search_many([self.queries[q] for q in test]),
+                    strict=True,
+                )
+            }
+        )
+        dense_path = DensePath(
+            lambda t: self.dense_side.encoder.encode(list(t), is_query=True),
+            self.dense_side.doc_vectors,
+            self.dense_side.docnos,
+            k,
+        )
+        models["dense-zero-shot"] = {
+            "role": "baseline",
+            "family": "bi_encoder",
+            "targets": None,
+            "metrics": _metrics(dense_run, qrels, ev.measures),
+            "cost": measure_path(dense_path, latency_q, params=self.dense_side.encoder.num_parameters()),
+        }
+        ce_params = self.ce.num_parameters() if self.ce is not None else 0
+        dense_params = self.dense_side.encoder.num_parameters() if "dense" in self.fusion.signals else 0
+        teacher_run = _rerank_run(bm25_run, self.teacher_scores(test, lists=False), depth, "teacher")
+        models["teacher"] = {
+            "role": "teacher",
+            "family": "fusion" if len(self.fusion.signals) > 1 else self.fusion.signals[0],
+            "targets": "qrels",
+            "fusion_weights": self.fusion.weights,
+            "metrics": _metrics(teacher_run, qrels, ev.measures),
+            "cost": measure_path(
+                RerankPath(self.bm25, self.teacher_scorer(self.fusion), k=k, depth=depth),
+                teacher_q,
+                params=ce_params + dense_params,
+            ),
+        }
+        teacher_run.save(self.out / "runs" / "teacher.trec", tag="teacher")
+        if self.ce is not None and len(self.fusion.signals) > 1:
+            alone = Fusion()
+            sig = self._restricted(test, {"cross_encoder": self.signals["cross_encoder"]})
+            ce_run = _rerank_run(bm25_run, alone.combine(sig), depth, "cross-encoder")
+            models["teacher-cross-encoder"] = {
+                "role": "teacher_component",
+                "family": "cross_encoder",
+                "targets": "qrels",
+                "metrics": _metrics(ce_run, qrels, ev.measures),
+                "cost": measure_path(
+                    RerankPath(self.bm25, self.teacher_scorer(alone), k=k, depth=depth),
+                    teacher_q,
+                    params=ce_params,
+                ),
+            }
+        bm25_run.save(self.out / "runs" / "bm25.trec", tag="bm25")
+        return models
+
+
+def run_job(
+    config: JobConfig,
+    output: str | Path,
+    *,
+    teacher_dir: str | Path | None = None,
+    log: Log = print,
+) -> JobResult:
+    """Run the whole job (see the module docstring) and write the report to ``output``."""
+    from distillrank.models._hf import torch_threads
+    from distillrank.pipeline.summary import build_metrics, write_report
+
+    cfg = config.with_quick() if config.quick and not config.max_train_queries else config
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    torch_threads(cfg.threads)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
+    job.load()
+    job.dense()
+    job.teacher()
+    log("students:")
+    job.students()
+    t0 = time.perf_counter()
+    models = job.reference_models()
+    job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
+    job.timings["total_s"] = round(time.perf_counter() - t_start, 1)
+    metrics = build_metrics(job, models)
+    files = write_report(metrics, out)
+    return JobResult(out, metrics, files)

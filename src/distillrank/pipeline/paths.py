@@ -1,0 +1,126 @@
+"""Serving paths: the full retrieve+rank work one query costs, for every model of the job.
+
+A path takes one query text and returns its ranking, doing everything a server would do online:
+
+* :class:`BM25Path` — BM25 top-``k``;
+* :class:`RerankPath` — BM25 top-``k``, then a scorer re-ranks the top ``depth`` (the cross-encoder
+  teacher, the fusion teacher, LightGBM over features, the DSSM); the rest keeps BM25's order below;
+* :class:`DensePath` — a query tower encodes the query, an exact inner-product index returns the top
+  ``k`` (the document vectors were computed offline).
+
+:func:`measure_path` times ``n`` test queries one at a time (after a warm-up), giving the latency p50/p99,
+queries/s and documents scored per second, the ``cost`` block of ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from distillrank.evaluation.cost import measure
+from distillrank.retrieval.bm25 import BM25Retriever
+
+__all__ = ["BM25Path", "DensePath", "Path", "RerankPath", "measure_path"]
+
+Ranking = list[tuple[str, float]]
+
+
+class Path(Protocol):
+    """``search(query) -> [(docno, score), ...]`` best first; ``docs_scored`` per query."""
+
+    docs_scored: int
+
+    def search(self, query: str) -> Ranking: ...
+
+
+class BM25Path:
+    def __init__(self, bm25: BM25Retriever, k: int) -> None:
+        self.bm25, self.k = bm25, k
+        self.docs_scored = len(bm25)
+
+    def search(self, query: str) -> Ranking:
+        run = self.bm25.search({"q": query}, k=self.k)
+        return run.ranked("q") if "q" in run else []
+
+
+class RerankPath:
+    """BM25 top-``k``; ``scorer(query, [(docno, bm25 score), ...]) -> scores`` re-ranks the top ``depth``."""
+
+    def __init__(
+        self,
+        bm25: BM25Retriever,
+        scorer: Callable[[str, Ranking], np.ndarray],
+        *,
+        k: int,
+        depth: int,
+    ) -> None:
+        self.bm25, self.scorer, self.k, self.depth = bm25, scorer, k, depth
+        self.docs_scored = depth
+
+    def search(self, query: str) -> Ranking:
+        first = BM25Path(self.bm25, self.k).search(query)
+        head = first[: self.depth]
+        if not head:
+            return first
+        scores = np.asarray(self.scorer(query, head), dtype=np.float64)
+        return rerank_head(first, [d for d, _ in head], scores)
+
+
+def rerank_head(first: Ranking, head: list[str], scores: np.ndarray) -> Ranking:
+    """``head`` ordered by ``scores`` (ties by first-stage order), then the rest of ``first`` below it."""
+    order = np.lexsort((np.arange(len(head)), -scores))
+    top = [(head[i], float(scores[i])) for i in order]
+    floor = float(scores.min()) if len(scores) else 0.0
+    rest = first[len(head) :]
+    return top + [(d, floor - 1.0 - i) for i, (d, _) in enumerate(rest)]
+
+
+class DensePath:
+    """``encode([query]) -> [1, D]``, then the ``k`` best rows of ``doc_vectors`` by inner product."""
+
+    def __init__(
+        self,
+        encode: Callable[[list[str]], np.ndarray],
+        doc_vectors: np.ndarray,
+        docnos: Sequence[str],
+        k: int,
+    ) -> None:
+        import faiss
+
+        self.encode, self.docnos, self.k = encode, list(docnos), k
+        self.index = faiss.IndexFlatIP(doc_vectors.shape[1])
+        self.index.add(np.ascontiguousarray(doc_vectors, dtype=np.float32))
+        self.docs_scored = len(self.docnos)
+
+    def search_many(self, queries: Sequence[str]) -> list[Ranking]:
+        q = np.ascontiguousarray(self.encode(list(queries)), dtype=np.float32)
+        scores, rows = self.index.search(q, min(self.k, len(self.docnos)))
+        return [
+            [(self.docnos[r], float(s)) for r, s in zip(rr, ss, strict=True) if r >= 0]
+            for rr, ss in zip(rows, scores, strict=True)
+        ]
+
+    def search(self, query: str) -> Ranking:
+        return self.search_many([query])[0]
+
+
+def measure_path(
+    path: Path, queries: Sequence[str], *, params: int | None, warmup: int = 2
+) -> dict[str, Any]:
+    """Time ``path.search`` on each query alone; the ``cost`` block of a model in ``metrics.json``."""
+    _, report = measure(
+        path.search, list(queries), n_items=lambda _: path.docs_scored, warmup=min(warmup, len(queries))
+    )
+    qps = report.n_queries / report.seconds if report.seconds > 0 else float("nan")
+    return {
+        "params": params,
+        "docs_per_s": round(report.items_per_s, 1),
+        "queries_per_s": round(qps, 2),
+        "latency_p50_ms": round(report.latency_p50_ms or float("nan"), 3),
+        "latency_p99_ms": round(report.latency_p99_ms or float("nan"), 3),
+        "latency_mean_ms": round(report.latency_mean_ms or float("nan"), 3),
+        "docs_scored_per_query": path.docs_scored,
+        "timed_queries": report.n_queries,
+    }

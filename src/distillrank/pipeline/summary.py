@@ -1,0 +1,263 @@
+"""``metrics.json`` and the report of the main job.
+
+``metrics.json``::
+
+    {"models": {NAME: {"role": "teacher" | "teacher_component" | "student" | "baseline",
+                       "family": "lgbm" | "bi_encoder" | ..., "targets": "qrels" | "hard" | "soft" | ...,
+                       "temperature": T | null,
+                       "metrics": {"nDCG@10": x, "RR@10": x, "R@100": x},
+                       "cost": {"params": n, "docs_per_s": x, "queries_per_s": x,
+                                "latency_p50_ms": x, "latency_p99_ms": x, ...},
+                       "quality_vs_teacher": x, "speedup_vs_teacher": x}},
+     "headline": {"teacher": ..., "best_student": NAME, ...},
+     "checks": {...}, "teacher": {...}, "data": {...}, "timings": {...}, "config": {...}}
+
+Students are named ``family/target`` (``lgbm/soft-T2``). ``quality_vs_teacher`` is the model's nDCG@10
+over the teacher's; ``speedup_vs_teacher`` its queries/s over the teacher's on the full retrieve+rank
+path, one query at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distillrank.pipeline.report import Report
+
+__all__ = ["build_metrics", "write_report"]
+
+TEACHER_TARGET = 0.70
+QUALITY_TARGET = 0.97
+SPEED_TARGET = 50.0
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not b:
+        return None
+    return round(a / b, 4)
+
+
+def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The content of ``metrics.json`` from a finished job and its reference models."""
+    models: dict[str, dict[str, Any]] = dict(reference)
+    for name, r in job.results.items():
+        models[name] = {
+            "role": "student",
+            "family": r["family"],
+            "targets": r["target"],
+            "temperature": r["temperature"],
+            "metrics": r["metrics"],
+            "cost": r["cost"],
+            "validation_ndcg@10": r["validation_ndcg@10"],
+            "train_seconds": r["train_seconds"],
+            "training": r["training"],
+            "run": r["run"],
+        }
+    teacher = models["teacher"]
+    t_ndcg = teacher["metrics"]["nDCG@10"]
+    t_qps = teacher["cost"]["queries_per_s"]
+    for m in models.values():
+        m["quality_vs_teacher"] = _ratio(m["metrics"]["nDCG@10"], t_ndcg)
+        m["speedup_vs_teacher"] = _ratio(m["cost"]["queries_per_s"], t_qps)
+
+    students = {n: m for n, m in models.items() if m["role"] == "student"}
+    checks: dict[str, Any] = {
+        "teacher_ndcg@10": t_ndcg,
+        f"teacher >= {TEACHER_TARGET}": t_ndcg >= TEACHER_TARGET,
+    }
+    headline: dict[str, Any] = {"teacher": teacher["family"], "teacher_ndcg@10": t_ndcg}
+    if students:
+        best = max(students, key=lambda n: students[n]["metrics"]["nDCG@10"])
+        fast = {n: m for n, m in students.items() if (m["speedup_vs_teacher"] or 0) >= SPEED_TARGET}
+        best_fast = max(fast, key=lambda n: fast[n]["metrics"]["nDCG@10"]) if fast else None
+        headline.update(
+            {
+                "best_student": best,
+                "best_student_ndcg@10": students[best]["metrics"]["nDCG@10"],
+                "best_student_quality_vs_teacher": students[best]["quality_vs_teacher"],
+                "best_student_speedup_vs_teacher": students[best]["speedup_vs_teacher"],
+                "best_student_at_50x": best_fast,
+            }
+        )
+        if best_fast is not None:
+            q = fast[best_fast]["quality_vs_teacher"] or 0.0
+            checks[f"best student >= {QUALITY_TARGET}x teacher at >= {SPEED_TARGET:g}x speed"] = (
+                q >= QUALITY_TARGET
+            )
+        beats: dict[str, dict[str, Any]] = {}
+        for fam in sorted({m["family"] for m in students.values()}):
+            ref = students.get(f"{fam}/qrels")
+            if ref is None:
+                continue
+            base = ref["metrics"]["nDCG@10"]
+            beats[fam] = {
+                n.split("/", 1)[1]: {
+                    "nDCG@10": m["metrics"]["nDCG@10"],
+                    "delta_vs_qrels": round(m["metrics"]["nDCG@10"] - base, 4),
+                    "beats_qrels": m["metrics"]["nDCG@10"] > base,
+                }
+                for n, m in students.items()
+                if m["family"] == fam and m["targets"] != "qrels"
+            }
+        checks["distilled_vs_qrels_only"] = beats
+        checks["every distilled student beats its qrels-only twin"] = all(
+            v["beats_qrels"] for fam in beats.values() for v in fam.values()
+        )
+    fold = job.folds[0]
+    return {
+        "dataset": job.coll.name,
+        "models": models,
+        "headline": headline,
+        "checks": checks,
+        "teacher": {
+            **job.teacher_info,
+            "fusion_weights": job.fusion.weights,
+            "fusion_validation": job.fusion.validation,
+        },
+        "data": {
+            "documents": len(job.corpus),
+            "train_split": job.has_train,
+            "folds": len(job.folds),
+            "fit_queries": len(fold.fit),
+            "validation_queries": len(fold.val),
+            "test_queries": len({q for f in job.folds for q in f.test}),
+            "candidates_k": job.cfg.candidates.k,
+            "rerank_depth": job.cfg.candidates.depth,
+        },
+        "timings": job.timings,
+        "config": job.cfg.model_dump(mode="json"),
+    }
+
+
+def _row(name: str, m: dict[str, Any]) -> dict[str, Any]:
+    c = m["cost"]
+    return {
+        "model": name,
+        "role": m["role"],
+        **{k: v for k, v in m["metrics"].items()},
+        "x teacher": m.get("quality_vs_teacher"),
+        "params": c.get("params"),
+        "docs/s": c.get("docs_per_s"),
+        "p50 ms": c.get("latency_p50_ms"),
+        "p99 ms": c.get("latency_p99_ms"),
+        "speed-up": m.get("speedup_vs_teacher"),
+    }
+
+
+def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
+    """``report.md``, ``report.html`` (with plots) and ``metrics.json`` in ``folder``."""
+    from distillrank.pipeline import plots
+
+    models = metrics["models"]
+    h, checks = metrics["headline"], metrics["checks"]
+    d = metrics["data"]
+    r = Report(f"Distillation report — {metrics['dataset']}")
+    split = (
+        "train/validation/test split" if d["train_split"] else f"{d['folds']}-fold cross-fitting over queries"
+    )
+    r.text(
+        f"{d['documents']:,} documents; {d['fit_queries']} training and {d['validation_queries']} validation "
+        f"queries per fold, {d['test_queries']} test queries ({split}). "
+        f"Candidates: BM25 top-{d['candidates_k']}; "
+        f"rerankers (teacher, LightGBM, DSSM) re-order the top {d['rerank_depth']}; bi-encoder students "
+        "retrieve from the whole corpus with their query tower and the fixed document index."
+    )
+    lines = [f"Teacher ({h['teacher']}): nDCG@10 **{h['teacher_ndcg@10']:.4f}**."]
+    if "best_student" in h:
+        lines.append(
+            f"Best student: **{h['best_student']}**, nDCG@10 {h['best_student_ndcg@10']:.4f} = "
+            f"{h['best_student_quality_vs_teacher']:.3f}x the teacher at "
+            f"{h['best_student_speedup_vs_teacher']:.0f}x its throughput."
+        )
+        flag = checks.get("every distilled student beats its qrels-only twin")
+        lines.append(f"Every distilled student beats the same student trained on qrels only: **{flag}**.")
+    r.text(" ".join(lines))
+
+    r.heading("All models")
+    order = {"teacher": 0, "teacher_component": 1, "baseline": 2, "student": 3}
+    names = sorted(models, key=lambda n: (order.get(models[n]["role"], 9), n))
+    r.table(
+        [_row(n, models[n]) for n in names],
+        caption="test metrics and the cost of the full retrieve+rank path",
+    )
+
+    points = [
+        {
+            "name": n,
+            "role": m["role"] if m["role"] != "student" else f"student: {m['family']}",
+            "latency_p50_ms": m["cost"]["latency_p50_ms"],
+            "nDCG@10": m["metrics"]["nDCG@10"],
+        }
+        for n, m in models.items()
+    ]
+    best_by_family: dict[str, str] = {}
+    for n, m in models.items():
+        if m["role"] == "student":
+            f = m["family"]
+            if (
+                f not in best_by_family
+                or m["metrics"]["nDCG@10"] > models[best_by_family[f]]["metrics"]["nDCG@10"]
+            ):
+                best_by_family[f] = n
+    labelled = {n for n, m in models.items() if m["role"] != "student"} | set(best_by_family.values())
+    r.figure(
+        plots.frontier(points, labels=labelled, title="quality against latency (p50, one query at a time)"),
+        "frontier",
+        "Each point is a model; the best student of each family and the reference models are labelled.",
+    )
+
+    students = {n: m for n, m in models.items() if m["role"] == "student"}
+    if students:
+        by_family: dict[str, dict[str, float]] = {}
+        refs: dict[str, float] = {}
+        for n, m in students.items():
+            fam, tgt = n.split("/", 1)
+            by_family.setdefault(fam, {})[tgt] = m["metrics"]["nDCG@10"]
+            if tgt == "qrels":
+                refs[fam] = m["metrics"]["nDCG@10"]
+        r.heading("Quality by distillation target")
+        r.figure(
+            plots.grouped_bars(
+                by_family,
+                ylabel="test nDCG@10",
+                title="nDCG@10 by target (dashed: qrels only)",
+                references=refs,
+            ),
+            "targets",
+        )
+        rows = []
+        for fam, targets in checks.get("distilled_vs_qrels_only", {}).items():
+            for tgt, v in targets.items():
+                rows.append({"family": fam, "target": tgt, **v})
+        if rows:
+            r.table(rows, caption="each distilled student against the same student trained on the qrels only")
+        series = {}
+        for fam in by_family:
+            soft = sorted(
+                (m["temperature"], m["metrics"]["nDCG@10"])
+                for m in students.values()
+                if m["family"] == fam and m["targets"] == "soft"
+            )
+            if len(soft) > 1:
+                series[fam] = ([t for t, _ in soft], [v for _, v in soft])
+        if series:
+            r.heading("Temperature")
+            r.figure(
+                plots.curves(
+                    series,
+                    xlabel="temperature T",
+                    ylabel="test nDCG@10",
+                    title="soft-label distillation: nDCG@10 against T",
+                    log_x=True,
+                ),
+                "temperature",
+            )
+
+    r.heading("Teacher")
+    t = metrics["teacher"]
+    r.table([{k: str(v) for k, v in t.items() if k != "evaluations"}], caption="how the teacher was made")
+    r.heading("Targets of the issue")
+    r.table([{"check": k, "value": str(v)} for k, v in checks.items() if k != "distilled_vs_qrels_only"])
+    r.heading("Timings")
+    r.table([{"stage": k, "seconds": v} for k, v in metrics["timings"].items()])
+    return r.write(folder, metrics=metrics)

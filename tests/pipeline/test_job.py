@@ -1,0 +1,218 @@
+"""The main job end to end on a small synthetic collection with tiny models built in code."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from distillrank.cli.main import app
+from distillrank.data import Corpus, Qrels, Queries, TextCollection
+from distillrank.data.formats.beir import write_beir
+from distillrank.pipeline.config import JobConfig
+from distillrank.pipeline.job import _plan, run_job
+
+TOPICS = [
+    "protein folding",
+    "solar panels",
+    "river floods",
+    "vaccine trials",
+    "neural networks",
+    "coffee beans",
+]
+WORDS = [
+    "study",
+    "results",
+    "method",
+    "data",
+    "effect",
+    "model",
+    "analysis",
+    "sample",
+    "group",
+    "level",
+    "rate",
+    "test",
+]
+
+
+def _collection(with_train: bool = True) -> TextCollection:
+    rng = random.Random(0)
+    docnos, titles, texts = [], [], []
+    for i in range(48):
+        topic = TOPICS[i % len(TOPICS)]
+        docnos.append(f"d{i}")
+        titles.append(f"{topic} report {i}")
+        texts.append(f"{topic} " + " ".join(rng.choice(WORDS) for _ in range(12)) + f" {topic.split()[0]}")
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, dict[str, int]]] = {"train": {}, "test": {}}
+    for j in range(30):
+        topic = TOPICS[j % len(TOPICS)]
+        qid = f"q{j}"
+        queries[qid] = f"what about {topic} {rng.choice(WORDS)}"
+        split = "test" if (j >= 18 or not with_train) else "train"
+        rel = [d for d, t in zip(docnos, titles, strict=True) if t.startswith(topic)]
+        qrels[split][qid] = {d: (2 if k == 0 else 1) for k, d in enumerate(rng.sample(rel, 3))}
+    qrels = {s: q for s, q in qrels.items() if q}
+    return TextCollection(
+        "synthetic",
+        Corpus(docnos, titles, texts),
+        Queries(queries),
+        {s: Qrels(q) for s, q in qrels.items()},
+    )
+
+
+def _settings(tiny_bert_dir: Path, folder: Path) -> dict[str, Any]:
+    return {
+        "dataset": str(folder),
+        "seed": 3,
+        "validation_fraction": 0.2,
+        "folds": 3,
+        "threads": 1,
+        "candidates": {"k": 20, "depth": 8},
+        "teacher": {"model": str(tiny_bert_dir), "max_length": 32, "max_steps": 3, "evaluations": 1},
+        "dense": {"model": str(tiny_bert_dir), "doc_max_length": 32, "query_max_length": 16},
+        "students": {
+            "temperatures": [1.0, 2.0],
+            "shallow_layers": 1,
+            "align_epochs": 1,
+            "neural_epochs": 1,
+            "dssm_epochs": 1,
+            "lgbm_rounds": 5,
+        },
+        "evaluation": {"latency_queries": 2},
+    }
+
+
+REQUIRED_COST = ("params", "docs_per_s", "latency_p50_ms", "latency_p99_ms")
+
+
+def _check_metrics(metrics: dict[str, Any]) -> None:
+    models = metrics["models"]
+    assert {"teacher", "bm25"} <= set(models)
+    roles = {m["role"] for m in models.values()}
+    assert {"teacher", "baseline", "student"} <= roles
+    for name, m in models.items():
+        assert set(m["metrics"]) == {"nDCG@10", "RR@10", "R@100"}, name
+        assert all(0.0 <= v <= 1.0 for v in m["metrics"].values()), name
+        for key in REQUIRED_COST:
+            assert key in m["cost"], (name, key)
+        assert m["cost"]["latency_p99_ms"] >= m["cost"]["latency_p50_ms"] > 0
+    families = {m["family"] for m in models.values() if m["role"] == "student"}
+    assert families == {"lgbm", "lgbm_dense", "bi_encoder", "bi_encoder_shallow", "dssm"}
+    targets = {m["targets"] for m in models.values() if m["role"] == "student"}
+    assert targets == {"qrels", "hard", "soft", "joint", "margin_mse", "rd"}
+    assert "lgbm/soft-T2" in models and "dssm/joint" in models
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("job")
+    write_beir(_collection(), root / "data")
+    cfg = JobConfig.from_dict(_settings(tiny_bert_dir, root / "data"))
+    logs: list[str] = []
+    result = run_job(cfg, root / "out", log=logs.append)
+    return {"root": root, "cfg": cfg, "result": result, "logs": logs}
+
+
+def test_job_writes_the_report_and_every_model(first_run: dict[str, Any]) -> None:
+    out = first_run["root"] / "out"
+    for name in (
+        "report.md",
+        "report.html",
+        "metrics.json",
+        "frontier.png",
+        "targets.png",
+        "temperature.png",
+    ):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    _check_metrics(metrics)
+    assert metrics["data"]["train_split"] is True
+    assert metrics["teacher"]["fine_tuned_here"] is True
+    assert (out / "teacher" / "cross-encoder").is_dir()
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "lgbm/qrels" in html
+
+
+def test_rerun_reuses_every_stage(first_run: dict[str, Any]) -> None:
+    logs: list[str] = []
+    again = run_job(first_run["cfg"], first_run["root"] / "out", log=logs.append)
+    before = first_run["result"].metrics["models"]
+    after = again.metrics["models"]
+    students = [n for n, m in before.items() if m["role"] == "student"]
+    assert all(after[n]["metrics"] == before[n]["metrics"] for n in students)
+    assert sum(": cached (test nDCG@10" in line for line in logs) == len(students)
+    assert any("teacher: reusing" in line for line in logs)
+    assert again.metrics["teacher"]["scored_pairs_this_run"] == 0
+    assert after["teacher"]["metrics"] == before["teacher"]["metrics"]
+
+
+def test_collection_without_train_split_uses_kfold_and_a_saved_teacher(
+    first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    write_beir(_collection(with_train=False), tmp_path / "data")
+    settings = _settings(tiny_bert_dir, tmp_path / "data")
+    settings["students"]["families"] = ["lgbm", "dssm"]
+    settings["students"]["targets"] = ["qrels", "soft"]
+    cfg = JobConfig.from_dict(settings)
+    result = run_job(
+        cfg, tmp_path / "out", teacher_dir=first_run["root"] / "out" / "teacher", log=lambda _: None
+    )
+    m = result.metrics
+    assert m["data"]["train_split"] is False and m["data"]["folds"] == 3
+    assert m["data"]["test_queries"] == 30
+    assert m["teacher"]["fine_tuned_here"] is False
+    run_file = tmp_path / "out" / m["models"]["lgbm/qrels"]["run"]
+    ranked_queries = {line.split()[0] for line in run_file.read_text().splitlines()}
+    assert len(ranked_queries) == 30  # every query ranked once, by the fold that did not train on it
+
+
+def test_kfold_plan_never_trains_on_a_test_query(tmp_path: Path) -> None:
+    cfg = JobConfig(folds=4, validation_fraction=0.25)
+    folds, qrels, has_train = _plan(_collection(with_train=False), cfg)
+    assert not has_train and len(folds) == 4
+    seen: list[str] = []
+    for f in folds:
+        assert not set(f.test) & (set(f.fit) | set(f.val))
+        assert not set(f.fit) & set(f.val)
+        seen += f.test
+    assert sorted(seen) == sorted(qrels)
+
+
+def test_split_plan_holds_out_validation_from_train() -> None:
+    folds, _, has_train = _plan(_collection(), JobConfig(validation_fraction=0.25))
+    (fold,) = folds
+    assert has_train
+    assert len(fold.val) == 4 and len(fold.fit) == 14 and len(fold.test) == 12
+    assert not set(fold.val) & set(fold.fit)
+
+
+def test_cli_run_reads_a_config_file(first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path) -> None:
+    settings = _settings(tiny_bert_dir, first_run["root"] / "data")
+    settings["students"]["families"] = ["lgbm"]
+    settings["students"]["targets"] = ["qrels", "hard"]
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({"run": settings}))
+    res = CliRunner().invoke(
+        app, ["run", "--config", str(tmp_path / "job.yaml"), "--output", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "best student lgbm/" in res.output
+    assert (
+        json.loads((tmp_path / "o" / "metrics.json").read_text())["models"]["lgbm/hard"]["role"] == "student"
+    )
+
+
+def test_bad_config_names_the_file_and_field(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("teacher:\n  max_length: 2\nstudents:\n  families: [xgb]\n")
+    res = CliRunner().invoke(
+        app, ["run", "--config", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2
+    assert "bad.yaml: teacher.max_length: must be >= 8 (got 2)" in res.output
+    assert "students.families.0" in res.output
