@@ -44,7 +44,6 @@ import json
 import math
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ import pyarrow.parquet as pq
 from distillrank.data.collection import Corpus
 from distillrank.data.run import Run
 from distillrank.io import atomic_write
+from distillrank.progress import CountingProgress
 
 __all__ = ["ScoreFn", "TeacherScoreCache", "cache_key", "model_fingerprint"]
 
@@ -223,7 +223,8 @@ class TeacherScoreCache:
             results.append(table if table is not None else pa.table({}))
             if table is None:
                 todo.append(c)
-        with _Progress(sum(min(chunk_size, len(order) - c * chunk_size) for c in todo), show_progress) as bar:
+        n_todo = sum(min(chunk_size, len(order) - c * chunk_size) for c in todo)
+        with CountingProgress(n_todo, show_progress, label="teacher", unit="pairs") as bar:
             for c in todo:
                 chunk = order[c * chunk_size : (c + 1) * chunk_size]
                 scores = np.asarray(score_fn([(q_text[q], d_text[d]) for q, d in chunk]), dtype=np.float64)
@@ -297,38 +298,3 @@ def _table_to_run(table: pa.Table, name: str) -> Run:
 
 def _read_run(path: Path, name: str) -> Run:
     return _table_to_run(pq.read_table(path), name)
-
-
-class _Progress:
-    """A rich progress bar counting pairs (with pairs/s), or nothing."""
-
-    def __init__(self, total: int, show: bool) -> None:
-        self.total, self.show = total, show and total > 0
-        self._progress: Any = None
-        self._task: Any = None
-        self._start = time.perf_counter()
-
-    def __enter__(self) -> _Progress:
-        if self.show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("teacher"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} pairs/s"),
-                TimeRemainingColumn(),
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("teacher", total=self.total, rate="-")
-        return self
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            done = self._progress.tasks[0].completed + n
-            rate = done / max(time.perf_counter() - self._start, 1e-9)
-            self._progress.update(self._task, advance=n, rate=f"{rate:,.0f}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()

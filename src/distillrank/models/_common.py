@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +23,19 @@ def progress(items: range, show: bool, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, total=len(items))
+
+
+def list_width(queries: Sequence[str], docs: Sequence[Sequence[str]]) -> int | None:
+    """Check ``B`` queries against ``B`` document lists of one length ``L`` (``list_scores``' input);
+    return ``L``, or ``None`` when there are no queries."""
+    if len(queries) != len(docs):
+        raise ValueError(f"{len(queries)} queries but {len(docs)} document lists")
+    if not queries:
+        return None
+    width = len(docs[0])
+    if any(len(d) != width for d in docs):
+        raise ValueError("every query needs the same number of documents (pad with '')")
+    return width
 
 
 @contextmanager

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import inference
+from distillrank.models._common import inference, list_width
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -183,13 +183,9 @@ class BiEncoder(torch.nn.Module):
 
     def list_scores(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> torch.Tensor:
         """``[B, L]`` scores of each query against its own ``L`` documents, with gradients."""
-        if len(queries) != len(docs):
-            raise ValueError(f"{len(queries)} queries but {len(docs)} document lists")
-        if not queries:
+        width = list_width(queries, docs)
+        if width is None:
             return torch.zeros(0, 0, device=self.device)
-        width = len(docs[0])
-        if any(len(d) != width for d in docs):
-            raise ValueError("every query needs the same number of documents (pad with '')")
         q = self.encode_queries(queries)  # [B, D]
         d = self.encode_docs([t for ds in docs for t in ds]).reshape(len(queries), width, -1)  # [B, L, D]
         return self._scale(torch.einsum("bd,bld->bl", q, d))

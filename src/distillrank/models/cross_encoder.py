@@ -39,7 +39,7 @@ import torch
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import inference
+from distillrank.models._common import inference, list_width
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -104,13 +104,9 @@ class CrossEncoder(torch.nn.Module):
         """
         if self.num_labels != 1:
             raise DistillrankError(f"list_scores needs a one-output head, this model has {self.num_labels}")
-        if len(queries) != len(docs):
-            raise ValueError(f"{len(queries)} queries but {len(docs)} document lists")
-        if not queries:
+        width = list_width(queries, docs)
+        if width is None:
             return torch.zeros(0, 0, device=self.device)
-        width = len(docs[0])
-        if any(len(d) != width for d in docs):
-            raise ValueError("every query needs the same number of documents (pad with '')")
         flat_q = [q for q in queries for _ in range(width)]
         flat_d = [d for ds in docs for d in ds]
         if not flat_d:

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
+from distillrank.models._common import list_width
+from distillrank.models.base import rank_by_scores
 from distillrank.models.bi_encoder import BiEncoder
 
 __all__ = ["QueryEncoder", "align_query_tower"]
@@ -118,13 +120,9 @@ class QueryEncoder(torch.nn.Module):
 
     def list_scores(self, queries: Sequence[str], docs: Sequence[Sequence[str]]) -> torch.Tensor:
         """``[B, L]`` scores ``cos(q, e_d) / τ`` of each query against its documents."""
-        if len(queries) != len(docs):
-            raise ValueError(f"{len(queries)} queries but {len(docs)} document lists")
-        if not queries:
+        width = list_width(queries, docs)
+        if width is None:
             return torch.zeros(0, 0, device=self.device)
-        width = len(docs[0])
-        if any(len(d) != width for d in docs):
-            raise ValueError("every query needs the same number of documents (pad with '')")
         q = self.encode_queries(queries)
         d = self.encode_docs([t for ds in docs for t in ds]).reshape(len(queries), width, -1)
         return self.tower._scale(torch.einsum("bd,bld->bl", q, d))
@@ -138,6 +136,22 @@ class QueryEncoder(torch.nn.Module):
             return self.tower.encode(texts, batch_size, show_progress, is_query=True)
         with torch.no_grad():
             return self.encode_docs(texts).cpu().numpy()
+
+    def predict(
+        self, pairs: Sequence[tuple[str, str]], batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
+        """``float32 [n]`` scores ``cos(q, e_d) / τ`` of (query, indexed document text) pairs."""
+        if not pairs:
+            return np.empty(0, dtype=np.float32)
+        queries = sorted({q for q, _ in pairs})
+        q_vec = dict(zip(queries, self.encode(queries, batch_size, show_progress), strict=True))
+        d = self.encode([t for _, t in pairs], is_query=False)
+        q = np.stack([q_vec[qt] for qt, _ in pairs])
+        return (np.einsum("nd,nd->n", q, d) / self.temperature).astype(np.float32)
+
+    def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
+        """``[{"corpus_id": i, "score": s}, ...]`` best first (``i`` indexes ``docs``)."""
+        return rank_by_scores(self.predict([(query, d) for d in docs]), top_k)
 
     def doc_vectors(self) -> np.ndarray:
         """The ``[N, D]`` document table (in :attr:`docnos` order), for a dense index."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from distillrank.distillation.teacher_cache import model_fingerprint
 from distillrank.io import atomic_write
 from distillrank.models._hf import default_encoder_path
 from distillrank.models.bi_encoder import BiEncoder
+from distillrank.progress import CountingProgress
 
 __all__ = ["DenseSide"]
 
@@ -35,7 +36,7 @@ class DenseSide:
         cache_dir: where the chunks and the finished ``[N, D]`` matrix go.
         model: a bi-encoder folder or hub name (``None``: all-MiniLM-L6-v2).
         doc_max_length / query_max_length: truncation of documents and queries.
-        progress: ``progress(done, total)`` after each chunk.
+        show_progress: a progress bar while documents are embedded.
     """
 
     def __init__(
@@ -46,7 +47,7 @@ class DenseSide:
         model: str | None = None,
         doc_max_length: int = 256,
         query_max_length: int = 64,
-        progress: Callable[[int, int], None] | None = None,
+        show_progress: bool = False,
     ) -> None:
         self.model_path = model or default_encoder_path()
         self.encoder = BiEncoder(self.model_path, max_length=doc_max_length)
@@ -55,7 +56,7 @@ class DenseSide:
         self.texts = corpus.full_texts()
         self.row = {d: i for i, d in enumerate(self.docnos)}
         self._row_by_text = {t: i for i, t in enumerate(self.texts)}
-        self.doc_vectors = self._doc_vectors(Path(cache_dir), doc_max_length, progress)
+        self.doc_vectors = self._doc_vectors(Path(cache_dir), doc_max_length, show_progress)
         self.encoder.max_length = query_max_length
         self._queries: dict[str, np.ndarray] = {}
 
@@ -63,9 +64,7 @@ class DenseSide:
     def fingerprint(self) -> str:
         return model_fingerprint(self.model_path)
 
-    def _doc_vectors(
-        self, cache_dir: Path, max_length: int, progress: Callable[[int, int], None] | None
-    ) -> np.ndarray:
+    def _doc_vectors(self, cache_dir: Path, max_length: int, show_progress: bool) -> np.ndarray:
         h = hashlib.sha256(f"{self.fingerprint}\0{max_length}\0".encode())
         for t in self.texts:
             h.update(hashlib.sha256(t.encode()).digest())
@@ -76,17 +75,17 @@ class DenseSide:
         folder.mkdir(parents=True, exist_ok=True)
         n = len(self.texts)
         parts = []
-        for c in range(math.ceil(n / _CHUNK)):
-            path = folder / f"chunk-{c:05d}.npy"
-            if path.exists():
-                part = np.load(path)
-            else:
-                part = self.encoder.encode(self.texts[c * _CHUNK : (c + 1) * _CHUNK], batch_size=32)
-                with atomic_write(path, "wb") as f:
-                    np.save(f, part)
-            parts.append(part)
-            if progress is not None:
-                progress(min((c + 1) * _CHUNK, n), n)
+        with CountingProgress(n, show_progress, label="embedding documents", unit="docs") as bar:
+            for c in range(math.ceil(n / _CHUNK)):
+                path = folder / f"chunk-{c:05d}.npy"
+                if path.exists():
+                    part = np.load(path)
+                else:
+                    part = self.encoder.encode(self.texts[c * _CHUNK : (c + 1) * _CHUNK], batch_size=32)
+                    with atomic_write(path, "wb") as f:
+                        np.save(f, part)
+                parts.append(part)
+                bar.advance(len(part))
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.encoder.embedding_dim), np.float32)
         with atomic_write(done, "wb") as f:
             np.save(f, vectors)

@@ -221,6 +221,7 @@ class _Job:
             model=d.model,
             doc_max_length=d.doc_max_length,
             query_max_length=d.query_max_length,
+            show_progress=True,
         )
         self.timings["dense_index_s"] = round(time.perf_counter() - t0, 2)
 

@@ -69,10 +69,19 @@ class RerankPath:
 
 
 def rerank_head(first: Ranking, head: list[str], scores: np.ndarray) -> Ranking:
-    """``head`` ordered by ``scores`` (ties by first-stage order), then the rest of ``first`` below it."""
+    """``head`` ordered by ``scores`` (ties by first-stage order), then the rest of ``first`` below it.
+
+    Tied scores get a small bonus by first-stage position (less than half the smallest gap between
+    distinct scores), so the order survives tools that break ties otherwise (trec_eval: by docno).
+    """
     order = np.lexsort((np.arange(len(head)), -scores))
-    top = [(head[i], float(scores[i])) for i in order]
-    floor = float(scores.min()) if len(scores) else 0.0
+    values = scores[order].astype(np.float64)
+    distinct = np.unique(values)
+    if len(distinct) < len(values):
+        gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
+        values = values + (gap / (2.0 * len(values))) * np.arange(len(values) - 1, -1, -1)
+    top = [(head[i], float(v)) for i, v in zip(order, values, strict=True)]
+    floor = float(values.min()) if len(values) else 0.0
     rest = first[len(head) :]
     return top + [(d, floor - 1.0 - i) for i, (d, _) in enumerate(rest)]
 
