@@ -6,6 +6,7 @@ import typer
 
 from distillrank import __version__
 from distillrank.cli import datasets, evaluate, recsys, retrieve
+from distillrank.cli import run as run_cmd
 from distillrank.cli._common import install_warning_display
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(retrieve.app, name="retrieve")
 app.add_typer(recsys.app, name="recsys")
 app.command("evaluate")(evaluate.evaluate)
+app.command("run")(run_cmd.run)
 
 
 def _version(value: bool) -> None:
