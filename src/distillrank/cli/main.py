@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from distillrank import __version__
-from distillrank.cli import datasets, evaluate, recsys, retrieve
+from distillrank.cli import datasets, evaluate, online, recsys, retrieve
 from distillrank.cli import run as run_cmd
 from distillrank.cli._common import install_warning_display
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(retrieve.app, name="retrieve")
 app.add_typer(recsys.app, name="recsys")
+app.add_typer(online.app, name="online")
 app.command("evaluate")(evaluate.evaluate)
 app.command("run")(run_cmd.run)
 

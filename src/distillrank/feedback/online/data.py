@@ -1,0 +1,224 @@
+"""What the online loop learns from: candidates with features and graded relevance, and a first ranker.
+
+:class:`OnlineData` holds the training queries' candidates (features, docnos, true grades — the grades
+only drive the click simulator and the full-information baseline), the test queries' candidates and
+qrels, and the initial ranker that serves the first round. :func:`load_online_data` builds it from any
+catalogued dataset or path:
+
+* a **text collection** (SciFact, ...): BM25 (Lucene defaults) retrieves ``depth`` candidates per query,
+  :class:`~distillrank.distillation.features.FeatureExtractor` computes its 18 cheap features; the first
+  round is served by BM25 itself;
+* an **LTR dataset** (the LightGBM lambdarank example, LETOR files, ...): its own features and query
+  groups; the first round is served by a "production ranker", LambdaMART trained on the true labels of
+  a small share (``initial_queries``) of the training queries — the protocol of Joachims et al. (2017)
+  and Ai et al. (2018). Rows without document ids get ``<qid>:<row within the query>``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.dataset import SplitDataset
+from distillrank.data.ltr import LTRDataset
+from distillrank.data.run import Run
+from distillrank.distillation.folds import split_by_queries
+from distillrank.errors import DistillrankError
+
+__all__ = ["OnlineData", "load_online_data", "online_data_from_ltr", "online_data_from_text"]
+
+
+@dataclass
+class OnlineData:
+    """Candidates of the training and test queries, and the ranker that serves the first round.
+
+    Attributes:
+        name: the dataset's name.
+        train: features of every training candidate, rows of a query contiguous, with ``docnos`` and the
+            true grades in ``y``.
+        test: the same for the test queries.
+        test_qrels: graded judgements of the test queries.
+        max_grade: the top of the grade scale (``y_max`` of the click simulator).
+        initial_train, initial_test: the first ranker's scores of the rows (higher is better), when it
+            is not a model (BM25's scores for a text collection).
+        initial_model: the first ranker as a LightGBM booster (the production ranker), when it is one.
+        initial_name: how reports call the first ranker.
+    """
+
+    name: str
+    train: LTRDataset
+    test: LTRDataset
+    test_qrels: Qrels
+    max_grade: float
+    initial_train: np.ndarray | None = None
+    initial_test: np.ndarray | None = None
+    initial_model: lgb.Booster | None = None
+    initial_name: str = "initial ranker"
+
+    def __post_init__(self) -> None:
+        for split, ds in (("train", self.train), ("test", self.test)):
+            if ds.docnos is None:
+                raise ValueError(f"the {split} candidates need docnos")
+            if ds.n_rows == 0:
+                raise ValueError(f"the {split} split has no candidates")
+        if (self.initial_train is None) == (self.initial_model is None):
+            raise ValueError("give the initial ranker either as scores or as a model, not both or neither")
+        if not self.max_grade > 0:
+            raise ValueError(f"max_grade must be > 0, got {self.max_grade}")
+
+    def initial_scores(self, split: str) -> np.ndarray:
+        """The first ranker's scores of the ``train`` or ``test`` rows."""
+        ds = self.train if split == "train" else self.test
+        if self.initial_model is not None:
+            return np.asarray(self.initial_model.predict(ds.X), dtype=np.float64)
+        scores = self.initial_train if split == "train" else self.initial_test
+        assert scores is not None
+        return scores
+
+    def __repr__(self) -> str:
+        return (
+            f"OnlineData({self.name!r}, train {self.train.n_rows} candidates of "
+            f"{len(self.train.query_ids)} queries, test {self.test.n_rows} of {len(self.test.query_ids)}, "
+            f"first ranker: {self.initial_name})"
+        )
+
+
+def _with_docnos(ds: LTRDataset) -> LTRDataset:
+    if ds.docnos is not None:
+        return ds
+    group = ds.group
+    within = np.arange(ds.n_rows) - np.repeat(np.concatenate([[0], np.cumsum(group)[:-1]]), group)
+    docnos = np.asarray([f"{q}:{i}" for q, i in zip(ds.qids.tolist(), within.tolist(), strict=True)])
+    return LTRDataset(ds.X, ds.y, ds.qids, docnos.astype(object), ds.feature_names, ds.source)
+
+
+def _qrels_of(ds: LTRDataset) -> Qrels:
+    assert ds.docnos is not None
+    out: dict[str, dict[str, int]] = {}
+    for q, d, y in zip(ds.qids.tolist(), ds.docnos.tolist(), ds.y.tolist(), strict=True):
+        out.setdefault(str(q), {})[str(d)] = round(y)
+    return Qrels(out)
+
+
+def online_data_from_ltr(
+    data: SplitDataset[LTRDataset],
+    *,
+    initial_queries: float = 0.05,
+    initial_rounds: int = 50,
+    seed: int = 0,
+    name: str | None = None,
+) -> OnlineData:
+    """From an LTR dataset with ``train`` and ``test`` splits (see the module docstring).
+
+    Raises:
+        DistillrankError: a split is missing, or ``initial_queries`` is not in ``(0, 1]``.
+    """
+    for split in ("train", "test"):
+        if split not in data:
+            raise DistillrankError(
+                f"dataset {data.name!r} has no {split!r} split (it has {list(data.splits)})"
+            )
+    if not 0 < initial_queries <= 1:
+        raise DistillrankError(f"initial_queries must be in (0, 1], got {initial_queries}")
+    train, test = _with_docnos(data["train"]), _with_docnos(data["test"])
+    qids = train.query_ids
+    rng = np.random.default_rng(seed)
+    n_init = max(2, round(initial_queries * len(qids)))
+    chosen = set(rng.choice(len(qids), size=min(n_init, len(qids)), replace=False).tolist())
+    keep_q = {q for i, q in enumerate(qids) if i in chosen}
+    labelled, _ = split_by_queries(train, keep_q, [])
+    params = {
+        "objective": "lambdarank",
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_data_in_leaf": 5,
+        "seed": seed,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+    booster = lgb.train(
+        params,
+        lgb.Dataset(labelled.X, label=np.clip(labelled.y, 0, None), group=labelled.group),
+        num_boost_round=initial_rounds,
+    )
+    max_grade = float(max(train.y.max(), test.y.max()))
+    return OnlineData(
+        name or data.name,
+        train,
+        test,
+        _qrels_of(test),
+        max_grade,
+        initial_model=booster,
+        initial_name=f"LambdaMART on the labels of {len(keep_q)} training queries",
+    )
+
+
+def online_data_from_text(
+    collection: TextCollection, *, depth: int = 100, train_split: str = "train", test_split: str = "test"
+) -> OnlineData:
+    """From a text collection: BM25 top-``depth`` candidates with cheap features (module docstring)."""
+    from distillrank.distillation.features import FeatureExtractor
+    from distillrank.retrieval.bm25 import BM25Retriever
+
+    if train_split not in collection.qrels or test_split not in collection.qrels:
+        raise DistillrankError(
+            f"collection {collection.name!r} needs {train_split!r} and {test_split!r} qrels "
+            f"(it has {collection.splits})"
+        )
+    train_q, test_q = collection.queries_for(train_split), collection.queries_for(test_split)
+    train_qrels, test_qrels = collection.get_qrels(train_split), collection.get_qrels(test_split)
+    bm25 = BM25Retriever()
+    bm25.index(collection.corpus)
+    runs: dict[str, Run] = {"train": bm25.search(train_q, k=depth), "test": bm25.search(test_q, k=depth)}
+    fx = FeatureExtractor().fit(collection.corpus)
+    train = fx.transform(runs["train"], train_q, train_qrels)
+    test = fx.transform(runs["test"], test_q, test_qrels)
+    score = train.feature_names.index("run_score") if train.feature_names else 0
+    grades = [g for qrels in (train_qrels, test_qrels) for v in qrels.values() for g in v.values()]
+    return OnlineData(
+        collection.name,
+        train,
+        test,
+        test_qrels,
+        float(max(max(grades, default=1), 1)),
+        initial_train=np.asarray(train.dense()[:, score], dtype=np.float64),
+        initial_test=np.asarray(test.dense()[:, score], dtype=np.float64),
+        initial_name=f"BM25 (top {depth})",
+    )
+
+
+def load_online_data(
+    dataset: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    depth: int = 100,
+    initial_queries: float = 0.05,
+    seed: int = 0,
+) -> OnlineData:
+    """:func:`online_data_from_text` or :func:`online_data_from_ltr` for a catalogue name or a path.
+
+    Raises:
+        DistillrankError: the dataset is neither a text collection nor an LTR dataset, or lacks splits.
+    """
+    from distillrank.data.catalogue import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # data-quirk warnings of the readers are not the loop's business
+        loaded = load_dataset(dataset, data_dir)
+    if isinstance(loaded, TextCollection):
+        return online_data_from_text(loaded, depth=depth)
+    if (
+        isinstance(loaded, SplitDataset)
+        and loaded.splits
+        and all(isinstance(v, LTRDataset) for v in loaded.splits.values())
+    ):
+        return online_data_from_ltr(loaded, initial_queries=initial_queries, seed=seed)
+    raise DistillrankError(
+        f"{dataset!r} is neither a text collection with qrels nor an LTR dataset: clicks can only be "
+        "simulated over graded relevance (use `distillrank online learn` for a real click log)"
+    )

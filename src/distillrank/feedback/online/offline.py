@@ -1,0 +1,240 @@
+r"""Learning from a click log that is already there: a real one (Yandex WSCD, any log the data layer
+reads) or the store of a simulated run.
+
+:func:`pair_statistics` aggregates a :class:`~distillrank.data.clicklog.ClickLog` per
+``(qid, docno)``: clicks ``C``, impressions, exposure ``E = sum alpha_{position}`` (relative propensities
+of the shown ranks, estimated by EM regression, Wang et al. 2018, unless given) and the query's session
+count ``N``. A log records the ranks that were shown, not the policy that chose them, so the expected
+exposure is taken to be the realised one (``P = E``): IPS and SNIPS coincide, and the doubly robust
+estimate differs from IPS where clipping applies and on candidates the log never showed.
+
+:func:`learn_from_log` turns the statistics into relevance estimates (:mod:`distillrank.feedback.unbiased`)
+and either keeps them as the ranking (no features: each query's logged documents ordered by estimated
+relevance) or, given a feature table of candidates, trains a LightGBM ranker on them with the listwise
+objective of :func:`~distillrank.feedback.unbiased.lgbm.lgbm_objective` (``dr`` needs features: its
+click-regression model predicts from them).
+
+:func:`utility` evaluates a ranking counterfactually on a held-out log: the PBM utility
+``sum_{r <= k} alpha_r r^(q, d_r)`` (the expected clicks of the ranking, relative to rank 1's
+examination) with ``r^`` the held-out IPS estimates, averaged over the held-out queries; documents the
+held-out log never showed count 0.
+
+Example:
+    >>> import pandas as pd
+    >>> from distillrank.data.clicklog import ClickLog
+    >>> log = ClickLog(pd.DataFrame({"session_id": [0, 0, 1, 1], "qid": ["q"] * 4, "position": [1, 2] * 2,
+    ...     "docno": ["a", "b", "b", "a"], "click": [0, 1, 1, 0], "propensity": [float("nan")] * 4}))
+    >>> ranker = learn_from_log(log, "ips", propensities=[1.0, 0.5])
+    >>> ranker.table[["docno", "clicks", "exposure", "relevance"]].round(3).values.tolist()
+    [['a', 0.0, 1.5, 0.0], ['b', 2.0, 1.5, 1.333]]
+    >>> [d for d, _ in ranker.run().ranked("q")]
+    ['b', 'a']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from distillrank.data.clicklog import ClickLog
+from distillrank.data.ltr import LTRDataset
+from distillrank.data.run import Run
+from distillrank.errors import DistillrankError
+from distillrank.feedback.propensity import EMRegressionEstimator
+from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
+from distillrank.feedback.unbiased.lgbm import ClickRegression, lgbm_objective
+
+__all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
+
+
+def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
+    """Relative propensities ``p_k / p_1`` of ranks ``1..max_rank`` by EM regression on ``log``.
+
+    Raises:
+        DistillrankError: the log cannot identify position bias (every pair shown at one rank only).
+    """
+    depth = int(min(max_rank, log.df["position"].max()))
+    try:
+        return EMRegressionEstimator(max_rank=max(depth, 2), max_iter=500, tol=1e-6).estimate(log)
+    except ValueError as e:
+        raise DistillrankError(f"cannot estimate propensities from this log: {e}; pass them") from e
+
+
+def _alpha(propensities: Sequence[float] | np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``alpha`` of each 1-based position; positions past the curve get its last value."""
+    p = np.asarray(propensities, dtype=np.float64)
+    if p.ndim != 1 or len(p) == 0 or not np.isfinite(p).all() or (p <= 0).any():
+        raise ValueError("propensities must be a non-empty sequence of positive numbers")
+    return p[np.minimum(positions, len(p)) - 1]
+
+
+def pair_statistics(log: ClickLog, propensities: Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """Per ``(qid, docno)``: ``clicks``, ``impressions``, ``exposure`` and the query's ``sessions``."""
+    df = log.df
+    if len(df) == 0:
+        raise ValueError("the click log is empty")
+    alpha = _alpha(propensities, df["position"].to_numpy(dtype=np.int64))
+    work = pd.DataFrame(
+        {
+            "qid": df["qid"].astype(str).to_numpy(),
+            "docno": df["docno"].astype(str).to_numpy(),
+            "click": df["click"].to_numpy(dtype=np.float64),
+            "alpha": alpha,
+        }
+    )
+    table = (
+        work.groupby(["qid", "docno"], sort=True)
+        .agg(clicks=("click", "sum"), impressions=("click", "size"), exposure=("alpha", "sum"))
+        .reset_index()
+    )
+    sessions = df.groupby(df["qid"].astype(str))["session_id"].nunique()
+    table["sessions"] = table["qid"].map(sessions).astype(np.float64)
+    table["impressions"] = table["impressions"].astype(np.int64)
+    return table
+
+
+@dataclass
+class LoggedRanker:
+    """What :func:`learn_from_log` learned.
+
+    Attributes:
+        estimator: the estimator's name.
+        propensities: the relative propensities used.
+        table: per ``(qid, docno)`` of the log: ``clicks``, ``impressions``, ``exposure``, ``sessions``
+            and the estimated ``relevance``.
+        booster: the LightGBM ranker, when trained on features.
+    """
+
+    estimator: str
+    propensities: np.ndarray
+    table: pd.DataFrame
+    booster: lgb.Booster | None = None
+
+    def run(self, features: LTRDataset | None = None, name: str | None = None) -> Run:
+        """The ranking: the booster's scores of ``features`` (with docnos) when there is a booster,
+        else each logged query's documents by estimated relevance."""
+        label = name or f"clicks-{self.estimator}"
+        if self.booster is not None:
+            if features is None or features.docnos is None:
+                raise ValueError("a ranker trained on features needs the features (with docnos) to rank")
+            scores = np.asarray(self.booster.predict(features.X), dtype=np.float64)
+            out: dict[str, dict[str, float]] = {}
+            for q, d, s in zip(
+                features.qids.tolist(), features.docnos.tolist(), scores.tolist(), strict=True
+            ):
+                out.setdefault(str(q), {})[str(d)] = s
+            return Run.from_trusted(out, name=label)
+        out = {}
+        for q, d, r in zip(self.table["qid"], self.table["docno"], self.table["relevance"], strict=True):
+            out.setdefault(q, {})[d] = float(r)
+        return Run.from_trusted(out, name=label)
+
+
+def learn_from_log(
+    log: ClickLog,
+    estimator: str = "ips",
+    *,
+    propensities: Sequence[float] | np.ndarray | None = None,
+    features: LTRDataset | None = None,
+    clip: float = 0.1,
+    num_boost_round: int = 300,
+    params: dict[str, Any] | None = None,
+    regression_rounds: int = 100,
+) -> LoggedRanker:
+    """Relevance estimates (and, with ``features``, a LightGBM ranker) from a click log.
+
+    Args:
+        estimator: ``naive``, ``ips``, ``snips`` or ``dr`` (``dr`` needs ``features``).
+        propensities: relative propensities of ranks 1.. (default: EM regression on the log).
+        features: candidates with ``qids`` and ``docnos``; logged pairs without a row are ignored,
+            rows the log never showed get no clicks and no exposure.
+        clip, num_boost_round, params, regression_rounds: see :class:`~.loop.OnlineConfig`.
+
+    Raises:
+        DistillrankError: ``full_info`` (a log has no true labels), ``dr`` without features, features
+            without docnos or sharing no query with the log.
+    """
+    from distillrank.feedback.online.loop import DEFAULT_LGBM_PARAMS
+
+    if estimator == "full_info":
+        raise DistillrankError("a click log has no true labels: choose naive, ips, snips or dr")
+    if estimator == "dr" and features is None:
+        raise DistillrankError("the doubly robust estimator needs features for its click model (--features)")
+    est = get_estimator(estimator, clip=clip)
+    alpha = estimate_propensities(log) if propensities is None else np.asarray(propensities, dtype=float)
+    table = pair_statistics(log, alpha)
+    if features is None:
+        stats = ClickStats(
+            table["clicks"].to_numpy(), table["exposure"].to_numpy(), None, table["sessions"].to_numpy()
+        )
+        table["relevance"] = est.relevance(stats)
+        return LoggedRanker(estimator, alpha, table)
+
+    if features.docnos is None:
+        raise DistillrankError("the features need docnos to be matched with the logged documents")
+    sessions = table.groupby("qid")["sessions"].first()
+    keyed = table.set_index(["qid", "docno"])
+    qids = features.qids.astype(str)
+    keep = np.isin(qids, sessions.index.to_numpy())
+    if not keep.any():
+        raise DistillrankError("the features share no query with the click log")
+    rows = np.flatnonzero(keep)
+    idx = pd.MultiIndex.from_arrays([qids[rows], features.docnos[rows].astype(str)])
+    found = keyed.reindex(idx)
+    clicks = found["clicks"].fillna(0.0).to_numpy()
+    exposure = found["exposure"].fillna(0.0).to_numpy()
+    n = sessions.reindex(qids[rows]).to_numpy(dtype=np.float64)
+    predicted = None
+    X = features.X[rows]
+    if estimator == "dr":
+        model = ClickRegression(num_boost_round=regression_rounds)
+        seen = exposure > 0
+        model.fit(X[np.flatnonzero(seen)], clicks[seen], exposure[seen])
+        predicted = model.predict(X)
+    rel = np.asarray(est.relevance(ClickStats(clicks, exposure, None, n), predicted=predicted))
+    group = np.diff(np.flatnonzero(np.r_[True, qids[rows][1:] != qids[rows][:-1], True]))
+    booster = lgb.train(
+        {**DEFAULT_LGBM_PARAMS, **(params or {}), "objective": lgbm_objective(rel, group)},
+        lgb.Dataset(X, label=np.zeros(len(rows)), group=group),
+        num_boost_round=num_boost_round,
+    )
+    out = table.merge(
+        pd.DataFrame({"qid": idx.get_level_values(0), "docno": idx.get_level_values(1), "relevance": rel}),
+        on=["qid", "docno"],
+        how="left",
+    )
+    return LoggedRanker(estimator, alpha, out, booster)
+
+
+def utility(
+    run: Run,
+    log: ClickLog,
+    propensities: Sequence[float] | np.ndarray,
+    *,
+    k: int = 10,
+    clip: float = 0.1,
+) -> float:
+    """Counterfactual PBM utility of ``run`` on the held-out ``log`` (see the module docstring)."""
+    alpha = np.asarray(propensities, dtype=np.float64)
+    table = pair_statistics(log, alpha)
+    stats = ClickStats(
+        table["clicks"].to_numpy(), table["exposure"].to_numpy(), None, table["sessions"].to_numpy()
+    )
+    rel = dict(
+        zip(
+            zip(table["qid"], table["docno"], strict=True),
+            np.asarray(get_estimator("ips", clip=clip).relevance(stats)).tolist(),
+            strict=True,
+        )
+    )
+    weights = _alpha(alpha, np.arange(1, k + 1))
+    values = []
+    for q in table["qid"].unique():
+        ranked = [d for d, _ in run.ranked(q, k)] if q in run else []
+        values.append(sum(w * rel.get((q, d), 0.0) for w, d in zip(weights, ranked, strict=False)))
+    return float(np.mean(values)) if values else 0.0

@@ -1,0 +1,52 @@
+"""Unbiased learning to rank from clicks: relevance estimators (naive, IPS, SNIPS, doubly robust, full
+information), losses for neural students that stay unbiased under them, and their LightGBM versions.
+
+* :mod:`.estimators` — :class:`ClickStats` and the estimators, propensity clipping.
+* :mod:`.losses` — listwise (softmax), pairwise (RankNet) and pointwise (MSE/BCE) losses on corrected
+  relevance, built on :mod:`distillrank.losses`.
+* :mod:`.lgbm` — a LightGBM listwise objective on corrected relevance, and the click-regression model
+  of the doubly robust estimator.
+"""
+
+from distillrank.feedback.unbiased.estimators import (
+    ESTIMATORS,
+    IPS,
+    SNIPS,
+    ClickStats,
+    DoublyRobust,
+    FullInformation,
+    Naive,
+    RelevanceEstimator,
+    clip_propensities,
+    get_estimator,
+)
+from distillrank.feedback.unbiased.lgbm import ClickRegression, lgbm_objective
+from distillrank.feedback.unbiased.losses import (
+    LOSS_KINDS,
+    LossKind,
+    listwise,
+    pairwise,
+    pointwise,
+    unbiased_loss,
+)
+
+__all__ = [
+    "ESTIMATORS",
+    "IPS",
+    "LOSS_KINDS",
+    "SNIPS",
+    "ClickRegression",
+    "ClickStats",
+    "DoublyRobust",
+    "FullInformation",
+    "LossKind",
+    "Naive",
+    "RelevanceEstimator",
+    "clip_propensities",
+    "get_estimator",
+    "lgbm_objective",
+    "listwise",
+    "pairwise",
+    "pointwise",
+    "unbiased_loss",
+]

@@ -1,0 +1,118 @@
+"""``distillrank online``: the simulated loop on a tiny LTR folder and learning from a click log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from distillrank.cli.main import app
+from distillrank.data.clicklog import ClickLog
+from distillrank.data.formats.svmlight import write_svmlight
+from distillrank.data.formats.yandex import write_yandex_clicklog
+from distillrank.data.ltr import LTRDataset
+from distillrank.data.run import Run
+from distillrank.feedback.simulation import ClickSimulator
+
+runner = CliRunner()
+
+
+def _ltr(seed: int, n_queries: int) -> LTRDataset:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=(n_queries, 8), p=[0.6, 0.3, 0.1]).astype(float)
+    X = np.stack([y + rng.normal(0, 0.7, y.shape), rng.normal(size=y.shape)], axis=-1).reshape(-1, 2)
+    qids = np.repeat([f"{seed}{i:03d}" for i in range(n_queries)], 8).astype(object)
+    return LTRDataset(X, y.ravel(), qids)
+
+
+@pytest.fixture()
+def tiny_ltr(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny-ltr"
+    folder.mkdir()
+    write_svmlight(_ltr(1, 40), folder / "train.txt")
+    write_svmlight(_ltr(2, 20), folder / "test.txt")
+    return folder
+
+
+def test_simulate_writes_the_report_and_metrics(tiny_ltr: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["online", "simulate", "--dataset", str(tiny_ltr), "--rounds", "2", "--sessions-per-round", "200"]
+    args += ["--trees-per-round", "3", "--output", str(out), "--seed", "3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["estimators"]) == {"naive", "ips", "snips", "dr", "full_info"}
+    for entry in metrics["estimators"].values():
+        assert len(entry["nDCG@10"]) == 2 and entry["sessions"] == [200, 400]
+        assert all(isinstance(v, float) for v in entry["nDCG@10"])
+    html = (out / "report.html").read_text()
+    assert "<img" in html and "full information" in html
+    assert (out / "report.md").exists() and (out / "ndcg_vs_sessions.png").exists()
+    assert (out / "clicks" / "ips.duckdb").exists() and (out / "clicks" / "ips.parquet").exists()
+
+
+def test_quick_and_a_subset_of_estimators(tiny_ltr: Path, tmp_path: Path) -> None:
+    out = tmp_path / "quick"
+    args = ["online", "simulate", "-d", str(tiny_ltr), "--quick", "--estimators", "naive,ips"]
+    result = runner.invoke(app, [*args, "--store", "memory", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["estimators"]) == ["naive", "ips"]
+    assert metrics["estimators"]["ips"]["sessions"] == [2000, 4000, 6000]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--estimators", "ips,magic"], "unknown estimator"),
+        (["--exploration", "-1"], "exploration must be >= 0"),
+        (["--propensities", "guess"], "propensities must be"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    tiny_ltr: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["online", "simulate", "-d", str(tiny_ltr), "-o", str(tmp_path), *extra])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def _yandex_folder(tmp_path: Path) -> Path:
+    sim = ClickSimulator(eta=1.0, eps_minus=0.05, eps_plus=1.0, top_k=5)
+    rel = {f"{i}": {f"{i}{j}": int(j % 3 == 0) for j in range(7)} for i in range(1, 11)}
+    a = Run({q: {d: float(j) for j, d in enumerate(docs)} for q, docs in rel.items()})
+    b = Run({q: {d: float((5 * j) % 7) for j, d in enumerate(docs)} for q, docs in rel.items()})
+    folder = tmp_path / "clicks"
+    folder.mkdir()
+    for split, seed in (("trainSample", 1), ("testSample", 2)):
+        log = sim.simulate([a, b], rel, 4000, rng=seed)
+        write_yandex_clicklog(ClickLog(log.df[list(log.df.columns[:6])]), folder / split)
+    return folder
+
+
+def test_learn_from_a_click_log(tmp_path: Path) -> None:
+    out = tmp_path / "learned"
+    args = ["online", "learn", "--clicks", str(_yandex_folder(tmp_path)), "--output", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["propensities"][0] == 1.0
+    assert set(metrics["estimators"]) == {"naive", "ips", "snips"}
+    assert metrics["estimators"]["ips"]["utility@10"] > 1.05 * metrics["logged"]["utility@10"]
+    assert (out / "runs" / "ips.trec").exists() and (out / "relevance" / "ips.parquet").exists()
+    bad = runner.invoke(app, [*args, "--estimators", "dr"])
+    assert bad.exit_code == 2 and "features" in bad.output
+
+
+@pytest.mark.data
+@pytest.mark.filterwarnings("ignore::distillrank.errors.DataWarning")
+def test_learn_from_the_yandex_sample(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "yandex"
+    args = ["online", "learn", "--clicks", "yandex-wscd-sample", "--data-dir", str(shared_data)]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["estimators"]["ips"]["utility@10"] > metrics["logged"]["utility@10"]

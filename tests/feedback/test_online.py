@@ -1,0 +1,314 @@
+"""The online loop end to end on a tiny synthetic collection, its serving policy, resuming, learning from
+an existing click log, and (with the shared data) the catalogue datasets."""
+
+from __future__ import annotations
+
+import doctest
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distillrank.data.clicklog import ClickLog
+from distillrank.data.dataset import SplitDataset
+from distillrank.data.ltr import LTRDataset
+from distillrank.errors import DistillrankError
+from distillrank.feedback.online import (
+    OnlineConfig,
+    OnlineData,
+    learn_from_log,
+    load_online_data,
+    pair_statistics,
+    run_online,
+    utility,
+    write_report,
+)
+from distillrank.feedback.online.data import online_data_from_ltr
+from distillrank.feedback.online.serving import (
+    rank_distribution,
+    sample_rankings,
+    simulate_sessions,
+    standardise,
+)
+from distillrank.feedback.simulation import ClickSimulator
+from distillrank.feedback.store import ClickStore
+
+ESTIMATORS = ("naive", "ips", "snips", "dr", "full_info")
+
+
+def synthetic_ltr(seed: int, n_queries: int, n_docs: int = 12) -> LTRDataset:
+    """Graded relevance 0..2 carried by feature 0 (noisily); feature 1 is noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=(n_queries, n_docs), p=[0.6, 0.3, 0.1]).astype(float)
+    X = np.stack([y + rng.normal(0, 0.7, y.shape), rng.normal(size=y.shape)], axis=-1).reshape(-1, 2)
+    qids = np.repeat([f"s{seed}q{i}" for i in range(n_queries)], n_docs).astype(object)
+    return LTRDataset(X, y.ravel(), qids)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> OnlineData:
+    data = SplitDataset("synthetic", {"train": synthetic_ltr(0, 60), "test": synthetic_ltr(1, 30)})
+    return online_data_from_ltr(data, initial_queries=0.1, initial_rounds=5)
+
+
+def quick_config(**kw: object) -> OnlineConfig:
+    base: dict[str, object] = {
+        "rounds": 2,
+        "sessions_per_round": 300,
+        "trees_per_round": 5,
+        "regression_rounds": 10,
+        "mc_samples": 20,
+        "store": "memory",
+        "lgbm_params": {"min_data_in_leaf": 5},
+    }
+    base.update(kw)
+    return OnlineConfig(**base)  # type: ignore[arg-type]
+
+
+def test_the_loop_end_to_end(tiny: OnlineData) -> None:
+    result = run_online(tiny, quick_config())
+    assert list(result.curves) == list(ESTIMATORS)
+    for name, curve in result.curves.items():
+        assert curve.sessions == [300, 600]
+        assert len(curve.ndcg) == 2 and all(0 <= v <= 1 for v in curve.ndcg)
+        if name in ("ips", "snips", "dr"):
+            assert curve.propensities[-1] is not None and curve.propensities[-1][0] == 1.0
+            assert curve.propensity_mae[-1] is not None
+        if name == "full_info":
+            assert curve.served == [None, None]
+    metrics = result.metrics()
+    assert set(metrics["estimators"]) == set(ESTIMATORS)
+    for entry in metrics["estimators"].values():
+        assert len(entry["nDCG@10"]) == len(entry["sessions"]) == 2
+    json.dumps(metrics, allow_nan=False)
+    # learning from clicks helps over the initial ranker, and full information helps most
+    assert result.final("full_info") > result.initial_ndcg
+
+
+def test_runs_are_repeatable(tiny: OnlineData) -> None:
+    a = run_online(tiny, quick_config(estimators=("ips", "dr")))
+    b = run_online(tiny, quick_config(estimators=("ips", "dr")))
+    assert a.curves["ips"].ndcg == b.curves["ips"].ndcg
+    assert a.curves["dr"].ndcg == b.curves["dr"].ndcg
+
+
+def test_true_propensities_and_no_exploration(tiny: OnlineData) -> None:
+    result = run_online(tiny, quick_config(estimators=("ips",), propensities="true", exploration=0.0))
+    truth = result.true_propensities
+    assert result.curves["ips"].propensities[-1] == pytest.approx(truth, abs=1e-4)
+    assert result.curves["ips"].propensity_mae[-1] == pytest.approx(0.0, abs=1e-4)
+    # one deterministic logger cannot identify position bias: no correction, never the true curve
+    blind = run_online(tiny, quick_config(estimators=("ips",), exploration=0.0, rounds=1))
+    assert blind.curves["ips"].propensities[0] == [1.0] * len(truth)
+
+
+def test_outputs_stores_and_resume(tiny: OnlineData, tmp_path: Path) -> None:
+    cfg = quick_config(estimators=("naive", "dr"), store="duckdb")
+    first = run_online(tiny, cfg, output=tmp_path)
+    for name in ("naive", "dr"):
+        assert (tmp_path / "clicks" / f"{name}.duckdb").exists()
+        assert (tmp_path / "clicks" / f"{name}.parquet").exists()
+        assert (tmp_path / "models" / f"{name}.txt").exists()
+    with ClickStore(tmp_path / "clicks" / "dr.duckdb") as store:
+        assert store.n_sessions == 600 and store.rounds == [0, 1]
+    # a finished run resumes to the same result without simulating again
+    calls: list[str] = []
+    again = run_online(tiny, cfg, output=tmp_path, callback=lambda e, n, r, v: calls.append(e))
+    assert again.curves["dr"].ndcg == first.curves["dr"].ndcg
+    assert "round" not in calls
+    # more rounds continue from the checkpoint of the first two
+    rounds: list[int] = []
+    longer = run_online(
+        tiny,
+        quick_config(estimators=("dr",), store="duckdb", rounds=3),
+        output=tmp_path,
+        callback=lambda e, n, r, v: rounds.append(r) if e == "round" else None,
+    )
+    assert rounds == [2] and longer.curves["dr"].ndcg[:2] == first.curves["dr"].ndcg
+    # another configuration does not reuse the checkpoint
+    other = run_online(tiny, quick_config(estimators=("dr",), store="duckdb", clip=0.3), output=tmp_path)
+    assert len(other.curves["dr"].ndcg) == 2
+    paths = write_report(first, tmp_path / "report")
+    assert {p.name for p in paths} == {"report.md", "report.html", "metrics.json"}
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "data:image/png;base64" in html and "doubly robust" in html
+
+
+def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp_path: Path) -> None:
+    cfg = quick_config(estimators=("ips",), store="duckdb", rounds=3)
+    full = run_online(tiny, cfg, output=tmp_path / "a")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_second(event: str, name: str, r: int, value: float | None) -> None:
+        if event == "round" and r == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_online(tiny, cfg, output=tmp_path / "b", callback=stop_after_second)
+    resumed = run_online(tiny, cfg, output=tmp_path / "b")
+    assert resumed.curves["ips"].ndcg == full.curves["ips"].ndcg
+    with ClickStore(tmp_path / "b" / "clicks" / "ips.duckdb") as store:
+        assert store.n_sessions == 900
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rounds": 0}, "rounds must be an integer >= 1"),
+        ({"estimators": ("ips", "magic")}, "unknown estimator"),
+        ({"estimators": ("ips", "ips")}, "repeat"),
+        ({"exploration": -1.0}, "exploration must be >= 0"),
+        ({"propensities": "guess"}, "propensities must be"),
+        ({"lgbm_params": {"objective": "lambdarank"}}, "must not set the objective"),
+        ({"eps_minus": 0.5, "eps_plus": 0.2}, "eps_minus must be <= eps_plus"),
+    ],
+)
+def test_bad_configurations(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        OnlineConfig(**kwargs)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------- serving
+def test_standardise_and_deterministic_rankings() -> None:
+    mask = np.array([[True, True, True], [True, True, False]])
+    z = standardise(np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 99.0]]), mask)
+    assert z[1, 2] == -np.inf and np.allclose(z[0].mean(), 0.0)
+    ranked = sample_rankings(z, 2, 0.0, np.random.default_rng(0))
+    assert ranked.tolist() == [[0, 2], [1, 0]]
+
+
+def test_rank_distribution_is_a_distribution_and_matches_sampling() -> None:
+    rng = np.random.default_rng(0)
+    z = standardise(rng.normal(size=(3, 6)), np.ones((3, 6), dtype=bool))
+    dist = rank_distribution(z, 3, 1.0, rng, samples=4000)
+    np.testing.assert_allclose(dist.sum(axis=1), 1.0)  # every rank holds exactly one candidate
+    assert (dist.sum(axis=2) <= 1.0 + 1e-12).all()
+    # the candidate with the highest score is the most likely at rank 1
+    assert np.argmax(dist[:, :, 0], axis=1).tolist() == np.argmax(z, axis=1).tolist()
+    exact = rank_distribution(z, 3, 0.0, rng)
+    assert set(np.unique(exact)) <= {0.0, 1.0}
+
+
+def test_simulated_click_rates_follow_the_user_model() -> None:
+    sim = ClickSimulator(eta=1.0, eps_minus=0.1, eps_plus=1.0, top_k=3)
+    n = 50_000
+    docnos = np.tile(np.array([["a", "b", None]], dtype=object), (n, 1))
+    grades = np.tile([[1.0, 0.0, 0.0]], (n, 1))
+    log = simulate_sessions(
+        sim, np.array(["q"] * n, dtype=object), docnos, grades, 1.0, np.random.default_rng(0).random((n, 3))
+    )
+    assert len(log) == 2 * n  # the empty slot is not shown
+    ctr = log.df.groupby("docno")["click"].mean()
+    theta = sim.examination(3)
+    assert ctr["a"] == pytest.approx(theta[0] * 1.0, abs=0.01)
+    assert ctr["b"] == pytest.approx(theta[1] * 0.1, abs=0.005)
+
+
+# ----------------------------------------------------------------------------------- offline
+def _two_ranker_log() -> ClickLog:
+    sim = ClickSimulator(eta=1.0, eps_minus=0.05, eps_plus=1.0, top_k=4)
+    from distillrank.data.run import Run
+
+    rel = {f"q{i}": {f"q{i}d{j}": int(j % 3 == 0) for j in range(6)} for i in range(20)}
+    a = Run({q: {d: float(-j) for j, d in enumerate(docs)} for q, docs in rel.items()})
+    b = Run({q: {d: float(j) for j, d in enumerate(docs)} for q, docs in rel.items()})
+    return sim.simulate([a, b], rel, 20_000, rng=3)
+
+
+def test_learn_from_a_log_without_features() -> None:
+    log = _two_ranker_log()
+    ranker = learn_from_log(log, "ips")
+    assert ranker.propensities[0] == 1.0 and len(ranker.propensities) == 4
+    table = ranker.table
+    relevant = table["docno"].str.endswith(("d0", "d3"))
+    assert table.loc[relevant, "relevance"].min() > table.loc[~relevant, "relevance"].max()
+    run = ranker.run()
+    naive = learn_from_log(log, "naive", propensities=ranker.propensities).run()
+    assert utility(run, log, ranker.propensities) >= utility(naive, log, ranker.propensities) - 1e-9
+    stats = pair_statistics(log, ranker.propensities)
+    assert {"clicks", "impressions", "exposure", "sessions"} <= set(stats.columns)
+
+
+def test_learn_from_a_log_with_features(tiny: OnlineData) -> None:
+    result_log = _log_over(tiny)
+    for name in ("ips", "dr"):
+        ranker = learn_from_log(result_log, name, features=tiny.train, num_boost_round=10)
+        assert ranker.booster is not None
+        run = ranker.run(tiny.test)
+        assert len(run) == len(tiny.test.query_ids)
+
+
+def _log_over(data: OnlineData) -> ClickLog:
+    """A log of the tiny data's training queries, shown in random orders."""
+    assert data.train.docnos is not None
+    rng = np.random.default_rng(5)
+    rows = []
+    sid = 0
+    for q in data.train.query_ids:
+        idx = np.flatnonzero(data.train.qids == q)
+        for _ in range(30):
+            shown = rng.permutation(idx)[:5]
+            for pos, i in enumerate(shown, start=1):
+                p = (1.0 / pos) * (0.1 + 0.45 * data.train.y[i])
+                rows.append((sid, q, pos, data.train.docnos[i], int(rng.random() < p), np.nan))
+            sid += 1
+    return ClickLog(
+        pd.DataFrame(rows, columns=["session_id", "qid", "position", "docno", "click", "propensity"])
+    )
+
+
+def test_learn_from_log_errors(tiny: OnlineData) -> None:
+    log = _two_ranker_log()
+    with pytest.raises(DistillrankError, match="no true labels"):
+        learn_from_log(log, "full_info")
+    with pytest.raises(DistillrankError, match="needs features"):
+        learn_from_log(log, "dr")
+    with pytest.raises(DistillrankError, match="share no query"):
+        learn_from_log(log, "ips", features=tiny.train)
+    single = ClickLog(log.df[log.df["logger"] == 0].drop(columns="logger"))
+    with pytest.raises(DistillrankError, match="cannot estimate propensities"):
+        learn_from_log(single, "ips")
+
+
+def test_offline_doctest() -> None:
+    import distillrank.feedback.online.offline as offline
+
+    result = doctest.testmod(offline)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# ----------------------------------------------------------------------------------- real data
+@pytest.mark.data
+def test_catalogue_datasets_load(shared_data: Path) -> None:
+    ltr = load_online_data("lightgbm-lambdarank", shared_data)
+    assert ltr.train.n_rows == 3005 and ltr.initial_model is not None and ltr.max_grade == 4
+    with pytest.raises(DistillrankError, match="neither a text collection"):
+        load_online_data("yandex-wscd-sample", shared_data)
+
+
+@pytest.mark.data
+@pytest.mark.filterwarnings("ignore::distillrank.errors.DataWarning")
+def test_learn_from_the_yandex_log(shared_data: Path) -> None:
+    from distillrank.data.catalogue import load_dataset
+
+    logs = load_dataset("yandex-wscd-sample", shared_data)
+    ranker = learn_from_log(logs["train"], "ips")
+    alpha = ranker.propensities
+    assert alpha[0] == 1.0 and np.all(np.diff(alpha[:5]) < 0)  # position bias: steadily fewer clicks
+    logged = utility(_mean_position_run(logs["train"]), logs["test"], alpha)
+    learned = utility(ranker.run(), logs["test"], alpha)
+    assert learned > logged
+
+
+def _mean_position_run(log: ClickLog):
+    from distillrank.data.run import Run
+
+    mean_pos = log.df.groupby(["qid", "docno"])["position"].mean()
+    out: dict[str, dict[str, float]] = {}
+    for (q, d), p in mean_pos.items():
+        out.setdefault(str(q), {})[str(d)] = -float(p)
+    return Run(out)
