@@ -66,8 +66,7 @@ _CONFIG = "student.json"
 _FORMAT = "distillrank-lgbm-student"
 _FORMAT_VERSION = 1
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    "n_estimators": 300,
+BOOSTER_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
     "num_leaves": 31,
     "min_data_in_leaf": 20,
@@ -78,6 +77,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "num_threads": 1,  # LightGBM's OpenMP threads spin-wait: on a busy machine 2 threads can be 100x slower
     "verbose": -1,
 }
+"""The tree settings every distillrank booster starts from (this student, the online loop's ranker and
+the click-regression model of :mod:`distillrank.feedback.unbiased.lgbm`), without the number of rounds."""
+DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 300, **BOOSTER_PARAMS}
 
 
 class _Predictor(Protocol):

@@ -50,6 +50,7 @@ import lightgbm as lgb
 import numpy as np
 
 from distillrank.data.run import Run
+from distillrank.distillation.lgbm_student import BOOSTER_PARAMS
 from distillrank.evaluation.metrics import evaluate
 from distillrank.feedback.online.data import OnlineData
 from distillrank.feedback.online.serving import (
@@ -69,17 +70,7 @@ __all__ = ["DEFAULT_LGBM_PARAMS", "EstimatorCurve", "OnlineConfig", "OnlineResul
 
 METRIC = "nDCG@10"
 NOISE_QUANTILE = 0.05
-DEFAULT_LGBM_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 20,
-    "feature_fraction": 0.9,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "seed": 0,
-    "num_threads": 1,
-    "verbose": -1,
-}
+DEFAULT_LGBM_PARAMS: dict[str, Any] = dict(BOOSTER_PARAMS)
 Callback = Callable[[str, str, int, float | None], None]
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from distillrank.distillation.lgbm_objectives import ListwiseObjective
+from distillrank.distillation.lgbm_student import BOOSTER_PARAMS
 
 __all__ = ["ClickRegression", "lgbm_objective"]
 
@@ -73,15 +74,9 @@ def lgbm_objective(
 
 _REGRESSION_PARAMS: dict[str, Any] = {
     "objective": "poisson",
+    **BOOSTER_PARAMS,
     "learning_rate": 0.1,
-    "num_leaves": 31,
     "min_data_in_leaf": 50,
-    "feature_fraction": 0.9,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "seed": 0,
-    "num_threads": 1,
-    "verbose": -1,
 }
 
 
