@@ -128,3 +128,18 @@ class Run(Mapping[str, dict[str, float]]):
     def __repr__(self) -> str:
         n = sum(len(v) for v in self._d.values())
         return f"Run({self.name!r}, {len(self)} queries, {n} results)"
+
+
+def break_ties(values: np.ndarray) -> np.ndarray:
+    """``values`` (in first-stage order, best first) plus a bonus that orders ties by position.
+
+    The bonus is less than half the smallest gap between distinct values, so distinct values keep their
+    order, and tied ones become strictly decreasing in first-stage order (which survives tools that break
+    ties otherwise, e.g. trec_eval by docno).
+    """
+    distinct = np.unique(values)
+    if len(distinct) == len(values):
+        return values
+    gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
+    n = len(values)
+    return values + (gap / (2.0 * n)) * np.arange(n - 1, -1, -1, dtype=np.float64)

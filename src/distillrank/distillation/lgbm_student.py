@@ -48,6 +48,7 @@ import scipy.sparse as sp
 
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
+from distillrank.data.run import break_ties as _break_ties
 from distillrank.distillation.lgbm_objectives import ListwiseObjective, make_objective
 from distillrank.io import atomic_write
 
@@ -352,16 +353,6 @@ def rerank(
             values = _break_ties(values)
         out[qid] = dict(zip(ranked, values.tolist(), strict=True))
     return Run.from_trusted(out, name=name)
-
-
-def _break_ties(values: np.ndarray) -> np.ndarray:
-    """``values`` (in first-stage order, best first) plus a bonus that orders ties by position."""
-    distinct = np.unique(values)
-    if len(distinct) == len(values):
-        return values
-    gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
-    n = len(values)
-    return values + (gap / (2.0 * n)) * np.arange(n - 1, -1, -1, dtype=np.float64)
 
 
 def _group_starts(group: np.ndarray) -> np.ndarray:

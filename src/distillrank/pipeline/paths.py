@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from distillrank.data.run import break_ties
 from distillrank.evaluation.cost import measure
 from distillrank.retrieval.bm25 import BM25Retriever
 
@@ -74,12 +75,9 @@ def rerank_head(first: Ranking, head: list[str], scores: np.ndarray) -> Ranking:
     Tied scores get a small bonus by first-stage position (less than half the smallest gap between
     distinct scores), so the order survives tools that break ties otherwise (trec_eval: by docno).
     """
-    order = np.lexsort((np.arange(len(head)), -scores))
-    values = scores[order].astype(np.float64)
-    distinct = np.unique(values)
-    if len(distinct) < len(values):
-        gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
-        values = values + (gap / (2.0 * len(values))) * np.arange(len(values) - 1, -1, -1)
+    bonus = break_ties(np.asarray(scores, dtype=np.float64))
+    order = np.argsort(-bonus, kind="stable")
+    values = bonus[order]
     top = [(head[i], float(v)) for i, v in zip(order, values, strict=True)]
     floor = float(values.min()) if len(values) else 0.0
     rest = first[len(head) :]
