@@ -4,6 +4,7 @@ an existing click log, and (with the shared data) the catalogue datasets."""
 from __future__ import annotations
 
 import doctest
+import itertools
 import json
 from pathlib import Path
 
@@ -87,6 +88,15 @@ def test_the_loop_end_to_end(tiny: OnlineData) -> None:
     assert result.final("full_info") > result.initial_ndcg
 
 
+@pytest.mark.parametrize(("objective", "candidates"), [("softmax", "all"), ("lambdarank", "shown")])
+def test_the_loop_with_each_objective(tiny: OnlineData, objective: str, candidates: str) -> None:
+    names = ("naive", "dr", "full_info")
+    res = run_online(tiny, quick_config(estimators=names, objective=objective, candidates=candidates))
+    for name in names:
+        assert len(res.curves[name].ndcg) == 2
+        assert all(0 < v <= 1 for v in res.curves[name].ndcg)
+
+
 def test_runs_are_repeatable(tiny: OnlineData) -> None:
     a = run_online(tiny, quick_config(estimators=("ips", "dr")))
     b = run_online(tiny, quick_config(estimators=("ips", "dr")))
@@ -164,6 +174,8 @@ def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp
         ({"exploration": -1.0}, "exploration must be >= 0"),
         ({"propensities": "guess"}, "propensities must be"),
         ({"lgbm_params": {"objective": "lambdarank"}}, "must not set the objective"),
+        ({"objective": "pointwise"}, "objective must be one of"),
+        ({"candidates": "some"}, "candidates must be"),
         ({"eps_minus": 0.5, "eps_plus": 0.2}, "eps_minus must be <= eps_plus"),
     ],
 )
@@ -235,11 +247,31 @@ def test_learn_from_a_log_without_features() -> None:
 
 def test_learn_from_a_log_with_features(tiny: OnlineData) -> None:
     result_log = _log_over(tiny)
-    for name in ("ips", "dr"):
-        ranker = learn_from_log(result_log, name, features=tiny.train, num_boost_round=10)
+    for name, objective, candidates in itertools.product(
+        ("ips", "dr"), ("lambdarank", "softmax"), ("all", "shown")
+    ):
+        ranker = learn_from_log(
+            result_log,
+            name,
+            features=tiny.train,
+            num_boost_round=10,
+            objective=objective,  # type: ignore[arg-type]
+            candidates=candidates,  # type: ignore[arg-type]
+        )
         assert ranker.booster is not None
         run = ranker.run(tiny.test)
         assert len(run) == len(tiny.test.query_ids)
+    # without the noise correction, IPS is C / max(E, clip N); with it, the noise clicks f E come off
+    plain = learn_from_log(result_log, "ips", features=tiny.train, num_boost_round=5, noise_correction=False)
+    corrected = learn_from_log(result_log, "ips", features=tiny.train, num_boost_round=5)
+    t = plain.table.dropna(subset=["relevance"])
+    expected = t["clicks"] / np.maximum(t["exposure"], 0.1 * t["sessions"])
+    np.testing.assert_allclose(t["relevance"], expected)
+    c = corrected.table.dropna(subset=["relevance"])
+    assert (c["relevance"].to_numpy() <= t["relevance"].to_numpy() + 1e-12).all()
+    assert (c["relevance"].to_numpy() < t["relevance"].to_numpy() - 1e-6).any()
+    with pytest.raises(ValueError, match="candidates"):
+        learn_from_log(result_log, "ips", features=tiny.train, candidates="some")  # type: ignore[arg-type]
 
 
 def _log_over(data: OnlineData) -> ClickLog:

@@ -24,7 +24,9 @@ from distillrank.feedback.unbiased import (
     Naive,
     clip_propensities,
     get_estimator,
+    lambdarank_labels,
     lgbm_objective,
+    lgbm_setup,
     listwise,
     pairwise,
     pointwise,
@@ -298,6 +300,69 @@ def test_lgbm_objective_gradient_is_the_listwise_loss_gradient() -> None:
         lgbm_objective(np.array([np.nan]), [1])
 
 
+def test_lambdarank_labels_hand_computed() -> None:
+    # per query: round(10 r / max_q r); negatives count as 0; an all-zero query gets labels 0
+    labels, gain = lambdarank_labels(np.array([2.0, 1.0, 0.26, 0.3, -0.1, 0.0, 0.0]), [3, 2, 2], levels=11)
+    assert labels.tolist() == [10, 5, 1, 10, 0, 0, 0]
+    np.testing.assert_allclose(gain, np.arange(11) / 10)
+    # gain(label) is r / max_q r within half a level
+    rel = np.random.default_rng(0).exponential(size=40)
+    labels, gain = lambdarank_labels(rel, [25, 15])
+    scaled = np.r_[rel[:25] / rel[:25].max(), rel[25:] / rel[25:].max()]
+    assert np.abs(np.asarray(gain)[labels] - scaled).max() <= 0.5 / 255 + 1e-12
+    with pytest.raises(ValueError, match="add up"):
+        lambdarank_labels(rel, [3])
+    with pytest.raises(ValueError, match="NaN"):
+        lambdarank_labels(np.array([np.nan]), [1])
+    with pytest.raises(ValueError, match="levels"):
+        lambdarank_labels(rel, [40], levels=1)
+
+
+def test_lambdarank_objective_hand_computed_first_tree() -> None:
+    """One query, estimates r^ = (1, 0.5, 0), all scores 0 (ranks 1, 2, 3 by LightGBM's stable sort).
+    Pair lambdas -0.5 |dNDCG_ij| and Hessians 0.25 |dNDCG_ij| with
+    dNDCG_ij = |g_i - g_j| |d_i - d_j| / IDCG, ``d_k = 1 / log2(1 + k)``; one leaf per document and
+    learning rate 1 give leaf = -sum(grad) / sum(hess)."""
+    setup, label = lgbm_setup(np.array([1.0, 0.5, 0.0]), [3], "lambdarank", levels=3)
+    assert setup == {"objective": "lambdarank", "label_gain": [0.0, 0.5, 1.0]}
+    assert label.tolist() == [2.0, 1.0, 0.0]
+    d = 1 / np.log2(np.arange(2, 5))
+    idcg = 1.0 * d[0] + 0.5 * d[1]
+    ab, bc = 0.5 * (d[0] - d[1]) / idcg, 0.5 * (d[1] - d[2]) / idcg
+    expected = [2.0, -2 * (ab - bc) / (ab + bc), -2.0]  # the middle one: about -0.9526
+    X = np.array([[0.0], [1.0], [2.0]])
+    params = {
+        **setup,
+        "learning_rate": 1.0,
+        "num_leaves": 3,
+        "min_data_in_leaf": 1,
+        "min_data_in_bin": 1,
+        "min_sum_hessian_in_leaf": 0.0,
+        "lambda_l2": 0.0,
+        "verbose": -1,
+        "num_threads": 1,
+    }
+    booster = lgb.train(params, lgb.Dataset(X, label=label, group=[3]), num_boost_round=1)
+    np.testing.assert_allclose(booster.predict(X), expected, rtol=1e-6)
+    # the gains are the estimates, not LightGBM's default 2^label - 1 (which gives a different middle leaf)
+    default = lgb.train(
+        {k: v for k, v in params.items() if k != "label_gain"},
+        lgb.Dataset(X, label=label, group=[3]),
+        num_boost_round=1,
+    )
+    assert abs(default.predict(X)[1] - expected[1]) > 0.1
+
+
+def test_lgbm_setup_softmax_and_errors() -> None:
+    rel = np.array([1.0, 0.0, 0.5])
+    setup, label = lgbm_setup(rel, [3], "softmax")
+    grad, _ = setup["objective"](np.zeros(3), None)
+    np.testing.assert_allclose(grad, lgbm_objective(rel, [3])(np.zeros(3), None)[0])
+    assert label.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="unknown objective"):
+        lgbm_setup(rel, [3], "pointwise")  # type: ignore[arg-type]
+
+
 def _biased_ltr(seed: int):
     """200 queries x 10 documents: x0 carries the relevance, x1 is what the logger ranks by (weakly
     related to relevance). Clicks: PBM with eta = 2 on the logger's top 10 (everything shown)."""
@@ -328,7 +393,8 @@ def _ndcg_at_5(pred: np.ndarray, rel: np.ndarray) -> float:
     return float(np.mean(dcg[idcg > 0] / idcg[idcg > 0]))
 
 
-def test_lightgbm_ips_beats_naive_on_position_biased_clicks() -> None:
+@pytest.mark.parametrize("objective", ["lambdarank", "softmax"])
+def test_lightgbm_ips_beats_naive_on_position_biased_clicks(objective: str) -> None:
     X, _, clicks, exposure, n = _biased_ltr(0)
     X_test, rel_test, *_ = _biased_ltr(1)
     group = np.full(200, 10)
@@ -336,11 +402,8 @@ def test_lightgbm_ips_beats_naive_on_position_biased_clicks() -> None:
     scores = {}
     for est in (Naive(), IPS(clip=0.01)):
         rel_hat = est.relevance(ClickStats(clicks.ravel(), exposure.ravel(), None, float(n)))
-        booster = lgb.train(
-            {**params, "objective": lgbm_objective(rel_hat, group)},
-            lgb.Dataset(X, label=np.zeros(len(X)), group=group),
-            num_boost_round=60,
-        )
+        setup, label = lgbm_setup(rel_hat, group, objective)  # type: ignore[arg-type]
+        booster = lgb.train({**params, **setup}, lgb.Dataset(X, label=label, group=group), num_boost_round=60)
         scores[est.name] = _ndcg_at_5(booster.predict(X_test).reshape(200, 10), rel_test)
         importance = booster.feature_importance("gain")
         if est.name == "ips":

@@ -348,6 +348,22 @@ def test_rank_distillation_dynamic_weights_are_not_all_zero_here() -> None:
     assert (out > 0).all()
 
 
+def test_rank_distillation_softmax_ground_truth() -> None:
+    # -log softmax([0, 0, 0])_0 = log 3, plus 0.5 * (1/2 + 1/2) * log 2 (K=2, uniform, sigma(0) = 1/2)
+    s, t = torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([[0.0, 2.0, 1.0]])
+    y = torch.tensor([[1.0, 0.0, 0.0]])
+    out = rank_distillation_loss(s, y, teacher_scores=t, top_k=2, weighting="uniform", ground_truth="softmax")
+    assert out.item() == pytest.approx(math.log(3) + 0.5 * math.log(2), abs=1e-6)
+    # the listwise ground truth does not move when every score shifts; the BCE does
+    shifted = s - 5.0
+    soft = rank_distillation_loss(shifted, y, teacher_scores=t, top_k=2, alpha=0.0, ground_truth="softmax")
+    bce = rank_distillation_loss(shifted, y, teacher_scores=t, top_k=2, alpha=0.0)
+    assert soft.item() == pytest.approx(math.log(3), abs=1e-6)
+    assert bce.item() > 1.5
+    with pytest.raises(ValueError, match="ground_truth"):
+        rank_distillation_loss(s, y, teacher_scores=t, ground_truth="mse")
+
+
 def test_flops_regularizer() -> None:
     reps = [[0.0, 1.0, -2.0], [3.0, 0.0, 0.5], [1.0, 1.0, 0.0]]
     expected = sum((sum(abs(r[j]) for r in reps) / 3) ** 2 for j in range(3))

@@ -51,6 +51,7 @@ HYPERPARAMETERS: dict[str, dict[str, Check]] = {
         "mu": positive,
         "alpha": non_negative,
         "include_ground_truth": boolean,
+        "ground_truth": one_of("bce", "softmax"),
         "student_ranks": _optional_ranks,
     },
 }
@@ -276,6 +277,7 @@ def rank_distillation_loss(
     mu: float = 0.1,
     alpha: float = 0.5,
     include_ground_truth: bool = True,
+    ground_truth: str = "bce",
     student_ranks: Tensor | None = None,
 ) -> Tensor:
     r"""Ranking Distillation (Tang & Wang, KDD 2018): the teacher's top-K unlabelled documents become
@@ -301,8 +303,12 @@ def rank_distillation_loss(
       the dynamic weight, not renormalised (as the authors' code, ``weight_dynamic * weight_static``).
 
     With ``include_ground_truth=True`` and ``labels`` given, the loss is
-    ``L = BCE(labels) + alpha * L_RD``, the BCE being the mean sigmoid cross-entropy over the valid entries
-    with targets ``1[y > 0]`` (as ``bce``); otherwise ``L = alpha * L_RD``.
+    ``L = L_GT(labels) + alpha * L_RD``; otherwise ``L = alpha * L_RD``. ``ground_truth="bce"`` (the paper's)
+    makes ``L_GT`` the mean sigmoid cross-entropy over the valid entries with targets ``1[y > 0]`` (as
+    ``bce``); ``"softmax"`` makes it the listwise ``-sum_i (y_i / sum_j y_j) log softmax(s)_i`` (as
+    ``softmax``) — for students whose scores are bounded similarities (a cosine over a temperature, a
+    query tower against fixed document vectors) the BCE's push of every negative below 0 has no solution,
+    and only the relative order of the list is learnable.
 
     Tang & Wang 2018, "Ranking Distillation: Learning Compact Ranking Models With High Performance for
     Recommender System" (KDD), eq. 4-8.
@@ -317,7 +323,8 @@ def rank_distillation_loss(
         lam: ``lambda``, the sharpness of the exp position weights.
         mu: the sharpness of the rank-discrepancy weights.
         alpha: weight of the distillation term.
-        include_ground_truth: add the BCE on ``labels`` (when given).
+        include_ground_truth: add the ground-truth loss on ``labels`` (when given).
+        ground_truth: ``"bce"`` or ``"softmax"`` (see above).
         student_ranks: ``[..., L]`` optional ranks ``rhat`` of the entries (1 = best) computed by the
             caller, used by ``"dynamic"``/``"hybrid"`` instead of the ranks within the list — e.g. ranks
             over a whole catalogue when the list holds only the teacher's top-K (Tang & Wang rank the
@@ -339,6 +346,7 @@ def rank_distillation_loss(
         mu=mu,
         alpha=alpha,
         include_ground_truth=include_ground_truth,
+        ground_truth=ground_truth,
         student_ranks=student_ranks,
     )
     if student_ranks is not None and student_ranks.shape != scores.shape:
@@ -361,9 +369,12 @@ def rank_distillation_loss(
     distill = -(w * F.logsigmoid(x.scores.gather(-1, order))).sum(dim=-1)
     per_list = alpha * distill
     if include_ground_truth and x.labels is not None:
-        targets = (x.labels > 0).to(x.scores.dtype)
-        bce = F.binary_cross_entropy_with_logits(x.scores, targets, reduction="none")
-        per_list = masked_mean(bce, x.mask) + per_list
+        if ground_truth == "softmax":
+            per_list = label_cross_entropy(x.scores, x.labels, x.mask) + per_list
+        else:
+            targets = (x.labels > 0).to(x.scores.dtype)
+            bce = F.binary_cross_entropy_with_logits(x.scores, targets, reduction="none")
+            per_list = masked_mean(bce, x.mask) + per_list
     return reduce_lists(per_list, x, reduction)
 
 

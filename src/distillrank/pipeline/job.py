@@ -4,8 +4,9 @@
 
 1. **Candidates** — BM25 (Lucene defaults) top-``k`` for every query.
 2. **Teacher** — a cross-encoder fine-tuned on the train qrels with BM25 hard negatives, early-stopped on
-   validation queries held out of train (:mod:`.teacher`); optionally fused with BM25 and the dense
-   cosine when that is better on validation. ``teacher_dir`` reuses a saved teacher instead.
+   validation queries held out of train (:mod:`.teacher`); optionally fused with BM25, the dense
+   cosine and a cross-fitted LambdaMART over the cheap features (:mod:`.ranker`) when that is better on
+   validation. ``teacher_dir`` reuses a saved teacher instead.
 3. **Teacher labels** — the teacher's scores of every student-training candidate, cached on disk under a
    key of model + candidates + texts (:class:`~distillrank.distillation.TeacherScoreCache`).
 4. **Students** — for each family (:data:`~.config.FAMILIES`) and target (:data:`~.config.TARGETS`).
@@ -59,6 +60,9 @@ from distillrank.pipeline.teacher import Fusion, fit_fusion, rerank_scores, trai
 __all__ = ["Fold", "JobResult", "run_job"]
 
 Log = Callable[[str], None]
+
+CE_FREE = {"fusion", "ranker", "ranker_folds"}
+"""Teacher settings that do not change the cross-encoder (changing them does not retrain it)."""
 
 
 @dataclass
@@ -258,7 +262,7 @@ class _Job:
             self.teacher_info = {"source": str(src), "fine_tuned_here": False}
         elif self.has_train:
             fold = self.folds[0]
-            key = _digest(ts.model_dump(), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
+            key = _digest(ts.model_dump(exclude=CE_FREE), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
             meta = _read_json(folder / "teacher.json")
             self.ce_dir = folder / "cross-encoder"
             if meta and meta.get("key") == key and self.ce_dir.is_dir():
@@ -316,6 +320,9 @@ class _Job:
             self.signals["cross_encoder"] = {q: dict(ce_run[q]) for q in self.cands if q in ce_run}
             self.teacher_info["scored_pairs_this_run"] = cache.last_scored
         self.timings["teacher_labels_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        self._ranker_signal(folder)
+        self.timings["teacher_ranker_s"] = round(time.perf_counter() - t0, 2)
 
         if fusion is None:
             fusion = Fusion()
@@ -325,7 +332,61 @@ class _Job:
                 fusion = fit_fusion(val_signals, self.qrels.subset(val))
                 self.log(f"teacher fusion on validation: {fusion.weights} ({fusion.validation})")
             fusion.save(folder)
+        missing = [s for s in fusion.signals if s not in self.signals]
+        if missing:
+            raise DistillrankError(
+                f"{self.teacher_dir or folder}: the teacher's fusion uses {', '.join(missing)}, which this "
+                "teacher folder does not provide"
+            )
         self.fusion = fusion
+
+    def _ranker_signal(self, folder: Path) -> None:
+        """The ``ranker`` signal (:mod:`.ranker`): loaded from ``teacher_dir``, or cross-fitted here."""
+        from distillrank.pipeline.ranker import (
+            RANKER_DIR,
+            cross_fit_ranker,
+            load_ranker,
+            ranker_signal_matches,
+            score_with,
+        )
+
+        ts = self.cfg.teacher
+        self.ranker: Any = None
+        bm = self.signals["bm25"]
+        if self.teacher_dir is not None:
+            self.ranker = load_ranker(self.teacher_dir)
+            if self.ranker is None:
+                return
+            if not ranker_signal_matches(self.ranker, self._features(True)):
+                raise DistillrankError(
+                    f"{self.teacher_dir / RANKER_DIR}: the saved feature ranker was trained on other "
+                    f"features than this job makes ({', '.join(self._features(True).feature_names)})"
+                )
+            self.log(f"teacher: feature ranker from {self.teacher_dir / RANKER_DIR}")
+            self.signals["ranker"] = score_with(self.ranker, self._features(True), bm, self.queries)
+            return
+        if not (self.has_train and ts.ranker and ts.fusion):
+            return
+        fold = self.folds[0]
+        train = {q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1}
+        if len(train) < ts.ranker_folds:
+            return
+        self.log(f"teacher: feature ranker (LambdaMART), cross-fitted over {ts.ranker_folds} folds")
+        others = {q: bm[q] for q in self.cands if q not in train}
+        kwargs = lgbm_kwargs(TargetSpec("qrels", "qrels"), self.cfg.students)
+        scores, self.ranker = cross_fit_ranker(
+            self._features(True),
+            train,
+            self.queries,
+            self.qrels,
+            score_lists=others,
+            eval_lists=self._restricted(fold.val, {"bm25": bm})["bm25"],
+            student_kwargs=kwargs,
+            folds=ts.ranker_folds,
+            seed=self.cfg.seed,
+        )
+        self.ranker.save(folder / RANKER_DIR)
+        self.signals["ranker"] = scores
 
     def _restricted(self, qids: Sequence[str], signals: Mapping[str, Any]) -> dict[str, Any]:
         """Signals of ``qids`` over BM25's top ``depth`` only (no appended positives)."""
@@ -355,6 +416,10 @@ class _Job:
                 texts = [(query, self.corpus[d].full_text()) for d in docs]
                 pred = self.ce.predict(texts, batch_size=self.cfg.teacher.scoring_batch_size)
                 sig["cross_encoder"] = {"q": dict(zip(docs, pred.tolist(), strict=True))}
+            if "ranker" in fusion.signals:
+                from distillrank.pipeline.ranker import score_with
+
+                sig["ranker"] = score_with(self.ranker, self._features(True), {"q": dict(head)}, {"q": query})
             fused = fusion.combine(sig)["q"]
             return np.array([fused[d] for d in docs])
 
@@ -628,7 +693,9 @@ class _Job:
             "cost": measure_path(dense_path, latency_q, params=self.dense_side.encoder.num_parameters()),
         }
         ce_params = self.ce.num_parameters() if self.ce is not None else 0
-        dense_params = self.dense_side.encoder.num_parameters() if "dense" in self.fusion.signals else 0
+        used = set(self.fusion.signals)
+        dense_params = self.dense_side.encoder.num_parameters() if used & {"dense", "ranker"} else 0
+        ranker_params = self.ranker.num_parameters if "ranker" in used else 0
         teacher_run = _rerank_run(bm25_run, self.teacher_scores(test, lists=False), depth, "teacher")
         models["teacher"] = {
             "role": "teacher",
@@ -639,7 +706,7 @@ class _Job:
             "cost": measure_path(
                 RerankPath(self.bm25, self.teacher_scorer(self.fusion), k=k, depth=depth),
                 teacher_q,
-                params=ce_params + dense_params,
+                params=ce_params + dense_params + ranker_params,
             ),
         }
         teacher_run.save(self.out / "runs" / "teacher.trec", tag="teacher")

@@ -13,7 +13,8 @@ target          neural students                         LightGBM
 ``soft`` (T)    ``soft_label`` at temperature T          the same loss as a custom objective
 ``joint``       ``joint`` (alpha, the best T)           same
 ``margin_mse``  ``margin_mse`` (teacher's best first)   same
-``rd``          ``rank_distillation`` (top-K, hybrid)   same
+``rd``          ``rank_distillation`` (top-K, hybrid;   same (BCE ground truth)
+                the ``softmax`` ground truth)
 ==============  ======================================  =========================================
 
 Each neural student is evaluated on the validation queries after every epoch (early stopping, best
@@ -78,7 +79,11 @@ def neural_loss(spec: TargetSpec, settings: Any) -> tuple[str, dict[str, Any]]:
     if spec.target == "margin_mse":
         return "margin_mse", {"pairs": "first"}
     if spec.target == "rd":
-        return "rank_distillation", {"top_k": settings.rd_top_k, "alpha": settings.alpha}
+        return "rank_distillation", {
+            "top_k": settings.rd_top_k,
+            "alpha": settings.alpha,
+            "ground_truth": "softmax",
+        }
     raise ValueError(f"unknown target {spec.target!r}")
 
 

@@ -1,4 +1,4 @@
-r"""The teacher: a cross-encoder fine-tuned on the train qrels, optionally fused with BM25 and a bi-encoder.
+r"""The teacher: a cross-encoder fine-tuned on the train qrels, optionally fused with other signals.
 
 **Fine-tuning** (:func:`train_cross_encoder`): lists of one judged positive and ``n_negatives`` BM25 hard
 negatives drawn from ranks ``skip[0]+1 .. skip[1]`` (skipping the very top, where unjudged relevant
@@ -10,11 +10,12 @@ early stopping and best-weights restore; checkpoints make a crashed run resume.
 **Fusion** (:class:`Fusion`): a weighted sum of per-query standardised signals,
 
 .. math:: f(q, d) = \sum_s w_s \, \frac{x_s(q, d) - \mu_s(q)}{\sigma_s(q)}, \qquad
-          s \in \{\text{cross-encoder}, \text{BM25}, \text{dense cosine}\},\ \ w \in \Delta,
+          s \in \{\text{cross-encoder}, \text{BM25}, \text{dense cosine}, \text{ranker}\},\ \ w \in \Delta,
 
 (z-score fusion; cf. Bruch et al. 2023, *An Analysis of Fusion Functions for Hybrid Retrieval*), with the
-weights chosen on a grid over the simplex by validation nDCG@10. The fused teacher is kept only when it
-beats the cross-encoder alone on the validation queries.
+weights chosen on a grid over the simplex by validation nDCG@10 (``ranker`` is the cross-fitted LambdaMART
+over the cheap features of :mod:`.ranker`). The fused teacher is kept only when it beats the cross-encoder
+alone on the validation queries, and the cross-encoder always keeps a weight.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from distillrank.io import atomic_write
 
 __all__ = ["SIGNALS", "Fusion", "fit_fusion", "rerank_scores", "train_cross_encoder"]
 
-SIGNALS = ("cross_encoder", "bm25", "dense")
+SIGNALS = ("cross_encoder", "bm25", "dense", "ranker")
 FUSION_FILE = "fusion.json"
 
 

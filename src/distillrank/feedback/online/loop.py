@@ -22,9 +22,13 @@ For every estimator of :mod:`distillrank.feedback.unbiased` (``naive``, ``ips``,
    5th percentile of the click-regression model's predicted rate over the shown candidates (the least
    attractive results); ``"true"`` uses the simulator's ``theta_1 eps-``; ``"none"`` keeps plain PBM;
 5. **fine-tune** the LightGBM ranker from the last model: ``trees_per_round`` more trees
-   (``init_model``) on all candidates of the queries seen so far, with the listwise objective on the
-   estimates (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_objective`); ``full_info`` trains the same
-   way on the true relevance ``(2^y - 1) / (2^y_max - 1)`` of every training candidate, no clicks;
+   (``init_model``) on the candidates of the queries seen so far — all of them, or with
+   ``candidates="shown"`` only those the log has shown at least once (IPS gives the others 0, which
+   teaches the ranker to copy what the logger did not show) — with the objective chosen by name on the
+   estimates (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: ``"lambdarank"``, LambdaMART with
+   the estimates as gains, or the listwise ``"softmax"``); ``full_info`` trains the same way (same
+   objective, trees and parameters) on the true relevance ``(2^y - 1) / (2^y_max - 1)`` of every
+   training candidate, no clicks;
 6. **evaluate** nDCG@10 on the test queries.
 
 Random numbers are drawn per round from ``numpy.random.default_rng([seed, round, stream])``: queries,
@@ -63,7 +67,7 @@ from distillrank.feedback.propensity import EMRegressionEstimator, propensity_er
 from distillrank.feedback.simulation import ClickSimulator
 from distillrank.feedback.store import ClickStore
 from distillrank.feedback.unbiased.estimators import ESTIMATORS, ClickStats, get_estimator
-from distillrank.feedback.unbiased.lgbm import ClickRegression, lgbm_objective
+from distillrank.feedback.unbiased.lgbm import LGBM_OBJECTIVES, ClickRegression, LGBMObjective, lgbm_setup
 from distillrank.io import atomic_write
 
 __all__ = ["DEFAULT_LGBM_PARAMS", "EstimatorCurve", "OnlineConfig", "OnlineResult", "run_online"]
@@ -96,6 +100,10 @@ class OnlineConfig:
             LightGBM model (default: the first round trains from scratch; the initial ranker only serves).
         noise: click-noise correction of ``ips``, ``snips`` and ``dr`` (step 4): ``"estimate"`` the noise
             floor from the log, use the simulator's (``"true"``), or none (plain PBM).
+        objective: the ranker's LightGBM objective on the estimates, by name (step 5,
+            :data:`~distillrank.feedback.unbiased.lgbm.LGBM_OBJECTIVES`).
+        candidates: the click-based estimators train on ``"all"`` candidates of the queries seen or only
+            on those ``"shown"`` at least once (step 5); ``full_info`` always trains on all.
     """
 
     rounds: int = 10
@@ -117,6 +125,8 @@ class OnlineConfig:
     store: Literal["duckdb", "memory"] = "duckdb"
     start_from_initial: bool = False
     noise: Literal["none", "true", "estimate"] = "estimate"
+    objective: LGBMObjective = "softmax"
+    candidates: Literal["all", "shown"] = "all"
 
     def __post_init__(self) -> None:
         for name in ("rounds", "sessions_per_round", "top_k", "trees_per_round", "regression_rounds"):
@@ -143,6 +153,10 @@ class OnlineConfig:
             raise ValueError(f"noise must be 'none', 'true' or 'estimate', got {self.noise!r}")
         if self.store not in ("duckdb", "memory"):
             raise ValueError(f"store must be 'duckdb' or 'memory', got {self.store!r}")
+        if self.objective not in LGBM_OBJECTIVES:
+            raise ValueError(f"objective must be one of {LGBM_OBJECTIVES}, got {self.objective!r}")
+        if self.candidates not in ("all", "shown"):
+            raise ValueError(f"candidates must be 'all' or 'shown', got {self.candidates!r}")
         if "objective" in self.lgbm_params:
             raise ValueError("lgbm_params must not set the objective: the estimator decides it")
         ClickSimulator(eta=self.eta, eps_minus=self.eps_minus, eps_plus=self.eps_plus, top_k=self.top_k)
@@ -440,12 +454,16 @@ def _run_estimator(
                     prop_mae = round(propensity_errors(alpha, truth)["mae"], 5)
             queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
             rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
-            rows = grid.rows[queries][grid.mask[queries]]
-            objective = lgbm_objective(grid.to_rows(rel, queries), grid.group[queries])
-            params = {**DEFAULT_LGBM_PARAMS, **config.lgbm_params, "objective": objective}
+            fit = grid.mask[queries]
+            if clicks_based and config.candidates == "shown":
+                fit = fit & (state.counts[queries].sum(axis=2) > 0)
+            rows = grid.rows[queries][fit]
+            group = fit.sum(axis=1)
+            setup, label = lgbm_setup(rel[queries][fit], group, config.objective)
+            params = {**DEFAULT_LGBM_PARAMS, **config.lgbm_params, **setup}
             state.booster = lgb.train(
                 params,
-                lgb.Dataset(data.train.X[rows], label=np.zeros(len(rows)), group=grid.group[queries]),
+                lgb.Dataset(data.train.X[rows], label=label, group=group),
                 num_boost_round=config.trees_per_round,
                 init_model=state.booster,
                 keep_training_booster=True,

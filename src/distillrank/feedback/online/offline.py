@@ -10,9 +10,10 @@ estimate differs from IPS where clipping applies and on candidates the log never
 
 :func:`learn_from_log` turns the statistics into relevance estimates (:mod:`distillrank.feedback.unbiased`)
 and either keeps them as the ranking (no features: each query's logged documents ordered by estimated
-relevance) or, given a feature table of candidates, trains a LightGBM ranker on them with the listwise
-objective of :func:`~distillrank.feedback.unbiased.lgbm.lgbm_objective` (``dr`` needs features: its
-click-regression model predicts from them).
+relevance) or, given a feature table of candidates, trains a LightGBM ranker on them with the objective
+chosen by name (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: LambdaMART with the estimates
+as gains by default, or the listwise softmax), on every candidate of the logged queries or only on those
+the log showed (``candidates``; ``dr`` needs features: its click-regression model predicts from them).
 
 :func:`utility` evaluates a ranking counterfactually on a held-out log: the PBM utility
 ``sum_{r <= k} alpha_r r^(q, d_r)`` (the expected clicks of the ranking, relative to rank 1's
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -47,9 +48,12 @@ from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 from distillrank.feedback.propensity import EMRegressionEstimator
 from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
-from distillrank.feedback.unbiased.lgbm import ClickRegression, lgbm_objective
+from distillrank.feedback.unbiased.lgbm import ClickRegression, LGBMObjective, lgbm_setup
 
 __all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
+
+NOISE_QUANTILE = 0.05
+"""The quantile of the click-regression rates taken as the noise floor (as in the loop)."""
 
 
 def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
@@ -145,6 +149,9 @@ def learn_from_log(
     num_boost_round: int = 300,
     params: dict[str, Any] | None = None,
     regression_rounds: int = 100,
+    objective: LGBMObjective = "softmax",
+    candidates: Literal["all", "shown"] = "all",
+    noise_correction: bool = True,
 ) -> LoggedRanker:
     """Relevance estimates (and, with ``features``, a LightGBM ranker) from a click log.
 
@@ -153,14 +160,21 @@ def learn_from_log(
         propensities: relative propensities of ranks 1.. (default: EM regression on the log).
         features: candidates with ``qids`` and ``docnos``; logged pairs without a row are ignored,
             rows the log never showed get no clicks and no exposure.
-        clip, num_boost_round, params, regression_rounds: see :class:`~.loop.OnlineConfig`.
+        clip, num_boost_round, params, regression_rounds, objective, candidates: see
+            :class:`~.loop.OnlineConfig`.
+        noise_correction: with features, ``ips``, ``snips`` and ``dr`` subtract the expected noise
+            clicks ``B = f E`` (Vardasbi et al. 2020), ``f`` the 5th percentile of the click-regression
+            model's rate over the shown candidates — the loop's ``noise="estimate"``.
 
     Raises:
+        ValueError: ``candidates`` other than ``"all"`` or ``"shown"``.
         DistillrankError: ``full_info`` (a log has no true labels), ``dr`` without features, features
             without docnos or sharing no query with the log.
     """
     from distillrank.feedback.online.loop import DEFAULT_LGBM_PARAMS
 
+    if candidates not in ("all", "shown"):
+        raise ValueError(f"candidates must be 'all' or 'shown', got {candidates!r}")
     if estimator == "full_info":
         raise DistillrankError("a click log has no true labels: choose naive, ips, snips or dr")
     if estimator == "dr" and features is None:
@@ -191,16 +205,24 @@ def learn_from_log(
     n = sessions.reindex(qids[rows]).to_numpy(dtype=np.float64)
     predicted = None
     X = features.X[rows]
-    if estimator == "dr":
+    seen = exposure > 0
+    noise = None
+    if estimator == "dr" or (estimator != "naive" and noise_correction):
         model = ClickRegression(num_boost_round=regression_rounds)
-        seen = exposure > 0
         model.fit(X[np.flatnonzero(seen)], clicks[seen], exposure[seen])
         predicted = model.predict(X)
-    rel = np.asarray(est.relevance(ClickStats(clicks, exposure, None, n), predicted=predicted))
-    group = np.diff(np.flatnonzero(np.r_[True, qids[rows][1:] != qids[rows][:-1], True]))
+        floor = float(np.quantile(predicted[seen], NOISE_QUANTILE)) if noise_correction else 0.0
+        if estimator != "naive" and floor > 0:
+            noise = floor * exposure
+            predicted = predicted - floor
+    rel = np.asarray(est.relevance(ClickStats(clicks, exposure, None, n, noise), predicted=predicted))
+    fit = np.flatnonzero(exposure > 0) if candidates == "shown" else np.arange(len(rows))
+    fq = qids[rows][fit]
+    group = np.diff(np.flatnonzero(np.r_[True, fq[1:] != fq[:-1], True]))
+    setup, label = lgbm_setup(rel[fit], group, objective)
     booster = lgb.train(
-        {**DEFAULT_LGBM_PARAMS, **(params or {}), "objective": lgbm_objective(rel, group)},
-        lgb.Dataset(X, label=np.zeros(len(rows)), group=group),
+        {**DEFAULT_LGBM_PARAMS, **(params or {}), **setup},
+        lgb.Dataset(X[fit], label=label, group=group),
         num_boost_round=num_boost_round,
     )
     out = table.merge(

@@ -4,8 +4,8 @@ information), losses for neural students that stay unbiased under them, and thei
 * :mod:`.estimators` — :class:`ClickStats` and the estimators, propensity clipping.
 * :mod:`.losses` — listwise (softmax), pairwise (RankNet) and pointwise (MSE/BCE) losses on corrected
   relevance, built on :mod:`distillrank.losses`.
-* :mod:`.lgbm` — a LightGBM listwise objective on corrected relevance, and the click-regression model
-  of the doubly robust estimator.
+* :mod:`.lgbm` — LightGBM objectives on corrected relevance (LambdaMART with the estimates as gains,
+  or a listwise softmax), and the click-regression model of the doubly robust estimator.
 """
 
 from distillrank.feedback.unbiased.estimators import (
@@ -20,7 +20,13 @@ from distillrank.feedback.unbiased.estimators import (
     clip_propensities,
     get_estimator,
 )
-from distillrank.feedback.unbiased.lgbm import ClickRegression, lgbm_objective
+from distillrank.feedback.unbiased.lgbm import (
+    LGBM_OBJECTIVES,
+    ClickRegression,
+    lambdarank_labels,
+    lgbm_objective,
+    lgbm_setup,
+)
 from distillrank.feedback.unbiased.losses import (
     LOSS_KINDS,
     LossKind,
@@ -33,6 +39,7 @@ from distillrank.feedback.unbiased.losses import (
 __all__ = [
     "ESTIMATORS",
     "IPS",
+    "LGBM_OBJECTIVES",
     "LOSS_KINDS",
     "SNIPS",
     "ClickRegression",
@@ -44,7 +51,9 @@ __all__ = [
     "RelevanceEstimator",
     "clip_propensities",
     "get_estimator",
+    "lambdarank_labels",
     "lgbm_objective",
+    "lgbm_setup",
     "listwise",
     "pairwise",
     "pointwise",

@@ -1,16 +1,33 @@
 r"""Unbiased learning to rank for LightGBM: corrected relevance targets and a click-regression model.
 
-**IPS, SNIPS and DR for LightGBM as targets, not weights.** :func:`lgbm_objective` trains on each row's
-relevance estimate ``r^`` (from :mod:`.estimators`) with a listwise custom objective built by
-:mod:`distillrank.distillation.lgbm_objectives` from the registered ``softmax`` loss: per query
-``-sum_i r^_i log softmax(s)_i`` (the targets, clipped at 0, are normalised by ``softmax_loss`` and the
-query weighted by their sum, which makes the loss linear in ``r^``), with autograd gradients and the
-closed-form Hessian diagonal. Why not LightGBM sample weights on click labels:
+**IPS, SNIPS and DR for LightGBM as targets, not weights.** Every estimator of :mod:`.estimators` gives
+each row a relevance estimate ``r^``; :func:`lgbm_setup` trains LightGBM on those estimates with one of
+two objectives, chosen by name (:data:`LGBM_OBJECTIVES`):
 
-* LightGBM's ``lambdarank`` takes integer labels, and a per-row weight scales that row's summed lambda
-  gradient — not a loss that is linear in the clicks, so inverse-propensity weights on rows do not give
-  an unbiased estimate of a ranking loss (Unbiased LambdaMART, Hu et al. 2019, needed pair-level
-  weights and its own estimation of them);
+* ``"softmax"`` (the default) — :func:`lgbm_objective`, a listwise custom objective built by
+  :mod:`distillrank.distillation.lgbm_objectives` from the registered ``softmax`` loss: per query
+  ``-sum_i r^_i log softmax(s)_i`` (the targets, clipped at 0, are normalised by ``softmax_loss`` and
+  the query weighted by their sum, which makes the loss linear in ``r^``, hence unbiased under an
+  unbiased ``r^``), with autograd gradients and the closed-form Hessian diagonal;
+* ``"lambdarank"`` — LambdaMART (Burges 2010) with the estimates as the gains of nDCG: LightGBM's own
+  ``lambdarank`` objective on integer labels that quantise ``r^`` per query with a matching
+  ``label_gain`` table (:func:`lambdarank_labels`). Every pair ``r^_i > r^_j`` of a query gets the
+  lambda ``-|delta nDCG_ij| / (1 + exp(s_i - s_j))``. On IPS or DR estimates this is the debiased
+  pairwise LambdaMART of Wang et al. (2018) and Hu et al. (2019, "Unbiased LambdaMART"), with the
+  per-document estimates of Oosterhuis (2023) in place of per-click weights. It is not linear in
+  ``r^`` (``|delta nDCG|`` is normalised by the query's ideal DCG), but it optimises the metric the
+  rankers are judged by.
+
+Neither is better everywhere (``bench/online_ltr.py``; validation splits of the training queries):
+LambdaMART learns better rankers offline from a click log on SciFact (100 candidates a query) and worse
+ones on the LightGBM example (15 a query, graded labels), and in the online loop the two are level
+within the noise; the default stays the listwise objective.
+
+Why not LightGBM sample weights on click labels:
+
+* a per-row weight scales that row's summed lambda gradient — not a loss that is linear in the clicks,
+  so inverse-propensity weights on rows do not give an unbiased estimate of a ranking loss (Unbiased
+  LambdaMART needed pair-level weights and its own estimation of them);
 * the doubly robust estimate is a value for every candidate, shown, clicked or not — a regression term
   plus a correction — which a weight on a click label cannot express;
 * the same targets feed the neural losses of :mod:`.losses`: one estimator, two kinds of student.
@@ -34,7 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -43,7 +60,18 @@ import scipy.sparse as sp
 from distillrank.distillation.lgbm_objectives import ListwiseObjective
 from distillrank.distillation.lgbm_student import BOOSTER_PARAMS
 
-__all__ = ["ClickRegression", "lgbm_objective"]
+__all__ = [
+    "LGBM_OBJECTIVES",
+    "ClickRegression",
+    "LGBMObjective",
+    "lambdarank_labels",
+    "lgbm_objective",
+    "lgbm_setup",
+]
+
+LGBMObjective = Literal["softmax", "lambdarank"]
+LGBM_OBJECTIVES: tuple[str, ...] = ("softmax", "lambdarank")
+"""The ranking objectives :func:`lgbm_setup` builds, by name; the first is the default."""
 
 
 def lgbm_objective(
@@ -59,17 +87,89 @@ def lgbm_objective(
     Raises:
         ValueError: NaN or infinite estimates, or groups that do not add up to the rows.
     """
-    rel = np.asarray(relevance, dtype=np.float64).reshape(-1)
-    if not np.isfinite(rel).all():
-        raise ValueError("relevance estimates contain NaN or infinite values")
-    rel = np.maximum(rel, 0.0)
+    rel = _check_targets(relevance, group)
     group = np.asarray(group, dtype=np.int64)
-    if int(group.sum()) != len(rel):
-        raise ValueError(f"{len(rel)} relevance estimates but the groups add up to {int(group.sum())}")
     starts = np.concatenate([[0], np.cumsum(group)[:-1]]).astype(np.int64)
     mass = np.add.reduceat(rel, starts) if len(rel) else np.zeros(0)
     mass = np.where(group > 0, mass, 0.0)
     return ListwiseObjective("softmax", rel, group, group_weights=mass, min_hessian=min_hessian)
+
+
+def lambdarank_labels(
+    relevance: np.ndarray, group: Sequence[int] | np.ndarray, *, levels: int = 256
+) -> tuple[np.ndarray, list[float]]:
+    r"""Integer labels and a ``label_gain`` table that give LightGBM's ``lambdarank`` the estimates
+    ``r^`` as gains: per query ``label_i = round((levels - 1) r^_i / max_q r^)`` and
+    ``gain(l) = l / (levels - 1)``, so ``gain(label_i) = r^_i / max_q r^`` up to ``1 / (2 (levels - 1))``.
+
+    The per-query scale cancels in LambdaMART's ``|delta nDCG|`` (gains over the query's ideal DCG), so
+    each query keeps the full resolution. Negative estimates (DR) count as 0; a query whose estimates
+    are all 0 gets labels 0 (no pairs, no gradient).
+
+    >>> labels, gain = lambdarank_labels(np.array([2.0, 1.0, 0.0, 0.3, -0.1]), [3, 2], levels=11)
+    >>> labels.tolist(), gain[:3]
+    ([10, 5, 0, 10, 0], [0.0, 0.1, 0.2])
+
+    Raises:
+        ValueError: NaN or infinite estimates, groups that do not add up, or ``levels < 2``.
+    """
+    rel = _check_targets(relevance, group)
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    group = np.asarray(group, dtype=np.int64)
+    q = np.repeat(np.arange(len(group)), group)
+    top = np.zeros(len(group))
+    np.maximum.at(top, q, rel)
+    scale = np.where(top[q] > 0, top[q], 1.0)
+    labels = np.rint(rel / scale * (levels - 1)).astype(np.int64)
+    return labels, [i / (levels - 1) for i in range(levels)]
+
+
+def lgbm_setup(
+    relevance: np.ndarray,
+    group: Sequence[int] | np.ndarray,
+    objective: LGBMObjective = "softmax",
+    *,
+    levels: int = 256,
+) -> tuple[dict[str, Any], np.ndarray]:
+    r"""LightGBM parameters and a label column that train a ranker on relevance estimates ``r^``.
+
+    * ``"lambdarank"`` — LambdaMART (Burges 2010) with the estimates as gains (:func:`lambdarank_labels`):
+      for every pair ``r^_i > r^_j`` of a query, the lambda
+      ``lambda_ij = -|delta nDCG_ij| / (1 + exp(s_i - s_j))`` with
+      ``delta nDCG_ij = (g_i - g_j)(1 / log2(1 + rank_i) - 1 / log2(1 + rank_j)) / IDCG``, ``g = r^``.
+      On IPS or DR estimates this is the pairwise debiased LambdaMART of Wang et al. (2018, "Position
+      bias estimation for unbiased learning to rank in personal search") and Hu et al. (2019,
+      "Unbiased LambdaMART"), with the per-document estimate of Oosterhuis (2023) in place of the
+      per-click weights. (LightGBM also rescales each query's lambdas, ``lambdarank_norm``, and
+      truncates the pairs to the top ``lambdarank_truncation_level`` ranks.)
+    * ``"softmax"`` (the default) — the listwise objective of :func:`lgbm_objective` (linear in
+      ``r^``).
+
+    Returns:
+        ``(params, label)``: parameters to merge over the booster's, and the ``label`` of the
+        ``lightgbm.Dataset``.
+
+    Raises:
+        ValueError: an unknown objective, or invalid estimates (see :func:`lambdarank_labels`).
+    """
+    if objective == "lambdarank":
+        labels, gain = lambdarank_labels(relevance, group, levels=levels)
+        return {"objective": "lambdarank", "label_gain": gain}, labels.astype(np.float64)
+    if objective == "softmax":
+        rel = np.asarray(relevance, dtype=np.float64).reshape(-1)
+        return {"objective": lgbm_objective(rel, group)}, np.zeros(len(rel))
+    raise ValueError(f"unknown objective {objective!r}; known: {', '.join(LGBM_OBJECTIVES)}")
+
+
+def _check_targets(relevance: np.ndarray, group: Sequence[int] | np.ndarray) -> np.ndarray:
+    rel = np.asarray(relevance, dtype=np.float64).reshape(-1)
+    if not np.isfinite(rel).all():
+        raise ValueError("relevance estimates contain NaN or infinite values")
+    total = int(np.asarray(group, dtype=np.int64).sum())
+    if total != len(rel):
+        raise ValueError(f"{len(rel)} relevance estimates but the groups add up to {total}")
+    return np.maximum(rel, 0.0)
 
 
 _REGRESSION_PARAMS: dict[str, Any] = {
