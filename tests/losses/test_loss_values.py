@@ -349,11 +349,19 @@ def test_rank_distillation_dynamic_weights_are_not_all_zero_here() -> None:
 
 
 def test_rank_distillation_softmax_ground_truth() -> None:
-    # -log softmax([0, 0, 0])_0 = log 3, plus 0.5 * (1/2 + 1/2) * log 2 (K=2, uniform, sigma(0) = 1/2)
+    # -log softmax([0, 0, 0])_0 = log 3, plus 0.5 * (1/2 + 1/2) * log 3 (K=2 extra positives, uniform)
     s, t = torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([[0.0, 2.0, 1.0]])
     y = torch.tensor([[1.0, 0.0, 0.0]])
     out = rank_distillation_loss(s, y, teacher_scores=t, top_k=2, weighting="uniform", ground_truth="softmax")
-    assert out.item() == pytest.approx(math.log(3) + 0.5 * math.log(2), abs=1e-6)
+    assert out.item() == pytest.approx(1.5 * math.log(3), abs=1e-6)
+    # scores [0, 1, 2]: log-softmax = [-2.4076, -1.4076, -0.4076]; extra positives d2 (r=1), d3 (r=2)
+    s2 = torch.tensor([[0.0, 1.0, 2.0]])
+    lse = math.log(1 + math.e + math.e**2)
+    out2 = rank_distillation_loss(
+        s2, y, teacher_scores=t, top_k=2, weighting="inverse", ground_truth="softmax"
+    )
+    expected = lse + 0.5 * ((2 / 3) * (lse - 1.0) + (1 / 3) * (lse - 2.0))
+    assert out2.item() == pytest.approx(expected, abs=1e-5)
     # the listwise ground truth does not move when every score shifts; the BCE does
     shifted = s - 5.0
     soft = rank_distillation_loss(shifted, y, teacher_scores=t, top_k=2, alpha=0.0, ground_truth="softmax")

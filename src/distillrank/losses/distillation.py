@@ -303,12 +303,16 @@ def rank_distillation_loss(
       the dynamic weight, not renormalised (as the authors' code, ``weight_dynamic * weight_static``).
 
     With ``include_ground_truth=True`` and ``labels`` given, the loss is
-    ``L = L_GT(labels) + alpha * L_RD``; otherwise ``L = alpha * L_RD``. ``ground_truth="bce"`` (the paper's)
-    makes ``L_GT`` the mean sigmoid cross-entropy over the valid entries with targets ``1[y > 0]`` (as
-    ``bce``); ``"softmax"`` makes it the listwise ``-sum_i (y_i / sum_j y_j) log softmax(s)_i`` (as
-    ``softmax``) — for students whose scores are bounded similarities (a cosine over a temperature, a
-    query tower against fixed document vectors) the BCE's push of every negative below 0 has no solution,
-    and only the relative order of the list is learnable.
+    ``L = L_GT(labels) + alpha * L_RD``; otherwise ``L = alpha * L_RD``.
+
+    ``ground_truth="bce"`` (the paper's, pointwise) makes ``L_GT`` the mean sigmoid cross-entropy over the
+    valid entries with targets ``1[y > 0]`` (as ``bce``) and ``L_RD`` as above. ``"softmax"`` (listwise)
+    uses the list's softmax as the likelihood of a positive in both terms: ``L_GT = -sum_i (y_i / sum_j y_j)
+    log softmax(s)_i`` (as ``softmax``) and ``L_RD = -sum_r w_r log softmax(s)_{pi_r}`` — the teacher's
+    top-K as weighted extra positives of the listwise loss. It is meant for students whose scores are
+    bounded similarities (a cosine over a temperature; a query tower against fixed document vectors), where
+    the BCE's push of every negative below 0 has no solution and ``sigma(s)`` of a cosine over a small
+    temperature is saturated: only the order within the list can be learnt.
 
     Tang & Wang 2018, "Ranking Distillation: Learning Compact Ranking Models With High Performance for
     Recommender System" (KDD), eq. 4-8.
@@ -366,7 +370,11 @@ def rank_distillation_loss(
     with torch.no_grad():
         r = torch.arange(1, k + 1, device=x.scores.device, dtype=x.scores.dtype).expand(chosen.shape)
         w = _rd_weights(weighting, r, chosen, x.scores, x.mask, order, lam, mu, student_ranks)
-    distill = -(w * F.logsigmoid(x.scores.gather(-1, order))).sum(dim=-1)
+    if ground_truth == "softmax":  # the extra positives' likelihood is the list's softmax, as the labels'
+        log_p = masked_log_softmax(x.scores, x.mask).gather(-1, order)
+    else:
+        log_p = F.logsigmoid(x.scores.gather(-1, order))
+    distill = -(w * log_p).sum(dim=-1)
     per_list = alpha * distill
     if include_ground_truth and x.labels is not None:
         if ground_truth == "softmax":
