@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ class DenseSide:
         self.doc_vectors = self._doc_vectors(Path(cache_dir), doc_max_length, show_progress)
         self.encoder.max_length = query_max_length
         self._queries: dict[str, np.ndarray] = {}
+        self._cache_queries = True
 
     @property
     def fingerprint(self) -> str:
@@ -95,13 +97,26 @@ class DenseSide:
 
     # -- queries ---------------------------------------------------------------------------------------
     def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """``[n, D]`` normalised query embeddings (each distinct text encoded once per process)."""
+        """``[n, D]`` normalised query embeddings (each distinct text encoded once per process, except
+        inside :meth:`uncached_queries`)."""
+        if not self._cache_queries and texts:
+            return np.asarray(self.encoder.encode(list(texts), is_query=True))
         new = sorted({t for t in texts if t not in self._queries})
         if new:
             self._queries.update(zip(new, self.encoder.encode(new, is_query=True), strict=True))
         if not texts:
             return np.zeros((0, self.doc_vectors.shape[1]), dtype=np.float32)
         return np.stack([self._queries[t] for t in texts])
+
+    @contextmanager
+    def uncached_queries(self) -> Iterator[None]:
+        """Within this block every query is encoded afresh, as a server would: the cost meter's setting
+        (a cached query vector would leave the query encoder out of a path's latency)."""
+        self._cache_queries = False
+        try:
+            yield
+        finally:
+            self._cache_queries = True
 
     def cosine(self, queries: Mapping[str, str], candidates: Mapping[str, Sequence[str]]) -> dict:
         """``qid -> {docno: cosine}`` for each query's candidates."""

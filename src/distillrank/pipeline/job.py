@@ -477,7 +477,7 @@ class _Job:
             vals.append(val)
             if cost is None:  # the serving cost of fold 0's model
                 texts = [self.queries[q] for q in fold.test[: self.cfg.evaluation.latency_queries]]
-                cost = measure_path(path, texts, params=params)
+                cost = self._measure(path, texts, params=params)
         train_seconds = time.perf_counter() - t0
         merged = Run.from_trusted({q: r[q] for r in runs for q in r}, name=f"{family}/{spec.name}")
         out_run = self.out / "runs" / family / f"{spec.name}.trec"
@@ -659,6 +659,11 @@ class _Job:
     def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
         return self._fold_bi_encoder(fold, spec, shallow=True)
 
+    def _measure(self, path: Any, texts: Sequence[str], *, params: int) -> dict[str, Any]:
+        """:func:`~.paths.measure_path` with every query encoded afresh (no cached query vectors)."""
+        with self.dense_side.uncached_queries():
+            return measure_path(path, texts, params=params)
+
     # -- stage 5: baselines and teacher on test ----------------------------------------------------------
     def reference_models(self) -> dict[str, dict[str, Any]]:
         ev = self.cfg.evaluation
@@ -674,7 +679,7 @@ class _Job:
             "family": "bm25",
             "targets": None,
             "metrics": _metrics(bm25_run, qrels, ev.measures),
-            "cost": measure_path(BM25Path(self.bm25, k), latency_q, params=0),
+            "cost": self._measure(BM25Path(self.bm25, k), latency_q, params=0),
         }
         # one index for the test run and the timing; queries encoded uncached, as a server would
         dense_path = DensePath(
@@ -690,7 +695,7 @@ class _Job:
             "family": "bi_encoder",
             "targets": None,
             "metrics": _metrics(dense_run, qrels, ev.measures),
-            "cost": measure_path(dense_path, latency_q, params=self.dense_side.encoder.num_parameters()),
+            "cost": self._measure(dense_path, latency_q, params=self.dense_side.encoder.num_parameters()),
         }
         ce_params = self.ce.num_parameters() if self.ce is not None else 0
         used = set(self.fusion.signals)
@@ -703,7 +708,7 @@ class _Job:
             "targets": "qrels",
             "fusion_weights": self.fusion.weights,
             "metrics": _metrics(teacher_run, qrels, ev.measures),
-            "cost": measure_path(
+            "cost": self._measure(
                 RerankPath(self.bm25, self.teacher_scorer(self.fusion), k=k, depth=depth),
                 teacher_q,
                 params=ce_params + dense_params + ranker_params,
@@ -719,7 +724,7 @@ class _Job:
                 "family": "cross_encoder",
                 "targets": "qrels",
                 "metrics": _metrics(ce_run, qrels, ev.measures),
-                "cost": measure_path(
+                "cost": self._measure(
                     RerankPath(self.bm25, self.teacher_scorer(alone), k=k, depth=depth),
                     teacher_q,
                     params=ce_params,
