@@ -261,3 +261,20 @@ def test_learns_to_rank_the_positive_first() -> None:
     assert before < 0.5  # chance is 1/8
     assert after >= 0.9, (before, after)
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+
+
+def test_featurize_cache_gives_the_same_inputs_and_is_shared_by_copies() -> None:
+    import copy
+
+    hasher = LetterTrigrams(n_buckets=997)
+    texts = ["Cats purr, cats purr softly", "dogs bark", ""]
+    cold = hasher.featurize(texts, "log")
+    warm = hasher.featurize(texts, "log")
+    for a, b in zip(cold, warm, strict=True):
+        assert torch.equal(a, b)
+    counts = hasher.featurize(texts[:1], "count")[2]
+    assert sorted(counts.tolist())[-1] == 2.0  # "cat"/"ats" occur twice: count weighting, not log
+    clone = copy.deepcopy(hasher)
+    assert clone._bag_cache is hasher._bag_cache
+    with pytest.raises(ValueError, match="unknown weighting"):
+        hasher.featurize(texts, "tfidf")

@@ -35,3 +35,35 @@ def test_uncached_queries_encode_every_query_afresh(
     np.testing.assert_allclose(fresh, cached, rtol=1e-5, atol=1e-6)
     side.query_vectors(["why do cells divide"])
     assert len(calls) == 3  # caching is back after the block
+
+
+def test_static_encoder_is_fitted_once_and_cached(
+    tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distillrank.models.static_encoder as static_module
+
+    corpus = Corpus(
+        ["d1", "d2"],
+        ["", ""],
+        ["Cells divide by mitosis in most tissues. They copy their DNA first.", "Proteins fold into shapes."],
+    )
+    side = DenseSide(corpus, tmp_path, model=str(tiny_bert_dir), doc_max_length=16, query_max_length=8)
+    fits: list[int] = []
+    distil = static_module.distil_static_encoder
+
+    def counting(*args: Any, **kwargs: Any) -> list[float]:
+        fits.append(1)
+        return distil(*args, **kwargs)
+
+    monkeypatch.setattr(static_module, "distil_static_encoder", counting)
+    first = side.static_encoder(sentences=10, epochs=1)
+    again = side.static_encoder(sentences=10, epochs=1)
+    assert fits == [1]  # the second call loaded the saved encoder
+    np.testing.assert_allclose(again.encode(["cells"]), first.encode(["cells"]), rtol=1e-6)
+    side.static_encoder(sentences=10, epochs=2)
+    assert fits == [1, 1]  # other settings, another encoder
+    view = side.with_query_encoder(first)
+    np.testing.assert_allclose(view.encode(["cells"], is_query=True), first.encode(["cells"]), rtol=1e-6)
+    docs = view.encode([corpus.full_texts()[1]], is_query=False)
+    np.testing.assert_allclose(docs, side.doc_vectors[[1]])  # documents stay the side's vectors
+    assert view.num_parameters() == first.num_parameters()

@@ -84,6 +84,8 @@ def _settings(tiny_bert_dir: Path, folder: Path) -> dict[str, Any]:
             "neural_epochs": 1,
             "dssm_epochs": 1,
             "lgbm_rounds": 5,
+            "static_sentences": 50,
+            "static_epochs": 1,
         },
         "evaluation": {"latency_queries": 2},
     }
@@ -104,7 +106,7 @@ def _check_metrics(metrics: dict[str, Any]) -> None:
             assert key in m["cost"], (name, key)
         assert m["cost"]["latency_p99_ms"] >= m["cost"]["latency_p50_ms"] > 0
     families = {m["family"] for m in models.values() if m["role"] == "student"}
-    assert families == {"lgbm", "lgbm_dense", "bi_encoder", "bi_encoder_shallow", "dssm"}
+    assert families == {"lgbm", "lgbm_dense", "lgbm_static", "bi_encoder", "bi_encoder_shallow", "dssm"}
     targets = {m["targets"] for m in models.values() if m["role"] == "student"}
     assert targets == {"qrels", "hard", "soft", "joint", "margin_mse", "rd"}
     assert "lgbm/soft-T2" in models and "dssm/joint" in models

@@ -285,11 +285,13 @@ class FeatureExtractor:
         q_bin = q_counts.copy()
         q_bin.data[:] = 1.0
         idf_total = np.asarray(q_bin @ self._idf).ravel() + self._idf_unknown * n_unknown
-        # restrict the document matrices to the queries' terms before gathering candidate rows
+        # gather the distinct candidate documents' rows first (cheap on CSR), then keep only the queries'
+        # terms: slicing columns of the whole corpus matrix would cost O(corpus) per call
         vocab = np.unique(q_counts.indices)
+        docs, d_pos = np.unique(d_idx, return_inverse=True)
         qc = q_counts[:, vocab].tocsr()[q_idx]
         qb = q_bin[:, vocab].tocsr()[q_idx]
-        pair_tf = self._tf[:, vocab].tocsr()[d_idx].multiply(qb).tocsr()
+        pair_tf = self._tf[docs][:, vocab].tocsr()[d_pos].multiply(qb).tocsr()
         pair_tf.eliminate_zeros()
         match_count = np.diff(pair_tf.indptr).astype(np.float64)
         tf_sum = np.asarray(pair_tf.sum(axis=1)).ravel()
@@ -317,8 +319,8 @@ class FeatureExtractor:
             "idf_coverage": _safe_div(idf_sum, idf_total[q_idx]),
         }
         if self.field_bm25:
-            cols["bm25_title"] = _row_dot(self._w_title[:, vocab].tocsr()[d_idx], qc)
-            cols["bm25_body"] = _row_dot(self._w_body[:, vocab].tocsr()[d_idx], qc)
+            cols["bm25_title"] = _row_dot(self._w_title[docs][:, vocab].tocsr()[d_pos], qc)
+            cols["bm25_body"] = _row_dot(self._w_body[docs][:, vocab].tocsr()[d_pos], qc)
         cols["bigram_match"], cols["bigram_frac"] = self._bigram_features(terms, query_ids, q_idx, d_idx)
         return cols
 

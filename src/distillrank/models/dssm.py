@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -61,6 +62,7 @@ WEIGHTINGS = ("count", "log", "binary")
 
 _WORD = re.compile(r"\w+")
 _CACHE_LIMIT = 1_000_000
+_BAG_CACHE_LIMIT = 50_000
 _CONFIG_FILE = "distillrank_dssm.json"
 _WEIGHTS_FILE = "model.safetensors"
 _VOCAB_FILE = "vocab.json"
@@ -105,6 +107,17 @@ class LetterTrigrams:
         self.lowercase = lowercase
         self.max_words = max_words
         self._cache: dict[str, tuple[int, ...]] = {}
+        self._bag_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LetterTrigrams:
+        """A copy sharing the per-text cache (its entries are never mutated, and copies of a model's
+        hasher map texts to the same ids), so every copied student starts warm."""
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        clone.vocab = copy.deepcopy(self.vocab, memo)
+        clone._lookup = copy.deepcopy(self._lookup, memo)
+        clone._cache = dict(self._cache)
+        return clone
 
     @property
     def dim(self) -> int:
@@ -141,24 +154,34 @@ class LetterTrigrams:
         self, texts: Sequence[str], weighting: str = "log"
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``EmbeddingBag`` inputs ``(ids, offsets, per_sample_weights)`` for a batch of texts."""
-        ids: list[int] = []
-        weights: list[float] = []
-        offsets: list[int] = []
-        for text in texts:
-            offsets.append(len(ids))
+        if weighting not in ("count", "log", "binary"):
+            raise ValueError(f"unknown weighting {weighting!r}")
+        rows = [self._bag_arrays(text, weighting) for text in texts]
+        lengths = [len(r[0]) for r in rows]
+        offsets = np.zeros(len(rows), dtype=np.int64)
+        if rows:
+            np.cumsum(lengths[:-1], out=offsets[1:])
+        ids = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        weights = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
+        return torch.from_numpy(ids), torch.from_numpy(offsets), torch.from_numpy(weights)
+
+    def _bag_arrays(self, text: str, weighting: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, weights)`` of one text, cached per (text, weighting): a training run sees the same
+        documents every epoch, and counting trigrams in Python is most of a DSSM step."""
+        key = (text, weighting)
+        hit = self._bag_cache.get(key)
+        if hit is None:
             bag = self.bag(text)
-            ids.extend(bag.keys())
-            if weighting == "count":
-                weights.extend(float(c) for c in bag.values())
-            elif weighting == "log":
-                weights.extend(math.log1p(c) for c in bag.values())
-            else:
-                weights.extend([1.0] * len(bag))
-        return (
-            torch.tensor(ids, dtype=torch.long),
-            torch.tensor(offsets, dtype=torch.long),
-            torch.tensor(weights, dtype=torch.float32),
-        )
+            counts = np.fromiter(bag.values(), dtype=np.float32, count=len(bag))
+            if weighting == "log":
+                counts = np.log1p(counts)
+            elif weighting == "binary":
+                counts = np.ones_like(counts)
+            hit = (np.fromiter(bag.keys(), dtype=np.int64, count=len(bag)), counts)
+            if len(self._bag_cache) >= _BAG_CACHE_LIMIT:
+                self._bag_cache.clear()
+            self._bag_cache[key] = hit
+        return hit
 
 
 @dataclass(frozen=True)

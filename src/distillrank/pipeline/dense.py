@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +25,10 @@ from distillrank.models._hf import default_encoder_path
 from distillrank.models.bi_encoder import BiEncoder
 from distillrank.progress import CountingProgress
 
-__all__ = ["DenseSide"]
+if TYPE_CHECKING:
+    from distillrank.models.static_encoder import StaticEncoder
+
+__all__ = ["DenseSide", "QueryView"]
 
 _CHUNK = 512
 
@@ -57,7 +61,8 @@ class DenseSide:
         self.texts = corpus.full_texts()
         self.row = {d: i for i, d in enumerate(self.docnos)}
         self._row_by_text = {t: i for i, t in enumerate(self.texts)}
-        self.doc_vectors = self._doc_vectors(Path(cache_dir), doc_max_length, show_progress)
+        self.cache_dir = Path(cache_dir)
+        self.doc_vectors = self._doc_vectors(self.cache_dir, doc_max_length, show_progress)
         self.encoder.max_length = query_max_length
         self._queries: dict[str, np.ndarray] = {}
         self._cache_queries = True
@@ -71,19 +76,28 @@ class DenseSide:
         for t in self.texts:
             h.update(hashlib.sha256(t.encode()).digest())
         folder = cache_dir / f"dense-{h.hexdigest()[:20]}"
+        return self._encoded(folder, self.texts, is_query=False, show_progress=show_progress)
+
+    def _encoded(
+        self, folder: Path, texts: Sequence[str], *, is_query: bool, show_progress: bool
+    ) -> np.ndarray:
+        """``texts`` through the encoder in chunks written atomically to ``folder`` (resumable), then one
+        ``docs.npy``; the chunks go once it is written."""
         done = folder / "docs.npy"
         if done.exists():
             return np.load(done)
         folder.mkdir(parents=True, exist_ok=True)
-        n = len(self.texts)
+        n = len(texts)
         parts = []
-        with CountingProgress(n, show_progress, label="embedding documents", unit="docs") as bar:
+        label = "embedding queries" if is_query else "embedding documents"
+        with CountingProgress(n, show_progress, label=label, unit="texts") as bar:
             for c in range(math.ceil(n / _CHUNK)):
                 path = folder / f"chunk-{c:05d}.npy"
                 if path.exists():
                     part = np.load(path)
                 else:
-                    part = self.encoder.encode(self.texts[c * _CHUNK : (c + 1) * _CHUNK], batch_size=32)
+                    chunk = list(texts[c * _CHUNK : (c + 1) * _CHUNK])
+                    part = self.encoder.encode(chunk, batch_size=32, is_query=is_query)
                     with atomic_write(path, "wb") as f:
                         np.save(f, part)
                 parts.append(part)
@@ -94,6 +108,57 @@ class DenseSide:
         for c in range(len(parts)):
             (folder / f"chunk-{c:05d}.npy").unlink(missing_ok=True)
         return vectors
+
+    # -- the static query encoder ----------------------------------------------------------------------
+    def static_encoder(
+        self,
+        *,
+        sentences: int = 20_000,
+        epochs: int = 8,
+        seed: int = 0,
+        show_progress: bool = False,
+    ) -> StaticEncoder:
+        """A :class:`~distillrank.models.static_encoder.StaticEncoder` distilled from this side's query
+        tower on up to ``sentences`` sentences of the corpus (no queries, no labels), cached on disk under a
+        key of (model, corpus, settings): the tower's vectors of the sentences in resumable chunks, then
+        the fitted encoder's folder."""
+        from distillrank.models.static_encoder import StaticEncoder, distil_static_encoder
+
+        texts, target, base = self._sentence_pool(sentences, seed, show_progress)
+        folder = base / f"encoder-e{epochs}"
+        if (folder / "static_encoder.json").exists():
+            return StaticEncoder.load(folder)
+        encoder = StaticEncoder.from_encoder(self.encoder, max_length=self.query_max_length)
+        distil_static_encoder(encoder, texts, target, epochs=epochs, seed=seed)
+        encoder.save(folder)
+        return encoder
+
+    def sentence_targets(
+        self, limit: int, *, seed: int = 0, show_progress: bool = False
+    ) -> tuple[list[str], np.ndarray]:
+        """Up to ``limit`` corpus sentences (:func:`~distillrank.models.static_encoder.sentences`: a
+        seeded shuffle, so a smaller ``limit`` gives a prefix of a larger one) and the query tower's
+        vectors of them, cached on disk: the targets of embedding alignment."""
+        texts, target, _ = self._sentence_pool(limit, seed, show_progress)
+        return texts, target
+
+    def _sentence_pool(
+        self, limit: int, seed: int, show_progress: bool
+    ) -> tuple[list[str], np.ndarray, Path]:
+        from distillrank.models.static_encoder import sentences
+
+        texts = sentences(self.texts, limit=limit, seed=seed)
+        h = hashlib.sha256(f"{self.fingerprint}\0{self.query_max_length}\0{seed}\0".encode())
+        for t in texts:
+            h.update(hashlib.sha256(t.encode()).digest())
+        base = self.cache_dir / f"static-{h.hexdigest()[:20]}"
+        target = self._encoded(base / "targets", texts, is_query=True, show_progress=show_progress)
+        return texts, target, base
+
+    def with_query_encoder(self, query_encoder: Any) -> QueryView:
+        """This side's document vectors with queries encoded by ``query_encoder`` (e.g. the static one):
+        the FeatureExtractor's ``Encoder`` for a cheaper ``dense_cos``."""
+        return QueryView(self, query_encoder)
 
     # -- queries ---------------------------------------------------------------------------------------
     def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -138,3 +203,19 @@ class DenseSide:
         if all(r is not None for r in rows):
             return self.doc_vectors[np.asarray(rows, dtype=np.int64)]
         return self.encoder.encode(list(texts), is_query=False)
+
+
+class QueryView:
+    """A :class:`DenseSide`'s document vectors, queries encoded by another (cheaper) query encoder whose
+    vectors live in the same space (e.g. a static encoder distilled from the side's tower)."""
+
+    def __init__(self, side: DenseSide, query_encoder: Any) -> None:
+        self.side, self.query_encoder = side, query_encoder
+
+    def encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        if is_query:
+            return np.asarray(self.query_encoder.encode(list(texts), is_query=True))
+        return self.side.encode(texts, is_query=False)
+
+    def num_parameters(self) -> int:
+        return int(self.query_encoder.num_parameters())

@@ -64,6 +64,9 @@ Log = Callable[[str], None]
 CE_FREE = {"fusion", "ranker", "ranker_folds"}
 """Teacher settings that do not change the cross-encoder (changing them does not retrain it)."""
 
+_STATIC_KEYS = ("static_sentences", "static_epochs")
+"""Student settings of the static query encoder: in the cache key of ``lgbm_static`` students only."""
+
 
 @dataclass
 class Fold:
@@ -357,13 +360,13 @@ class _Job:
             self.ranker = load_ranker(self.teacher_dir)
             if self.ranker is None:
                 return
-            if not ranker_signal_matches(self.ranker, self._features(True)):
+            if not ranker_signal_matches(self.ranker, self._features("dense")):
                 raise DistillrankError(
                     f"{self.teacher_dir / RANKER_DIR}: the saved feature ranker was trained on other "
-                    f"features than this job makes ({', '.join(self._features(True).feature_names)})"
+                    f"features than this job makes ({', '.join(self._features('dense').feature_names)})"
                 )
             self.log(f"teacher: feature ranker from {self.teacher_dir / RANKER_DIR}")
-            self.signals["ranker"] = score_with(self.ranker, self._features(True), bm, self.queries)
+            self.signals["ranker"] = score_with(self.ranker, self._features("dense"), bm, self.queries)
             return
         if not (self.has_train and ts.ranker and ts.fusion):
             return
@@ -375,7 +378,7 @@ class _Job:
         others = {q: bm[q] for q in self.cands if q not in train}
         kwargs = lgbm_kwargs(TargetSpec("qrels", "qrels"), self.cfg.students)
         scores, self.ranker = cross_fit_ranker(
-            self._features(True),
+            self._features("dense"),
             train,
             self.queries,
             self.qrels,
@@ -419,7 +422,9 @@ class _Job:
             if "ranker" in fusion.signals:
                 from distillrank.pipeline.ranker import score_with
 
-                sig["ranker"] = score_with(self.ranker, self._features(True), {"q": dict(head)}, {"q": query})
+                sig["ranker"] = score_with(
+                    self.ranker, self._features("dense"), {"q": dict(head)}, {"q": query}
+                )
             fused = fusion.combine(sig)["q"]
             return np.array([fused[d] for d in docs])
 
@@ -430,7 +435,9 @@ class _Job:
         s = self.cfg.students
         self.results: dict[str, dict[str, Any]] = {}
         base_key = _digest(
-            self.cfg.model_dump(exclude={"evaluation", "threads"}),
+            self.cfg.model_dump(
+                exclude={"evaluation": True, "threads": True, "students": {"families", *_STATIC_KEYS}}
+            ),
             self.fusion.weights,
             str(self.teacher_dir),
             self.teacher_info.get("best_step"),
@@ -444,6 +451,8 @@ class _Job:
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
                 key = _digest(base_key, family, spec.name, spec.temperature)
+                if family == "lgbm_static":
+                    key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
                 cached = _read_json(path)
                 if cached and cached.get("key") == key:
                     result = cached["result"]
@@ -496,23 +505,48 @@ class _Job:
         }
 
     # LightGBM over cheap features ------------------------------------------------------------------------
-    def _features(self, dense: bool) -> Any:
-        attr = "_fx_dense" if dense else "_fx"
+    def _features(self, kind: str) -> Any:
+        """The fitted FeatureExtractor of a LightGBM family: ``lexical`` features only, or with
+        ``dense_cos`` from the bi-encoder's query tower (``dense``) or from the static query encoder
+        distilled from it (``static``); documents are the dense side's vectors in both cases."""
+        attr = f"_fx_{kind}"
         if not hasattr(self, attr):
             from distillrank.distillation.features import FeatureExtractor
 
-            setattr(self, attr, FeatureExtractor(encoder=self.dense_side if dense else None).fit(self.corpus))
+            encoder: Any = None
+            if kind == "dense":
+                encoder = self.dense_side
+            elif kind == "static":
+                encoder = self.dense_side.with_query_encoder(self._static_encoder())
+            setattr(self, attr, FeatureExtractor(encoder=encoder).fit(self.corpus))
         return getattr(self, attr)
 
+    def _static_encoder(self) -> Any:
+        if not hasattr(self, "_static"):
+            s = self.cfg.students
+            t0 = time.perf_counter()
+            self.log(
+                f"static query encoder: distilling the dense side's query tower on up to "
+                f"{s.static_sentences:,} corpus sentences (cached after the first run)"
+            )
+            self._static = self.dense_side.static_encoder(
+                sentences=s.static_sentences, epochs=s.static_epochs, seed=self.cfg.seed, show_progress=True
+            )
+            self.timings["static_encoder_s"] = round(time.perf_counter() - t0, 2)
+        return self._static
+
     def _fold_lgbm_dense(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
-        return self._fold_lgbm(fold, spec, dense=True)
+        return self._fold_lgbm(fold, spec, features="dense")
+
+    def _fold_lgbm_static(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        return self._fold_lgbm(fold, spec, features="static")
 
     def _fold_lgbm(
-        self, fold: Fold, spec: TargetSpec, dense: bool = False
+        self, fold: Fold, spec: TargetSpec, features: str = "lexical"
     ) -> tuple[Run, float, dict, Any, int]:
         from distillrank.distillation.lgbm_student import LGBMStudent
 
-        fx = self._features(dense)
+        fx = self._features(features)
         bm = self.signals["bm25"]
         train_run = Run.from_trusted({q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1})
         train_ds = fx.transform(train_run, self.queries, self.qrels)
@@ -531,7 +565,8 @@ class _Job:
             scores.setdefault(str(q), {})[str(d)] = v
         run = _rerank_run(self.first.subset(fold.test), scores, depth, "lgbm")
         if fold.index == 0:
-            student.save(self.out / "models" / ("lgbm_dense" if dense else "lgbm") / spec.name)
+            family = {"lexical": "lgbm", "dense": "lgbm_dense", "static": "lgbm_static"}[features]
+            student.save(self.out / "models" / family / spec.name)
 
         def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
             ds = fx.transform(Run.from_trusted({"q": dict(head)}), {"q": query})
@@ -540,7 +575,11 @@ class _Job:
 
         path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
         info = {"trees": student.num_trees, "best_iteration": student.best_iteration_}
-        params = student.num_parameters + (self.dense_side.encoder.num_parameters() if dense else 0)
+        params = student.num_parameters
+        if features == "dense":
+            params += self.dense_side.encoder.num_parameters()
+        elif features == "static":
+            params += self._static_encoder().num_parameters()
         return run, val, info, path, params
 
     def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
@@ -620,14 +659,13 @@ class _Job:
             for p in tower.query_encoder.embeddings.word_embeddings.parameters():
                 p.requires_grad_(False)
         if shallow and s.align_epochs:
-            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
-            texts = sorted(
-                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
-            )
-            if len(texts) > s.align_max_texts:
-                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
-            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
-            losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
+            # corpus sentences as stand-in queries, their targets shared with the static encoder's (a
+            # seeded shuffle: the first align_max_texts are the same whatever the pool's size)
+            pool = max(s.align_max_texts, s.static_sentences)
+            texts, target = d.sentence_targets(pool, seed=self.cfg.seed, show_progress=True)
+            texts, target = texts[: s.align_max_texts], target[: s.align_max_texts]
+            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} sentences")
+            losses = align_query_tower(tower, target, texts, epochs=s.align_epochs, seed=0)
             self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
         model = QueryEncoder(tower, d.doc_vectors, d.docnos, d.texts)
         setattr(self, attr, model)
