@@ -8,8 +8,9 @@ lambdarank example (its 300 features; first round served by LambdaMART on 5% of 
 labels), the loop of ``distillrank online simulate`` runs with the issue's user model — PBM with
 eta = 1, eps- = 0.1, eps+ = 1, top 10 shown — for 10 rounds of 10,000 sessions (100,000 in all): every
 estimator serves its own traffic with Plackett-Luce exploration, logs to a DuckDB click store, estimates
-propensities by EM regression on its log, and fine-tunes its LightGBM ranker (30 more trees a round)
-with the default objective (the listwise softmax on the estimates; full information trains the same way
+propensities by EM regression on its log, and refits its LightGBM ranker on the whole log's estimates
+every round (30 trees per round so far: 300 after the last; ``OnlineConfig.warm_start``) with the
+default objective (the listwise softmax on the estimates; full information trains the same way
 on the true labels). The full-information ceiling is also trained with the other objective (LambdaMART
 with the estimates as gains), and every ratio is reported against the better of the two ceilings too
 (``ratio_to_best_full_info``): a weaker ceiling must not make the ratios look good.
@@ -45,6 +46,7 @@ import argparse
 import dataclasses
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +182,33 @@ def _printer(name: str, seed: int) -> Any:
     return callback
 
 
+def _run_one(data: OnlineData, config: OnlineConfig, out: Path | None, label: str) -> OnlineResult:
+    """One estimator's loop (a worker process of ``--jobs``)."""
+    return run_online(data, config, output=out, callback=_printer(label, config.seed))
+
+
+def _merge(parts: list[OnlineResult], config: OnlineConfig) -> OnlineResult:
+    """The estimators' separate runs (same data, seed and settings) as one result."""
+    first = parts[0]
+    curves = {name: c for p in parts for name, c in p.curves.items()}
+    return OnlineResult(
+        first.dataset,
+        config,
+        first.initial_ndcg,
+        first.initial_name,
+        first.true_propensities,
+        curves,
+        sum(p.seconds for p in parts),
+    )
+
+
 def run_dataset(name: str, seeds: list[int], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     results: list[OnlineResult] = []
     alt_full: list[float] = []
     data0: OnlineData | None = None
+    configs: list[OnlineConfig] = []
+    jobs: list[tuple[OnlineData, OnlineConfig, Path | None, str]] = []
     for seed in seeds:
         data = load_online_data(name, data_dir(args.data_dir), seed=seed)
         data0 = data0 or data
@@ -197,13 +221,22 @@ def run_dataset(name: str, seeds: list[int], args: argparse.Namespace, tmp: Path
             seed=seed,
             store="duckdb",
         )
+        configs.append(config)
         out = tmp / f"{name}-{seed}"
-        res = run_online(data, config, output=out, callback=_printer(name, seed))
-        results.append(res)
+        # every estimator runs on its own traffic: one job each (they share nothing but the data)
+        jobs += [(data, dataclasses.replace(config, estimators=(e,)), out, name) for e in ESTIMATORS]
         # the ceiling with the other objective too: the ratios must not gain from a weaker ceiling
         other = "softmax" if config.objective == "lambdarank" else "lambdarank"
         alt = dataclasses.replace(config, estimators=("full_info",), objective=other)
-        alt_full.append(run_online(data, alt).final("full_info"))
+        jobs.append((data, alt, None, name))
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        done = list(pool.map(_run_one, *zip(*jobs, strict=True)))
+    per_seed = len(ESTIMATORS) + 1
+    for i, (seed, config) in enumerate(zip(seeds, configs, strict=True)):
+        chunk = done[i * per_seed : (i + 1) * per_seed]
+        res = _merge(chunk[:-1], config)
+        results.append(res)
+        alt_full.append(chunk[-1].final("full_info"))
         if seed == seeds[0]:
             write_report(res, RESULTS / "online_ltr" / name)
     assert data0 is not None
@@ -292,6 +325,9 @@ def main() -> None:
     ap.add_argument(
         "--same-log-sessions", type=int, default=30_000, help="sessions of the log both learners get"
     )
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="processes: the estimators' loops (and seeds) run in parallel"
+    )
     ap.add_argument("--quick", action="store_true", help="2 rounds of 2,000 sessions, one seed (smoke test)")
     ap.add_argument("--output", default=str(RESULTS / "online_ltr.json"))
     args = ap.parse_args()
@@ -313,6 +349,8 @@ def main() -> None:
             "trees_per_round": OnlineConfig.trees_per_round,
             "objective": OnlineConfig.objective,
             "candidates": OnlineConfig.candidates,
+            "warm_start": OnlineConfig.warm_start,
+            "regression_folds": OnlineConfig.regression_folds,
         },
         "quick": args.quick,
         "datasets": {},

@@ -104,6 +104,33 @@ def test_runs_are_repeatable(tiny: OnlineData) -> None:
     assert a.curves["dr"].ndcg == b.curves["dr"].ndcg
 
 
+def test_refit_and_warm_start_build_models_of_the_same_size(tiny: OnlineData) -> None:
+    """Refitting (the default) trains ``trees_per_round * rounds`` trees from scratch on the whole log in
+    the last round; warm starting adds ``trees_per_round`` to the last model: the same size, other trees."""
+    refit = run_online(tiny, quick_config(estimators=("ips",)), output=None)
+    warm = run_online(tiny, quick_config(estimators=("ips",), warm_start=True), output=None)
+    assert refit.curves["ips"].ndcg[0] == warm.curves["ips"].ndcg[0]  # round 1: the same fit
+    assert refit.curves["ips"].ndcg != warm.curves["ips"].ndcg  # round 2: refit != fine-tuned
+    assert OnlineConfig().warm_start is False
+
+
+def test_refit_models_have_all_the_trees(tiny: OnlineData, tmp_path: Path) -> None:
+    import lightgbm as lgb
+
+    for warm in (False, True):
+        out = tmp_path / str(warm)
+        run_online(tiny, quick_config(estimators=("dr",), warm_start=warm, rounds=3), output=out)
+        booster = lgb.Booster(model_file=str(out / "models" / "dr.txt"))
+        assert booster.num_trees() == 3 * 5
+
+
+def test_cross_fitted_click_regression_in_the_loop(tiny: OnlineData) -> None:
+    one = run_online(tiny, quick_config(estimators=("dr",)))
+    two = run_online(tiny, quick_config(estimators=("dr",), regression_folds=2))
+    assert all(0 < v <= 1 for v in two.curves["dr"].ndcg)
+    assert one.curves["dr"].ndcg != two.curves["dr"].ndcg  # other R^, other targets
+
+
 def test_true_propensities_and_no_exploration(tiny: OnlineData) -> None:
     result = run_online(tiny, quick_config(estimators=("ips",), propensities="true", exploration=0.0))
     truth = result.true_propensities
@@ -176,6 +203,7 @@ def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp
         ({"lgbm_params": {"objective": "lambdarank"}}, "must not set the objective"),
         ({"objective": "pointwise"}, "objective must be one of"),
         ({"candidates": "some"}, "candidates must be"),
+        ({"regression_folds": 0}, "regression_folds must be an integer >= 1"),
         ({"eps_minus": 0.5, "eps_plus": 0.2}, "eps_minus must be <= eps_plus"),
     ],
 )

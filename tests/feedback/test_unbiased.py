@@ -23,6 +23,7 @@ from distillrank.feedback.unbiased import (
     FullInformation,
     Naive,
     clip_propensities,
+    cross_fit_predict,
     get_estimator,
     lambdarank_labels,
     lgbm_objective,
@@ -30,6 +31,7 @@ from distillrank.feedback.unbiased import (
     listwise,
     pairwise,
     pointwise,
+    query_folds,
     unbiased_loss,
 )
 from distillrank.losses import pair_ce_loss, softmax_loss
@@ -427,6 +429,48 @@ def test_click_regression_recovers_click_rates_per_exposure() -> None:
         ClickRegression().fit(x, clicks, np.zeros(len(x)))
     with pytest.raises(RuntimeError, match="not fitted"):
         ClickRegression().predict(x)
+
+
+def test_query_folds_are_balanced_seeded_and_checked() -> None:
+    f = query_folds(11, 3, seed=0)
+    assert sorted(np.bincount(f).tolist()) == [3, 4, 4]
+    np.testing.assert_array_equal(f, query_folds(11, 3, seed=0))
+    assert not np.array_equal(f, query_folds(11, 3, seed=1))
+    assert (query_folds(5, 1) == 0).all()
+    with pytest.raises(ValueError, match="n_folds"):
+        query_folds(5, 0)
+
+
+def test_cross_fitted_predictions_never_see_their_own_clicks() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.integers(0, 4, n).astype(float)[:, None]
+    exposure = rng.uniform(1, 5, n)
+    clicks = rng.poisson(0.3 * exposure).astype(float)
+    folds = np.arange(n) % 2
+    model = ClickRegression(num_boost_round=20, params={"min_data_in_leaf": 5})
+    base = cross_fit_predict(model, x, clicks, exposure, folds)
+    assert base.shape == (n,) and (base > 0).all()
+    # more clicks on fold 0's rows: fold 0's predictions stay, fold 1's (fitted on fold 0) move
+    more = np.where(folds == 0, clicks + 3, clicks)
+    moved = cross_fit_predict(model, x, more, exposure, folds)
+    np.testing.assert_allclose(moved[folds == 0], base[folds == 0])
+    assert (moved[folds == 1] > base[folds == 1]).all()
+    # one fold: the plain in-sample model, which does see them
+    one = np.zeros(n, dtype=int)
+    np.testing.assert_allclose(
+        cross_fit_predict(model, x, clicks, exposure, one), replace_fit(model, x, clicks, exposure)
+    )
+    assert (cross_fit_predict(model, x, more, exposure, one)[folds == 0] > base[folds == 0]).any()
+    with pytest.raises(ValueError, match="folds"):
+        cross_fit_predict(model, x, clicks, exposure, folds[:-1])
+
+
+def replace_fit(
+    model: ClickRegression, x: np.ndarray, clicks: np.ndarray, exposure: np.ndarray
+) -> np.ndarray:
+    """The in-sample predictions of a fresh copy of ``model``."""
+    return ClickRegression(model.num_boost_round, dict(model.params)).fit(x, clicks, exposure).predict(x)
 
 
 @pytest.mark.parametrize(

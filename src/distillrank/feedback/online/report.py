@@ -39,9 +39,15 @@ def build_report(result: OnlineResult) -> Report:
         f"are logged to a click store, propensities are "
         + ("estimated by EM regression on the log" if cfg.propensities == "em" else "the simulator's own")
         + f", clipped at {cfg.clip:g}; click-noise correction: {cfg.noise}; "
-        "the LightGBM ranker is fine-tuned from the last model with "
-        f"{cfg.trees_per_round} more trees per round on the estimator's relevance targets (listwise "
-        f"softmax objective). Test {METRIC} of the first ranker: {result.initial_ndcg:.4f}."
+        + (
+            f"the LightGBM ranker is fine-tuned from the last model with {cfg.trees_per_round} more trees "
+            "per round"
+            if cfg.warm_start
+            else "the LightGBM ranker is refitted every round on the whole log's estimates, with "
+            f"{cfg.trees_per_round} trees per round logged so far"
+        )
+        + f" on the estimator's relevance targets ({cfg.objective} objective). "
+        f"Test {METRIC} of the first ranker: {result.initial_ndcg:.4f}."
     )
     r.heading(f"{METRIC} against sessions")
     series = {LABELS.get(n, n): (c.sessions, c.ndcg) for n, c in result.curves.items()}

@@ -23,9 +23,11 @@ from distillrank.feedback.unbiased.estimators import (
 from distillrank.feedback.unbiased.lgbm import (
     LGBM_OBJECTIVES,
     ClickRegression,
+    cross_fit_predict,
     lambdarank_labels,
     lgbm_objective,
     lgbm_setup,
+    query_folds,
 )
 from distillrank.feedback.unbiased.losses import (
     LOSS_KINDS,
@@ -50,6 +52,7 @@ __all__ = [
     "Naive",
     "RelevanceEstimator",
     "clip_propensities",
+    "cross_fit_predict",
     "get_estimator",
     "lambdarank_labels",
     "lgbm_objective",
@@ -57,5 +60,6 @@ __all__ = [
     "listwise",
     "pairwise",
     "pointwise",
+    "query_folds",
     "unbiased_loss",
 ]
