@@ -10,9 +10,11 @@ One model, one input set, one thread setting for every contestant:
 * inputs: the first ``--queries`` SciFact test queries x their BM25 top ``--depth`` abstracts (title +
   text), the pairs a re-ranker sees; at ``max_length`` 256 and 128, batch size 32 for everyone;
 * contestants: ``sentence_transformers.CrossEncoder.predict`` (``activation_fn`` = identity),
-  our ``CrossEncoder.predict`` in float32, and our ``CrossEncoder.quantize().predict`` (dynamic int8);
+  our ``CrossEncoder.predict`` in float32, our ``CrossEncoder.quantize().predict`` (dynamic int8, query,
+  key and value fused into one projection for batches of up to 128 tokens) and
+  ``quantize(fuse_qkv=False)`` (the fusion's share);
 * timing: one warm-up call each on 32 pairs; then the pairs are cut into calls of ``--chunk-queries``
-  queries' candidates (100 pairs by default: one re-ranking call) and every call is made by all three
+  queries' candidates (100 pairs by default: one re-ranking call) and every call is made by all four
   contestants back to back (order rotated), ``--repeats`` times. The machine is shared and its load
   drifts over minutes, so the headline figure is the *paired* ratio: the median over calls of
   ``t_sentence_transformers / t_ours`` for runs made seconds apart (with its quartiles). Pairs/s are
@@ -172,16 +174,19 @@ def measure_length(
 
     bs = args.batch_size
     ours.max_length = max_length
-    int8 = ours.quantize()
+    int8 = ours.quantize()  # query/key/value fused into one projection before quantisation (the default)
+    int8_unfused = ours.quantize(fuse_qkv=False)
     st = STCrossEncoder(folder, max_length=max_length, device="cpu", activation_fn=torch.nn.Identity())
     warm = pairs[:: max(1, len(pairs) // 32)][:32]
     st.predict(warm, batch_size=bs, show_progress_bar=False)
     ours.predict(warm, batch_size=bs)
     int8.predict(warm, batch_size=bs)
+    int8_unfused.predict(warm, batch_size=bs)
     fns: dict[str, Callable[[list[tuple[str, str]]], Any]] = {
         "sentence_transformers": lambda x: st.predict(x, batch_size=bs, show_progress_bar=False),
         "ours_fp32": lambda x: ours.predict(x, batch_size=bs),
         "ours_int8": lambda x: int8.predict(x, batch_size=bs),
+        "ours_int8_unfused": lambda x: int8_unfused.predict(x, batch_size=bs),
     }
     per_chunk = args.chunk_queries * args.depth
     chunks = [pairs[i : i + per_chunk] for i in range(0, len(pairs), per_chunk)]
@@ -190,10 +195,10 @@ def measure_length(
     ref = summary["sentence_transformers"]
     ratios: dict[str, Any] = {
         f"{name}_over_st_{kind}": round(ref[f"{kind}_s"] / summary[name][f"{kind}_s"], 3)
-        for name in ("ours_fp32", "ours_int8")
+        for name in ("ours_fp32", "ours_int8", "ours_int8_unfused")
         for kind in ("best", "median")
     }
-    for name in ("ours_fp32", "ours_int8"):
+    for name in ("ours_fp32", "ours_int8", "ours_int8_unfused"):
         ratios[f"{name}_over_st_paired"] = paired_ratio(times["sentence_transformers"], times[name])
     entry = {
         "systems": summary,
@@ -202,6 +207,9 @@ def measure_length(
             np.abs(scores["ours_fp32"] - scores["sentence_transformers"]).max()
         ),
         "int8_vs_fp32 (untrained head)": quality(scores["ours_fp32"], scores["ours_int8"], group),
+        "int8_fused_vs_unfused_max_abs_diff": float(
+            np.abs(scores["ours_int8"] - scores["ours_int8_unfused"]).max()
+        ),
         "padding": padding_overhead(ours.tokenizer, pairs, max_length, bs),
         "attention": {
             "ours": ours.model.config._attn_implementation,

@@ -1,10 +1,12 @@
 """Benchmark: Ranking Distillation with Caser on MovieLens-100K, and the two-tower losses (issue 6).
 
 Run:  python bench/recsys_rd.py [--data-dir ../shared/data] [--quick] [--threads 2]
-Runs the whole ``distillrank recsys distill`` job (Caser teacher d=100, student d=50 without and with RD
-for every weighting scheme, alpha chosen on validation; two-tower models with four losses and FPS
-pre-training), writes its report under bench/results/recsys_rd/ and the figures with pass/fail per target
-to bench/results/recsys_rd.json:
+       [--student-dim 10] [--student-sizes 5,20,50]
+Runs the whole ``distillrank recsys distill`` job (Caser teacher d=100; student d=10 without and with RD
+for every weighting scheme, alpha chosen on validation, every student with the same epochs, early stopping
+and negatives; the same student-only / RD pair at the other ``--student-sizes`` for the student-size
+table; two-tower models with four losses and FPS pre-training), writes its report under
+bench/results/recsys_rd/ and the figures with pass/fail per target to bench/results/recsys_rd.json:
 
 * the RD student reaches >= +10% relative test nDCG@10 over the same student trained without distillation,
 * and >= 0.95x the teacher's nDCG@10,
@@ -27,6 +29,9 @@ import time
 from _common import RESULTS, data_dir, write_json
 from distillrank.recsys.pipeline import JobConfig, load_interactions, run_job, write_report
 
+STUDENT_D = 10
+STUDENT_SIZES = (5, 20, 50)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,12 +40,24 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--student-dim", type=int, default=STUDENT_D, help="the headline student's d")
+    ap.add_argument(
+        "--student-sizes",
+        default=",".join(map(str, STUDENT_SIZES)),
+        help="other student sizes for the student-size table (comma-separated; empty: none)",
+    )
     ap.add_argument("--output", default=str(RESULTS / "recsys_rd.json"))
     ap.add_argument("--report", default=str(RESULTS / "recsys_rd"))
     args = ap.parse_args()
 
     interactions = load_interactions(args.data, data_dir(args.data_dir))
-    config = JobConfig(quick=args.quick, threads=args.threads, seed=args.seed)
+    config = JobConfig(
+        student_d=args.student_dim,
+        student_sizes=tuple(int(d) for d in args.student_sizes.split(",") if d.strip()),
+        quick=args.quick,
+        threads=args.threads,
+        seed=args.seed,
+    )
     t0 = time.perf_counter()
 
     def callback(stage: str, log: object, total: int) -> None:
@@ -75,11 +92,18 @@ def main() -> None:
         "all_targets_met": all(t["pass"] for t in payload["targets"].values()),
         "summary": summary,
         "alpha_search": payload["alpha_search"],
+        "student_sizes": payload["student_sizes"],
         "metrics": payload,
         "python": sys.version.split()[0],
         "cpu_count": os.cpu_count(),
     }
     write_json(args.output, out)
+    for row in payload["student_sizes"]:
+        print(
+            f"d={row['d']:3d} params {row['params_ratio']:.3f}x: student {row['student_test']:.4f}, "
+            f"RD {row['rd_test']:.4f} ({row['rd_over_student'] - 1:+.1%}, "
+            f"{row['rd_over_teacher']:.3f}x teacher)"
+        )
     for key, t in payload["targets"].items():
         print(f"{key}: {t['value']} (target {t['target']}): {'pass' if t['pass'] else 'MISS'}")
     print(f"wrote {args.output} and {args.report}/report.md ({result.seconds:.0f} s)")

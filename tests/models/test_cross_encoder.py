@@ -225,3 +225,26 @@ def test_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
             _hf.torch_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_fused_qkv_gives_the_same_scores(ce: CrossEncoder) -> None:
+    from distillrank.models._fused import FusedQKV, fuse_qkv
+
+    rng = np.random.default_rng(1)
+    pairs, _ = _topic_pairs(rng, 24)
+    for max_tokens in (512, 4):  # every batch fused / every batch through the three projections
+        fused = copy.deepcopy(ce)
+        assert fuse_qkv(fused.model, max_tokens=max_tokens) == 2  # the tiny BERT's two layers
+        assert sum(isinstance(m, FusedQKV) for m in fused.model.modules()) == 2
+        np.testing.assert_allclose(fused.predict(pairs), ce.predict(pairs), rtol=1e-5, atol=1e-6)
+    # int8: the fused projection quantises its input once, with the same scale the three layers used
+    np.testing.assert_allclose(
+        ce.quantize(fuse_qkv=True).predict(pairs), ce.quantize(fuse_qkv=False).predict(pairs), atol=1e-5
+    )
+    layer = next(m for m in fused.model.modules() if isinstance(m, FusedQKV))
+    x = torch.randn(2, 3, layer.proj.in_features)
+    assert torch.allclose(layer.part(x, 1), layer.proj(x)[..., layer.width : 2 * layer.width])
+    assert torch.allclose(layer.part(torch.zeros_like(x), 0), layer.proj.bias[: layer.width].expand(2, 3, -1))
+    long = torch.randn(1, 5, layer.proj.in_features)  # more positions than max_tokens=4: separate
+    assert torch.allclose(layer.part(long, 2), layer.separate[2](long))
+    assert torch.allclose(layer.part(long, 2), layer.proj(long)[..., 2 * layer.width :], atol=1e-6)

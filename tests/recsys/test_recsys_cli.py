@@ -17,6 +17,7 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     out = tmp_path / "rd"
     args = ["recsys", "distill", "--data", str(synthetic_file), "--output", str(out), "--threads", "1"]
     args += ["--teacher-dim", "16", "--student-dim", "8", "--epochs-scale", "0.05", "--alphas", "1.0"]
+    args += ["--student-sizes", "4,8"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "report.md").exists() and (out / "report.html").exists()
@@ -41,6 +42,11 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     }
     report = (out / "report.md").read_text()
     assert "Ablation" in report and "FPS pre-training" in report
+    # the student-size table: d=4 (both models trained here) and the headline d=8 (not trained twice)
+    sizes = metrics["student_sizes"]
+    assert [row["d"] for row in sizes] == [4, 8] and [row["headline"] for row in sizes] == [False, True]
+    assert {m["role"] for m in models.values() if m.get("d") == 4} == {"size_student", "size_rd"}
+    assert "Student size" in report
 
 
 @pytest.mark.parametrize(
@@ -49,6 +55,8 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
         (["--student-dim", "200"], "must not exceed"),
         (["--weightings", "linear"], "unknown weighting"),
         (["--alphas", "one"], "--alphas must be numbers"),
+        (["--student-sizes", "4,x"], "--student-sizes must be integers"),
+        (["--student-sizes", "500"], "student_sizes must be between"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -115,6 +115,42 @@ def test_rd_student_trains_with_every_weighting(trained: dict[str, object], weig
     assert evaluate_ranking(student, data, "test").metrics["nDCG@10"] > _random_ndcg(data)  # type: ignore[arg-type]
 
 
+def test_dynamic_weights_wait_for_the_start_epoch(trained: dict[str, object]) -> None:
+    """Before ``dynamic_start_epoch`` hybrid is exactly the exp loss (and dynamic the uniform one), as in
+    the authors' code; from that epoch on the rank-discrepancy weights apply."""
+    data, windows = trained["data"], trained["windows"]
+    topk = teacher_topk(trained["teacher"], windows, data, K=K)  # type: ignore[arg-type]
+    student = Caser(CaserConfig(data.n_users, data.n_items, d=8, L=3, dropout=0.0))  # type: ignore[attr-defined]
+    student.eval()
+    idx = np.arange(32)
+
+    def loss(weighting: str, epoch: int, start: int = 3) -> float:
+        cfg = RDConfig(K=K, weighting=weighting, alpha=5.0, dynamic_start_epoch=start)
+        step = rd_step(student, topk, windows, NegativeSampler(data, seed=7), data, cfg)  # type: ignore[arg-type]
+        with torch.no_grad():
+            return float(step(idx, epoch))
+
+    assert loss("hybrid", 1) == pytest.approx(loss("exp", 1))
+    assert loss("dynamic", 2) == pytest.approx(loss("uniform", 2))
+    assert loss("hybrid", 3) != pytest.approx(loss("exp", 3))
+    assert loss("hybrid", 1, start=0) == pytest.approx(loss("hybrid", 3))
+
+
+def test_job_config_validation() -> None:
+    from distillrank.recsys.pipeline import JobConfig
+
+    with pytest.raises(ValueError, match="student_sizes"):
+        JobConfig(teacher_d=20, student_sizes=(5, 30))
+    with pytest.raises(ValueError, match="dynamic_start_epoch"):
+        JobConfig(dynamic_start_epoch=-1)
+    with pytest.raises(ValueError, match="teacher_n_neg"):
+        JobConfig(teacher_n_neg=0)
+    # the default student is well under half the teacher and every student shares one budget
+    cfg = JobConfig()
+    assert cfg.student_d <= cfg.teacher_d // 2
+    assert JobConfig(quick=True).effective().dynamic_start_epoch <= 2
+
+
 def test_rd_config_validation() -> None:
     with pytest.raises(ValueError, match="weighting must be one of"):
         RDConfig(weighting="linear")

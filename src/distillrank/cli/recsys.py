@@ -31,13 +31,23 @@ def distill(
         bool, typer.Option("--quick", help="Fewer epochs and one alpha: a few-minute run.")
     ] = False,
     teacher_dim: Annotated[int, typer.Option(help="Caser teacher embedding size d.")] = 100,
-    student_dim: Annotated[int, typer.Option(help="Caser student embedding size d (<= teacher).")] = 50,
+    student_dim: Annotated[int, typer.Option(help="Caser student embedding size d (<= teacher).")] = 10,
     alphas: Annotated[
         str, typer.Option(help="Distillation weights tried on validation, comma-separated.")
-    ] = "1.0,5.0",
+    ] = "1.0,3.0",
     weightings: Annotated[
         str, typer.Option(help="RD weighting schemes to train, comma-separated.")
     ] = "inverse,uniform,exp,dynamic,hybrid",
+    student_sizes: Annotated[
+        str,
+        typer.Option(
+            help="Other student sizes d, comma-separated: each trained without and with RD (the chosen "
+            "weighting and alpha) for the student-size table."
+        ),
+    ] = "",
+    dynamic_start_epoch: Annotated[
+        int, typer.Option(help="Epochs before this one use static weights for dynamic/hybrid RD.")
+    ] = 10,
     top_k: Annotated[
         int, typer.Option("--top-k", help="K, the length of the teacher's exemplary ranking.")
     ] = 10,
@@ -72,10 +82,11 @@ def distill(
     """Caser teacher vs student vs RD students, two-tower losses; writes report.md/html, metrics.json.
 
     On a per-user temporal split (the last interactions for test, those before for validation), trains a
-    Caser teacher (d=100), the student (d=50) without distillation and with Ranking Distillation for
-    every weighting scheme (alpha chosen on validation), and two-tower models with four losses and FPS
-    pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over the full catalogue, parameters and
-    milliseconds per user.
+    Caser teacher (d=100), the student (d=10) without distillation and with Ranking Distillation for
+    every weighting scheme (alpha chosen on validation; the same epochs, early stopping and negatives
+    for every student), optionally other student sizes (--student-sizes), and two-tower models with
+    four losses and FPS pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over the full catalogue,
+    parameters and milliseconds per user.
     """
     from distillrank.errors import DistillrankError
     from distillrank.recsys.pipeline import JobConfig, load_interactions, run_job, write_report
@@ -84,6 +95,12 @@ def distill(
         alpha_values = tuple(float(a) for a in alphas.split(",") if a.strip())
     except ValueError as e:
         raise DistillrankError(f"--alphas must be numbers separated by commas, got {alphas!r}") from e
+    try:
+        size_values = tuple(int(d) for d in student_sizes.split(",") if d.strip())
+    except ValueError as e:
+        raise DistillrankError(
+            f"--student-sizes must be integers separated by commas, got {student_sizes!r}"
+        ) from e
 
     def scaled(n: int) -> int:
         return max(1, round(n * epochs_scale))
@@ -95,6 +112,8 @@ def distill(
             student_d=student_dim,
             K=top_k,
             alphas=alpha_values,
+            student_sizes=size_values,
+            dynamic_start_epoch=dynamic_start_epoch,
             weightings=tuple(w.strip() for w in weightings.split(",") if w.strip()),
             two_tower=two_tower,
             test_fraction=test_fraction,

@@ -167,7 +167,7 @@ class CrossEncoder(torch.nn.Module):
         scores = self.predict([(query, d) for d in docs], batch_size=batch_size)
         return rank_by_scores(scores, top_k)
 
-    def quantize(self) -> CrossEncoder:
+    def quantize(self, *, fuse_qkv: bool = True) -> CrossEncoder:
         """An int8 copy for CPU inference: dynamic quantisation of the encoder's ``Linear`` layers.
 
         ``torch.ao.quantization.quantize_dynamic`` with per-channel int8 weights (one scale per output
@@ -176,6 +176,12 @@ class CrossEncoder(torch.nn.Module):
         outputs: no speed to gain) stay in float32. Scores move slightly: check the rank correlation
         with the float model on your data. The copy scores but cannot be trained or saved; this model
         is left unchanged.
+
+        ``fuse_qkv`` first merges each attention layer's query, key and value projections into one
+        (:mod:`~distillrank.models._fused`): the layer's input is quantised once instead of three times and
+        one larger int8 GEMM runs instead of three, with the same scores. It is used for batches of up to
+        128 tokens (measured 1.00x-1.14x there); longer batches keep the three projections (the fused GEMM
+        measured 0.97x at 256 tokens).
         """
         if self.device.type != "cpu":
             raise DistillrankError("dynamic int8 quantisation runs on the CPU; move the model there first")
@@ -185,6 +191,10 @@ class CrossEncoder(torch.nn.Module):
             warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+            if fuse_qkv:
+                from distillrank.models._fused import fuse_qkv as fuse
+
+                fuse(clone.model)
             spec = {
                 name: per_channel_dynamic_qconfig
                 for name, module in clone.model.named_modules()

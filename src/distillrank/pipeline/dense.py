@@ -97,7 +97,7 @@ class DenseSide:
                     part = np.load(path)
                 else:
                     chunk = list(texts[c * _CHUNK : (c + 1) * _CHUNK])
-                    part = self.encoder.encode(chunk, batch_size=32, is_query=is_query)
+                    part = self.encoder.encode(chunk, batch_size=128 if is_query else 32, is_query=is_query)
                     with atomic_write(path, "wb") as f:
                         np.save(f, part)
                 parts.append(part)

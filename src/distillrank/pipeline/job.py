@@ -659,13 +659,16 @@ class _Job:
             for p in tower.query_encoder.embeddings.word_embeddings.parameters():
                 p.requires_grad_(False)
         if shallow and s.align_epochs:
-            # corpus sentences as stand-in queries, their targets shared with the static encoder's (a
-            # seeded shuffle: the first align_max_texts are the same whatever the pool's size)
-            pool = max(s.align_max_texts, s.static_sentences)
-            texts, target = d.sentence_targets(pool, seed=self.cfg.seed, show_progress=True)
-            texts, target = texts[: s.align_max_texts], target[: s.align_max_texts]
-            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} sentences")
-            losses = align_query_tower(tower, target, texts, epochs=s.align_epochs, seed=0)
+            # short, query-like texts: titles, first sentences and the training queries (measured: one
+            # epoch on these aligns better than on longer corpus sentences)
+            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
+            texts = sorted(
+                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
+            )
+            if len(texts) > s.align_max_texts:
+                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
+            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
+            losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
             self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
         model = QueryEncoder(tower, d.doc_vectors, d.docnos, d.texts)
         setattr(self, attr, model)

@@ -68,7 +68,9 @@ def build_report(result: JobResult) -> Report:
         )
     r.table(
         rows,
-        caption=f"Caser L={cfg.L}, T={cfg.T}; RD with K={cfg.K}, lambda={cfg.lam:g}, mu={cfg.mu:g}, "
+        caption=f"Caser L={cfg.L}, T={cfg.T}; {cfg.teacher_n_neg} sampled negatives per target for the "
+        f"teacher, {cfg.n_neg} for every student; RD with K={cfg.K}, lambda={cfg.lam:g}, mu={cfg.mu:g} "
+        f"(dynamic weights from epoch {cfg.dynamic_start_epoch}), "
         f"alpha={rd.info.get('alpha')} (chosen on validation), weighting `{rd.info.get('weighting')}` "
         "(best validation nDCG@10 among the schemes)",
     )
@@ -81,6 +83,30 @@ def build_report(result: JobResult) -> Report:
         ],
         caption="rd_over_student, rd_over_teacher: test nDCG@10 ratios; params_ratio: RD student / teacher",
     )
+
+    sizes = result.size_table()
+    if len(sizes) > 1:
+        r.heading("Student size")
+        r.table(
+            [
+                {
+                    "d": row["d"],
+                    "params vs teacher": row["params_ratio"],
+                    "student valid": row["student_valid"],
+                    "RD valid": row["rd_valid"],
+                    "student test": row["student_test"],
+                    "RD test": row["rd_test"],
+                    "RD vs student": f"{row['rd_over_student'] - 1:+.1%}",
+                    "student vs teacher": f"{row['student_over_teacher']:.3f}x",
+                    "RD vs teacher": f"{row['rd_over_teacher']:.3f}x",
+                }
+                for row in sizes
+            ],
+            caption="Caser students of every size d, without and with RD "
+            f"(weighting `{rd.info.get('weighting')}`, alpha={rd.info.get('alpha')}), with the same "
+            "epochs, early stopping on validation and negatives; nDCG@10; the teacher "
+            f"(d={teacher.info.get('d')}) has test nDCG@10 {teacher.metrics[nd]:.4f}",
+        )
 
     r.heading("Ablation: RD weighting schemes")
     ablation = [
@@ -112,7 +138,7 @@ def build_report(result: JobResult) -> Report:
             [{k: v for k, v in row.items()} for row in result.alpha_search],
             caption="alpha on validation (hybrid weighting)",
         )
-    caser_runs = {n: x for n, x in runs.items() if n.startswith("caser")}
+    caser_runs = {n: x for n, x in runs.items() if n.startswith("caser") and not x.role.startswith("size_")}
     r.figure(
         plots.bars(
             {n: x.metrics[nd] for n, x in caser_runs.items()},
