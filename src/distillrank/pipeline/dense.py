@@ -72,11 +72,15 @@ class DenseSide:
         return model_fingerprint(self.model_path)
 
     def _doc_vectors(self, cache_dir: Path, max_length: int, show_progress: bool) -> np.ndarray:
-        h = hashlib.sha256(f"{self.fingerprint}\0{max_length}\0".encode())
-        for t in self.texts:
-            h.update(hashlib.sha256(t.encode()).digest())
-        folder = cache_dir / f"dense-{h.hexdigest()[:20]}"
+        folder = cache_dir / f"dense-{self._key(str(max_length), self.texts)}"
         return self._encoded(folder, self.texts, is_query=False, show_progress=show_progress)
+
+    def _key(self, settings: str, texts: Sequence[str]) -> str:
+        """A cache key of (this side's model, ``settings``, ``texts``)."""
+        h = hashlib.sha256(f"{self.fingerprint}\0{settings}\0".encode())
+        for t in texts:
+            h.update(hashlib.sha256(t.encode()).digest())
+        return h.hexdigest()[:20]
 
     def _encoded(
         self, folder: Path, texts: Sequence[str], *, is_query: bool, show_progress: bool
@@ -123,37 +127,19 @@ class DenseSide:
         key of (model, corpus, settings): the tower's vectors of the sentences in resumable chunks, then
         the fitted encoder's folder."""
         from distillrank.models.static_encoder import StaticEncoder, distil_static_encoder
+        from distillrank.models.static_encoder import sentences as split_sentences
 
-        texts, target, base = self._sentence_pool(sentences, seed, show_progress)
+        texts = split_sentences(self.texts, limit=sentences, seed=seed)
+        settings = f"{self.query_max_length}\0{seed}"
+        base = self.cache_dir / f"static-{self._key(settings, texts)}"
         folder = base / f"encoder-e{epochs}"
-        if (folder / "static_encoder.json").exists():
+        if (folder / "static_encoder.json").exists():  # fitted before: the targets are not needed
             return StaticEncoder.load(folder)
+        target = self._encoded(base / "targets", texts, is_query=True, show_progress=show_progress)
         encoder = StaticEncoder.from_encoder(self.encoder, max_length=self.query_max_length)
         distil_static_encoder(encoder, texts, target, epochs=epochs, seed=seed)
         encoder.save(folder)
         return encoder
-
-    def sentence_targets(
-        self, limit: int, *, seed: int = 0, show_progress: bool = False
-    ) -> tuple[list[str], np.ndarray]:
-        """Up to ``limit`` corpus sentences (:func:`~distillrank.models.static_encoder.sentences`: a
-        seeded shuffle, so a smaller ``limit`` gives a prefix of a larger one) and the query tower's
-        vectors of them, cached on disk: the targets of embedding alignment."""
-        texts, target, _ = self._sentence_pool(limit, seed, show_progress)
-        return texts, target
-
-    def _sentence_pool(
-        self, limit: int, seed: int, show_progress: bool
-    ) -> tuple[list[str], np.ndarray, Path]:
-        from distillrank.models.static_encoder import sentences
-
-        texts = sentences(self.texts, limit=limit, seed=seed)
-        h = hashlib.sha256(f"{self.fingerprint}\0{self.query_max_length}\0{seed}\0".encode())
-        for t in texts:
-            h.update(hashlib.sha256(t.encode()).digest())
-        base = self.cache_dir / f"static-{h.hexdigest()[:20]}"
-        target = self._encoded(base / "targets", texts, is_query=True, show_progress=show_progress)
-        return texts, target, base
 
     def with_query_encoder(self, query_encoder: Any) -> QueryView:
         """This side's document vectors with queries encoded by ``query_encoder`` (e.g. the static one):
