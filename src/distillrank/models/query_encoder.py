@@ -22,7 +22,7 @@ with any registered loss; ``encode`` feeds :class:`~distillrank.retrieval.dense.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -36,7 +36,7 @@ from distillrank.models._common import list_width
 from distillrank.models.base import rank_by_scores
 from distillrank.models.bi_encoder import BiEncoder
 
-__all__ = ["QueryEncoder", "align_query_tower"]
+__all__ = ["QueryEncoder", "align_query_tower", "fit_alignment"]
 
 _META = "query_encoder.json"
 _TABLE = "doc_embeddings.npy"
@@ -204,23 +204,59 @@ def align_query_tower(
     goal = F.normalize(torch.as_tensor(np.asarray(target, dtype=np.float32)), dim=-1)
     params = [p for n, p in student.named_parameters() if p.requires_grad and "log_temperature" not in n]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+
+    def clip() -> None:
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+
+    def loss(idx: list[int]) -> torch.Tensor:
+        emb = student.encode_queries([texts[i] for i in idx])
+        return ((emb - goal[idx].to(emb.device)) ** 2).sum(dim=-1).mean()
+
+    return fit_alignment(
+        student,
+        optimizer,
+        loss,
+        list(range(len(texts))),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        clip=clip,
+    )
+
+
+def fit_alignment(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_loss: Callable[[list[int]], torch.Tensor],
+    rows: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    clip: Callable[[], Any] | None = None,
+) -> list[float]:
+    """The training loop of embedding alignment, shared by :func:`align_query_tower` and
+    :func:`~distillrank.models.static_encoder.distil_static_encoder`: each epoch visits ``rows`` in a
+    seeded random order, in batches of ``batch_size``; ``batch_loss(batch rows)`` is minimised (``clip``
+    runs between backward and step). ``module`` is in training mode meanwhile. Returns each epoch's mean
+    loss over ``rows``."""
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
-    student.train(True)
+    module.train(True)
     try:
         for _ in range(epochs):
-            order = torch.randperm(len(texts), generator=gen).tolist()
+            order = [rows[i] for i in torch.randperm(len(rows), generator=gen).tolist()]
             total = 0.0
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                emb = student.encode_queries([texts[i] for i in idx])
-                loss = ((emb - goal[idx].to(emb.device)) ** 2).sum(dim=-1).mean()
+                loss = batch_loss(idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                if clip is not None:
+                    clip()
                 optimizer.step()
                 total += float(loss.detach()) * len(idx)
-            losses.append(total / max(len(texts), 1))
+            losses.append(total / max(len(rows), 1))
     finally:
-        student.train(False)
+        module.train(False)
     return losses

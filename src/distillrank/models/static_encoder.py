@@ -41,6 +41,7 @@ from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models._common import list_width
 from distillrank.models.base import rank_by_scores
+from distillrank.models.query_encoder import fit_alignment
 
 __all__ = ["StaticEncoder", "distil_static_encoder", "sentences"]
 
@@ -252,22 +253,9 @@ def distil_static_encoder(
     ids = init.token_ids(texts)
     keep = [i for i, row in enumerate(ids) if row]
     optimizer = torch.optim.Adam(init.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    init.train(True)
-    try:
-        for _ in range(epochs):
-            order = [keep[i] for i in torch.randperm(len(keep), generator=gen).tolist()]
-            total = 0.0
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                emb = init.embed_ids([ids[i] for i in idx])
-                loss = (1.0 - (emb * goal[idx]).sum(dim=-1)).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-            losses.append(total / max(len(order), 1))
-    finally:
-        init.train(False)
-    return losses
+
+    def loss(idx: list[int]) -> torch.Tensor:
+        emb = init.embed_ids([ids[i] for i in idx])
+        return (1.0 - (emb * goal[idx]).sum(dim=-1)).mean()
+
+    return fit_alignment(init, optimizer, loss, keep, epochs=epochs, batch_size=batch_size, seed=seed)
