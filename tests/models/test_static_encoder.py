@@ -83,6 +83,21 @@ def test_sentences_split_filter_and_shuffle_reproducibly() -> None:
     assert len(sentences(texts, limit=1)) == 1
 
 
+def test_sentences_fall_back_to_word_windows_for_unpunctuated_texts() -> None:
+    words = [f"word{i}" for i in range(60)]
+    texts = [" ".join(words), "A normal sentence of some length. Another one that is long enough."]
+    out = sentences(texts, seed=0, window=24)
+    assert sorted(out) == sorted(
+        [
+            " ".join(words[:24]),
+            " ".join(words[24:48]),
+            " ".join(words[48:]),
+            "A normal sentence of some length.",
+            "Another one that is long enough.",
+        ]
+    )
+
+
 def test_scores_are_cosines_of_static_embeddings(tower: BiEncoder) -> None:
     static = StaticEncoder.from_encoder(tower, batch_size=4096)
     emb = static.encode(TEXTS)

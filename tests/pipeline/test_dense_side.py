@@ -67,3 +67,14 @@ def test_static_encoder_is_fitted_once_and_cached(
     docs = view.encode([corpus.full_texts()[1]], is_query=False)
     np.testing.assert_allclose(docs, side.doc_vectors[[1]])  # documents stay the side's vectors
     assert view.num_parameters() == first.num_parameters()
+
+
+def test_static_encoder_without_stand_in_queries_names_the_problem(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    from distillrank.errors import DistillrankError
+
+    corpus = Corpus(["d1", "d2"], ["", ""], ["too short", "tiny"])
+    side = DenseSide(corpus, tmp_path, model=str(tiny_bert_dir), doc_max_length=16, query_max_length=8)
+    with pytest.raises(DistillrankError, match="no document of the corpus has a sentence or word window"):
+        side.static_encoder(sentences=10, epochs=1)

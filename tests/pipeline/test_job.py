@@ -142,6 +142,16 @@ def test_job_writes_the_report_and_every_model(first_run: dict[str, Any]) -> Non
     assert any("feature ranker (LambdaMART), cross-fitted" in line for line in first_run["logs"])
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "lgbm/qrels" in html
+    for family in ("bi_encoder", "bi_encoder_shallow", "dssm"):  # the teacher brought to their scale
+        scale = metrics["models"][f"{family}/margin_mse"]["training"]["teacher_scale"]
+        assert scale > 0 and scale != 1.0
+
+
+def test_teacher_scale_setting_is_validated() -> None:
+    assert JobConfig.from_dict({"students": {"teacher_scale": 2.5}}).students.teacher_scale == 2.5
+    for bad in (0, -1.0, "big"):
+        with pytest.raises(ValueError, match="teacher_scale"):
+            JobConfig.from_dict({"students": {"teacher_scale": bad}})
 
 
 def test_rerun_reuses_every_stage(first_run: dict[str, Any]) -> None:

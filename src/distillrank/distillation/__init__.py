@@ -8,8 +8,10 @@
 * :class:`LGBMStudent` — a LightGBM ranker trained on qrels or distilled from teacher scores;
   :func:`rerank` re-scores a run with it.
 * :func:`kfold_queries` — query-level folds for collections without a training split.
+* :func:`teacher_scale` / :func:`scale_teacher` — bring a teacher's scores to a student's scale.
 """
 
+from distillrank.distillation.calibration import scale_teacher, teacher_scale
 from distillrank.distillation.features import BASE_FEATURES, Encoder, FeatureExtractor
 from distillrank.distillation.folds import kfold_queries, split_by_queries
 from distillrank.distillation.lgbm_objectives import ListwiseObjective, make_objective
@@ -29,5 +31,7 @@ __all__ = [
     "make_objective",
     "model_fingerprint",
     "rerank",
+    "scale_teacher",
     "split_by_queries",
+    "teacher_scale",
 ]

@@ -218,12 +218,24 @@ class StaticEncoder(torch.nn.Module):
         return f"StaticEncoder(vocab={v}, dim={d}, source={self.source!r})"
 
 
-def sentences(texts: Sequence[str], *, limit: int | None = None, seed: int = 0) -> list[str]:
+def sentences(
+    texts: Sequence[str], *, limit: int | None = None, seed: int = 0, window: int = 24
+) -> list[str]:
     """Sentences of ``texts`` (split after ``.``, ``!``, ``?``; 20 to 300 characters), shuffled with
-    ``seed`` and cut at ``limit``: stand-in queries for :func:`distil_static_encoder`."""
+    ``seed`` and cut at ``limit``: stand-in queries for :func:`distil_static_encoder`.
+
+    A text with no sentence of that length (unpunctuated abstracts, e.g. Vaswani's, or one long sentence)
+    gives its consecutive ``window``-word pieces instead (of the same 20 to 300 characters), so that every
+    document of a corpus can contribute stand-in queries.
+    """
     out: list[str] = []
     for text in texts:
-        out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if 20 <= len(s.strip()) <= 300)
+        found = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if 20 <= len(s.strip()) <= 300]
+        if not found:
+            words = text.split()
+            pieces = (" ".join(words[i : i + window]) for i in range(0, len(words), window))
+            found = [p for p in pieces if 20 <= len(p) <= 300]
+        out.extend(found)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(out))
     return [out[i] for i in order[: limit if limit is not None else len(out)]]

@@ -94,18 +94,26 @@ class DenseSettings(_Section):
 
 
 class StudentSettings(_Section):
-    """Which students to train and how (see :data:`FAMILIES`, :data:`TARGETS`)."""
+    """Which students to train and how (see :data:`FAMILIES`, :data:`TARGETS`).
+
+    ``teacher_scale``: the neural students (bi-encoders, DSSM) learn from the teacher's scores times this
+    factor; ``"auto"`` measures it per student as the ratio of the untrained student's score spread to the
+    teacher's on the training lists (:func:`~distillrank.distillation.calibration.teacher_scale`), so that
+    MarginMSE and the soft labels compare scores in the same units. LightGBM students start from zero
+    and take the teacher's scores as they are.
+    """
 
     families: list[Family] = Field(default_factory=lambda: list(FAMILIES))
     targets: list[Target] = Field(default_factory=lambda: list(TARGETS))
     temperatures: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0])
     joint_temperature: float | None = None
     alpha: float = Field(default=0.5, ge=0, le=1)
+    teacher_scale: float | Literal["auto"] = "auto"
     rd_top_k: StrictInt = Field(default=5, ge=1)
     hard_top_k: StrictInt = Field(default=1, ge=1)
     shallow_layers: StrictInt = Field(default=3, ge=1)
     freeze_embeddings: StrictBool = True
-    align_epochs: StrictInt = Field(default=1, ge=0)
+    align_epochs: StrictInt = Field(default=2, ge=0)
     align_max_texts: StrictInt = Field(default=12_000, ge=1)
     neural_epochs: StrictInt = Field(default=3, ge=1)
     neural_lr: float = Field(default=2e-5, gt=0)
@@ -118,6 +126,13 @@ class StudentSettings(_Section):
     lgbm_leaves: StrictInt = Field(default=31, ge=2)
     static_sentences: StrictInt = Field(default=20_000, ge=1)
     static_epochs: StrictInt = Field(default=8, ge=1)
+
+    @field_validator("teacher_scale")
+    @classmethod
+    def _scale(cls, value: float | str) -> float | str:
+        if value != "auto" and not (isinstance(value, int | float) and 0 < value < float("inf")):
+            raise ValueError(f"must be 'auto' or a finite number > 0 (got {value!r})")
+        return value
 
     @field_validator("temperatures")
     @classmethod

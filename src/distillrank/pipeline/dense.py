@@ -20,6 +20,7 @@ import numpy as np
 
 from distillrank.data.collection import Corpus
 from distillrank.distillation.teacher_cache import model_fingerprint
+from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models._hf import default_encoder_path
 from distillrank.models.bi_encoder import BiEncoder
@@ -125,11 +126,20 @@ class DenseSide:
         """A :class:`~distillrank.models.static_encoder.StaticEncoder` distilled from this side's query
         tower on up to ``sentences`` sentences of the corpus (no queries, no labels), cached on disk under a
         key of (model, corpus, settings): the tower's vectors of the sentences in resumable chunks, then
-        the fitted encoder's folder."""
+        the fitted encoder's folder.
+
+        Raises:
+            DistillrankError: the corpus gives no stand-in query (see ``sentences``).
+        """
         from distillrank.models.static_encoder import StaticEncoder, distil_static_encoder
         from distillrank.models.static_encoder import sentences as split_sentences
 
         texts = split_sentences(self.texts, limit=sentences, seed=seed)
+        if not texts:
+            raise DistillrankError(
+                "the static query encoder needs stand-in queries, but no document of the corpus has a "
+                "sentence or word window of 20 to 300 characters"
+            )
         settings = f"{self.query_max_length}\0{seed}"
         base = self.cache_dir / f"static-{self._key(settings, texts)}"
         folder = base / f"encoder-e{epochs}"

@@ -48,6 +48,7 @@ from distillrank.evaluation.metrics import evaluate
 from distillrank.io import atomic_write
 from distillrank.pipeline.config import JobConfig
 from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path, rerank_head
+from distillrank.pipeline.ranker import by_query, score_with
 from distillrank.pipeline.students import (
     TargetSpec,
     lgbm_kwargs,
@@ -350,7 +351,6 @@ class _Job:
             cross_fit_ranker,
             load_ranker,
             ranker_signal_matches,
-            score_with,
         )
 
         ts = self.cfg.teacher
@@ -420,8 +420,6 @@ class _Job:
                 pred = self.ce.predict(texts, batch_size=self.cfg.teacher.scoring_batch_size)
                 sig["cross_encoder"] = {"q": dict(zip(docs, pred.tolist(), strict=True))}
             if "ranker" in fusion.signals:
-                from distillrank.pipeline.ranker import score_with
-
                 sig["ranker"] = score_with(
                     self.ranker, self._features("dense"), {"q": dict(head)}, {"q": query}
                 )
@@ -559,18 +557,14 @@ class _Job:
         student.fit(train_ds.X, train_ds.y, train_ds.group, teacher_scores=t_rows, eval_set=val_ds)
         val = self._eval_rerank(student.predict(val_ds.X), val_ds, fold.val)
         test_ds = fx.transform(self.first.subset(fold.test).top_k(depth), self.queries)
-        pred = student.predict(test_ds.X)
-        scores: dict[str, dict[str, float]] = {}
-        for q, d, v in zip(test_ds.qids, test_ds.docnos, pred.tolist(), strict=True):
-            scores.setdefault(str(q), {})[str(d)] = v
+        scores = by_query(test_ds, student.predict(test_ds.X))
         run = _rerank_run(self.first.subset(fold.test), scores, depth, "lgbm")
         if fold.index == 0:
             family = {"lexical": "lgbm", "dense": "lgbm_dense", "static": "lgbm_static"}[features]
             student.save(self.out / "models" / family / spec.name)
 
         def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            ds = fx.transform(Run.from_trusted({"q": dict(head)}), {"q": query})
-            by_doc = dict(zip(ds.docnos, student.predict(ds.X).tolist(), strict=True))
+            by_doc = score_with(student, fx, {"q": dict(head)}, {"q": query})["q"]
             return np.array([by_doc[d] for d, _ in head])
 
         path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
@@ -583,9 +577,7 @@ class _Job:
         return run, val, info, path, params
 
     def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
-        scores: dict[str, dict[str, float]] = {}
-        for q, d, v in zip(ds.qids, ds.docnos, pred.tolist(), strict=True):
-            scores.setdefault(str(q), {})[str(d)] = v
+        scores = by_query(ds, pred)
         run = _rerank_run(self.first.subset(list(qids)), scores, self.cfg.candidates.depth, "val")
         return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
 
@@ -607,7 +599,7 @@ class _Job:
             run = rerank(model, fold.val)
             return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
 
-        lists = self._lists(fold, spec)
+        lists, scale = self._lists(fold, spec, init)
         model, info = train_neural(
             init,
             spec,
@@ -618,6 +610,7 @@ class _Job:
             validate=validate,
             seed=self.cfg.seed,
         )
+        info["teacher_scale"] = round(scale, 4)
         run = rerank(model, fold.test)
         corpus = self.corpus
 
@@ -627,9 +620,13 @@ class _Job:
         path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
 
-    def _lists(self, fold: Fold, spec: TargetSpec) -> list[Any]:
+    def _lists(self, fold: Fold, spec: TargetSpec, init: Any) -> tuple[list[Any], float]:
+        """The training lists of a neural student, the teacher's scores brought to the scale of the
+        untrained student ``init`` (``students.teacher_scale``), and that scale."""
+        from distillrank.distillation.calibration import scale_teacher, teacher_scale
+
         teacher = self.teacher_scores(fold.fit, lists=True)
-        return make_lists(
+        lists = make_lists(
             fold.fit,
             self.cands,
             self.queries,
@@ -638,6 +635,9 @@ class _Job:
             teacher,
             teacher_best_first=spec.target == "margin_mse",
         )
+        setting = self.cfg.students.teacher_scale
+        scale = teacher_scale(init, lists, seed=self.cfg.seed) if setting == "auto" else float(setting)
+        return scale_teacher(lists, scale), scale
 
     # bi-encoder students: query tower against the fixed document index --------------------------------
     def _query_init(self, shallow: bool) -> Any:
@@ -688,11 +688,12 @@ class _Job:
             run = retrieve(model, fold.val)
             return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
 
-        lists = self._lists(fold, spec)
+        lists, scale = self._lists(fold, spec, init)
         lr = s.shallow_lr if shallow else s.neural_lr
         model, info = train_neural(
             init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
         )
+        info["teacher_scale"] = round(scale, 4)
         run = retrieve(model, fold.test)
         path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()

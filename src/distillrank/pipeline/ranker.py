@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from distillrank.data.collection import Qrels
 from distillrank.data.run import Run
 
@@ -35,8 +37,14 @@ def score_with(
     if not run:
         return {}
     ds = features.transform(Run.from_trusted({q: dict(v) for q, v in run.items()}), queries)
+    return by_query(ds, model.predict(ds.X))
+
+
+def by_query(ds: Any, pred: np.ndarray) -> dict[str, dict[str, float]]:
+    """``qid -> {docno: score}`` of the per-row scores ``pred`` of the feature rows ``ds`` (an
+    :class:`~distillrank.data.ltr.LTRDataset` with docnos)."""
     out: dict[str, dict[str, float]] = {}
-    for q, d, v in zip(ds.qids, ds.docnos, model.predict(ds.X).tolist(), strict=True):
+    for q, d, v in zip(ds.qids, ds.docnos, np.asarray(pred).tolist(), strict=True):
         out.setdefault(str(q), {})[str(d)] = float(v)
     return out
 
