@@ -145,6 +145,7 @@ def test_job_writes_the_report_and_every_model(first_run: dict[str, Any]) -> Non
     for family in ("bi_encoder", "bi_encoder_shallow", "dssm"):  # the teacher brought to their scale
         scale = metrics["models"][f"{family}/margin_mse"]["training"]["teacher_scale"]
         assert scale > 0 and scale != 1.0
+    assert "`students.teacher_scale`): bi_encoder " in (out / "report.md").read_text()
 
 
 def test_teacher_scale_setting_is_validated() -> None:

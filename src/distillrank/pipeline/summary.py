@@ -231,6 +231,21 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
                 rows.append({"family": fam, "target": tgt, **v})
         if rows:
             r.table(rows, caption="each distilled student against the same student trained on the qrels only")
+        scales: dict[str, list[float]] = {}
+        for m in students.values():
+            c = (m.get("training") or {}).get("teacher_scale")
+            if c is not None and m["targets"] != "qrels":
+                scales.setdefault(m["family"], []).append(float(c))
+        if scales:
+            r.text(
+                "The neural students learn from the teacher's scores times a factor that gives them the "
+                "spread of the untrained student's scores (`students.teacher_scale`): "
+                + ", ".join(
+                    f"{fam} {min(v):.2f}" + (f"-{max(v):.2f}" if max(v) > min(v) else "")
+                    for fam, v in sorted(scales.items())
+                )
+                + "."
+            )
         series = {}
         for fam in by_family:
             soft = sorted(
