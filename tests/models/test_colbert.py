@@ -207,3 +207,12 @@ def test_bad_inputs(model: ColBERT, tiny_bert_dir: Path) -> None:
         model.encode_queries_tokens("a query")
     with pytest.raises(ValueError, match="batch_size must be a positive integer; got 0"):
         model.encode_docs_tokens(["a"], batch_size=0)
+
+
+def test_fresh_projection_is_seeded(tiny_bert_dir: Path) -> None:
+    import torch
+
+    a = ColBERT(tiny_bert_dir, dim=8, device="cpu", seed=1).projection.weight.detach()
+    torch.rand(10)
+    assert torch.equal(ColBERT(tiny_bert_dir, dim=8, device="cpu", seed=1).projection.weight.detach(), a)
+    assert not torch.equal(ColBERT(tiny_bert_dir, dim=8, device="cpu", seed=2).projection.weight.detach(), a)

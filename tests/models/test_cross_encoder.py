@@ -248,3 +248,25 @@ def test_fused_qkv_gives_the_same_scores(ce: CrossEncoder) -> None:
     long = torch.randn(1, 5, layer.proj.in_features)  # more positions than max_tokens=4: separate
     assert torch.allclose(layer.part(long, 2), layer.separate[2](long))
     assert torch.allclose(layer.part(long, 2), layer.proj(long)[..., 2 * layer.width :], atol=1e-6)
+
+
+def test_new_head_is_seeded_and_leaves_the_global_generator_alone(tiny_bert_dir: Path) -> None:
+    def head(**kwargs: object) -> torch.Tensor:
+        model = CrossEncoder(tiny_bert_dir, max_length=16, **kwargs)  # type: ignore[arg-type]
+        return torch.cat(
+            [p.detach().flatten() for n, p in model.model.named_parameters() if "classifier" in n]
+        )
+
+    first = head(seed=3)
+    torch.rand(10)  # whatever the global generator did before, the seeded head is the same
+    assert torch.equal(head(seed=3), first)
+    assert not torch.equal(head(seed=4), first)
+    torch.manual_seed(11)
+    expected_next = torch.rand(1)
+    torch.manual_seed(11)
+    head(seed=3)
+    assert torch.equal(torch.rand(1), expected_next)  # the global generator was not advanced
+    torch.manual_seed(11)
+    unseeded = head(seed=None)
+    torch.manual_seed(11)
+    assert torch.equal(head(seed=None), unseeded)  # seed=None: the global generator decides

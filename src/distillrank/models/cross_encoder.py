@@ -58,6 +58,8 @@ class CrossEncoder(torch.nn.Module):
             ``[n, num_labels]``).
         device: where the model runs.
         num_layers: keep only the first ``num_layers`` transformer layers (a shallow student).
+        seed: seed of the weights the checkpoint lacks (the new head of an encoder checkpoint), so that
+            the same arguments give the same model in every process; ``None``: torch's global generator.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class CrossEncoder(torch.nn.Module):
         device: str | torch.device = "cpu",
         *,
         num_layers: int | None = None,
+        seed: int | None = 0,
     ) -> None:
         super().__init__()
         if max_length < 2:
@@ -80,7 +83,8 @@ class CrossEncoder(torch.nn.Module):
         self.num_labels = num_labels
         self.quantized = False
         self.tokenizer = _hf.load_tokenizer(self.name_or_path)
-        self.model = _hf.load_sequence_classifier(self.name_or_path, num_labels=num_labels)
+        with _hf.seeded_init(seed):
+            self.model = _hf.load_sequence_classifier(self.name_or_path, num_labels=num_labels)
         if num_layers is not None:
             _hf.truncate_layers(self.model, num_layers)
         self.model.to(torch.device(device))

@@ -168,7 +168,7 @@ def train_cross_encoder(
     )
     if not examples:
         raise ValueError("no training query has a judged positive document: cannot fine-tune a teacher")
-    model = CrossEncoder(settings.model, max_length=settings.max_length)
+    model = CrossEncoder(settings.model, max_length=settings.max_length, seed=seed)
     val_candidates = {q: [d for d, _ in bm25_run.ranked(q, depth)] for q in val_qids if q in bm25_run}
     val_qrels = qrels.subset(list(val_candidates))
 
