@@ -129,6 +129,23 @@ def test_shared_and_separate_towers() -> None:
     assert not torch.equal(separate.encode_queries(text), separate.encode_docs(text))
 
 
+def test_seeded_initial_weights() -> None:
+    """``seed`` gives the same weights whatever the global generator did before, and leaves it alone."""
+    kwargs: dict[str, Any] = {"n_buckets": 64, "hidden_sizes": (8, 4)}
+    torch.manual_seed(1)
+    a = DSSM(seed=5, **kwargs).state_dict()
+    torch.rand(100)  # a different global state
+    state = torch.random.get_rng_state()
+    b = DSSM(seed=5, **kwargs).state_dict()
+    assert torch.equal(torch.random.get_rng_state(), state)  # not advanced
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = DSSM(seed=6, **kwargs).state_dict()
+    assert not torch.equal(a["query_tower.first.weight"], c["query_tower.first.weight"])
+    d = DSSM(**kwargs).state_dict()  # seed=None: drawn from the global generator, which advances
+    assert not torch.equal(torch.random.get_rng_state(), state)
+    assert not torch.equal(a["query_tower.first.weight"], d["query_tower.first.weight"])
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{}, {"shared_towers": False, "learn_gamma": True, "weighting": "count", "activation": "relu"}],

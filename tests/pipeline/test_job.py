@@ -145,6 +145,14 @@ def test_job_writes_the_report_and_every_model(first_run: dict[str, Any]) -> Non
     for family in ("bi_encoder", "bi_encoder_shallow", "dssm"):  # the teacher brought to their scale
         scale = metrics["models"][f"{family}/margin_mse"]["training"]["teacher_scale"]
         assert scale > 0 and scale != 1.0
+        # measured once per family and fold, and not for the qrels-only twin (it uses no teacher scores)
+        scales = {
+            n: m["training"]["teacher_scale"]
+            for n, m in metrics["models"].items()
+            if n.startswith(f"{family}/")
+        }
+        assert scales.pop(f"{family}/qrels") is None
+        assert set(scales.values()) == {scale}
     assert "`students.teacher_scale`): bi_encoder " in (out / "report.md").read_text()
 
 

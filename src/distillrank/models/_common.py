@@ -48,3 +48,20 @@ def inference(module: nn.Module) -> Iterator[None]:
             yield
     finally:
         module.train(was_training)
+
+
+@contextmanager
+def seeded_init(seed: int | None) -> Iterator[None]:
+    """Run the block (building a model) with torch's CPU generator seeded by ``seed``, restoring the
+    generator's state afterwards; ``None`` leaves the generator as it is.
+
+    New weights — a classification head missing from a checkpoint, a projection layer — are drawn from
+    torch's global generator, whose state differs between processes, so without this two runs of the
+    same seeded job start from different heads and end with different models.
+    """
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from distillrank.errors import DistillrankError
+from distillrank.models._common import seeded_init as seeded_init  # re-exported
 
 HUB_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 THREADS_ENV = "DISTILLRANK_THREADS"
@@ -112,23 +112,6 @@ def load_sequence_classifier(name_or_path: str | Path, num_labels: int = 1, **kw
         )
     except OSError as err:
         raise _not_found(name_or_path, "model", err) from err
-
-
-@contextmanager
-def seeded_init(seed: int | None) -> Iterator[None]:
-    """Run the block (building a model) with torch's CPU generator seeded by ``seed``, restoring the
-    generator's state afterwards; ``None`` leaves the generator as it is.
-
-    New weights — a classification head missing from a checkpoint, a projection layer — are drawn from
-    torch's global generator, whose state differs between processes, so without this two runs of the
-    same seeded job start from different heads and end with different models.
-    """
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def _layer_list(model: torch.nn.Module) -> tuple[torch.nn.ModuleList, str]:

@@ -51,7 +51,7 @@ from torch import nn
 
 from distillrank._dataclass import dataclass_from_dict
 from distillrank.io import atomic_write, read_versioned_json
-from distillrank.models._common import check_batch_size, inference, progress
+from distillrank.models._common import check_batch_size, inference, progress, seeded_init
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ACTIVATIONS", "DSSM", "WEIGHTINGS", "DSSMConfig", "LetterTrigrams", "letter_trigrams"]
@@ -284,6 +284,9 @@ class DSSM(nn.Module):
         config: architecture; defaults to :class:`DSSMConfig()`.
         vocab: trigrams to use instead of hashing (see :meth:`build_vocab`).
         device: torch device (default CPU: the model is small and sparse).
+        seed: draw the initial weights from a generator seeded with it (the same model in every process,
+            whatever ran before; torch's global generator is left as it was); ``None`` draws them from
+            the global generator.
         **overrides: fields of ``config`` to replace, e.g. ``DSSM(hidden_sizes=(128, 64))``.
     """
 
@@ -293,6 +296,7 @@ class DSSM(nn.Module):
         *,
         vocab: Sequence[str] | None = None,
         device: str | torch.device = "cpu",
+        seed: int | None = None,
         **overrides: Any,
     ) -> None:
         super().__init__()
@@ -302,8 +306,10 @@ class DSSM(nn.Module):
         if vocab is not None and (isinstance(vocab, str) or len(vocab) == 0):
             raise ValueError("vocab must be a non-empty list of trigrams, or None to hash trigrams")
         self.hasher = LetterTrigrams(c.n_buckets, vocab, lowercase=c.lowercase, max_words=c.max_words)
-        self.query_tower = _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
-        self.doc_tower = None if c.shared_towers else _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
+        with seeded_init(seed):
+            self.query_tower = _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
+            shared = c.shared_towers
+            self.doc_tower = None if shared else _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
         gamma = torch.tensor(c.gamma, dtype=torch.float32)
         if c.learn_gamma:
             self.gamma = nn.Parameter(gamma)

@@ -176,6 +176,8 @@ class _Job:
         self.cfg, self.out, self.teacher_dir, self.log = cfg, output, teacher_dir, log
         self.cache = output / "cache"
         self.timings: dict[str, float] = {}
+        self._dssm_vocabs: dict[int, list[str]] = {}  # fold -> the DSSM's trigram vocabulary
+        self._teacher_scales: dict[tuple[str, int], float] = {}  # (family, fold) -> teacher scale
 
     # -- stage 0/1: data and candidates ---------------------------------------------------------------
     def load(self) -> None:
@@ -586,8 +588,13 @@ class _Job:
         from distillrank.models.dssm import DSSM
 
         s = self.cfg.students
-        vocab_texts = self.corpus.full_texts() + [self.queries[q] for q in fold.fit]
-        init = DSSM(vocab=DSSM.build_vocab(vocab_texts, max_size=30_000), hidden_sizes=(300, 300, 128))
+        vocabs = self._dssm_vocabs
+        if fold.index not in vocabs:
+            texts = self.corpus.full_texts() + [self.queries[q] for q in fold.fit]
+            vocabs[fold.index] = DSSM.build_vocab(texts, max_size=30_000)
+        # every target of a fold starts from the same seeded weights, so each distilled student differs
+        # from its qrels-only twin by its target alone (not by the state of torch's global generator)
+        init = DSSM(vocab=vocabs[fold.index], hidden_sizes=(300, 300, 128), seed=self.cfg.seed)
         depth = self.cfg.candidates.depth
 
         def rerank(model: Any, qids: Sequence[str]) -> Run:
@@ -599,7 +606,7 @@ class _Job:
             run = rerank(model, fold.val)
             return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
 
-        lists, scale = self._lists(fold, spec, init)
+        lists, scale = self._lists(fold, spec, init, "dssm")
         model, info = train_neural(
             init,
             spec,
@@ -610,7 +617,7 @@ class _Job:
             validate=validate,
             seed=self.cfg.seed,
         )
-        info["teacher_scale"] = round(scale, 4)
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
         run = rerank(model, fold.test)
         corpus = self.corpus
 
@@ -620,9 +627,11 @@ class _Job:
         path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
 
-    def _lists(self, fold: Fold, spec: TargetSpec, init: Any) -> tuple[list[Any], float]:
+    def _lists(self, fold: Fold, spec: TargetSpec, init: Any, family: str) -> tuple[list[Any], float | None]:
         """The training lists of a neural student, the teacher's scores brought to the scale of the
-        untrained student ``init`` (``students.teacher_scale``), and that scale."""
+        untrained student ``init`` (``students.teacher_scale``), and that scale (None for ``qrels``, which
+        uses no teacher scores). ``"auto"`` measures the scale once per family and fold: every target of a
+        family starts from the same ``init`` and learns from the same lists."""
         from distillrank.distillation.calibration import scale_teacher, teacher_scale
 
         teacher = self.teacher_scores(fold.fit, lists=True)
@@ -635,8 +644,15 @@ class _Job:
             teacher,
             teacher_best_first=spec.target == "margin_mse",
         )
+        if spec.target == "qrels":
+            return lists, None
         setting = self.cfg.students.teacher_scale
-        scale = teacher_scale(init, lists, seed=self.cfg.seed) if setting == "auto" else float(setting)
+        if setting != "auto":
+            return scale_teacher(lists, float(setting)), float(setting)
+        scales = self._teacher_scales
+        if (family, fold.index) not in scales:
+            scales[family, fold.index] = teacher_scale(init, lists, seed=self.cfg.seed)
+        scale = scales[family, fold.index]
         return scale_teacher(lists, scale), scale
 
     # bi-encoder students: query tower against the fixed document index --------------------------------
@@ -688,12 +704,12 @@ class _Job:
             run = retrieve(model, fold.val)
             return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
 
-        lists, scale = self._lists(fold, spec, init)
+        lists, scale = self._lists(fold, spec, init, "bi_encoder_shallow" if shallow else "bi_encoder")
         lr = s.shallow_lr if shallow else s.neural_lr
         model, info = train_neural(
             init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
         )
-        info["teacher_scale"] = round(scale, 4)
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
         run = retrieve(model, fold.test)
         path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
