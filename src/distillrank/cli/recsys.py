@@ -34,7 +34,7 @@ def distill(
     student_dim: Annotated[int, typer.Option(help="Caser student embedding size d (<= teacher).")] = 10,
     alphas: Annotated[
         str, typer.Option(help="Distillation weights tried on validation, comma-separated.")
-    ] = "1.0,3.0",
+    ] = "1.0,3.0,10.0",
     weightings: Annotated[
         str, typer.Option(help="RD weighting schemes to train, comma-separated.")
     ] = "inverse,uniform,exp,dynamic,hybrid",
