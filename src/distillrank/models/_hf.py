@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from distillrank.errors import DistillrankError
-from distillrank.models._common import seeded_init as seeded_init  # re-exported
 
 HUB_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 THREADS_ENV = "DISTILLRANK_THREADS"

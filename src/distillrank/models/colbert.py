@@ -43,7 +43,7 @@ from distillrank._dataclass import dataclass_from_dict
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write, read_versioned_json
 from distillrank.models import _hf
-from distillrank.models._common import check_batch_size, inference, progress
+from distillrank.models._common import check_batch_size, inference, progress, seeded_init
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ColBERT", "ColBERTConfig", "maxsim"]
@@ -175,7 +175,7 @@ class ColBERT(nn.Module):
                 if len(ids) == 1:
                     skip.add(ids[0])
         self.register_buffer("_skiplist", torch.tensor(sorted(skip), dtype=torch.long), persistent=False)
-        with _hf.seeded_init(seed):  # the same projection in every process (None: the global generator)
+        with seeded_init(seed):  # the same projection in every process (None: the global generator)
             self.projection = nn.Linear(int(self.encoder.config.hidden_size), c.dim, bias=False)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -39,7 +39,7 @@ import torch
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import inference, list_width
+from distillrank.models._common import inference, list_width, seeded_init
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -83,7 +83,7 @@ class CrossEncoder(torch.nn.Module):
         self.num_labels = num_labels
         self.quantized = False
         self.tokenizer = _hf.load_tokenizer(self.name_or_path)
-        with _hf.seeded_init(seed):
+        with seeded_init(seed):
             self.model = _hf.load_sequence_classifier(self.name_or_path, num_labels=num_labels)
         if num_layers is not None:
             _hf.truncate_layers(self.model, num_layers)

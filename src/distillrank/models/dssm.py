@@ -308,8 +308,9 @@ class DSSM(nn.Module):
         self.hasher = LetterTrigrams(c.n_buckets, vocab, lowercase=c.lowercase, max_words=c.max_words)
         with seeded_init(seed):
             self.query_tower = _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
-            shared = c.shared_towers
-            self.doc_tower = None if shared else _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
+            self.doc_tower = (
+                None if c.shared_towers else _Tower(self.hasher.dim, c.hidden_sizes, c.activation)
+            )
         gamma = torch.tensor(c.gamma, dtype=torch.float32)
         if c.learn_gamma:
             self.gamma = nn.Parameter(gamma)
