@@ -70,6 +70,7 @@ def test_quick_and_a_subset_of_estimators(tiny_ltr: Path, tmp_path: Path) -> Non
         (["--estimators", "ips,magic"], "unknown estimator"),
         (["--exploration", "-1"], "exploration must be >= 0"),
         (["--propensities", "guess"], "propensities must be"),
+        (["--candidates", "some"], "candidates must be one of"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(

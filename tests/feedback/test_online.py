@@ -97,6 +97,19 @@ def test_the_loop_with_each_objective(tiny: OnlineData, objective: str, candidat
         assert all(0 < v <= 1 for v in res.curves[name].ndcg)
 
 
+def test_auto_candidates_pick_the_set_per_estimator(tiny: OnlineData) -> None:
+    """``candidates="auto"`` (the default) trains IPS on the shown candidates and DR on all of them: each
+    curve equals the one of the forced set, and differs from the other set's (IPS on all candidates
+    learns from the structural zeros of the unshown ones)."""
+    names = ("ips", "dr")
+    sets = ("auto", "all", "shown")
+    runs = {c: run_online(tiny, quick_config(estimators=names, candidates=c)) for c in sets}
+    assert OnlineConfig().candidates == "auto"
+    assert runs["auto"].curves["ips"].ndcg == runs["shown"].curves["ips"].ndcg
+    assert runs["auto"].curves["dr"].ndcg == runs["all"].curves["dr"].ndcg
+    assert runs["all"].curves["ips"].ndcg != runs["shown"].curves["ips"].ndcg
+
+
 def test_runs_are_repeatable(tiny: OnlineData) -> None:
     a = run_online(tiny, quick_config(estimators=("ips", "dr")))
     b = run_online(tiny, quick_config(estimators=("ips", "dr")))

@@ -32,6 +32,7 @@ from distillrank.feedback.unbiased import (
     pairwise,
     pointwise,
     query_folds,
+    training_candidates,
     unbiased_loss,
 )
 from distillrank.losses import pair_ce_loss, softmax_loss
@@ -353,6 +354,21 @@ def test_lambdarank_objective_hand_computed_first_tree() -> None:
         num_boost_round=1,
     )
     assert abs(default.predict(X)[1] - expected[1]) > 0.1
+
+
+def test_training_candidates() -> None:
+    """``auto``: the estimators that know nothing of an unshown candidate train on the shown ones."""
+    assert [training_candidates(n) for n in ("naive", "ips", "snips", "dr", "full_info")] == [
+        "shown",
+        "shown",
+        "shown",
+        "all",
+        "all",
+    ]
+    assert training_candidates("dr", "shown") == "shown"
+    assert training_candidates("ips", "all") == "all"
+    with pytest.raises(ValueError, match="candidates must be one of"):
+        training_candidates("ips", "some")
 
 
 def test_lgbm_setup_softmax_and_errors() -> None:

@@ -62,6 +62,13 @@ def simulate(
     ] = 0.1,
     eps_plus: Annotated[float, typer.Option(help="Click probability of an examined top-grade result.")] = 1.0,
     trees_per_round: Annotated[int, typer.Option(help="LightGBM trees added per round.")] = 30,
+    candidates: Annotated[
+        str,
+        typer.Option(
+            help="Candidates the click-based rankers train on: 'auto' (naive/IPS/SNIPS the shown ones, "
+            "DR all), 'all' or 'shown'."
+        ),
+    ] = "auto",
     depth: Annotated[int, typer.Option(help="BM25 candidates per query (text collections).")] = 100,
     store: Annotated[
         str, typer.Option(help="Click store: 'duckdb' (file, Parquet export) or 'memory'.")
@@ -97,6 +104,7 @@ def simulate(
             eps_minus=eps_minus,
             eps_plus=eps_plus,
             trees_per_round=trees_per_round,
+            candidates=candidates,  # type: ignore[arg-type]
             store=store,  # type: ignore[arg-type]
             seed=seed,
         )

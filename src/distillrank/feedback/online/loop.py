@@ -34,9 +34,11 @@ For every estimator of :mod:`distillrank.feedback.unbiased` (``naive``, ``ips``,
    in a warm-started model, and 30 trees a round at learning rate 0.05 cannot undo them. On SciFact
    with noise-free IPS targets (their expectation; the diagnosis in ``bench/README.md``) the
    warm-started ranker ends at 0.734 nDCG@10 and the refitted one at 0.746, full information at 0.755.
-   Trained — all of them, or with
-   ``candidates="shown"`` only those the log has shown at least once (IPS gives the others 0, which
-   teaches the ranker to copy what the logger did not show) — with the objective chosen by name on the
+   Trained on the candidates :func:`~distillrank.feedback.unbiased.lgbm.training_candidates` picks
+   (``candidates="auto"``: ``naive``, ``ips`` and ``snips`` only on those the log has shown at least
+   once — they give the others 0, which teaches the ranker to copy what the logger did not show —
+   ``dr`` on all, its click model predicts the unshown ones; ``"all"`` or ``"shown"`` force one set)
+   with the objective chosen by name on the
    estimates (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: ``"lambdarank"``, LambdaMART with
    the estimates as gains, or the listwise ``"softmax"``); ``full_info`` trains the same way (same
    objective, trees and parameters) on the true relevance ``(2^y - 1) / (2^y_max - 1)`` of every
@@ -80,12 +82,15 @@ from distillrank.feedback.simulation import ClickSimulator
 from distillrank.feedback.store import ClickStore
 from distillrank.feedback.unbiased.estimators import ESTIMATORS, ClickStats, get_estimator
 from distillrank.feedback.unbiased.lgbm import (
+    CANDIDATE_SETS,
     LGBM_OBJECTIVES,
+    CandidateSet,
     ClickRegression,
     LGBMObjective,
     cross_fit_predict,
     lgbm_setup,
     query_folds,
+    training_candidates,
 )
 from distillrank.io import atomic_write
 
@@ -126,8 +131,10 @@ class OnlineConfig:
             floor from the log, use the simulator's (``"true"``), or none (plain PBM).
         objective: the ranker's LightGBM objective on the estimates, by name (step 5,
             :data:`~distillrank.feedback.unbiased.lgbm.LGBM_OBJECTIVES`).
-        candidates: the click-based estimators train on ``"all"`` candidates of the queries seen or only
-            on those ``"shown"`` at least once (step 5); ``full_info`` always trains on all.
+        candidates: the click-based estimators train on ``"all"`` candidates of the queries seen, only
+            on those ``"shown"`` at least once, or ``"auto"``: by estimator (step 5,
+            :func:`~distillrank.feedback.unbiased.lgbm.training_candidates`); ``full_info`` always
+            trains on all.
     """
 
     rounds: int = 10
@@ -151,7 +158,7 @@ class OnlineConfig:
     start_from_initial: bool = False
     noise: Literal["none", "true", "estimate"] = "estimate"
     objective: LGBMObjective = "softmax"
-    candidates: Literal["all", "shown"] = "all"
+    candidates: CandidateSet = "auto"
     warm_start: bool = False
 
     def __post_init__(self) -> None:
@@ -188,8 +195,8 @@ class OnlineConfig:
             raise ValueError(f"store must be 'duckdb' or 'memory', got {self.store!r}")
         if self.objective not in LGBM_OBJECTIVES:
             raise ValueError(f"objective must be one of {LGBM_OBJECTIVES}, got {self.objective!r}")
-        if self.candidates not in ("all", "shown"):
-            raise ValueError(f"candidates must be 'all' or 'shown', got {self.candidates!r}")
+        if self.candidates not in CANDIDATE_SETS:
+            raise ValueError(f"candidates must be one of {CANDIDATE_SETS}, got {self.candidates!r}")
         if "objective" in self.lgbm_params:
             raise ValueError("lgbm_params must not set the objective: the estimator decides it")
         ClickSimulator(eta=self.eta, eps_minus=self.eps_minus, eps_plus=self.eps_plus, top_k=self.top_k)
@@ -488,7 +495,7 @@ def _run_estimator(
             queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
             rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
             fit = grid.mask[queries]
-            if clicks_based and config.candidates == "shown":
+            if clicks_based and training_candidates(name, config.candidates) == "shown":
                 fit = fit & (state.counts[queries].sum(axis=2) > 0)
             rows = grid.rows[queries][fit]
             group = fit.sum(axis=1)

@@ -11,9 +11,11 @@ estimate differs from IPS where clipping applies and on candidates the log never
 :func:`learn_from_log` turns the statistics into relevance estimates (:mod:`distillrank.feedback.unbiased`)
 and either keeps them as the ranking (no features: each query's logged documents ordered by estimated
 relevance) or, given a feature table of candidates, trains a LightGBM ranker on them with the objective
-chosen by name (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: LambdaMART with the estimates
-as gains by default, or the listwise softmax), on every candidate of the logged queries or only on those
-the log showed (``candidates``; ``dr`` needs features: its click-regression model predicts from them).
+chosen by name (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: the listwise softmax by
+default, or LambdaMART with the estimates as gains), on every candidate of the logged queries or only on those
+the log showed (``candidates``, by default chosen per estimator: ``naive``, ``ips`` and ``snips`` on the
+shown ones, ``dr`` on all — :func:`~distillrank.feedback.unbiased.lgbm.training_candidates`; ``dr``
+needs features: its click-regression model predicts from them).
 
 :func:`utility` evaluates a ranking counterfactually on a held-out log: the PBM utility
 ``sum_{r <= k} alpha_r r^(q, d_r)`` (the expected clicks of the ranking, relative to rank 1's
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -48,7 +50,13 @@ from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 from distillrank.feedback.propensity import EMRegressionEstimator
 from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
-from distillrank.feedback.unbiased.lgbm import ClickRegression, LGBMObjective, lgbm_setup
+from distillrank.feedback.unbiased.lgbm import (
+    CandidateSet,
+    ClickRegression,
+    LGBMObjective,
+    lgbm_setup,
+    training_candidates,
+)
 
 __all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
 
@@ -150,7 +158,7 @@ def learn_from_log(
     params: dict[str, Any] | None = None,
     regression_rounds: int = 100,
     objective: LGBMObjective = "softmax",
-    candidates: Literal["all", "shown"] = "all",
+    candidates: CandidateSet = "auto",
     noise_correction: bool = True,
 ) -> LoggedRanker:
     """Relevance estimates (and, with ``features``, a LightGBM ranker) from a click log.
@@ -167,14 +175,13 @@ def learn_from_log(
             model's rate over the shown candidates — the loop's ``noise="estimate"``.
 
     Raises:
-        ValueError: ``candidates`` other than ``"all"`` or ``"shown"``.
+        ValueError: ``candidates`` not ``"auto"``, ``"all"`` or ``"shown"``.
         DistillrankError: ``full_info`` (a log has no true labels), ``dr`` without features, features
             without docnos or sharing no query with the log.
     """
     from distillrank.feedback.online.loop import DEFAULT_LGBM_PARAMS
 
-    if candidates not in ("all", "shown"):
-        raise ValueError(f"candidates must be 'all' or 'shown', got {candidates!r}")
+    mode = training_candidates(estimator, candidates)
     if estimator == "full_info":
         raise DistillrankError("a click log has no true labels: choose naive, ips, snips or dr")
     if estimator == "dr" and features is None:
@@ -216,7 +223,7 @@ def learn_from_log(
             noise = floor * exposure
             predicted = predicted - floor
     rel = np.asarray(est.relevance(ClickStats(clicks, exposure, None, n, noise), predicted=predicted))
-    fit = np.flatnonzero(exposure > 0) if candidates == "shown" else np.arange(len(rows))
+    fit = np.flatnonzero(exposure > 0) if mode == "shown" else np.arange(len(rows))
     fq = qids[rows][fit]
     group = np.diff(np.flatnonzero(np.r_[True, fq[1:] != fq[:-1], True]))
     setup, label = lgbm_setup(rel[fit], group, objective)

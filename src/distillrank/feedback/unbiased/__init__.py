@@ -21,6 +21,7 @@ from distillrank.feedback.unbiased.estimators import (
     get_estimator,
 )
 from distillrank.feedback.unbiased.lgbm import (
+    CANDIDATE_SETS,
     LGBM_OBJECTIVES,
     ClickRegression,
     cross_fit_predict,
@@ -28,6 +29,7 @@ from distillrank.feedback.unbiased.lgbm import (
     lgbm_objective,
     lgbm_setup,
     query_folds,
+    training_candidates,
 )
 from distillrank.feedback.unbiased.losses import (
     LOSS_KINDS,
@@ -39,6 +41,7 @@ from distillrank.feedback.unbiased.losses import (
 )
 
 __all__ = [
+    "CANDIDATE_SETS",
     "ESTIMATORS",
     "IPS",
     "LGBM_OBJECTIVES",
@@ -61,5 +64,6 @@ __all__ = [
     "pairwise",
     "pointwise",
     "query_folds",
+    "training_candidates",
     "unbiased_loss",
 ]
