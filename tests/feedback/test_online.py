@@ -184,6 +184,8 @@ def test_outputs_stores_and_resume(tiny: OnlineData, tmp_path: Path) -> None:
     assert {p.name for p in paths} == {"report.md", "report.html", "metrics.json"}
     html = (tmp_path / "report" / "report.html").read_text()
     assert "data:image/png;base64" in html and "doubly robust" in html
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "naive, IPS and SNIPS on the candidates the log showed, DR and full information on all" in md
 
 
 def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp_path: Path) -> None:

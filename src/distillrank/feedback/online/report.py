@@ -27,6 +27,13 @@ def _reach(name: str, sessions: int | None) -> str:
     return "not within the run" if sessions is None else f"{sessions:,}"
 
 
+_CANDIDATE_TEXT = {
+    "auto": "naive, IPS and SNIPS on the candidates the log showed, DR and full information on all",
+    "all": "on every candidate of the queries seen",
+    "shown": "the click-based estimators on the candidates the log showed, full information on all",
+}
+
+
 def build_report(result: OnlineResult) -> Report:
     cfg = result.config
     r = Report(f"Online learning to rank from clicks on {result.dataset}")
@@ -46,7 +53,9 @@ def build_report(result: OnlineResult) -> Report:
             else "the LightGBM ranker is refitted every round on the whole log's estimates, with "
             f"{cfg.trees_per_round} trees per round logged so far"
         )
-        + f" on the estimator's relevance targets ({cfg.objective} objective). "
+        + f" on the estimator's relevance targets ({cfg.objective} objective), "
+        + _CANDIDATE_TEXT.get(cfg.candidates, cfg.candidates)
+        + ". "
         f"Test {METRIC} of the first ranker: {result.initial_ndcg:.4f}."
     )
     r.heading(f"{METRIC} against sessions")
