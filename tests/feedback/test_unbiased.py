@@ -367,6 +367,7 @@ def test_training_candidates() -> None:
     ]
     assert training_candidates("dr", "shown") == "shown"
     assert training_candidates("ips", "all") == "all"
+    assert training_candidates("full_info", "shown") == "all"  # no log: every candidate has a label
     with pytest.raises(ValueError, match="candidates must be one of"):
         training_candidates("ips", "some")
 

@@ -495,7 +495,7 @@ def _run_estimator(
             queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
             rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
             fit = grid.mask[queries]
-            if clicks_based and training_candidates(name, config.candidates) == "shown":
+            if training_candidates(name, config.candidates) == "shown":
                 fit = fit & (state.counts[queries].sum(axis=2) > 0)
             rows = grid.rows[queries][fit]
             group = fit.sum(axis=1)

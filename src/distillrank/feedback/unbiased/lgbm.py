@@ -110,7 +110,8 @@ def training_candidates(estimator: str, candidates: str = "auto") -> Literal["al
       show (the relevant results the logger buried stay buried); they train on the shown candidates;
     * ``dr`` — the click-regression model's prediction ``R^``, which generalises through the features
       to results that were never shown (Oosterhuis 2023): it trains on all candidates;
-    * ``full_info`` — the true label of every candidate: all.
+    * ``full_info`` — the true label of every candidate: all, whatever ``candidates`` says (it has no
+      log, so no candidate counts as shown).
 
     Measured in the online loop of ``bench/online_ltr.py`` (SciFact, 100k sessions, means of seeds
     0-2, test nDCG@10): IPS 0.718 on all candidates, 0.724 on the shown ones; DR 0.736 on all, 0.736
@@ -124,6 +125,8 @@ def training_candidates(estimator: str, candidates: str = "auto") -> Literal["al
     """
     if candidates not in CANDIDATE_SETS:
         raise ValueError(f"candidates must be one of {CANDIDATE_SETS}, got {candidates!r}")
+    if estimator == "full_info":
+        return "all"
     if candidates == "auto":
         return "shown" if estimator in _SHOWN_ONLY else "all"
     return "shown" if candidates == "shown" else "all"
