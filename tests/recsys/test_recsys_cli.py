@@ -17,7 +17,7 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     out = tmp_path / "rd"
     args = ["recsys", "distill", "--data", str(synthetic_file), "--output", str(out), "--threads", "1"]
     args += ["--teacher-dim", "16", "--student-dim", "8", "--epochs-scale", "0.05", "--alphas", "1.0"]
-    args += ["--student-sizes", "4,8"]
+    args += ["--student-sizes", "4,8", "--weight-decays", "1e-6,1e-2"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "report.md").exists() and (out / "report.html").exists()
@@ -47,6 +47,15 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     assert [row["d"] for row in sizes] == [4, 8] and [row["headline"] for row in sizes] == [False, True]
     assert {m["role"] for m in models.values() if m.get("d") == 4} == {"size_student", "size_rd"}
     assert "Student size" in report
+    # the L2 weight: chosen on validation for the teacher and the student; RD students take the student's
+    search = metrics["weight_decay_search"]
+    for role, name in (("teacher", head["teacher"]), ("student", head["student"])):
+        rows = [r for r in search if r["role"] == role]
+        assert [r["weight_decay"] for r in rows] == [1e-6, 1e-2]
+        assert models[name]["weight_decay"] == max(rows, key=lambda r: r["valid_nDCG@10"])["weight_decay"]
+    chosen = models[head["student"]]["weight_decay"]
+    assert {m["weight_decay"] for m in models.values() if m["role"].startswith(("rd_", "size_"))} == {chosen}
+    assert "L2 weight on validation" in report
 
 
 @pytest.mark.parametrize(
@@ -55,6 +64,8 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
         (["--student-dim", "200"], "must not exceed"),
         (["--weightings", "linear"], "unknown weighting"),
         (["--alphas", "one"], "--alphas must be numbers"),
+        (["--weight-decays", "1e-4,small"], "--weight-decays must be numbers"),
+        (["--weight-decays", "-1"], "weight_decays must be a non-empty list"),
         (["--student-sizes", "4,x"], "--student-sizes must be integers"),
         (["--student-sizes", "500"], "student_sizes must be between"),
     ],

@@ -145,6 +145,9 @@ def test_job_config_validation() -> None:
         JobConfig(dynamic_start_epoch=-1)
     with pytest.raises(ValueError, match="teacher_n_neg"):
         JobConfig(teacher_n_neg=0)
+    with pytest.raises(ValueError, match="weight_decays"):
+        JobConfig(weight_decays=())
+    assert JobConfig(quick=True).effective().weight_decays == JobConfig().weight_decays[:1]
     # the default student is well under half the teacher and every student shares one budget
     cfg = JobConfig()
     assert cfg.student_d <= cfg.teacher_d // 2

@@ -72,6 +72,10 @@ def distill(
             help="Rank test items against N sampled unseen items instead of the full catalogue (misleading)."
         ),
     ] = None,
+    weight_decays: Annotated[
+        str,
+        typer.Option(help="L2 weights to choose from on validation (teacher and student), comma-separated."),
+    ] = "1e-4,3e-4,1e-3",
     epochs_scale: Annotated[
         float, typer.Option(help="Multiply every epoch budget (e.g. 0.1 for a smoke test).")
     ] = 1.0,
@@ -83,8 +87,9 @@ def distill(
 
     On a per-user temporal split (the last interactions for test, those before for validation), trains a
     Caser teacher (d=100), the student (d=10) without distillation and with Ranking Distillation for
-    every weighting scheme (alpha chosen on validation; the same epochs, early stopping and negatives
-    for every student), optionally other student sizes (--student-sizes), and two-tower models with
+    every weighting scheme (alpha chosen on validation; the L2 weight chosen on validation for the teacher
+    and the student-only model; the same L2 weight, epochs, early stopping and negatives for every
+    student), optionally other student sizes (--student-sizes), and two-tower models with
     four losses and FPS pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over the full catalogue,
     parameters and milliseconds per user.
     """
@@ -102,6 +107,13 @@ def distill(
             f"--student-sizes must be integers separated by commas, got {student_sizes!r}"
         ) from e
 
+    try:
+        wd_values = tuple(float(w) for w in weight_decays.split(",") if w.strip())
+    except ValueError as e:
+        raise DistillrankError(
+            f"--weight-decays must be numbers separated by commas, got {weight_decays!r}"
+        ) from e
+
     def scaled(n: int) -> int:
         return max(1, round(n * epochs_scale))
 
@@ -112,6 +124,7 @@ def distill(
             student_d=student_dim,
             K=top_k,
             alphas=alpha_values,
+            weight_decays=wd_values,
             student_sizes=size_values,
             dynamic_start_epoch=dynamic_start_epoch,
             weightings=tuple(w.strip() for w in weightings.split(",") if w.strip()),

@@ -138,6 +138,12 @@ def build_report(result: JobResult) -> Report:
             [{k: v for k, v in row.items()} for row in result.alpha_search],
             caption="alpha on validation (hybrid weighting)",
         )
+    if result.weight_decay_search:
+        r.table(
+            [dict(row) for row in result.weight_decay_search],
+            caption="L2 weight on validation: the teacher's and the student-only model's (every RD student "
+            "uses the student's)",
+        )
     caser_runs = {n: x for n, x in runs.items() if n.startswith("caser") and not x.role.startswith("size_")}
     r.figure(
         plots.bars(
