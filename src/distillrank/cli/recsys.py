@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -96,23 +96,17 @@ def distill(
     from distillrank.errors import DistillrankError
     from distillrank.recsys.pipeline import JobConfig, load_interactions, run_job, write_report
 
-    try:
-        alpha_values = tuple(float(a) for a in alphas.split(",") if a.strip())
-    except ValueError as e:
-        raise DistillrankError(f"--alphas must be numbers separated by commas, got {alphas!r}") from e
-    try:
-        size_values = tuple(int(d) for d in student_sizes.split(",") if d.strip())
-    except ValueError as e:
-        raise DistillrankError(
-            f"--student-sizes must be integers separated by commas, got {student_sizes!r}"
-        ) from e
+    def parse_list(option: str, text: str, kind: type[float] | type[int]) -> tuple[Any, ...]:
+        """``text`` split at commas into ``kind`` values; a bad item is a one-line error naming ``option``."""
+        try:
+            return tuple(kind(x) for x in text.split(",") if x.strip())
+        except ValueError as e:
+            what = "integers" if kind is int else "numbers"
+            raise DistillrankError(f"{option} must be {what} separated by commas, got {text!r}") from e
 
-    try:
-        wd_values = tuple(float(w) for w in weight_decays.split(",") if w.strip())
-    except ValueError as e:
-        raise DistillrankError(
-            f"--weight-decays must be numbers separated by commas, got {weight_decays!r}"
-        ) from e
+    alpha_values = parse_list("--alphas", alphas, float)
+    size_values = parse_list("--student-sizes", student_sizes, int)
+    wd_values = parse_list("--weight-decays", weight_decays, float)
 
     def scaled(n: int) -> int:
         return max(1, round(n * epochs_scale))
