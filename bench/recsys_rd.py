@@ -3,7 +3,8 @@
 Run:  python bench/recsys_rd.py [--data-dir ../shared/data] [--quick] [--threads 2]
        [--student-dim 10] [--student-sizes 5,20,50]
 Runs the whole ``distillrank recsys distill`` job (Caser teacher d=100; student d=10 without and with RD
-for every weighting scheme, alpha chosen on validation, every student with the same epochs, early stopping
+for every weighting scheme, alpha chosen on validation, the L2 weight chosen on validation for the teacher
+and the student alone, every student with the student's L2 weight and the same epochs, early stopping
 and negatives; the same student-only / RD pair at the other ``--student-sizes`` for the student-size
 table; two-tower models with four losses and FPS pre-training), writes its report under
 bench/results/recsys_rd/ and the figures with pass/fail per target to bench/results/recsys_rd.json:

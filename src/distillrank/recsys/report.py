@@ -104,7 +104,8 @@ def build_report(result: JobResult) -> Report:
             ],
             caption="Caser students of every size d, without and with RD "
             f"(weighting `{rd.info.get('weighting')}`, alpha={rd.info.get('alpha')}), with the same "
-            "epochs, early stopping on validation and negatives; nDCG@10; the teacher "
+            f"L2 weight ({rd.info.get('weight_decay')}), epochs, early stopping on validation and negatives; "
+            "nDCG@10; the teacher "
             f"(d={teacher.info.get('d')}) has test nDCG@10 {teacher.metrics[nd]:.4f}",
         )
 
