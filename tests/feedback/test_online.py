@@ -185,7 +185,9 @@ def test_outputs_stores_and_resume(tiny: OnlineData, tmp_path: Path) -> None:
     html = (tmp_path / "report" / "report.html").read_text()
     assert "data:image/png;base64" in html and "doubly robust" in html
     md = (tmp_path / "report" / "report.md").read_text()
-    assert "naive, IPS and SNIPS on the candidates the log showed, DR and full information on all" in md
+    # the estimators this run trained, each with its candidate set (naive and DR here)
+    assert "naive on the candidates the log showed, DR on every candidate of the queries seen." in md
+    assert "SNIPS" not in md
 
 
 def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp_path: Path) -> None:
@@ -387,3 +389,29 @@ def _mean_position_run(log: ClickLog):
     for (q, d), p in mean_pos.items():
         out.setdefault(str(q), {})[str(d)] = -float(p)
     return Run(out)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "expected"),
+    [
+        (
+            "auto",
+            "naive, IPS and SNIPS on the candidates the log showed, "
+            "DR and full information on every candidate of the queries seen",
+        ),
+        ("all", "naive, IPS, SNIPS, DR and full information on every candidate of the queries seen"),
+        (
+            "shown",
+            "naive, IPS, SNIPS and DR on the candidates the log showed, "
+            "full information on every candidate of the queries seen",
+        ),
+    ],
+)
+def test_report_names_each_estimators_candidate_set(candidates: str, expected: str) -> None:
+    from types import SimpleNamespace
+
+    from distillrank.feedback.online.report import _candidate_text
+
+    names = ("naive", "ips", "snips", "dr", "full_info")
+    result = SimpleNamespace(curves=dict.fromkeys(names), config=SimpleNamespace(candidates=candidates))
+    assert _candidate_text(result) == expected  # type: ignore[arg-type]

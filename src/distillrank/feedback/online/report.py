@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.feedback.online.loop import METRIC, OnlineResult
+from distillrank.feedback.unbiased.lgbm import training_candidates
 from distillrank.pipeline import plots
 from distillrank.pipeline.report import Report
 
@@ -27,11 +28,26 @@ def _reach(name: str, sessions: int | None) -> str:
     return "not within the run" if sessions is None else f"{sessions:,}"
 
 
-_CANDIDATE_TEXT = {
-    "auto": "naive, IPS and SNIPS on the candidates the log showed, DR and full information on all",
-    "all": "on every candidate of the queries seen",
-    "shown": "the click-based estimators on the candidates the log showed, full information on all",
-}
+_SHORT = {"naive": "naive", "ips": "IPS", "snips": "SNIPS", "dr": "DR", "full_info": "full information"}
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _candidate_text(result: OnlineResult) -> str:
+    """Which candidates each estimator of the run trained on (:func:`training_candidates`), e.g.
+    ``"naive on the candidates the log showed, DR and full information on every candidate of the queries
+    seen"``."""
+    groups: dict[str, list[str]] = {"shown": [], "all": []}
+    for name in result.curves:
+        groups[training_candidates(name, result.config.candidates)].append(_SHORT.get(name, name))
+    parts = []
+    if groups["shown"]:
+        parts.append(f"{_and(groups['shown'])} on the candidates the log showed")
+    if groups["all"]:
+        parts.append(f"{_and(groups['all'])} on every candidate of the queries seen")
+    return ", ".join(parts)
 
 
 def build_report(result: OnlineResult) -> Report:
@@ -54,7 +70,7 @@ def build_report(result: OnlineResult) -> Report:
             f"{cfg.trees_per_round} trees per round logged so far"
         )
         + f" on the estimator's relevance targets ({cfg.objective} objective), "
-        + _CANDIDATE_TEXT.get(cfg.candidates, cfg.candidates)
+        + _candidate_text(result)
         + ". "
         f"Test {METRIC} of the first ranker: {result.initial_ndcg:.4f}."
     )

@@ -6,6 +6,8 @@ information), losses for neural students that stay unbiased under them, and thei
   relevance, built on :mod:`distillrank.losses`.
 * :mod:`.lgbm` — LightGBM objectives on corrected relevance (LambdaMART with the estimates as gains,
   or a listwise softmax), and the click-regression model of the doubly robust estimator.
+* :mod:`.session_lambdamart` — Unbiased LambdaMART (Hu et al. 2019) on the sessions of a log, position
+  biases learned jointly, as a LightGBM objective.
 """
 
 from distillrank.feedback.unbiased.estimators import (
@@ -39,6 +41,13 @@ from distillrank.feedback.unbiased.losses import (
     pointwise,
     unbiased_loss,
 )
+from distillrank.feedback.unbiased.session_lambdamart import (
+    SESSION_LAMBDAMART_PARAMS,
+    SessionBatch,
+    UnbiasedLambdaMART,
+    fit_session_lambdamart,
+    sessions_from_log,
+)
 
 __all__ = [
     "CANDIDATE_SETS",
@@ -46,6 +55,7 @@ __all__ = [
     "IPS",
     "LGBM_OBJECTIVES",
     "LOSS_KINDS",
+    "SESSION_LAMBDAMART_PARAMS",
     "SNIPS",
     "ClickRegression",
     "ClickStats",
@@ -54,8 +64,11 @@ __all__ = [
     "LossKind",
     "Naive",
     "RelevanceEstimator",
+    "SessionBatch",
+    "UnbiasedLambdaMART",
     "clip_propensities",
     "cross_fit_predict",
+    "fit_session_lambdamart",
     "get_estimator",
     "lambdarank_labels",
     "lgbm_objective",
@@ -64,6 +77,7 @@ __all__ = [
     "pairwise",
     "pointwise",
     "query_folds",
+    "sessions_from_log",
     "training_candidates",
     "unbiased_loss",
 ]
