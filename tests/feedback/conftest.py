@@ -14,6 +14,15 @@ from distillrank.feedback.simulation import rankings_to_log
 N_QUERIES, N_DOCS, DEPTH = 10, 10, 10
 
 
+def ndcg_at_5(pred: np.ndarray, rel: np.ndarray) -> float:
+    """Mean nDCG@5 of ``[queries, docs]`` scores against binary relevance (queries with a relevant one)."""
+    top = np.argsort(-pred, axis=1)[:, :5]
+    disc = 1 / np.log2(np.arange(2, 7))
+    dcg = (np.take_along_axis(rel, top, axis=1) * disc).sum(1)
+    idcg = (np.sort(rel, axis=1)[:, ::-1][:, :5] * disc).sum(1)
+    return float(np.mean(dcg[idcg > 0] / idcg[idcg > 0]))
+
+
 @pytest.fixture(scope="session")
 def pages() -> ClickLog:
     """20,000 result pages: 10 queries x 10 documents, every page a fresh random order of the 10."""

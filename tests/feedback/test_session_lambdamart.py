@@ -19,6 +19,8 @@ from distillrank.feedback.unbiased import (
     sessions_from_log,
 )
 
+from .conftest import ndcg_at_5
+
 
 def _random_batch(seed: int, n: int = 40, k: int = 5, n_rows: int = 12) -> SessionBatch:
     rng = np.random.default_rng(seed)
@@ -175,14 +177,6 @@ def _simulated(seed: int, n_queries: int = 150, n_docs: int = 10, n_sessions: in
     return log, features, rel
 
 
-def _ndcg_at_5(pred: np.ndarray, rel: np.ndarray) -> float:
-    top = np.argsort(-pred, axis=1)[:, :5]
-    disc = 1 / np.log2(np.arange(2, 7))
-    dcg = (np.take_along_axis(rel, top, axis=1) * disc).sum(1)
-    idcg = (np.sort(rel, axis=1)[:, ::-1][:, :5] * disc).sum(1)
-    return float(np.mean(dcg[idcg > 0] / idcg[idcg > 0]))
-
-
 def test_learned_biases_fall_with_rank_and_debiasing_beats_raw_clicks() -> None:
     log, features, _ = _simulated(0)
     _, test, rel_test = _simulated(1, n_sessions=10)
@@ -190,7 +184,7 @@ def test_learned_biases_fall_with_rank_and_debiasing_beats_raw_clicks() -> None:
     scores, objectives = {}, {}
     for debias in (False, True):
         booster, obj = fit_session_lambdamart(log, features, debias=debias, num_boost_round=60, params=params)
-        scores[debias] = _ndcg_at_5(booster.predict(test.X).reshape(rel_test.shape), rel_test)
+        scores[debias] = ndcg_at_5(booster.predict(test.X).reshape(rel_test.shape), rel_test)
         objectives[debias] = obj
     t_plus = objectives[True].t_plus
     assert t_plus[0] == 1.0 and t_plus[-1] < 0.5 * t_plus[0]  # clicks deep down are rarer: debiased up

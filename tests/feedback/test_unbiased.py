@@ -37,6 +37,8 @@ from distillrank.feedback.unbiased import (
 )
 from distillrank.losses import pair_ce_loss, softmax_loss
 
+from .conftest import ndcg_at_5
+
 # ----------------------------------------------------------------------------------- hand-computed values
 # one query, 3 documents, N = 4 sessions: C, E (realised exposure), P (expected exposure)
 C = np.array([3.0, 1.0, 0.0])
@@ -404,14 +406,6 @@ def _biased_ltr(seed: int):
     return X, rel, clicks, exposure, n_sessions
 
 
-def _ndcg_at_5(pred: np.ndarray, rel: np.ndarray) -> float:
-    top = np.argsort(-pred, axis=1)[:, :5]
-    disc = 1 / np.log2(np.arange(2, 7))
-    dcg = (np.take_along_axis(rel, top, axis=1) * disc).sum(1)
-    idcg = (np.sort(rel, axis=1)[:, ::-1][:, :5] * disc).sum(1)
-    return float(np.mean(dcg[idcg > 0] / idcg[idcg > 0]))
-
-
 @pytest.mark.parametrize("objective", ["lambdarank", "softmax"])
 def test_lightgbm_ips_beats_naive_on_position_biased_clicks(objective: str) -> None:
     X, _, clicks, exposure, n = _biased_ltr(0)
@@ -423,7 +417,7 @@ def test_lightgbm_ips_beats_naive_on_position_biased_clicks(objective: str) -> N
         rel_hat = est.relevance(ClickStats(clicks.ravel(), exposure.ravel(), None, float(n)))
         setup, label = lgbm_setup(rel_hat, group, objective)  # type: ignore[arg-type]
         booster = lgb.train({**params, **setup}, lgb.Dataset(X, label=label, group=group), num_boost_round=60)
-        scores[est.name] = _ndcg_at_5(booster.predict(X_test).reshape(200, 10), rel_test)
+        scores[est.name] = ndcg_at_5(booster.predict(X_test).reshape(200, 10), rel_test)
         importance = booster.feature_importance("gain")
         if est.name == "ips":
             assert importance[0] > importance[1]  # IPS learns the relevance feature, not the logger's
