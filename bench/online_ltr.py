@@ -28,9 +28,11 @@ Figures, against the issue's targets:
   IPS and DR targets with the noise correction, 300 trees, the default objective and candidates;
   LambdaMART as a supplementary figure) against XGBoost ``rank:ndcg`` with ``lambdarank_unbiased=True`` (which
   learns its own position bias) on the same sessions — one query group per session, rows in shown
-  order, clicks as labels — best test nDCG@10 over 50/100/200 rounds (generous to XGBoost); target
-  ours >= 1.0x. Supplementary: the same XGBoost without ``lambdarank_unbiased`` (raw clicks), which
-  shows what its own debiasing gains or loses on this log.
+  order, clicks as labels — best test nDCG@10 over 50/100/200 rounds (generous to XGBoost), and our
+  per-session Unbiased LambdaMART (:func:`~distillrank.feedback.unbiased.fit_session_lambdamart`,
+  XGBoost's tree settings and rounds; supplementary: the paper's bias cost, raw clicks); target: the
+  best of ours (IPS, DR, Unbiased LambdaMART) >= 1.0x. Supplementary: the same XGBoost without
+  ``lambdarank_unbiased`` (raw clicks), which shows what its own debiasing gains or loses on this log.
 
 Writes bench/results/online_ltr.json and each dataset's report (report.md/html, metrics.json) under
 bench/results/online_ltr/<dataset>/. The click stores live in a temporary folder.
