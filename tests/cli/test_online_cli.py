@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from distillrank.cli.main import app
 from distillrank.data.clicklog import ClickLog
 from distillrank.data.formats.svmlight import write_svmlight
+from distillrank.data.formats.trec import read_trec_run
 from distillrank.data.formats.yandex import write_yandex_clicklog
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
@@ -106,6 +107,38 @@ def test_learn_from_a_click_log(tmp_path: Path) -> None:
     assert (out / "runs" / "ips.trec").exists() and (out / "relevance" / "ips.parquet").exists()
     bad = runner.invoke(app, [*args, "--estimators", "dr"])
     assert bad.exit_code == 2 and "features" in bad.output
+
+
+def test_learn_rankers_on_features_from_a_click_log(tmp_path: Path) -> None:
+    """With --features: LightGBM rankers on the estimates, DR and per-session Unbiased LambdaMART."""
+    rng = np.random.default_rng(0)
+    qids = np.repeat([f"{i}" for i in range(1, 11)], 7).astype(object)
+    docnos = np.array([f"{i}{j}" for i in range(1, 11) for j in range(7)], dtype=object)
+    rel = np.array([float(j % 3 == 0) for _ in range(10) for j in range(7)])
+    X = np.stack([rel + rng.normal(0, 0.3, rel.shape), rng.normal(size=rel.shape)], axis=1)
+    feats = tmp_path / "features.txt"
+    write_svmlight(LTRDataset(X, rel, qids, docnos), feats)
+    out = tmp_path / "ranked"
+    args = ["online", "learn", "--clicks", str(_yandex_folder(tmp_path)), "--output", str(out)]
+    args += ["--features", str(feats), "--estimators", "ips,dr,unbiased_lambdamart", "--rounds", "30"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["features"] == str(feats) and set(metrics["estimators"]) == {
+        "ips",
+        "dr",
+        "unbiased_lambdamart",
+    }
+    ulm = metrics["estimators"]["unbiased_lambdamart"]
+    assert ulm["t_plus"][0] == 1.0 and ulm["sessions_with_pairs"] > 0
+    for name, entry in metrics["estimators"].items():
+        assert (out / "models" / f"{name}.txt").exists()
+        run = read_trec_run(out / "runs" / f"{name}.trec")
+        assert sum(len(dict(run.ranked(q))) for q in map(str, range(1, 11))) == 70  # every feature row
+        assert entry["utility@10"] > 1.05 * metrics["logged"]["utility@10"]
+    assert "LightGBM ranker on the features" in (out / "report.md").read_text()
+    bad = runner.invoke(app, [*args[:6], "--estimators", "unbiased_lambdamart"])
+    assert bad.exit_code == 2 and "--features" in bad.output
 
 
 @pytest.mark.data

@@ -171,21 +171,43 @@ def learn(
     train_split: Annotated[str, typer.Option(help="Split to learn from.")] = "train",
     test_split: Annotated[str, typer.Option(help="Held-out split to evaluate on ('' for none).")] = "test",
     clip: Annotated[float, typer.Option(help="Propensity clipping.")] = 0.1,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Candidate features (svmlight/LETOR with '#docid = X' comments: a file, folder or "
+            "catalogue name) whose (qid, docid) rows match the log: LightGBM rankers learn from the "
+            "estimates, and 'dr' and 'unbiased_lambdamart' (per-session, Hu et al. 2019) become available."
+        ),
+    ] = None,
+    features_split: Annotated[
+        str | None, typer.Option(help="Split of --features to use (default: train, or its only split).")
+    ] = None,
+    rounds: Annotated[int, typer.Option(help="Boosting rounds of the rankers on --features.")] = 200,
     data_dir: DataDirOption = None,
 ) -> None:
     """Learn rankings from a real click log: PBM propensities by EM regression, relevance by each
     estimator; evaluated by the counterfactual PBM utility (expected clicks@10) on the held-out split.
 
-    Writes runs/<estimator>.trec, relevance/<estimator>.parquet, report.md, report.html and metrics.json
+    Without --features each ranking orders a query's logged documents by estimated relevance; with
+    --features a LightGBM ranker learns from the estimates (or from the sessions, unbiased_lambdamart)
+    and ranks every feature row.
+
+    Writes runs/<estimator>.trec, relevance/<estimator>.parquet (the estimates), models/<estimator>.txt
+    (with --features), report.md, report.html and metrics.json
     ({"estimators": {NAME: {"utility@10": x}}, "propensities": [...]}).
     """
     from distillrank.errors import DistillrankError
     from distillrank.feedback.online import estimate_propensities, learn_from_log, utility
+    from distillrank.feedback.unbiased import fit_session_lambdamart
     from distillrank.io import atomic_write
 
-    names = _names(estimators, "naive,ips,snips,dr")
-    if "dr" in names:
-        raise DistillrankError("dr needs document features, which a bare click log does not have")
+    names = _names(estimators, "naive,ips,snips,dr,unbiased_lambdamart")
+    needs = [n for n in names if n in ("dr", "unbiased_lambdamart")]
+    if needs and features is None:
+        raise DistillrankError(
+            f"{' and '.join(needs)} need document features, which a bare click log does not have: --features"
+        )
+    feats = _features(features, features_split, data_dir) if features is not None else None
     with status(f"loading {clicks}"):
         splits = _click_splits(clicks, data_dir)
     if train_split not in splits:
@@ -203,21 +225,76 @@ def learn(
     logged = _logged_run(train)
     baseline = None if test is None else utility(logged, test, test_alpha, clip=clip)  # type: ignore[arg-type]
     for name in names:
-        ranker = learn_from_log(train, name, propensities=alpha, clip=clip)
-        run = ranker.run()
+        entry: dict[str, Any] = {}
+        booster = None
+        if name == "unbiased_lambdamart":
+            assert feats is not None
+            with status("Unbiased LambdaMART on the sessions"):
+                booster, objective = fit_session_lambdamart(train, feats, num_boost_round=rounds)
+            entry["sessions_with_pairs"] = objective.batch.n_sessions
+            entry["t_plus"] = [round(float(t), 5) for t in objective.t_plus]
+            entry["t_minus"] = [round(float(t), 5) for t in objective.t_minus]
+            run = _feature_run(booster, feats, name)
+        else:
+            with status(f"{name}: estimates" + (" and a LightGBM ranker" if feats is not None else "")):
+                ranker = learn_from_log(
+                    train, name, propensities=alpha, clip=clip, features=feats, num_boost_round=rounds
+                )
+            booster = ranker.booster
+            run = ranker.run(feats, name=f"clicks-{name}")
+            with atomic_write(output / "relevance" / f"{name}.parquet", "wb") as f:
+                ranker.table.to_parquet(f, index=False)
+            entry["pairs"] = len(ranker.table)
         run.save(output / "runs" / f"{name}.trec")
-        with atomic_write(output / "relevance" / f"{name}.parquet", "wb") as f:
-            ranker.table.to_parquet(f, index=False)
-        entry: dict[str, Any] = {"pairs": len(ranker.table)}
+        if booster is not None:
+            with atomic_write(output / "models" / f"{name}.txt") as f:
+                f.write(booster.model_to_string())
         if test is not None:
             entry["utility@10"] = round(utility(run, test, test_alpha, clip=clip), 5)  # type: ignore[arg-type]
         results[name] = entry
-    _write_learn_report(output, clicks, train, test, alpha, test_alpha, baseline, results)
+    _write_learn_report(output, clicks, train, test, alpha, test_alpha, baseline, results, features)
     for name, entry in results.items():
         out.print(f"{name}: {entry}", highlight=False)
     if baseline is not None:
         out.print(f"logged ranking: utility@10 {baseline:.5f}", highlight=False)
     out.print(f"wrote {output}", highlight=False)
+
+
+def _features(features: str, split: str | None, data_dir: Path | None) -> Any:
+    """The LTR feature table of ``--features`` (its ``split``), with document ids."""
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.data.dataset import SplitDataset
+    from distillrank.data.ltr import LTRDataset
+    from distillrank.errors import DistillrankError
+
+    with status(f"loading {features}"):
+        loaded = load_dataset(features, data_dir)
+    if isinstance(loaded, SplitDataset):
+        if split is None:
+            split = (
+                "train" if "train" in loaded.splits or len(loaded.splits) != 1 else next(iter(loaded.splits))
+            )
+        if split not in loaded.splits:
+            raise DistillrankError(f"{features}: no split {split!r} (it has {list(loaded.splits)})")
+        loaded = loaded.splits[split]
+    if not isinstance(loaded, LTRDataset):
+        raise DistillrankError(f"{features!r} is not a feature table (svmlight/LETOR)")
+    if loaded.docnos is None:
+        raise DistillrankError(
+            f"{features}: the rows have no document ids ('#docid = X' comments) to match the click log with"
+        )
+    return loaded
+
+
+def _feature_run(booster: Any, feats: Any, name: str) -> Any:
+    """The ranking of every feature row by ``booster``."""
+    from distillrank.data.run import Run
+
+    scores = booster.predict(feats.X)
+    out: dict[str, dict[str, float]] = {}
+    for q, d, v in zip(feats.qids.tolist(), feats.docnos.tolist(), scores.tolist(), strict=True):
+        out.setdefault(str(q), {})[str(d)] = float(v)
+    return Run.from_trusted(out, name=f"clicks-{name}")
 
 
 def _click_splits(clicks: str, data_dir: Path | None) -> dict[str, Any]:
@@ -262,14 +339,22 @@ def _write_learn_report(
     test_alpha: Any,
     baseline: float | None,
     results: dict[str, dict[str, Any]],
+    features: str | None = None,
 ) -> None:
     from distillrank.pipeline.report import Report
 
+    ranking = (
+        "each estimator's ranking orders every query's logged documents by estimated relevance"
+        if features is None
+        else f"a LightGBM ranker on the features of {features} learns from each estimator's relevance "
+        "estimates (unbiased_lambdamart: from the sessions' clicked/unclicked pairs, position biases "
+        "learned jointly) and ranks every feature row"
+    )
     r = Report(f"Learning to rank from the click log {source}")
     r.text(
         f"Learned from {train.n_sessions:,} sessions ({len(train):,} shown results); propensities by EM "
-        "regression (Wang et al. 2018) under PBM; each estimator's ranking orders every query's logged "
-        "documents by estimated relevance. Evaluation: the counterfactual PBM utility on the held-out "
+        f"regression (Wang et al. 2018) under PBM; {ranking}. Evaluation: the counterfactual PBM utility "
+        "on the held-out "
         "sessions, sum over the top 10 of p_k/p_1 times the held-out IPS relevance (expected clicks "
         "relative to rank 1)."
     )
@@ -282,6 +367,7 @@ def _write_learn_report(
     r.table(rows, caption="held-out utility@10 (higher is better)")
     metrics = {
         "source": source,
+        "features": features,
         "propensities": [round(float(a), 5) for a in alpha],
         "test_propensities": None if test_alpha is None else [round(float(a), 5) for a in test_alpha],
         "logged": {"utility@10": baseline},
