@@ -415,3 +415,24 @@ def test_report_names_each_estimators_candidate_set(candidates: str, expected: s
     names = ("naive", "ips", "snips", "dr", "full_info")
     result = SimpleNamespace(curves=dict.fromkeys(names), config=SimpleNamespace(candidates=candidates))
     assert _candidate_text(result) == expected  # type: ignore[arg-type]
+
+
+def test_unbiased_lambdamart_learns_online_from_its_session_window(tiny: OnlineData, tmp_path: Path) -> None:
+    from distillrank.feedback.online import build_report
+
+    cfg = quick_config(
+        estimators=("unbiased_lambdamart",), rounds=3, store="duckdb", session_window=400, seed=1
+    )
+    result = run_online(tiny, cfg, output=tmp_path)
+    curve = result.curves["unbiased_lambdamart"]
+    assert curve.sessions == [300, 600, 900] and len(curve.ndcg) == 3
+    assert curve.propensities == [None] * 3  # it learns its own position biases, no EM
+    assert curve.served[-1] > curve.served[0]  # the pages it served improved as it learned
+    assert (tmp_path / "models" / "unbiased_lambdamart.txt").exists()
+    # resumable like the others: a rerun reads the checkpoint and gives the same curve
+    again = run_online(tiny, cfg, output=tmp_path)
+    assert again.curves["unbiased_lambdamart"].ndcg == curve.ndcg
+    md = build_report(result).to_markdown()
+    assert "Unbiased LambdaMART (sessions) on the clicked/unclicked pairs of the latest 400 sessions" in md
+    with pytest.raises(ValueError, match="session_window"):
+        quick_config(session_window=0)

@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 
 ESTIMATOR_NAMES = "naive,ips,snips,dr,full_info"
+ALL_ESTIMATOR_NAMES = ESTIMATOR_NAMES + ",unbiased_lambdamart"
 
 
 def _names(value: str, allowed: str) -> tuple[str, ...]:
@@ -41,7 +42,11 @@ def simulate(
         Path, typer.Option("--output", "-o", help="Folder for report.md/html, metrics.json, click stores.")
     ] = Path("online-ltr"),
     estimators: Annotated[
-        str, typer.Option(help="Estimators to compare, comma-separated.")
+        str,
+        typer.Option(
+            help="Estimators to compare, comma-separated (also: unbiased_lambdamart, per-session, "
+            "Hu et al. 2019)."
+        ),
     ] = ESTIMATOR_NAMES,
     exploration: Annotated[
         float, typer.Option(help="Plackett-Luce temperature on standardised scores (0: no exploration).")
@@ -95,7 +100,7 @@ def simulate(
         config = OnlineConfig(
             rounds=rounds,
             sessions_per_round=sessions_per_round,
-            estimators=_names(estimators, ESTIMATOR_NAMES),
+            estimators=_names(estimators, ALL_ESTIMATOR_NAMES),
             exploration=exploration,
             clip=clip,
             propensities=propensities,  # type: ignore[arg-type]

@@ -42,7 +42,12 @@ For every estimator of :mod:`distillrank.feedback.unbiased` (``naive``, ``ips``,
    estimates (:func:`~distillrank.feedback.unbiased.lgbm.lgbm_setup`: ``"lambdarank"``, LambdaMART with
    the estimates as gains, or the listwise ``"softmax"``); ``full_info`` trains the same way (same
    objective, trees and parameters) on the true relevance ``(2^y - 1) / (2^y_max - 1)`` of every
-   training candidate, no clicks;
+   training candidate, no clicks. ``unbiased_lambdamart`` (:data:`SESSION_LEARNERS`) skips steps 3-4:
+   it refits :func:`~distillrank.feedback.unbiased.fit_session_lambdamart` (Unbiased LambdaMART, Hu
+   et al. 2019, position biases learned jointly; its own booster settings, ``lgbm_params`` over them)
+   on the clicked/unclicked pairs of the latest ``session_window`` sessions of its store, with as many
+   trees as the refitted rankers (``warm_start`` does not apply to it). A window, because its gradient
+   costs time per session per boosting round: the whole log of the last round would cost ~10x more;
 6. **evaluate** nDCG@10 on the test queries.
 
 Random numbers are drawn per round from ``numpy.random.default_rng([seed, round, stream])``: queries,
@@ -92,14 +97,24 @@ from distillrank.feedback.unbiased.lgbm import (
     query_folds,
     training_candidates,
 )
+from distillrank.feedback.unbiased.session_lambdamart import fit_session_lambdamart
 from distillrank.io import atomic_write
 
-__all__ = ["DEFAULT_LGBM_PARAMS", "EstimatorCurve", "OnlineConfig", "OnlineResult", "run_online"]
+__all__ = [
+    "DEFAULT_LGBM_PARAMS",
+    "SESSION_LEARNERS",
+    "EstimatorCurve",
+    "OnlineConfig",
+    "OnlineResult",
+    "run_online",
+]
 
 METRIC = "nDCG@10"
 NOISE_QUANTILE = 0.05
 DEFAULT_LGBM_PARAMS: dict[str, Any] = dict(BOOSTER_PARAMS)
 Callback = Callable[[str, str, int, float | None], None]
+SESSION_LEARNERS: tuple[str, ...] = ("unbiased_lambdamart",)
+"""Learners that train on the logged sessions themselves rather than on per-candidate estimates."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,8 @@ class OnlineConfig:
 
     Attributes:
         rounds, sessions_per_round: the traffic.
-        estimators: names in :data:`~distillrank.feedback.unbiased.ESTIMATORS`.
+        estimators: names in :data:`~distillrank.feedback.unbiased.ESTIMATORS`, or
+            ``"unbiased_lambdamart"`` (:data:`SESSION_LEARNERS`, step 5).
         exploration: Plackett-Luce temperature on standardised scores (0: show the ranker's top k).
         clip: propensity clipping of ``ips``, ``snips`` and ``dr`` (least exposure per session).
         propensities: ``"em"`` (estimated from the log) or ``"true"`` (the simulator's).
@@ -135,6 +151,7 @@ class OnlineConfig:
             on those ``"shown"`` at least once, or ``"auto"``: by estimator (step 5,
             :func:`~distillrank.feedback.unbiased.lgbm.training_candidates`); ``full_info`` always
             trains on all.
+        session_window: ``unbiased_lambdamart`` learns from the latest this many sessions (step 5).
     """
 
     rounds: int = 10
@@ -160,6 +177,7 @@ class OnlineConfig:
     objective: LGBMObjective = "softmax"
     candidates: CandidateSet = "auto"
     warm_start: bool = False
+    session_window: int = 30_000
 
     def __post_init__(self) -> None:
         for name in (
@@ -169,6 +187,7 @@ class OnlineConfig:
             "trees_per_round",
             "regression_rounds",
             "regression_folds",
+            "session_window",
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -176,9 +195,10 @@ class OnlineConfig:
         if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int) or self.mc_samples < 1:
             raise ValueError(f"mc_samples must be an integer >= 1, got {self.mc_samples!r}")
         object.__setattr__(self, "estimators", tuple(self.estimators))
-        unknown = [e for e in self.estimators if e not in ESTIMATORS]
+        known = (*ESTIMATORS, *SESSION_LEARNERS)
+        unknown = [e for e in self.estimators if e not in known]
         if unknown or not self.estimators:
-            raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(ESTIMATORS)}")
+            raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(known)}")
         if len(set(self.estimators)) != len(self.estimators):
             raise ValueError(f"estimators repeat a name: {self.estimators}")
         if not self.exploration >= 0:
@@ -450,7 +470,8 @@ def _run_estimator(
     store = ClickStore(store_path) if clicks_based else None
     if store is not None and state.round >= 0:
         store.query("DELETE FROM clicks WHERE round > ?", [state.round])  # an unfinished round
-    estimator = get_estimator(name, clip=config.clip)
+    by_sessions = name in SESSION_LEARNERS
+    estimator = None if by_sessions else get_estimator(name, clip=config.clip)
     truth = sim.examination(k)
     # until the log identifies position bias (EM), no correction at all: never the simulator's truth
     alpha = truth / truth[0] if config.propensities == "true" else np.ones(k)
@@ -488,10 +509,26 @@ def _run_estimator(
                 dist = rank_distribution(z[seen], k, config.exploration, rng[3], config.mc_samples)
                 state.expected[seen] += dist * counts_q[seen, None, None]
                 _accumulate(state, store, r, grid)
-                if name != "naive":
+                if name != "naive" and not by_sessions:  # the session learner learns its own biases
                     alpha = _propensities(store, config, alpha, truth)
                     used = [round(float(x), 4) for x in alpha]
                     prop_mae = round(propensity_errors(alpha, truth)["mae"], 5)
+            if by_sessions:
+                assert store is not None
+                first = (r + 1) * n_sessions - config.session_window
+                window = store.to_clicklog("session_id >= ?", [first])
+                state.booster, _ = fit_session_lambdamart(
+                    window,
+                    data.train,
+                    num_boost_round=config.trees_per_round * (r + 1),
+                    params={"seed": config.seed, **config.lgbm_params},
+                )
+                _record(state, r, n_sessions, used, prop_mae, served, t_start, data)
+                if state_dir is not None:
+                    state.save(state_dir, fingerprint)
+                if callback:
+                    callback("round", name, r, state.curve.ndcg[-1])
+                continue
             queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
             rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
             fit = grid.mask[queries]
@@ -517,19 +554,11 @@ def _run_estimator(
                 state.booster = lgb.train(
                     params, train_set, num_boost_round=config.trees_per_round * (r + 1), init_model=init
                 )
-            nd = _ndcg(np.asarray(state.booster.predict(data.test.X), dtype=np.float64), data)
-            c = state.curve
-            c.ndcg.append(round(nd, 5))
-            c.sessions.append((r + 1) * n_sessions)
-            c.propensities.append(used)
-            c.propensity_mae.append(prop_mae)
-            c.served.append(served)
-            c.seconds = time.perf_counter() - t_start
-            state.round = r
+            _record(state, r, n_sessions, used, prop_mae, served, t_start, data)
             if state_dir is not None:
                 state.save(state_dir, fingerprint)
             if callback:
-                callback("round", name, r, nd)
+                callback("round", name, r, state.curve.ndcg[-1])
         if out is not None and state.booster is not None:
             with atomic_write(out / "models" / f"{name}.txt") as f:
                 f.write(state.booster.model_to_string())
@@ -539,6 +568,29 @@ def _run_estimator(
         if store is not None:
             store.close()
     return state.curve
+
+
+def _record(
+    state: _State,
+    r: int,
+    n_sessions: int,
+    used: list[float] | None,
+    prop_mae: float | None,
+    served: float | None,
+    t_start: float,
+    data: OnlineData,
+) -> None:
+    """Evaluate round ``r``'s model on the test queries and append the round to the curve."""
+    assert state.booster is not None
+    nd = _ndcg(np.asarray(state.booster.predict(data.test.X), dtype=np.float64), data)
+    c = state.curve
+    c.ndcg.append(round(nd, 5))
+    c.sessions.append((r + 1) * n_sessions)
+    c.propensities.append(used)
+    c.propensity_mae.append(prop_mae)
+    c.served.append(served)
+    c.seconds = time.perf_counter() - t_start
+    state.round = r
 
 
 def _page_length(config: OnlineConfig, grid: _Grid) -> int:

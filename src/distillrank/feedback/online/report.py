@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distillrank.feedback.online.loop import METRIC, OnlineResult
+from distillrank.feedback.online.loop import METRIC, SESSION_LEARNERS, OnlineResult
 from distillrank.feedback.unbiased.lgbm import training_candidates
 from distillrank.pipeline import plots
 from distillrank.pipeline.report import Report
@@ -19,6 +19,7 @@ LABELS = {
     "snips": "SNIPS",
     "dr": "doubly robust",
     "full_info": "full information",
+    "unbiased_lambdamart": "Unbiased LambdaMART (sessions)",
 }
 
 
@@ -40,13 +41,20 @@ def _candidate_text(result: OnlineResult) -> str:
     ``"naive on the candidates the log showed, DR and full information on every candidate of the queries
     seen"``."""
     groups: dict[str, list[str]] = {"shown": [], "all": []}
+    sessions = [n for n in result.curves if n in SESSION_LEARNERS]
     for name in result.curves:
-        groups[training_candidates(name, result.config.candidates)].append(_SHORT.get(name, name))
+        if name not in SESSION_LEARNERS:
+            groups[training_candidates(name, result.config.candidates)].append(_SHORT.get(name, name))
     parts = []
     if groups["shown"]:
         parts.append(f"{_and(groups['shown'])} on the candidates the log showed")
     if groups["all"]:
         parts.append(f"{_and(groups['all'])} on every candidate of the queries seen")
+    if sessions:
+        parts.append(
+            f"{_and([LABELS.get(n, n) for n in sessions])} on the clicked/unclicked pairs of the latest "
+            f"{result.config.session_window:,} sessions"
+        )
     return ", ".join(parts)
 
 
