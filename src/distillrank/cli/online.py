@@ -201,10 +201,14 @@ def learn(
     (with --features), report.md, report.html and metrics.json
     ({"estimators": {NAME: {"utility@10": x}}, "propensities": [...]}).
     """
+    import numpy as np
+
+    from distillrank.data.run import Run
     from distillrank.errors import DistillrankError
     from distillrank.feedback.online import estimate_propensities, learn_from_log, utility
     from distillrank.feedback.unbiased import fit_session_lambdamart
     from distillrank.io import atomic_write
+    from distillrank.pipeline.ranker import by_query
 
     names = _names(estimators, "naive,ips,snips,dr,unbiased_lambdamart")
     needs = [n for n in names if n in ("dr", "unbiased_lambdamart")]
@@ -239,7 +243,8 @@ def learn(
             entry["sessions_with_pairs"] = objective.batch.n_sessions
             entry["t_plus"] = [round(float(t), 5) for t in objective.t_plus]
             entry["t_minus"] = [round(float(t), 5) for t in objective.t_minus]
-            run = _feature_run(booster, feats, name)
+            scores = np.asarray(booster.predict(feats.X), dtype=np.float64)
+            run = Run.from_trusted(by_query(feats, scores), name=f"clicks-{name}")
         else:
             with status(f"{name}: estimates" + (" and a LightGBM ranker" if feats is not None else "")):
                 ranker = learn_from_log(
@@ -289,17 +294,6 @@ def _features(features: str, split: str | None, data_dir: Path | None) -> Any:
             f"{features}: the rows have no document ids ('#docid = X' comments) to match the click log with"
         )
     return loaded
-
-
-def _feature_run(booster: Any, feats: Any, name: str) -> Any:
-    """The ranking of every feature row by ``booster``."""
-    from distillrank.data.run import Run
-
-    scores = booster.predict(feats.X)
-    out: dict[str, dict[str, float]] = {}
-    for q, d, v in zip(feats.qids.tolist(), feats.docnos.tolist(), scores.tolist(), strict=True):
-        out.setdefault(str(q), {})[str(d)] = float(v)
-    return Run.from_trusted(out, name=f"clicks-{name}")
 
 
 def _click_splits(clicks: str, data_dir: Path | None) -> dict[str, Any]:

@@ -48,8 +48,8 @@ For every estimator of :mod:`distillrank.feedback.unbiased` (``naive``, ``ips``,
    ``session_window`` sessions of its store, with the booster settings and trees of the refitted
    rankers (``warm_start`` does not apply to it). With its own settings (XGBoost's: depth 6, learning
    rate 0.1) it overfitted as the trees grew: SciFact seed 0 peaked at 0.737 after 4 rounds and ended at
-   0.694. A window, because its gradient
-   costs time per session per boosting round: the whole log of the last round would cost ~10x more;
+   0.694. A window, because its gradient costs time per session per boosting round: the whole log of the
+   last round would cost ~10x more;
 6. **evaluate** nDCG@10 on the test queries.
 
 Random numbers are drawn per round from ``numpy.random.default_rng([seed, round, stream])``: queries,
@@ -507,10 +507,11 @@ def _run_estimator(
                     first_session_id=r * n_sessions,
                 )
                 store.append(log, round=r)
-                seen = np.flatnonzero(counts_q)
-                dist = rank_distribution(z[seen], k, config.exploration, rng[3], config.mc_samples)
-                state.expected[seen] += dist * counts_q[seen, None, None]
-                _accumulate(state, store, r, grid)
+                if not by_sessions:  # pooled statistics; the session learner reads the sessions themselves
+                    seen = np.flatnonzero(counts_q)
+                    dist = rank_distribution(z[seen], k, config.exploration, rng[3], config.mc_samples)
+                    state.expected[seen] += dist * counts_q[seen, None, None]
+                    _accumulate(state, store, r, grid)
                 if name != "naive" and not by_sessions:  # the session learner learns its own biases
                     alpha = _propensities(store, config, alpha, truth)
                     used = [round(float(x), 4) for x in alpha]
@@ -518,49 +519,51 @@ def _run_estimator(
             if by_sessions:
                 assert store is not None
                 first = (r + 1) * n_sessions - config.session_window
-                window = store.to_clicklog("session_id >= ?", [first])
                 state.booster, _ = fit_session_lambdamart(
-                    window,
+                    store.to_clicklog("session_id >= ?", [first]),
                     data.train,
                     num_boost_round=config.trees_per_round * (r + 1),
                     params={**DEFAULT_LGBM_PARAMS, "seed": config.seed, **config.lgbm_params},
                 )
-                _record(state, r, n_sessions, used, prop_mae, served, t_start, data)
-                if state_dir is not None:
-                    state.save(state_dir, fingerprint)
-                if callback:
-                    callback("round", name, r, state.curve.ndcg[-1])
-                continue
-            queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
-            rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
-            fit = grid.mask[queries]
-            if training_candidates(name, config.candidates) == "shown":
-                fit = fit & (state.counts[queries].sum(axis=2) > 0)
-            rows = grid.rows[queries][fit]
-            group = fit.sum(axis=1)
-            setup, label = lgbm_setup(rel[queries][fit], group, config.objective)
-            params = {**DEFAULT_LGBM_PARAMS, **config.lgbm_params, **setup}
-            train_set = lgb.Dataset(data.train.X[rows], label=label, group=group)
-            if config.warm_start:
-                state.booster = lgb.train(
-                    params,
-                    train_set,
-                    num_boost_round=config.trees_per_round,
-                    init_model=state.booster,
-                    keep_training_booster=True,
-                )
-            else:  # refit on the whole log, as many trees as the fine-tuned model would have
-                init = None
-                if config.start_from_initial and data.initial_model is not None:
-                    init = lgb.Booster(model_str=data.initial_model.model_to_string())
-                state.booster = lgb.train(
-                    params, train_set, num_boost_round=config.trees_per_round * (r + 1), init_model=init
-                )
-            _record(state, r, n_sessions, used, prop_mae, served, t_start, data)
+            else:
+                queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)
+                rel = _relevance(estimator, state, alpha, sim, full_rel, data, grid, config)
+                fit = grid.mask[queries]
+                if training_candidates(name, config.candidates) == "shown":
+                    fit = fit & (state.counts[queries].sum(axis=2) > 0)
+                rows = grid.rows[queries][fit]
+                group = fit.sum(axis=1)
+                setup, label = lgbm_setup(rel[queries][fit], group, config.objective)
+                params = {**DEFAULT_LGBM_PARAMS, **config.lgbm_params, **setup}
+                train_set = lgb.Dataset(data.train.X[rows], label=label, group=group)
+                if config.warm_start:
+                    state.booster = lgb.train(
+                        params,
+                        train_set,
+                        num_boost_round=config.trees_per_round,
+                        init_model=state.booster,
+                        keep_training_booster=True,
+                    )
+                else:  # refit on the whole log, as many trees as the fine-tuned model would have
+                    init = None
+                    if config.start_from_initial and data.initial_model is not None:
+                        init = lgb.Booster(model_str=data.initial_model.model_to_string())
+                    state.booster = lgb.train(
+                        params, train_set, num_boost_round=config.trees_per_round * (r + 1), init_model=init
+                    )
+            nd = _ndcg(np.asarray(state.booster.predict(data.test.X), dtype=np.float64), data)
+            c = state.curve
+            c.ndcg.append(round(nd, 5))
+            c.sessions.append((r + 1) * n_sessions)
+            c.propensities.append(used)
+            c.propensity_mae.append(prop_mae)
+            c.served.append(served)
+            c.seconds = time.perf_counter() - t_start
+            state.round = r
             if state_dir is not None:
                 state.save(state_dir, fingerprint)
             if callback:
-                callback("round", name, r, state.curve.ndcg[-1])
+                callback("round", name, r, nd)
         if out is not None and state.booster is not None:
             with atomic_write(out / "models" / f"{name}.txt") as f:
                 f.write(state.booster.model_to_string())
@@ -570,29 +573,6 @@ def _run_estimator(
         if store is not None:
             store.close()
     return state.curve
-
-
-def _record(
-    state: _State,
-    r: int,
-    n_sessions: int,
-    used: list[float] | None,
-    prop_mae: float | None,
-    served: float | None,
-    t_start: float,
-    data: OnlineData,
-) -> None:
-    """Evaluate round ``r``'s model on the test queries and append the round to the curve."""
-    assert state.booster is not None
-    nd = _ndcg(np.asarray(state.booster.predict(data.test.X), dtype=np.float64), data)
-    c = state.curve
-    c.ndcg.append(round(nd, 5))
-    c.sessions.append((r + 1) * n_sessions)
-    c.propensities.append(used)
-    c.propensity_mae.append(prop_mae)
-    c.served.append(served)
-    c.seconds = time.perf_counter() - t_start
-    state.round = r
 
 
 def _page_length(config: OnlineConfig, grid: _Grid) -> int:

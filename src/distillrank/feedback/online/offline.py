@@ -57,6 +57,7 @@ from distillrank.feedback.unbiased.lgbm import (
     lgbm_setup,
     training_candidates,
 )
+from distillrank.pipeline.ranker import by_query
 
 __all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
 
@@ -135,13 +136,8 @@ class LoggedRanker:
             if features is None or features.docnos is None:
                 raise ValueError("a ranker trained on features needs the features (with docnos) to rank")
             scores = np.asarray(self.booster.predict(features.X), dtype=np.float64)
-            out: dict[str, dict[str, float]] = {}
-            for q, d, s in zip(
-                features.qids.tolist(), features.docnos.tolist(), scores.tolist(), strict=True
-            ):
-                out.setdefault(str(q), {})[str(d)] = s
-            return Run.from_trusted(out, name=label)
-        out = {}
+            return Run.from_trusted(by_query(features, scores), name=label)
+        out: dict[str, dict[str, float]] = {}
         for q, d, r in zip(self.table["qid"], self.table["docno"], self.table["relevance"], strict=True):
             out.setdefault(q, {})[d] = float(r)
         return Run.from_trusted(out, name=label)

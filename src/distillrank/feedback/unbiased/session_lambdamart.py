@@ -230,6 +230,8 @@ class UnbiasedLambdaMART:
         bias_norm: ``p`` of the Lp regulariser on the biases (exponent ``1 / (p + 1)``).
         lambda_norm: rescale each session's lambdas by ``log2(1 + sum) / sum``.
         sigma: the logistic's steepness.
+        score_norm: divide each pair's ``|Delta nDCG|`` by ``|s_i - s_j| + 0.01`` (module docstring).
+        bias_cost: what a pair adds to the bias update, :data:`BIAS_COSTS` (module docstring).
         n_positions: ranks with their own bias (deeper ranks share the last one; default: the
             deepest rank in the sessions).
     """
@@ -275,8 +277,8 @@ class UnbiasedLambdaMART:
         preds = np.asarray(preds, dtype=np.float64).reshape(-1)
         grad = np.zeros(self.n_rows)
         hess = np.zeros(self.n_rows)
-        cost_plus = np.zeros(self.n_positions or 1)
-        cost_minus = np.zeros(self.n_positions or 1)
+        cost_plus = np.zeros(len(self.t_plus))
+        cost_minus = np.zeros(len(self.t_minus))
         for start in range(0, self.batch.n_sessions, _CHUNK):
             self._chunk(preds, slice(start, start + _CHUNK), grad, hess, cost_plus, cost_minus)
         if self.debias:
@@ -308,9 +310,10 @@ class UnbiasedLambdaMART:
         ideal = self._ideal[np.maximum(n_clicks, 1) - 1]
         pair = clicked[:, :, None] & (mask & ~clicked)[:, None, :]
         delta = np.abs(disc[:, :, None] - disc[:, None, :]) / ideal[:, None, None]
-        diff = self.sigma * (s[:, :, None] - s[:, None, :])
+        gap = s[:, :, None] - s[:, None, :]
+        diff = self.sigma * gap
         if self.score_norm:
-            delta = delta / (np.abs(s[:, :, None] - s[:, None, :]) + 0.01)
+            delta = delta / (np.abs(gap) + 0.01)
         rho = 0.5 * (1.0 - np.tanh(0.5 * diff))  # 1 / (1 + exp(diff)), without overflow
         bias = self.t_plus[pos][:, :, None] * self.t_minus[pos][:, None, :]
         w = np.where(pair, delta / bias, 0.0)
@@ -366,7 +369,7 @@ def fit_session_lambdamart(
         debias: learn the position biases (False: LambdaMART on raw clicks).
         num_boost_round: boosting rounds.
         params: LightGBM parameters over :data:`SESSION_LAMBDAMART_PARAMS` (not the objective).
-        bias_norm, lambda_norm, n_positions: see :class:`UnbiasedLambdaMART`.
+        bias_norm, lambda_norm, score_norm, bias_cost, n_positions: see :class:`UnbiasedLambdaMART`.
 
     Returns:
         ``(booster, objective)``: the ranker, and the objective with its learned ``t_plus`` and
