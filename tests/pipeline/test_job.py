@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from distillrank.cli.main import app
 from distillrank.data import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.beir import write_beir
+from distillrank.errors import DistillrankError
 from distillrank.pipeline.config import JobConfig
 from distillrank.pipeline.job import _plan, run_job
 
@@ -239,3 +240,74 @@ def test_bad_config_names_the_file_and_field(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "bad.yaml: teacher.max_length: must be >= 8 (got 2)" in res.output
     assert "students.families.0" in res.output
+
+
+def test_transfer_queries_train_the_distilled_students_only(
+    first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillrank.pipeline.job import _Job
+
+    data = first_run["root"] / "data"
+    log_file = tmp_path / "log.tsv"
+    own = next(iter(_collection().queries.values()))  # a collection query's text: must be dropped
+    log_file.write_text(f"u1\tsolar panels results method\nu2\t{own}\nu3\triver floods effect rate\n")
+    settings = _settings(tiny_bert_dir, data)
+    settings["students"]["families"] = ["lgbm", "dssm"]
+    settings["students"]["targets"] = ["qrels", "soft", "rd"]
+    settings["transfer"] = {"queries": str(log_file), "pseudo_queries": 4}
+    seen: dict[str, list[str]] = {}
+    original = _Job._fold_lgbm
+
+    def spy(self: Any, fold: Any, spec: Any, features: str = "lexical") -> Any:
+        seen[spec.name] = list(fold.fit)
+        return original(self, fold, spec, features)
+
+    monkeypatch.setattr(_Job, "_fold_lgbm", spy)
+    logs: list[str] = []
+    teacher = first_run["root"] / "out" / "teacher"
+    result = run_job(JobConfig.from_dict(settings), tmp_path / "out", teacher_dir=teacher, log=logs.append)
+    assert any("dropped 1 of 3 queries" in line for line in logs)
+    n = result.metrics["data"]["transfer_queries"]
+    assert n == 6  # u1, u3 and 4 pseudo-queries
+    extra = set(seen["soft-T1"]) - set(seen["qrels"])
+    assert extra == set(seen["rd"]) - set(seen["qrels"])
+    assert len(extra) == 6 and {"u1", "u3"} <= extra and "u2" not in extra
+    assert sum(q.startswith("pseudo-") for q in extra) == 4
+    assert not {q for q in seen["qrels"] if q.startswith("pseudo-") or q.startswith("u")}
+    assert "unlabelled transfer queries" in (tmp_path / "out" / "report.md").read_text()
+
+    # a re-run with another transfer set retrains the distilled students and reuses the qrels-only ones
+    settings["transfer"] = {"pseudo_queries": 2}
+    logs.clear()
+    run_job(JobConfig.from_dict(settings), tmp_path / "out", teacher_dir=teacher, log=logs.append)
+    cached = {line.split(":")[0].strip() for line in logs if ": cached (test nDCG@10" in line}
+    assert cached == {"lgbm/qrels", "dssm/qrels"}
+
+    # transfer ids must not be the collection's own query ids
+    log_file.write_text("q0\tsolar panels\n")
+    settings["transfer"] = {"queries": str(log_file)}
+    with pytest.raises(DistillrankError, match="transfer query id 'q0' is also a query id of data"):
+        run_job(JobConfig.from_dict(settings), tmp_path / "out2", teacher_dir=teacher, log=logs.append)
+
+
+def test_cli_run_takes_transfer_queries(
+    first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    settings = _settings(tiny_bert_dir, first_run["root"] / "data")
+    settings["students"]["families"] = ["lgbm"]
+    settings["students"]["targets"] = ["qrels", "soft"]
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(settings))
+    (tmp_path / "log.tsv").write_text("u1\tsolar panels results\nu2\triver floods data\n")
+    args = ["run", "--config", str(tmp_path / "job.yaml"), "--output", str(tmp_path / "o")]
+    args += ["--teacher", str(first_run["root"] / "out" / "teacher")]
+    res = CliRunner().invoke(
+        app, [*args, "--transfer-queries", str(tmp_path / "log.tsv"), "--pseudo-queries", "3"]
+    )
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["data"]["transfer_queries"] == 5
+    assert metrics["config"]["transfer"] == {
+        "queries": str(tmp_path / "log.tsv"),
+        "pseudo_queries": 3,
+        "depth": None,
+    }

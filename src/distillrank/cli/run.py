@@ -31,6 +31,22 @@ def run(
             help="Reuse a saved teacher: a cross-encoder folder, or the teacher/ folder of an earlier run.",
         ),
     ] = None,
+    transfer_queries: Annotated[
+        Path | None,
+        typer.Option(
+            "--transfer-queries",
+            help="Unlabelled queries (queries.jsonl, qid<TAB>text or TREC topics, e.g. from a query log) "
+            "that the distilled students also learn from, with the teacher's scores as targets.",
+        ),
+    ] = None,
+    pseudo_queries: Annotated[
+        int | None,
+        typer.Option(
+            "--pseudo-queries",
+            min=0,
+            help="Also draw this many pseudo-queries (corpus sentences) for the distilled students.",
+        ),
+    ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="A subset of queries, short texts, few steps: a few minutes.")
     ] = False,
@@ -61,6 +77,13 @@ def run(
         updates["threads"] = threads
     if updates:
         cfg = cfg.model_copy(update=updates)
+    if transfer_queries is not None or pseudo_queries is not None:
+        transfer = cfg.transfer.model_copy()
+        if transfer_queries is not None:
+            transfer.queries = str(transfer_queries)
+        if pseudo_queries is not None:
+            transfer.pseudo_queries = pseudo_queries
+        cfg = cfg.model_copy(update={"transfer": transfer})
     if quick:
         cfg = cfg.with_quick()
     result = run_job(cfg, output, teacher_dir=teacher, log=lambda m: console.print(m, highlight=False))

@@ -142,6 +142,21 @@ class StudentSettings(_Section):
         return value
 
 
+class TransferSettings(_Section):
+    """Unlabelled *transfer* queries (:mod:`~distillrank.distillation.transfer`): the teacher scores their
+    BM25 top ``depth`` (default: ``candidates.depth``) and every distilled student learns from those
+    scores besides its targets on the judged training queries; the qrels-only students never see them.
+
+    ``queries``: a file of real unlabelled queries (BEIR ``queries.jsonl``, ``qid<TAB>text`` or TREC topics),
+    e.g. a sample of the query log. ``pseudo_queries``: this many sentences drawn from the corpus (one per
+    document, 6-40 words) as well. Both cost teacher time: ``depth`` cross-encoder pairs per query.
+    """
+
+    queries: str | None = None
+    pseudo_queries: StrictInt = Field(default=0, ge=0)
+    depth: StrictInt | None = Field(default=None, ge=2)
+
+
 class EvaluationSettings(_Section):
     """Test measures (ir_measures names) and how many test queries are timed one by one for latency."""
 
@@ -168,6 +183,7 @@ class JobConfig(ConfigModel):
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     dense: DenseSettings = Field(default_factory=DenseSettings)
     students: StudentSettings = Field(default_factory=StudentSettings)
+    transfer: TransferSettings = Field(default_factory=TransferSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
     def with_quick(self) -> JobConfig:

@@ -34,7 +34,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,7 @@ class _Job:
             if q in fit_any:  # training lists also hold the judged positives
                 head += [d for d, y in sorted(self.qrels.get(q, {}).items()) if y > 0 and d not in head]
             self.cands[q] = [d for d in head if d in self.corpus]
+        self.transfer = self._transfer_queries()
         self.timings["load_and_bm25_s"] = round(time.perf_counter() - t0, 2)
         n_fit = sum(len(f.fit) for f in self.folds) // len(self.folds)
         self.log(
@@ -218,6 +219,51 @@ class _Job:
             f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
             f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
         )
+
+    def _transfer_queries(self) -> list[str]:
+        """The transfer queries (setting ``transfer``, :mod:`~distillrank.distillation.transfer`), added to
+        ``queries`` and ``cands`` with their BM25 top ``depth``; their ids. A query whose text is one of
+        the collection's own queries is dropped: test queries never enter training, labelled or not."""
+        from distillrank.distillation.transfer import pseudo_queries, read_transfer_queries
+
+        t = self.cfg.transfer
+        own = {text.strip().lower() for text in self.queries.values()}
+        found: dict[str, str] = {}
+        if t.queries:
+            given = read_transfer_queries(t.queries)
+            clash = sorted(q for q in given if q in self.queries)
+            if clash:
+                more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+                raise DistillrankError(
+                    f"{t.queries}: transfer query id {clash[0]!r}{more} is also a query id of "
+                    f"{self.coll.name}; give the transfer queries ids of their own"
+                )
+            found = {q: text for q, text in given.items() if text.strip().lower() not in own}
+            if len(found) < len(given):
+                self.log(
+                    f"transfer: dropped {len(given) - len(found)} of {len(given)} queries of {t.queries} "
+                    f"whose text is one of {self.coll.name}'s own queries"
+                )
+        if t.pseudo_queries:
+            pseudo = pseudo_queries(self.corpus, t.pseudo_queries, seed=self.cfg.seed, exclude=own)
+            found.update({q: text for q, text in pseudo.items() if q not in self.queries})
+        if not found:
+            self._transfer_first = Run.from_trusted({}, name="bm25")
+            return []
+        depth = t.depth or self.cfg.candidates.depth
+        self._transfer_first = self.bm25.search(found, k=depth)
+        self.queries.update(found)
+        ids = []
+        for q in found:
+            docs = [d for d, _ in self._transfer_first.ranked(q, depth)] if q in self._transfer_first else []
+            if len(docs) > 1:
+                self.cands[q] = docs
+                ids.append(q)
+        self.log(
+            f"transfer set: {len(ids):,} unlabelled queries ({len(found) - len(ids)} with fewer than 2 "
+            f"candidates dropped), BM25 top-{depth} each, for the distilled students"
+        )
+        return ids
 
     def dense(self) -> None:
         from distillrank.pipeline.dense import DenseSide
@@ -239,7 +285,7 @@ class _Job:
     def _bm25_scores(self, cands: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         for q, docs in cands.items():
-            have = self.first.get(q, {})
+            have = self.first.get(q) or self._transfer_first.get(q, {})
             missing = [d for d in docs if d not in have]
             full = self.bm25.score(self.queries[q]) if missing else None
             out[q] = {
@@ -436,7 +482,12 @@ class _Job:
         self.results: dict[str, dict[str, Any]] = {}
         base_key = _digest(
             self.cfg.model_dump(
-                exclude={"evaluation": True, "threads": True, "students": {"families", *_STATIC_KEYS}}
+                exclude={
+                    "evaluation": True,
+                    "threads": True,
+                    "transfer": True,
+                    "students": {"families", *_STATIC_KEYS},
+                }
             ),
             self.fusion.weights,
             str(self.teacher_dir),
@@ -451,6 +502,8 @@ class _Job:
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
                 key = _digest(base_key, family, spec.name, spec.temperature)
+                if spec.target != "qrels" and self.transfer:
+                    key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in self.transfer])
                 if family == "lgbm_static":
                     key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
                 cached = _read_json(path)
@@ -480,7 +533,10 @@ class _Job:
         info: dict[str, Any] = {}
         cost: dict[str, Any] | None = None
         t0 = time.perf_counter()
-        for fold in self.folds:
+        for judged in self.folds:
+            fold = judged  # distilled students also learn from the teacher on the transfer queries
+            if spec.target != "qrels" and self.transfer:
+                fold = replace(judged, fit=[*judged.fit, *self.transfer])
             run, val, info, path, params = getattr(self, f"_fold_{family}")(fold, spec)
             runs.append(run)
             vals.append(val)
@@ -590,7 +646,7 @@ class _Job:
         s = self.cfg.students
         vocabs = self._dssm_vocabs
         if fold.index not in vocabs:
-            texts = self.corpus.full_texts() + [self.queries[q] for q in fold.fit]
+            texts = self.corpus.full_texts() + [self.queries[q] for q in self.folds[fold.index].fit]
             vocabs[fold.index] = DSSM.build_vocab(texts, max_size=30_000)
         # every target of a fold starts from the same seeded weights, so each distilled student differs
         # from its qrels-only twin by its target alone (not by the state of torch's global generator)

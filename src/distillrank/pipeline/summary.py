@@ -123,6 +123,7 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
             "test_queries": len({q for f in job.folds for q in f.test}),
             "candidates_k": job.cfg.candidates.k,
             "rerank_depth": job.cfg.candidates.depth,
+            "transfer_queries": len(job.transfer),
         },
         "timings": job.timings,
         "config": job.cfg.model_dump(mode="json"),
@@ -161,6 +162,12 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         f"Candidates: BM25 top-{d['candidates_k']}; "
         f"rerankers (teacher, LightGBM, DSSM) re-order the top {d['rerank_depth']}; bi-encoder students "
         "retrieve from the whole corpus with their query tower and the fixed document index."
+        + (
+            f" The distilled students also learn from the teacher's scores on {d['transfer_queries']:,} "
+            "unlabelled transfer queries; the qrels-only students do not see them."
+            if d.get("transfer_queries")
+            else ""
+        )
     )
     lines = [f"Teacher ({h['teacher']}): nDCG@10 **{h['teacher_ndcg@10']:.4f}**."]
     if "best_student" in h:
