@@ -184,3 +184,33 @@ def test_chunks_hold_pairs_sorted_by_length_and_are_deterministic(tmp_path: Path
         shuffled, recording, queries, corpus, fingerprint="t", chunk_size=10
     )
     assert seen == first
+
+
+def test_added_candidates_score_only_the_new_pairs(tmp_path: Path, collection) -> None:
+    corpus, queries, candidates = collection
+    cache = TeacherScoreCache(tmp_path)
+    first_half = {q: docs for q, docs in list(candidates.items())[:3]}
+    before = cache.get_or_compute(
+        first_half, CountingScorer(), queries, corpus, fingerprint="t", chunk_size=8
+    )
+    scorer = CountingScorer()
+    full = cache.get_or_compute(candidates, scorer, queries, corpus, fingerprint="t", chunk_size=8)
+    n_new = sum(len(docs) for q, docs in candidates.items() if q not in first_half)
+    assert scorer.pairs == n_new and cache.last_scored == n_new
+    assert {q: full[q] for q in first_half} == before.to_dict()
+    fresh = TeacherScoreCache(tmp_path / "fresh").get_or_compute(
+        candidates, CountingScorer(), queries, corpus, fingerprint="t", chunk_size=8
+    )
+    assert full.to_dict() == fresh.to_dict()
+
+    # another teacher or max_length, or an edited text, is scored again
+    other = CountingScorer()
+    cache.get_or_compute(candidates, other, queries, corpus, fingerprint="t2", chunk_size=8)
+    assert other.pairs == sum(len(v) for v in candidates.values())
+    longer = CountingScorer()
+    cache.get_or_compute(candidates, longer, queries, corpus, fingerprint="t", max_length=64, chunk_size=8)
+    assert longer.pairs == other.pairs
+    edited = dict(queries, q0=queries["q0"] + " edited")
+    again = CountingScorer()
+    cache.get_or_compute(candidates, again, edited, corpus, fingerprint="t", chunk_size=8)
+    assert again.pairs == len(candidates["q0"])

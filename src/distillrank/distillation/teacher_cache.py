@@ -11,9 +11,14 @@ Scoring every candidate with a cross-encoder teacher is the expensive step of di
 
 so that an unchanged teacher on unchanged candidates is never scored again. Scores are computed in chunks
 of ``chunk_size`` pairs and each finished chunk is written atomically (a small Parquet file with its
-``qid, docno, score``): after a crash, the next call loads the finished chunks and scores only the
-missing ones. When every chunk is done, the scores are merged into one ``scores.parquet`` and the chunks
-are deleted.
+``qid, docno, score`` and ``pair``, a hash of the pair's two texts): after a crash, the next call loads the
+finished chunks and scores only the missing ones. When every chunk is done, the scores are merged into one
+``scores.parquet`` and the chunks are deleted.
+
+A changed candidate set is a new key, but its pairs are not all new: before scoring, the cache reads the
+finished ``scores.parquet`` of every other key made with the same teacher and ``max_length`` and takes the
+score of any pair whose two texts it already holds (matched by ``pair``, so an edited text is scored
+again). Adding transfer queries, or a few documents per query, scores only what was added.
 
 Pairs are sorted by text length (query + document, in characters; longest first, then by qid and docno)
 before chunking, so each chunk holds texts of similar length and the scorer pads few tokens. The order,
@@ -65,7 +70,7 @@ ScoreFn = Callable[[list[tuple[str, str]]], np.ndarray]
 _SCORES = "scores.parquet"
 _META = "meta.json"
 _FORMAT = "distillrank-teacher-scores"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _READ_BLOCK = 1 << 20
 
 
@@ -211,6 +216,8 @@ class TeacherScoreCache:
             json.dump(meta, f, indent=2)
         # deterministic order: longest texts first, ties by (qid, docno)
         order = sorted(pairs, key=lambda p: (-(len(q_text[p[0]]) + len(d_text[p[1]])), p[0], p[1]))
+        hashes = {p: _pair_hash(q_text[p[0]], d_text[p[1]]) for p in order}
+        known = self._known_scores(fp, max_length, exclude=key)
         chunk_dir = root / f"chunks-{chunk_size}"
         chunk_dir.mkdir(exist_ok=True)
         n_chunks = math.ceil(len(order) / chunk_size)
@@ -223,27 +230,59 @@ class TeacherScoreCache:
             results.append(table if table is not None else pa.table({}))
             if table is None:
                 todo.append(c)
-        n_todo = sum(min(chunk_size, len(order) - c * chunk_size) for c in todo)
+        n_todo = sum(
+            hashes[p] not in known for c in todo for p in order[c * chunk_size : (c + 1) * chunk_size]
+        )
         with CountingProgress(n_todo, show_progress, label="teacher", unit="pairs") as bar:
             for c in todo:
                 chunk = order[c * chunk_size : (c + 1) * chunk_size]
-                scores = np.asarray(score_fn([(q_text[q], d_text[d]) for q, d in chunk]), dtype=np.float64)
-                scores = scores.reshape(-1)
-                if scores.shape[0] != len(chunk):
-                    raise ValueError(f"score_fn returned {scores.shape[0]} scores for {len(chunk)} pairs")
-                if not np.isfinite(scores).all():
-                    raise ValueError(f"score_fn returned a NaN or infinite score in chunk {c}")
+                new = [p for p in chunk if hashes[p] not in known]
+                if new:
+                    got = np.asarray(score_fn([(q_text[q], d_text[d]) for q, d in new]), dtype=np.float64)
+                    got = got.reshape(-1)
+                    if got.shape[0] != len(new):
+                        raise ValueError(f"score_fn returned {got.shape[0]} scores for {len(new)} pairs")
+                    if not np.isfinite(got).all():
+                        raise ValueError(f"score_fn returned a NaN or infinite score in chunk {c}")
+                    known.update(zip((hashes[p] for p in new), got.tolist(), strict=True))
                 table = pa.table(
-                    {"qid": [q for q, _ in chunk], "docno": [d for _, d in chunk], "score": scores}
+                    {
+                        "qid": [q for q, _ in chunk],
+                        "docno": [d for _, d in chunk],
+                        "score": np.array([known[hashes[p]] for p in chunk], dtype=np.float64),
+                        "pair": [hashes[p] for p in chunk],
+                    }
                 )
                 _write_parquet(chunk_dir / f"chunk-{c:05d}.parquet", table)
                 results[c] = table
-                self.last_scored += len(chunk)
-                bar.advance(len(chunk))
+                self.last_scored += len(new)
+                bar.advance(len(new))
         merged = pa.concat_tables(results) if results else _empty_table()
         _write_parquet(done, merged)
         shutil.rmtree(chunk_dir, ignore_errors=True)
         return _table_to_run(merged, name)
+
+    def _known_scores(self, fingerprint: str, max_length: int | None, *, exclude: str) -> dict[str, float]:
+        """``pair hash -> score`` from every finished key of this teacher and ``max_length``."""
+        known: dict[str, float] = {}
+        if not self.folder.is_dir():
+            return known
+        for root in sorted(self.folder.iterdir()):
+            if root.name == exclude or not (root / _SCORES).is_file():
+                continue
+            try:
+                meta = json.loads((root / _META).read_text())
+                if (
+                    meta.get("format_version") != _FORMAT_VERSION
+                    or meta.get("fingerprint") != fingerprint
+                    or meta.get("max_length") != max_length
+                ):
+                    continue
+                table = pq.read_table(root / _SCORES, columns=["pair", "score"])
+            except (OSError, ValueError, KeyError, pa.ArrowException):
+                continue  # another version's or a damaged folder: never a reason to fail
+            known.update(zip(table["pair"].to_pylist(), table["score"].to_pylist(), strict=True))
+        return known
 
     def clear(self, key: str | None = None) -> None:
         """Delete one key's folder, or the whole cache."""
@@ -252,12 +291,18 @@ class TeacherScoreCache:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _pair_hash(query: str, doc: str) -> str:
+    """128 bits of SHA-256 over the two texts: the identity of a pair's score for one teacher."""
+    return hashlib.sha256(f"{query}\0{doc}".encode()).hexdigest()[:32]
+
+
 def _empty_table() -> pa.Table:
     return pa.table(
         {
             "qid": pa.array([], pa.string()),
             "docno": pa.array([], pa.string()),
             "score": pa.array([], pa.float64()),
+            "pair": pa.array([], pa.string()),
         }
     )
 
@@ -279,7 +324,7 @@ def _read_chunk(path: Path, expected: list[tuple[str, str]]) -> pa.Table | None:
         os.unlink(path)
         return None
     if (
-        table.column_names != ["qid", "docno", "score"]
+        table.column_names != ["qid", "docno", "score", "pair"]
         or list(zip(table["qid"].to_pylist(), table["docno"].to_pylist(), strict=True)) != expected
     ):
         os.unlink(path)
