@@ -311,3 +311,31 @@ def test_cli_run_takes_transfer_queries(
         "pseudo_queries": 3,
         "depth": None,
     }
+
+
+@pytest.mark.parametrize("labels", ["cross_fit", "in_sample"])
+def test_ranker_labels_of_the_training_queries(
+    first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path, labels: str
+) -> None:
+    from distillrank.pipeline.job import _Job
+    from distillrank.pipeline.ranker import score_with
+
+    settings = _settings(tiny_bert_dir, first_run["root"] / "data")
+    settings["teacher"]["ranker_labels"] = labels
+    logs: list[str] = []
+    job = _Job(JobConfig.from_dict(settings), tmp_path / "out", None, logs.append)
+    job.load()
+    job.dense()
+    job.teacher()
+    fit = [q for q in job.folds[0].fit if q in job.signals["ranker"]]
+    bm = {q: job.signals["bm25"][q] for q in fit}
+    final = score_with(job.ranker, job._features("dense"), bm, job.queries)
+    same = all(job.signals["ranker"][q] == pytest.approx(final[q]) for q in fit)
+    assert same is (labels == "in_sample")
+    assert any("labels the training queries in sample" in line for line in logs) is (labels == "in_sample")
+    other = job.folds[0].val[0]  # validation queries are scored by the final model either way
+    assert job.signals["ranker"][other] == pytest.approx(
+        score_with(job.ranker, job._features("dense"), {other: job.signals["bm25"][other]}, job.queries)[
+            other
+        ]
+    )

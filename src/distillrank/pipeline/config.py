@@ -64,7 +64,10 @@ class TeacherSettings(_Section):
     holds unjudged relevant documents). ``fusion``: also fit a fusion of the cross-encoder with BM25 and the
     dense cosine on the validation queries, and make it the teacher if it is better there. ``ranker``: add
     a fourth fusion signal, a LambdaMART over the cheap features cross-fitted over ``ranker_folds`` folds of
-    the training queries (:mod:`~distillrank.pipeline.ranker`).
+    the training queries (:mod:`~distillrank.pipeline.ranker`). ``ranker_labels``: the ranker's scores on
+    the training queries, hence the teacher labels there, are ``"cross_fit"`` (out of fold: no label of a
+    query ever comes from a model that saw its qrels) or ``"in_sample"`` (the model trained on all of them,
+    as a teacher usually labels its own training data: closer to the qrels).
     """
 
     model: str | None = None
@@ -81,6 +84,7 @@ class TeacherSettings(_Section):
     fusion: StrictBool = True
     ranker: StrictBool = True
     ranker_folds: StrictInt = Field(default=5, ge=2)
+    ranker_labels: Literal["cross_fit", "in_sample"] = "cross_fit"
     scoring_batch_size: StrictInt = Field(default=32, ge=1)
 
 

@@ -62,7 +62,7 @@ __all__ = ["Fold", "JobResult", "run_job"]
 
 Log = Callable[[str], None]
 
-CE_FREE = {"fusion", "ranker", "ranker_folds"}
+CE_FREE = {"fusion", "ranker", "ranker_folds", "ranker_labels"}
 """Teacher settings that do not change the cross-encoder (changing them does not retrain it)."""
 
 _STATIC_KEYS = ("static_sentences", "static_epochs")
@@ -422,7 +422,10 @@ class _Job:
         train = {q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1}
         if len(train) < ts.ranker_folds:
             return
-        self.log(f"teacher: feature ranker (LambdaMART), cross-fitted over {ts.ranker_folds} folds")
+        labels = (
+            "; its model labels the training queries in sample" if ts.ranker_labels == "in_sample" else ""
+        )
+        self.log(f"teacher: feature ranker (LambdaMART), cross-fitted over {ts.ranker_folds} folds{labels}")
         others = {q: bm[q] for q in self.cands if q not in train}
         kwargs = lgbm_kwargs(TargetSpec("qrels", "qrels"), self.cfg.students)
         scores, self.ranker = cross_fit_ranker(
@@ -437,6 +440,8 @@ class _Job:
             seed=self.cfg.seed,
         )
         self.ranker.save(folder / RANKER_DIR)
+        if ts.ranker_labels == "in_sample":  # the final model labels the queries it was trained on
+            scores = {**scores, **score_with(self.ranker, self._features("dense"), train, self.queries)}
         self.signals["ranker"] = scores
 
     def _restricted(self, qids: Sequence[str], signals: Mapping[str, Any]) -> dict[str, Any]:

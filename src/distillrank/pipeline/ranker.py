@@ -9,7 +9,9 @@ Its scores on the **training** queries are *cross-fitted* (out of fold): the tra
 ``folds`` parts and each part is scored by a model trained on the others, so the teacher labels that the
 students learn from never come from a model that saw those queries' qrels (stacking, Wolpert 1992; the
 cross-fitting of Chernozhukov et al. 2018). Validation and test queries, and serving, use one model
-trained on all training queries. Every model stops early on the validation queries' nDCG@10.
+trained on all training queries. Every model stops early on the validation queries' nDCG@10. The job's
+``teacher.ranker_labels: in_sample`` labels the training queries with that model too, as a teacher usually
+labels its own training data.
 """
 
 from __future__ import annotations
