@@ -422,10 +422,13 @@ class _Job:
         train = {q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1}
         if len(train) < ts.ranker_folds:
             return
-        labels = (
-            "; its model labels the training queries in sample" if ts.ranker_labels == "in_sample" else ""
+        in_sample = ts.ranker_labels == "in_sample"
+        how = (
+            "trained on all training queries, and labels the training queries in sample"
+            if in_sample
+            else f"cross-fitted over {ts.ranker_folds} folds"
         )
-        self.log(f"teacher: feature ranker (LambdaMART), cross-fitted over {ts.ranker_folds} folds{labels}")
+        self.log(f"teacher: feature ranker (LambdaMART), {how}")
         others = {q: bm[q] for q in self.cands if q not in train}
         kwargs = lgbm_kwargs(TargetSpec("qrels", "qrels"), self.cfg.students)
         scores, self.ranker = cross_fit_ranker(
@@ -438,10 +441,9 @@ class _Job:
             student_kwargs=kwargs,
             folds=ts.ranker_folds,
             seed=self.cfg.seed,
+            in_sample=in_sample,
         )
         self.ranker.save(folder / RANKER_DIR)
-        if ts.ranker_labels == "in_sample":  # the final model labels the queries it was trained on
-            scores = {**scores, **score_with(self.ranker, self._features("dense"), train, self.queries)}
         self.signals["ranker"] = scores
 
     def _restricted(self, qids: Sequence[str], signals: Mapping[str, Any]) -> dict[str, Any]:
@@ -507,8 +509,8 @@ class _Job:
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
                 key = _digest(base_key, family, spec.name, spec.temperature)
-                if spec.target != "qrels" and self.transfer:
-                    key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in self.transfer])
+                if extra := self._transfer_for(spec):
+                    key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
                 if family == "lgbm_static":
                     key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
                 cached = _read_json(path)
@@ -532,16 +534,20 @@ class _Job:
                     joint_t = best["temperature"]
             self.timings[f"students_{family}_s"] = round(time.perf_counter() - t0, 2)
 
+    def _transfer_for(self, spec: TargetSpec) -> list[str]:
+        """The transfer queries a student learns from besides its fold's: all of them for a distilled
+        student, none for a qrels-only one."""
+        return self.transfer if spec.target != "qrels" else []
+
     def _train_student(self, family: str, spec: TargetSpec) -> dict[str, Any]:
         runs: list[Run] = []
         vals: list[float] = []
         info: dict[str, Any] = {}
         cost: dict[str, Any] | None = None
         t0 = time.perf_counter()
+        extra = self._transfer_for(spec)
         for judged in self.folds:
-            fold = judged  # distilled students also learn from the teacher on the transfer queries
-            if spec.target != "qrels" and self.transfer:
-                fold = replace(judged, fit=[*judged.fit, *self.transfer])
+            fold = replace(judged, fit=[*judged.fit, *extra]) if extra else judged
             run, val, info, path, params = getattr(self, f"_fold_{family}")(fold, spec)
             runs.append(run)
             vals.append(val)

@@ -62,6 +62,7 @@ def cross_fit_ranker(
     student_kwargs: Mapping[str, Any],
     folds: int = 5,
     seed: int = 0,
+    in_sample: bool = False,
 ) -> tuple[dict[str, dict[str, float]], Any]:
     """Cross-fitted ranker scores (see the module docstring).
 
@@ -77,10 +78,12 @@ def cross_fit_ranker(
         folds: number of cross-fitting folds (each training query is scored by a model that did not see
             it).
         seed: fold assignment.
+        in_sample: score the training queries with the model trained on all of them too (no fold models
+            are fitted).
 
     Returns:
-        ``qid -> {docno: score}`` for every query of ``train_lists`` (out of fold) and ``score_lists``,
-        and the model trained on all training queries.
+        ``qid -> {docno: score}`` for every query of ``train_lists`` (out of fold, or in sample) and
+        ``score_lists``, and the model trained on all training queries.
 
     Raises:
         ValueError: fewer training queries than ``folds``.
@@ -99,11 +102,14 @@ def cross_fit_ranker(
 
     qids = sorted(train_lists)
     scores: dict[str, dict[str, float]] = {}
-    for train, held_out in kfold_queries(qids, folds, seed=seed):
-        model = fit({q: train_lists[q] for q in train})
-        scores.update(score_with(model, features, {q: train_lists[q] for q in held_out}, queries))
+    if not in_sample:
+        for train, held_out in kfold_queries(qids, folds, seed=seed):
+            model = fit({q: train_lists[q] for q in train})
+            scores.update(score_with(model, features, {q: train_lists[q] for q in held_out}, queries))
     full = fit(train_lists)
-    scores.update(score_with(full, features, score_lists, queries))
+    scores.update(
+        score_with(full, features, {**score_lists, **train_lists} if in_sample else score_lists, queries)
+    )
     return scores, full
 
 
