@@ -63,11 +63,13 @@ class TeacherSettings(_Section):
     ``skip``: hard negatives come from BM25 ranks ``skip[0]+1 .. skip[1]`` (the very top is skipped: it
     holds unjudged relevant documents). ``fusion``: also fit a fusion of the cross-encoder with BM25 and the
     dense cosine on the validation queries, and make it the teacher if it is better there. ``ranker``: add
-    a fourth fusion signal, a LambdaMART over the cheap features cross-fitted over ``ranker_folds`` folds of
-    the training queries (:mod:`~distillrank.pipeline.ranker`). ``ranker_labels``: the ranker's scores on
-    the training queries, hence the teacher labels there, are ``"cross_fit"`` (out of fold: no label of a
-    query ever comes from a model that saw its qrels) or ``"in_sample"`` (the model trained on all of them,
-    as a teacher usually labels its own training data: closer to the qrels).
+    a fourth fusion signal, a LambdaMART over the cheap features trained on the training queries
+    (:mod:`~distillrank.pipeline.ranker`; ``ranker_folds`` folds when it is cross-fitted).
+    ``ranker_labels``: the ranker's scores on the training queries, hence the teacher labels there, are
+    ``"in_sample"`` (the default: the model trained on all of them, as a teacher usually labels its own
+    training data; its labels are closer to the qrels) or ``"cross_fit"`` (out of fold: no label of a query
+    ever comes from a model that saw its qrels). On SciFact, in-sample labels raised 22 of 28 distilled
+    students of four families, by 0.021 nDCG@10 on average (``bench/README.md``).
     """
 
     model: str | None = None
@@ -84,7 +86,7 @@ class TeacherSettings(_Section):
     fusion: StrictBool = True
     ranker: StrictBool = True
     ranker_folds: StrictInt = Field(default=5, ge=2)
-    ranker_labels: Literal["cross_fit", "in_sample"] = "cross_fit"
+    ranker_labels: Literal["cross_fit", "in_sample"] = "in_sample"
     scoring_batch_size: StrictInt = Field(default=32, ge=1)
 
 

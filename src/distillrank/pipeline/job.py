@@ -5,7 +5,7 @@
 1. **Candidates** — BM25 (Lucene defaults) top-``k`` for every query.
 2. **Teacher** — a cross-encoder fine-tuned on the train qrels with BM25 hard negatives, early-stopped on
    validation queries held out of train (:mod:`.teacher`); optionally fused with BM25, the dense
-   cosine and a cross-fitted LambdaMART over the cheap features (:mod:`.ranker`) when that is better on
+   cosine and a LambdaMART over the cheap features (:mod:`.ranker`) when that is better on
    validation. ``teacher_dir`` reuses a saved teacher instead.
 3. **Teacher labels** — the teacher's scores of every student-training candidate, cached on disk under a
    key of model + candidates + texts (:class:`~distillrank.distillation.TeacherScoreCache`).
@@ -393,7 +393,7 @@ class _Job:
         self.fusion = fusion
 
     def _ranker_signal(self, folder: Path) -> None:
-        """The ``ranker`` signal (:mod:`.ranker`): loaded from ``teacher_dir``, or cross-fitted here."""
+        """The ``ranker`` signal (:mod:`.ranker`): loaded from ``teacher_dir``, or trained here."""
         from distillrank.pipeline.ranker import (
             RANKER_DIR,
             cross_fit_ranker,

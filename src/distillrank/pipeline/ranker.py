@@ -1,17 +1,18 @@
-r"""The teacher's feature ranker: LambdaMART over the cheap features, cross-fitted on the training queries.
+r"""The teacher's feature ranker: LambdaMART over the cheap features, trained on the training queries.
 
 A cross-encoder fine-tuned on a few hundred queries is a weak ranker next to a LambdaMART over BM25, the
 dense cosine and lexical features trained on the same qrels (on SciFact: 0.67 against 0.77 nDCG@10). The
 fusion teacher (:mod:`.teacher`) can therefore take this ranker as a fourth signal, ``"ranker"``, next to
 the cross-encoder, BM25 and the dense cosine.
 
-Its scores on the **training** queries are *cross-fitted* (out of fold): the training queries are cut into
+Its scores on the **training** queries can be *cross-fitted* (out of fold): the training queries are cut into
 ``folds`` parts and each part is scored by a model trained on the others, so the teacher labels that the
 students learn from never come from a model that saw those queries' qrels (stacking, Wolpert 1992; the
 cross-fitting of Chernozhukov et al. 2018). Validation and test queries, and serving, use one model
-trained on all training queries. Every model stops early on the validation queries' nDCG@10. The job's
-``teacher.ranker_labels: in_sample`` labels the training queries with that model too, as a teacher usually
-labels its own training data.
+trained on all training queries. Every model stops early on the validation queries' nDCG@10. With
+``in_sample=True`` the training queries are labelled by that model too, as a teacher usually labels its
+own training data, and no fold model is fitted; the main job does this by default
+(``teacher.ranker_labels: in_sample``; ``cross_fit`` asks for the out-of-fold labels).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ early stopping and best-weights restore; checkpoints make a crashed run resume.
           s \in \{\text{cross-encoder}, \text{BM25}, \text{dense cosine}, \text{ranker}\},\ \ w \in \Delta,
 
 (z-score fusion; cf. Bruch et al. 2023, *An Analysis of Fusion Functions for Hybrid Retrieval*), with the
-weights chosen on a grid over the simplex by validation nDCG@10 (``ranker`` is the cross-fitted LambdaMART
+weights chosen on a grid over the simplex by validation nDCG@10 (``ranker`` is the LambdaMART
 over the cheap features of :mod:`.ranker`). The fused teacher is kept only when it beats the cross-encoder
 alone on the validation queries, and the cross-encoder always keeps a weight.
 """
