@@ -64,3 +64,23 @@ def test_write_creates_every_file_and_valid_json(tmp_path: Path) -> None:
 def test_nan_in_metrics_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         Report("x").write(tmp_path, metrics={"a": math.nan})
+
+
+@pytest.mark.parametrize(
+    ("labels", "phrase"), [("in_sample", "(in sample)"), ("cross_fit", "(out of fold)"), (None, None)]
+)
+def test_job_report_says_how_the_teacher_labelled_its_training_queries(
+    tmp_path: Path, labels: str | None, phrase: str | None
+) -> None:
+    from distillrank.pipeline.summary import write_report
+
+    committed = Path(__file__).parents[2] / "bench" / "results" / "main_job_cross_fit" / "metrics.json"
+    metrics = json.loads(committed.read_text())  # a real run's metrics.json (fusion weight of the ranker 0.7)
+    metrics["config"]["teacher"].pop("ranker_labels", None)
+    if labels is not None:
+        metrics["config"]["teacher"]["ranker_labels"] = labels
+    write_report(metrics, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert ("scores of its feature ranker (fusion weight 0.7)" in text) is (labels is not None)
+    if phrase is not None:
+        assert phrase in text

@@ -170,6 +170,19 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         )
     )
     lines = [f"Teacher ({h['teacher']}): nDCG@10 **{h['teacher_ndcg@10']:.4f}**."]
+    teacher = metrics.get("teacher") or {}
+    ranker_weight = (teacher.get("fusion_weights") or {}).get("ranker")
+    labels = (metrics.get("config") or {}).get("teacher", {}).get("ranker_labels")
+    if teacher.get("fine_tuned_here") and ranker_weight and labels:
+        how = (
+            "from the model trained on all of them (in sample)"
+            if labels == "in_sample"
+            else "from models trained on the other folds (out of fold)"
+        )
+        lines.append(
+            f"On the training queries, the scores of its feature ranker (fusion weight {ranker_weight:g}) "
+            f"come {how}."
+        )
     if "best_student" in h:
         lines.append(
             f"Best student: **{h['best_student']}**, nDCG@10 {h['best_student_ndcg@10']:.4f} = "
