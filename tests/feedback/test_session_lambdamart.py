@@ -15,6 +15,7 @@ from distillrank.errors import DistillrankError
 from distillrank.feedback.unbiased import (
     SessionBatch,
     UnbiasedLambdaMART,
+    choose_bias_cost,
     fit_session_lambdamart,
     sessions_from_log,
 )
@@ -191,6 +192,37 @@ def test_learned_biases_fall_with_rank_and_debiasing_beats_raw_clicks() -> None:
     theta = np.asarray((0.68, 0.61, 0.48, 0.34, 0.28, 0.20, 0.11, 0.10, 0.08, 0.06)) ** 2
     assert np.corrcoef(np.argsort(np.argsort(t_plus)), np.argsort(np.argsort(theta)))[0, 1] > 0.95
     assert scores[True] > scores[False] + 0.03
+
+
+def test_auto_bias_cost_is_chosen_on_held_out_clicks_and_refitted_on_every_session() -> None:
+    log, features, _ = _simulated(0)
+    _, test, rel_test = _simulated(1, n_sessions=10)
+    params = {"num_leaves": 7, "max_depth": 3}
+    truth = {}
+    for cost in ("margin", "loss"):
+        booster, _ = fit_session_lambdamart(log, features, bias_cost=cost, num_boost_round=60, params=params)
+        truth[cost] = ndcg_at_5(booster.predict(test.X).reshape(rel_test.shape), rel_test)
+    assert truth["margin"] > truth["loss"] + 0.03  # this logger's log: the margin cost is clearly better
+    booster, obj = fit_session_lambdamart(log, features, bias_cost="auto", num_boost_round=60, params=params)
+    assert obj.selection is not None and set(obj.selection) == {"margin", "loss"}
+    # the held-out clicks alone (no labels) pick the cost the true labels prefer
+    assert obj.bias_cost == "margin" and obj.selection["margin"] > obj.selection["loss"]
+    plain, plain_obj = fit_session_lambdamart(
+        log, features, bias_cost="margin", num_boost_round=60, params=params
+    )
+    assert obj.batch.n_sessions == plain_obj.batch.n_sessions  # the final fit sees every session
+    np.testing.assert_allclose(booster.predict(test.X), plain.predict(test.X))  # = the chosen cost's fit
+    assert plain_obj.selection is None
+    # the draw of held-out sessions is seeded
+    again = choose_bias_cost(log, features, seed=0, num_boost_round=60, params=params)
+    assert again == ("margin", obj.selection)
+    with pytest.raises(ValueError, match="held_out"):
+        choose_bias_cost(log, features, held_out=1.0)
+    with pytest.raises(ValueError, match="bias_cost"):
+        fit_session_lambdamart(log, features, bias_cost="paper")  # type: ignore[arg-type]
+    few = ClickLog(log.df[log.df["session_id"] < 1].reset_index(drop=True))
+    with pytest.raises(DistillrankError, match="too few"):
+        choose_bias_cost(few, features)
 
 
 def test_sessions_from_log_keeps_matched_slots_and_sessions_with_pairs() -> None:

@@ -241,6 +241,9 @@ def learn(
             with status("Unbiased LambdaMART on the sessions"):
                 booster, objective = fit_session_lambdamart(train, feats, num_boost_round=rounds)
             entry["sessions_with_pairs"] = objective.batch.n_sessions
+            entry["bias_cost"] = objective.bias_cost
+            if objective.selection is not None:  # chosen on held-out sessions
+                entry["bias_cost_held_out_utility"] = {k: round(v, 5) for k, v in objective.selection.items()}
             entry["t_plus"] = [round(float(t), 5) for t in objective.t_plus]
             entry["t_minus"] = [round(float(t), 5) for t in objective.t_minus]
             scores = np.asarray(booster.predict(feats.X), dtype=np.float64)

@@ -44,12 +44,12 @@ For every estimator of :mod:`distillrank.feedback.unbiased` (``naive``, ``ips``,
    objective, trees and parameters) on the true relevance ``(2^y - 1) / (2^y_max - 1)`` of every
    training candidate, no clicks. ``unbiased_lambdamart`` (:data:`SESSION_LEARNERS`) skips steps 3-4:
    it refits :func:`~distillrank.feedback.unbiased.fit_session_lambdamart` (Unbiased LambdaMART, Hu
-   et al. 2019, position biases learned jointly) on the clicked/unclicked pairs of the latest
-   ``session_window`` sessions of its store, with the booster settings and trees of the refitted
-   rankers (``warm_start`` does not apply to it). With its own settings (XGBoost's: depth 6, learning
-   rate 0.1) it overfitted as the trees grew: SciFact seed 0 peaked at 0.737 after 4 rounds and ended at
-   0.694. A window, because its gradient costs time per session per boosting round: the whole log of the
-   last round would cost ~10x more;
+   et al. 2019, position biases learned jointly, bias cost ``session_bias_cost``) on the
+   clicked/unclicked pairs of the latest ``session_window`` sessions of its store, with the booster
+   settings and trees of the refitted rankers (``warm_start`` does not apply to it). With its own
+   settings (XGBoost's: depth 6, learning rate 0.1) it overfitted as the trees grew: SciFact seed 0
+   peaked at 0.737 after 4 rounds and ended at 0.694. A window, because its gradient costs time per
+   session per boosting round: the whole log of the last round would cost ~10x more;
 6. **evaluate** nDCG@10 on the test queries.
 
 Random numbers are drawn per round from ``numpy.random.default_rng([seed, round, stream])``: queries,
@@ -99,7 +99,7 @@ from distillrank.feedback.unbiased.lgbm import (
     query_folds,
     training_candidates,
 )
-from distillrank.feedback.unbiased.session_lambdamart import fit_session_lambdamart
+from distillrank.feedback.unbiased.session_lambdamart import BIAS_COSTS, fit_session_lambdamart
 from distillrank.io import atomic_write
 
 __all__ = [
@@ -154,6 +154,9 @@ class OnlineConfig:
             :func:`~distillrank.feedback.unbiased.lgbm.training_candidates`); ``full_info`` always
             trains on all.
         session_window: ``unbiased_lambdamart`` learns from the latest this many sessions (step 5).
+        session_bias_cost: its bias cost (:data:`~distillrank.feedback.unbiased.BIAS_COSTS`), or
+            ``"auto"``: chosen on held-out sessions every round, which costs ~2.6x its fit per round
+            (:func:`~distillrank.feedback.unbiased.choose_bias_cost`; the default of offline learning).
     """
 
     rounds: int = 10
@@ -180,6 +183,7 @@ class OnlineConfig:
     candidates: CandidateSet = "auto"
     warm_start: bool = False
     session_window: int = 30_000
+    session_bias_cost: Literal["margin", "loss", "auto"] = "margin"
 
     def __post_init__(self) -> None:
         for name in (
@@ -211,6 +215,11 @@ class OnlineConfig:
             raise ValueError(f"propensities must be 'em' or 'true', got {self.propensities!r}")
         if self.propensity_sessions is not None and self.propensity_sessions < 1:
             raise ValueError(f"propensity_sessions must be >= 1 or None, got {self.propensity_sessions}")
+        if self.session_bias_cost not in (*BIAS_COSTS, "auto"):
+            raise ValueError(
+                f"session_bias_cost must be one of {', '.join(BIAS_COSTS)} or 'auto', "
+                f"got {self.session_bias_cost!r}"
+            )
         if self.noise not in ("none", "true", "estimate"):
             raise ValueError(f"noise must be 'none', 'true' or 'estimate', got {self.noise!r}")
         if self.store not in ("duckdb", "memory"):
@@ -524,6 +533,8 @@ def _run_estimator(
                     data.train,
                     num_boost_round=config.trees_per_round * (r + 1),
                     params={**DEFAULT_LGBM_PARAMS, "seed": config.seed, **config.lgbm_params},
+                    bias_cost=config.session_bias_cost,
+                    seed=config.seed + r,  # the sessions held out when the bias cost is "auto"
                 )
             else:
                 queries = np.flatnonzero(state.n > 0) if clicks_based else np.arange(n_q)

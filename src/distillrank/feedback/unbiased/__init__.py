@@ -45,6 +45,7 @@ from distillrank.feedback.unbiased.session_lambdamart import (
     SESSION_LAMBDAMART_PARAMS,
     SessionBatch,
     UnbiasedLambdaMART,
+    choose_bias_cost,
     fit_session_lambdamart,
     sessions_from_log,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "RelevanceEstimator",
     "SessionBatch",
     "UnbiasedLambdaMART",
+    "choose_bias_cost",
     "clip_propensities",
     "cross_fit_predict",
     "fit_session_lambdamart",

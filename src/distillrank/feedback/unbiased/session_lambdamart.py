@@ -37,20 +37,27 @@ not dominate.
 ``lambdarank_bias_norm``: square roots, as the reference implementation's ``eta = 0.5``), ``t+_1 = t-_1
 = 1``, and ``c_ij`` what a pair contributes (``bias_cost``):
 
-* ``"margin"`` (the default): ``|Delta nDCG_ij| log(1 + exp(+sigma (s_i - s_j)))``, which is what
-  XGBoost's ``lambdarank_unbiased`` accumulates (``log(1 / (1 - sigmoid(s_i - s_j)))``, XGBoost 2-3,
-  ``src/objective/lambdarank_obj.h``). It grows with how confidently the ranker orders the pair, so a
-  rank's ``t+`` follows the clicks its pairs hold, and with a logger that ranks weakly by relevance it
-  tracks the examination curve: in ``tests/feedback/test_session_lambdamart.py`` (PBM, eta = 2) ``t+``
-  came out 1, 0.84, 0.58, 0.36, 0.25, 0.16, 0.08, ... against the true ``theta_k / theta_1`` of 1, 0.80,
-  0.50, 0.25, 0.17, 0.09, 0.03, ..., and the debiased ranker beat raw clicks (nDCG@5 0.798 against
-  0.717). With a good logger, clicks high on the page are also relevance, and ``t+`` over-states the
-  position bias (SciFact's simulated log: 1, 0.27, 0.15, 0.10, ... against the simulator's 1, 0.90,
-  0.71, 0.50, ...);
+* ``"margin"`` (the objective's default): ``|Delta nDCG_ij| log(1 + exp(+sigma (s_i - s_j)))``, which
+  is what XGBoost's ``lambdarank_unbiased`` accumulates (``log(1 / (1 - sigmoid(s_i - s_j)))``,
+  XGBoost 2-3, ``src/objective/lambdarank_obj.h``). It grows with how confidently the ranker orders the
+  pair, so a rank's ``t+`` follows the clicks its pairs hold, and with a logger that ranks weakly by
+  relevance it tracks the examination curve: in ``tests/feedback/test_session_lambdamart.py`` (PBM,
+  eta = 2) ``t+`` came out 1, 0.84, 0.58, 0.36, 0.25, 0.16, 0.08, ... against the true
+  ``theta_k / theta_1`` of 1, 0.80, 0.50, 0.25, 0.17, 0.09, 0.03, ..., and the debiased ranker beat raw
+  clicks (nDCG@5 0.798 against 0.717). With a good logger, clicks high on the page are also relevance,
+  and ``t+`` over-states the position bias (SciFact's simulated log: 1, 0.27, 0.15, 0.10, ... against
+  the simulator's 1, 0.90, 0.71, 0.50, ...);
 * ``"loss"``: the pair's loss ``|Delta nDCG_ij| log(1 + exp(-sigma (s_i - s_j)))`` as in the paper's
   eq. 30-31 and its reference implementation. It shrinks as the ranker fits the pairs; on the same
   test it left ``t+`` at 1, 1.01, 0.87, ..., 0.24 and the debiased ranker below raw clicks (0.697
   against 0.717 nDCG@5).
+
+Which cost suits a log depends on its logger, and no test labels are needed to choose:
+``bias_cost="auto"``, the default of :func:`fit_session_lambdamart` (:func:`choose_bias_cost`), fits
+the ranker with each cost on 80% of the sessions and keeps the cost whose ranker has the higher
+counterfactual utility on the other 20% (:func:`~distillrank.feedback.online.offline.utility`: IPS
+estimates from the held-out clicks, with propensities by EM regression on the log; Joachims et al.
+2017), then fits on every session with it. On the test's log above it picks ``"margin"``.
 
 With ``score_norm`` each pair's ``|Delta nDCG_ij|`` is divided by ``|s_i - s_j| + 0.01`` (XGBoost's
 ``lambdarank_score_normalization``, LightGBM's before 3.0); off by default (it did not help on the
@@ -77,6 +84,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -93,6 +101,7 @@ __all__ = [
     "SESSION_LAMBDAMART_PARAMS",
     "SessionBatch",
     "UnbiasedLambdaMART",
+    "choose_bias_cost",
     "fit_session_lambdamart",
     "sessions_from_log",
 ]
@@ -114,7 +123,8 @@ Hessian sum of 1: XGBoost's ``min_child_weight``), over distillrank's defaults."
 
 BiasCost = Literal["margin", "loss"]
 BIAS_COSTS: tuple[str, ...] = ("margin", "loss")
-"""What a pair contributes to the position-bias update (module docstring); the first is the default."""
+"""What a pair contributes to the position-bias update (module docstring); the first is the objective's
+default and wins ties in :func:`choose_bias_cost`."""
 
 _CHUNK = 8192  # sessions per vectorised block: [chunk, K, K] pair arrays stay small
 
@@ -234,6 +244,8 @@ class UnbiasedLambdaMART:
         bias_cost: what a pair adds to the bias update, :data:`BIAS_COSTS` (module docstring).
         n_positions: ranks with their own bias (deeper ranks share the last one; default: the
             deepest rank in the sessions).
+        selection: with ``bias_cost="auto"`` in :func:`fit_session_lambdamart`, each cost's held-out
+            utility (:func:`choose_bias_cost`).
     """
 
     batch: SessionBatch
@@ -248,6 +260,7 @@ class UnbiasedLambdaMART:
     t_plus: np.ndarray = field(init=False, repr=False)
     t_minus: np.ndarray = field(init=False, repr=False)
     iterations: int = field(default=0, init=False)
+    selection: dict[str, float] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -357,8 +370,10 @@ def fit_session_lambdamart(
     bias_norm: float = 1.0,
     lambda_norm: bool = True,
     score_norm: bool = False,
-    bias_cost: BiasCost = "margin",
+    bias_cost: BiasCost | Literal["auto"] = "auto",
     n_positions: int | None = None,
+    held_out: float = 0.2,
+    seed: int = 0,
 ) -> tuple[lgb.Booster, UnbiasedLambdaMART]:
     """Train a LightGBM ranker on the sessions of ``log`` with :class:`UnbiasedLambdaMART`.
 
@@ -369,7 +384,10 @@ def fit_session_lambdamart(
         debias: learn the position biases (False: LambdaMART on raw clicks).
         num_boost_round: boosting rounds.
         params: LightGBM parameters over :data:`SESSION_LAMBDAMART_PARAMS` (not the objective).
-        bias_norm, lambda_norm, score_norm, bias_cost, n_positions: see :class:`UnbiasedLambdaMART`.
+        bias_norm, lambda_norm, score_norm, bias_cost, n_positions: see :class:`UnbiasedLambdaMART`;
+            ``bias_cost="auto"`` chooses it on held-out sessions (:func:`choose_bias_cost`; the
+            objective's ``selection`` then holds each cost's held-out utility).
+        held_out, seed: the share of sessions held out, and the seed that draws them (``"auto"`` only).
 
     Returns:
         ``(booster, objective)``: the ranker, and the objective with its learned ``t_plus`` and
@@ -381,6 +399,24 @@ def fit_session_lambdamart(
     """
     if params and "objective" in params:
         raise ValueError("params must not set the objective: this learner is the objective")
+    selection: dict[str, float] | None = None
+    if bias_cost == "auto" and not debias:
+        bias_cost = "margin"  # the biases stay 1: the cost plays no part
+    elif bias_cost == "auto":
+        bias_cost, selection = choose_bias_cost(
+            log,
+            features,
+            held_out=held_out,
+            seed=seed,
+            num_boost_round=num_boost_round,
+            params=params,
+            bias_norm=bias_norm,
+            lambda_norm=lambda_norm,
+            score_norm=score_norm,
+            n_positions=n_positions,
+        )
+    elif bias_cost not in BIAS_COSTS:
+        raise ValueError(f"bias_cost must be one of {', '.join(BIAS_COSTS)} or 'auto', got {bias_cost!r}")
     batch, rows = sessions_from_log(log, features)
     objective = UnbiasedLambdaMART(
         batch,
@@ -392,9 +428,62 @@ def fit_session_lambdamart(
         bias_cost=bias_cost,
         n_positions=n_positions,
     )
+    objective.selection = selection
     booster = lgb.train(
         {**SESSION_LAMBDAMART_PARAMS, **(params or {}), "objective": objective},
         lgb.Dataset(features.X[rows]),
         num_boost_round=num_boost_round,
     )
     return booster, objective
+
+
+def choose_bias_cost(
+    log: ClickLog,
+    features: LTRDataset,
+    *,
+    held_out: float = 0.2,
+    seed: int = 0,
+    k: int = 10,
+    **options: Any,
+) -> tuple[BiasCost, dict[str, float]]:
+    """The bias cost (:data:`BIAS_COSTS`) whose ranker does best on held-out sessions, from clicks alone.
+
+    A share ``held_out`` of the sessions, drawn with ``seed``, is set aside; a ranker is fitted with each
+    cost on the others (:func:`fit_session_lambdamart` with ``options``) and scored by its counterfactual
+    utility on the held-out sessions, ``mean_q sum_{r <= k} alpha_r IPS(q, d_r)``
+    (:func:`~distillrank.feedback.online.offline.utility`; ``alpha`` by EM regression on the whole log).
+    Ties go to the default, the first cost.
+
+    Returns:
+        ``(cost, {cost: held-out utility})``.
+
+    Raises:
+        ValueError: ``held_out`` is not in (0, 1).
+        DistillrankError: too few sessions to hold some out, or see :func:`sessions_from_log`.
+    """
+    # the online package builds on this module: imported here, not at the top
+    from distillrank.data.run import Run
+    from distillrank.feedback.online.offline import estimate_propensities, utility
+    from distillrank.pipeline.ranker import by_query
+
+    if not 0 < held_out < 1:
+        raise ValueError(f"held_out must be in (0, 1), got {held_out}")
+    sessions = log.df["session_id"].unique()
+    held = np.random.default_rng(seed).random(len(sessions)) < held_out
+    if held.all() or not held.any():
+        raise DistillrankError(f"{len(sessions)} session(s): too few to hold out {held_out:.0%} of them")
+    in_held = log.df["session_id"].isin(sessions[held]).to_numpy()
+    fit_log = ClickLog(log.df[~in_held].reset_index(drop=True))
+    held_log = ClickLog(log.df[in_held].reset_index(drop=True))
+    alpha = estimate_propensities(log, max_rank=k)
+    assert features.docnos is not None
+    rows = np.flatnonzero(np.isin(features.qids.astype(str), held_log.df["qid"].astype(str).unique()))
+    X, qids, docnos = features.X[rows], features.qids[rows], features.docnos[rows]
+    values: dict[str, float] = {}
+    for cost in BIAS_COSTS:
+        booster, _ = fit_session_lambdamart(fit_log, features, bias_cost=cost, **options)  # type: ignore[arg-type]
+        scores = np.asarray(booster.predict(X))
+        run = Run.from_trusted(by_query(SimpleNamespace(qids=qids, docnos=docnos), scores), name=cost)
+        values[cost] = utility(run, held_log, alpha, k=k)
+    best = max(BIAS_COSTS, key=lambda c: values[c])
+    return best, values  # type: ignore[return-value]
