@@ -1,7 +1,8 @@
 """Benchmark: online learning to rank from simulated clicks (issue 5) — naive, IPS, SNIPS, DR, full info,
 and XGBoost's Unbiased LambdaMART on identical click logs.
 
-Run:  python bench/online_ltr.py [--data-dir ../shared/data] [--seeds-ltr 3] [--quick]
+Run:  python bench/online_ltr.py [--data-dir ../shared/data] [--seeds-ltr 3] [--jobs 2] [--quick]
+      [--same-log-only]  (only the DR loops, whose logs are the same, and the same-log comparison)
 
 For SciFact (BM25 top-100 candidates, 18 cheap features; first round served by BM25) and the LightGBM
 lambdarank example (its 300 features; first round served by LambdaMART on 5% of the training queries'
