@@ -84,7 +84,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -476,14 +475,11 @@ def choose_bias_cost(
     fit_log = ClickLog(log.df[~in_held].reset_index(drop=True))
     held_log = ClickLog(log.df[in_held].reset_index(drop=True))
     alpha = estimate_propensities(log, max_rank=k)
-    assert features.docnos is not None
-    rows = np.flatnonzero(np.isin(features.qids.astype(str), held_log.df["qid"].astype(str).unique()))
-    X, qids, docnos = features.X[rows], features.qids[rows], features.docnos[rows]
     values: dict[str, float] = {}
     for cost in BIAS_COSTS:
         booster, _ = fit_session_lambdamart(fit_log, features, bias_cost=cost, **options)  # type: ignore[arg-type]
-        scores = np.asarray(booster.predict(X))
-        run = Run.from_trusted(by_query(SimpleNamespace(qids=qids, docnos=docnos), scores), name=cost)
+        # utility reads the held-out log's queries only
+        run = Run.from_trusted(by_query(features, np.asarray(booster.predict(features.X))), name=cost)
         values[cost] = utility(run, held_log, alpha, k=k)
     best = max(BIAS_COSTS, key=lambda c: values[c])
     return best, values  # type: ignore[return-value]
