@@ -25,6 +25,7 @@ CASES = [
     ("rank_distillation", {"top_k": 2, "weighting": "exp"}, True, True),
     ("hard_label", {"top_k": 2}, True, False),
     ("hard_label", {"mode": "pairwise"}, True, False),
+    ("hard_label", {"top_k": 2, "mode": "listwise"}, True, False),
     ("softmax", {}, False, False),
     ("listnet", {"temperature": 2.0}, False, False),
     ("lambdaloss", {}, False, False),

@@ -103,11 +103,32 @@ def test_rerank_rescores_the_run(train, test_set) -> None:
         ({"alpha": 1.5}, r"alpha must be in \[0, 1\]"),
         ({"top_k": 0}, "top_k must be a positive integer"),
         ({"params": {"objective": "regression"}}, "not in params"),
+        ({"margin_anchor": "best"}, "margin_anchor must be 'teacher' or 'positive'"),
     ],
 )
 def test_invalid_configuration(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LGBMStudent(**kwargs)
+
+
+def test_margin_anchor_moves_the_judged_positive_or_the_teachers_best_first() -> None:
+    from distillrank.distillation.lgbm_student import _anchor_first
+
+    teacher = np.array([0.1, 0.9, 0.5, 0.3, 0.2, 0.8, 0.7])
+    labels = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    group = np.array([3, 4])  # the second query has no judged positive: the teacher's best anchors it
+    assert _anchor_first(teacher, group).tolist() == [1, 0, 2, 5, 4, 3, 6]
+    assert _anchor_first(teacher, group, labels).tolist() == [2, 1, 0, 5, 4, 3, 6]
+    graded = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # tied labels: the teacher's best of them
+    assert _anchor_first(teacher, group, graded).tolist() == [2, 1, 0, 5, 4, 3, 6]
+
+
+def test_margin_mse_student_with_positive_anchor_saves_it(tmp_path: Path, train, test_set) -> None:
+    student = LGBMStudent("margin_mse", params=FAST, margin_anchor="positive", early_stopping_rounds=None)
+    student.fit(train.X, train.y, train.group, teacher_scores=_teacher(train.X))
+    assert _mean_tau(student.predict(test_set.X), _teacher(test_set.X)) > 0.6
+    student.save(tmp_path / "m")
+    assert LGBMStudent.load(tmp_path / "m").margin_anchor == "positive"
 
 
 def test_teacher_objectives_need_teacher_scores(train) -> None:

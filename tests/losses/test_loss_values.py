@@ -226,7 +226,9 @@ def test_in_batch_softmax_multi_positive_and_masked(symmetric: bool) -> None:
     assert expected[2] == 0.0
 
 
-@pytest.mark.parametrize(("mode", "top_k"), [("pointwise", 1), ("pointwise", 2), ("pairwise", 2)])
+@pytest.mark.parametrize(
+    ("mode", "top_k"), [("pointwise", 1), ("pointwise", 2), ("pairwise", 2), ("listwise", 1), ("listwise", 2)]
+)
 def test_hard_label(mode: str, top_k: int) -> None:
     s, y, t, m = tensors()
 
@@ -235,6 +237,9 @@ def test_hard_label(mode: str, top_k: int) -> None:
         target = [1.0 if i in best else 0.0 for i in range(len(t))]
         if mode == "pointwise":
             return mean([bce(a, b) for a, b in zip(s, target, strict=True)])
+        if mode == "listwise":
+            log_q = log_softmax(s)
+            return -sum(h / sum(target) * lq for h, lq in zip(target, log_q, strict=True))
         return mean([math.log(1 + math.exp(-(s[i] - s[j]))) for i, j in pairs(target)])
 
     check(hard_label_loss(s, y, teacher_scores=t, mask=m, reduction="none", mode=mode, top_k=top_k),

@@ -175,6 +175,31 @@ def test_rerun_reuses_every_stage(first_run: dict[str, Any]) -> None:
     assert any("teacher: reusing" in line for line in logs)
     assert again.metrics["teacher"]["scored_pairs_this_run"] == 0
     assert after["teacher"]["metrics"] == before["teacher"]["metrics"]
+    # the first run's stage timings survive the re-run, whose own timings are those of the cache
+    first = first_run["result"].metrics
+    assert first["first_run_timings"] == first["timings"]
+    assert again.metrics["first_run_timings"] == first["timings"]
+    assert again.metrics["timings"] != first["timings"]
+
+
+def test_target_settings_retrain_only_their_students(first_run: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(deep=True)
+    assert (cfg.students.hard_mode, cfg.students.margin_anchor) == ("listwise", "teacher")  # defaults
+    cfg.students.hard_mode = "pairwise"
+    cfg.students.margin_anchor = "positive"
+    logs: list[str] = []
+    again = run_job(cfg, out, log=logs.append)
+    retrained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
+    families = ("lgbm", "lgbm_dense", "lgbm_static", "bi_encoder", "bi_encoder_shallow", "dssm")
+    assert retrained == {"bi_encoder/hard", "bi_encoder_shallow/hard", "dssm/hard"} | {
+        f"{f}/margin_mse" for f in families
+    }
+    loss = again.metrics["models"]["dssm/hard"]["training"]["loss_kwargs"]
+    assert loss == {"top_k": 1, "mode": "pairwise"}
 
 
 def test_collection_without_train_split_uses_kfold_and_a_saved_teacher(

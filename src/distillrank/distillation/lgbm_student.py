@@ -9,7 +9,7 @@
 ``"soft"``       the ``soft_label`` loss, ``T^2 KL(softmax(t/T) || softmax(s/T))`` (``temperature``)
 ``"joint"``      the ``joint`` loss, ``alpha * CE(labels) + (1 - alpha) * soft_label`` (``alpha``)
 ``"margin_mse"`` the ``margin_mse`` loss; rows are reordered so that each query's first row is the
-                 teacher's best (``pairs="first"``: margins to the teacher's top document)
+                 anchor (``pairs="first"``: margins to the teacher's best, or the judged positive)
 ``"rd"``         ``rank_distillation`` (Tang & Wang 2018): the teacher's top-``top_k`` unlabelled
                  candidates as weighted positives, plus a BCE on the labels
 ===============  ==========================================================================================
@@ -102,6 +102,10 @@ class LGBMStudent:
             many rounds (None: no early stopping).
         eval_at: nDCG cut-offs evaluated on ``eval_set``.
         loss_hyper: further hyper-parameters of the distillation loss (e.g. ``{"weighting": "exp"}``).
+        margin_anchor: the first row of each query for ``"margin_mse"``, to which every margin is taken:
+            the teacher's best (``"teacher"``) or the judged positive with the highest label
+            (``"positive"``, as in Hofstätter et al.'s (query, positive, negative) triples; the teacher's
+            best for a query without one).
     """
 
     objective: StudentObjective = "soft"
@@ -112,6 +116,7 @@ class LGBMStudent:
     early_stopping_rounds: int | None = 50
     eval_at: tuple[int, ...] = (10,)
     loss_hyper: dict[str, Any] = field(default_factory=dict)
+    margin_anchor: Literal["teacher", "positive"] = "teacher"
     booster_: lgb.Booster | None = field(default=None, init=False, repr=False)
     best_iteration_: int = field(default=0, init=False)
     feature_names_: list[str] | None = field(default=None, init=False)
@@ -125,6 +130,8 @@ class LGBMStudent:
             raise ValueError(f"alpha must be in [0, 1]; got {self.alpha!r}")
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
             raise ValueError(f"top_k must be a positive integer; got {self.top_k!r}")
+        if self.margin_anchor not in ("teacher", "positive"):
+            raise ValueError(f"margin_anchor must be 'teacher' or 'positive'; got {self.margin_anchor!r}")
         if self.early_stopping_rounds is not None and self.early_stopping_rounds < 1:
             raise ValueError(
                 f"early_stopping_rounds must be >= 1 or None; got {self.early_stopping_rounds!r}"
@@ -175,7 +182,7 @@ class LGBMStudent:
         params["metric"] = "ndcg"
         params["eval_at"] = list(self.eval_at)
         if self.objective == "margin_mse":
-            perm = _teacher_best_first(teacher, group)
+            perm = _anchor_first(teacher, group, y if self.margin_anchor == "positive" else None)
             X, y, teacher = X[perm], y[perm], teacher[perm]
         train_labels = y
         if self.objective == "qrels":
@@ -283,6 +290,7 @@ class LGBMStudent:
             "early_stopping_rounds": self.early_stopping_rounds,
             "eval_at": list(self.eval_at),
             "loss_hyper": self.loss_hyper,
+            "margin_anchor": self.margin_anchor,
             "best_iteration": self.best_iteration_,
             "feature_names": self.feature_names_,
         }
@@ -306,6 +314,7 @@ class LGBMStudent:
             early_stopping_rounds=config["early_stopping_rounds"],
             eval_at=tuple(config["eval_at"]),
             loss_hyper=config["loss_hyper"],
+            margin_anchor=config.get("margin_anchor", "teacher"),
         )
         student.booster_ = lgb.Booster(model_file=str(path / _MODEL))
         student.best_iteration_ = int(config["best_iteration"])
@@ -369,11 +378,17 @@ def _top_k_labels(teacher: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
     return labels
 
 
-def _teacher_best_first(teacher: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """A row permutation that moves each group's highest-teacher-score row to the group's front."""
+def _anchor_first(teacher: np.ndarray, group: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """A row permutation that moves each group's anchor row to the group's front: the row with the
+    highest label when ``labels`` are given and the group has one > 0 (ties: the teacher's best of them),
+    else the row with the highest teacher score."""
     perm = np.arange(len(teacher))
     for start, size in zip(_group_starts(group).tolist(), group.tolist(), strict=True):
         if size > 1:
-            best = start + int(np.argmax(teacher[start : start + size]))
+            t = teacher[start : start + size]
+            if labels is not None and (y := labels[start : start + size]).max() > 0:
+                best = start + int(np.lexsort((-t, -y))[0])
+            else:
+                best = start + int(np.argmax(t))
             perm[[start, best]] = perm[[best, start]]
     return perm

@@ -40,7 +40,7 @@ def _optional_ranks(name: str, value: object) -> None:
 
 
 HYPERPARAMETERS: dict[str, dict[str, Check]] = {
-    "hard_label": {"top_k": positive_int, "mode": one_of("pointwise", "pairwise")},
+    "hard_label": {"top_k": positive_int, "mode": one_of("pointwise", "pairwise", "listwise")},
     "soft_label": {"temperature": positive, "divergence": one_of("kl", "ce")},
     "joint": {"alpha": unit_interval, "temperature": positive, "divergence": one_of("kl", "ce")},
     "margin_mse": {"pairs": one_of("first", "all")},
@@ -75,9 +75,14 @@ def hard_label_loss(
 
     .. math:: \ell_{\text{pointwise}} = -\frac{1}{|V|} \sum_{i \in V} \big[h_i \log \sigma(s_i)
               + (1 - h_i) \log(1 - \sigma(s_i))\big], \qquad
-              \ell_{\text{pairwise}} = \frac{1}{|P|} \sum_{h_i > h_j} \log\big(1 + e^{-(s_i - s_j)}\big)
+              \ell_{\text{pairwise}} = \frac{1}{|P|} \sum_{h_i > h_j} \log\big(1 + e^{-(s_i - s_j)}\big),
 
-    (``mode="pointwise"``: sigmoid BCE; ``mode="pairwise"``: RankNet over the pairs ``P`` with ``h_i > h_j``).
+    .. math:: \ell_{\text{listwise}} = -\sum_{i \in V} \frac{h_i}{\sum_j h_j} \log \operatorname{softmax}(s)_i
+
+    (``mode="pointwise"``: sigmoid BCE; ``mode="pairwise"``: RankNet over the pairs ``P`` with ``h_i > h_j``;
+    ``mode="listwise"``: the softmax cross-entropy of Hinton et al.'s hard targets, i.e. the ``softmax``
+    loss with the teacher's top-k in place of the qrels, so a student trained on qrels with ``softmax``
+    and one trained on hard labels differ only in where the labels come from).
 
     The ground-truth ``labels`` are ignored. Pseudo-labelling with a teacher's top results, e.g. Hinton
     et al. 2015 (hard targets) and Qu et al. 2021 (RocketQA, denoised hard labels from a cross-encoder).
@@ -88,7 +93,7 @@ def hard_label_loss(
         teacher_scores: ``[..., L]``; required.
         mask, weights, reduction: see :mod:`distillrank.losses`.
         top_k: how many of the teacher's best documents are positives.
-        mode: ``"pointwise"`` (BCE) or ``"pairwise"`` (RankNet).
+        mode: ``"pointwise"`` (BCE), ``"pairwise"`` (RankNet) or ``"listwise"`` (softmax cross-entropy).
 
     Example:
         >>> hard_label_loss(torch.tensor([[0.0, 0.0]]), teacher_scores=torch.tensor([[3.0, 1.0]]))
@@ -101,6 +106,8 @@ def hard_label_loss(
     if mode == "pointwise":
         per_entry = F.binary_cross_entropy_with_logits(x.scores, targets, reduction="none")
         per_list = masked_mean(per_entry, x.mask)
+    elif mode == "listwise":
+        per_list = label_cross_entropy(x.scores, targets, x.mask)
     else:
         per_list = ranknet(x.scores, targets, x.mask)
     return reduce_lists(per_list, x, reduction)

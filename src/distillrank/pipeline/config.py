@@ -107,6 +107,16 @@ class StudentSettings(_Section):
     teacher's on the training lists (:func:`~distillrank.distillation.calibration.teacher_scale`), so that
     MarginMSE and the soft labels compare scores in the same units. LightGBM students start from zero
     and take the teacher's scores as they are.
+
+    ``hard_mode``: the loss of the neural students' ``hard`` target on the teacher's top ``hard_top_k``
+    (``hard_label``'s ``mode``): ``"listwise"`` (the default: the softmax cross-entropy the qrels-only
+    twin is trained with, so the two differ by their labels alone), ``"pairwise"`` (RankNet) or
+    ``"pointwise"`` (BCE). On SciFact, listwise beat pairwise on validation in all three neural families
+    (``bench/README.md``). LightGBM's ``hard`` is LambdaMART on the same labels whatever this setting.
+
+    ``margin_anchor``: the document every MarginMSE margin is taken to, in every family: the teacher's
+    best candidate (``"teacher"``) or the judged positive (``"positive"``, as in the (query, positive,
+    negative) triples of Hofstätter et al. 2020; the teacher's best for a query without one).
     """
 
     families: list[Family] = Field(default_factory=lambda: list(FAMILIES))
@@ -117,6 +127,8 @@ class StudentSettings(_Section):
     teacher_scale: float | Literal["auto"] = "auto"
     rd_top_k: StrictInt = Field(default=5, ge=1)
     hard_top_k: StrictInt = Field(default=1, ge=1)
+    hard_mode: Literal["listwise", "pairwise", "pointwise"] = "listwise"
+    margin_anchor: Literal["teacher", "positive"] = "teacher"
     shallow_layers: StrictInt = Field(default=3, ge=1)
     freeze_embeddings: StrictBool = True
     align_epochs: StrictInt = Field(default=2, ge=0)

@@ -67,6 +67,11 @@ CE_FREE = {"fusion", "ranker", "ranker_folds", "ranker_labels"}
 
 _STATIC_KEYS = ("static_sentences", "static_epochs")
 """Student settings of the static query encoder: in the cache key of ``lgbm_static`` students only."""
+_NEURAL_HARD_KEYS = ("hard_mode",)
+"""Student settings of the neural students' ``hard`` target only: in the cache key of those students."""
+_MARGIN_KEYS = ("margin_anchor",)
+"""Student settings of the ``margin_mse`` target only: in the cache key of those students."""
+_NEURAL = ("bi_encoder", "bi_encoder_shallow", "dssm")
 
 
 @dataclass
@@ -493,7 +498,7 @@ class _Job:
                     "evaluation": True,
                     "threads": True,
                     "transfer": True,
-                    "students": {"families", *_STATIC_KEYS},
+                    "students": {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS},
                 }
             ),
             self.fusion.weights,
@@ -513,6 +518,11 @@ class _Job:
                     key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
                 if family == "lgbm_static":
                     key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
+                if family in _NEURAL and spec.target == "hard":
+                    key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
+                if spec.target == "margin_mse" and s.margin_anchor != "teacher":
+                    # keyed only off its default, so the students of folders made before it stay cached
+                    key = _digest(key, *(getattr(s, k) for k in _MARGIN_KEYS))
                 cached = _read_json(path)
                 if cached and cached.get("key") == key:
                     result = cached["result"]
@@ -709,7 +719,7 @@ class _Job:
             self.qrels,
             self.corpus,
             teacher,
-            teacher_best_first=spec.target == "margin_mse",
+            anchor_first=self.cfg.students.margin_anchor if spec.target == "margin_mse" else None,
         )
         if spec.target == "qrels":
             return lists, None
@@ -859,6 +869,21 @@ class _Job:
         return models
 
 
+def _first_run_timings(previous: Path, timings: dict[str, float]) -> dict[str, float]:
+    """The stage timings of the first run into this output folder: a re-run's ``timings`` are those of
+    the cached stages, so the previous ``metrics.json``'s first-run timings are carried over (or its
+    ``timings``, when it predates this key); ``timings`` when there is no previous report."""
+    try:
+        before = _read_json(previous)
+    except (OSError, ValueError):  # an unreadable report from an earlier run is replaced, not fatal
+        before = None
+    if isinstance(before, dict):
+        kept = before.get("first_run_timings") or before.get("timings")
+        if isinstance(kept, dict) and kept:
+            return kept
+    return dict(timings)
+
+
 def run_job(
     config: JobConfig,
     output: str | Path,
@@ -887,5 +912,6 @@ def run_job(
     job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
     job.timings["total_s"] = round(time.perf_counter() - t_start, 1)
     metrics = build_metrics(job, models)
+    metrics["first_run_timings"] = _first_run_timings(out / "metrics.json", job.timings)
     files = write_report(metrics, out)
     return JobResult(out, metrics, files)

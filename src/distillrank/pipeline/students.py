@@ -9,10 +9,10 @@ function as a LightGBM custom objective for the trees — :mod:`distillrank.dist
 target          neural students                         LightGBM
 ==============  ======================================  =========================================
 ``qrels``       ``softmax`` on the labels               LambdaMART on the labels
-``hard``        ``hard_label`` (teacher top-k, RankNet)  LambdaMART on the teacher's top-k
+``hard``        ``hard_label`` (teacher top-k, softmax)  LambdaMART on the teacher's top-k
 ``soft`` (T)    ``soft_label`` at temperature T          the same loss as a custom objective
 ``joint``       ``joint`` (alpha, the best T)           same
-``margin_mse``  ``margin_mse`` (teacher's best first)   same
+``margin_mse``  ``margin_mse`` (``margin_anchor`` first) same
 ``rd``          ``rank_distillation`` (top-K, hybrid;   same (BCE ground truth)
                 the ``softmax`` ground truth)
 ==============  ======================================  =========================================
@@ -27,9 +27,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import Any, Literal
 
 from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.run import Run
@@ -71,7 +69,7 @@ def neural_loss(spec: TargetSpec, settings: Any) -> tuple[str, dict[str, Any]]:
     if spec.target == "qrels":
         return "softmax", {}
     if spec.target == "hard":
-        return "hard_label", {"top_k": settings.hard_top_k, "mode": "pairwise"}
+        return "hard_label", {"top_k": settings.hard_top_k, "mode": settings.hard_mode}
     if spec.target == "soft":
         return "soft_label", {"temperature": spec.temperature}
     if spec.target == "joint":
@@ -104,7 +102,7 @@ def lgbm_kwargs(spec: TargetSpec, settings: Any) -> dict[str, Any]:
         extra = {"alpha": settings.alpha} if spec.target == "joint" else {}
         return {**base, "objective": spec.target, "temperature": spec.temperature, **extra}
     if spec.target == "margin_mse":
-        return {**base, "objective": "margin_mse"}
+        return {**base, "objective": "margin_mse", "margin_anchor": settings.margin_anchor}
     if spec.target == "rd":
         return {**base, "objective": "rd", "top_k": settings.rd_top_k, "alpha": settings.alpha}
     raise ValueError(f"unknown target {spec.target!r}")
@@ -118,11 +116,12 @@ def make_lists(
     corpus: Corpus,
     teacher: Run,
     *,
-    teacher_best_first: bool = False,
+    anchor_first: Literal["teacher", "positive"] | None = None,
 ) -> list[Any]:
     """Training lists (:class:`~distillrank.training.ListExample`) of ``qids``: the candidates with their
-    labels and teacher scores; ``teacher_best_first`` moves the teacher's top document to the front
-    (the layout MarginMSE's ``pairs="first"`` expects)."""
+    labels and teacher scores. ``anchor_first`` moves one document to the front (the layout MarginMSE's
+    ``pairs="first"`` expects): the teacher's best (``"teacher"``), or the judged document with the highest
+    label (``"positive"``; ties and queries without one: the teacher's best)."""
     from distillrank.training import ListExample
 
     out = []
@@ -131,11 +130,12 @@ def make_lists(
         if len(docs) < 2:
             continue
         t = [teacher[q][d] for d in docs]
-        if teacher_best_first:
-            best = int(np.argmax(t))
+        judged = qrels.get(q, {})
+        if anchor_first is not None:
+            y = [judged.get(d, 0) if anchor_first == "positive" else 0 for d in docs]
+            best = max(range(len(docs)), key=lambda i: (y[i], t[i], -i))
             docs[0], docs[best] = docs[best], docs[0]
             t[0], t[best] = t[best], t[0]
-        judged = qrels.get(q, {})
         out.append(
             ListExample(
                 query=queries[q],

@@ -294,5 +294,9 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
     r.heading("Targets of the issue")
     r.table([{"check": k, "value": str(v)} for k, v in checks.items() if k != "distilled_vs_qrels_only"])
     r.heading("Timings")
-    r.table([{"stage": k, "seconds": v} for k, v in metrics["timings"].items()])
+    first = metrics.get("first_run_timings") or {}
+    r.table(
+        [{"stage": k, "seconds": v, "first run": first.get(k)} for k, v in metrics["timings"].items()],
+        caption="this run; the first run into this folder (a re-run reads its stages from the cache)",
+    )
     return r.write(folder, metrics=metrics)
