@@ -296,7 +296,10 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
     r.heading("Timings")
     first = metrics.get("first_run_timings") or {}
     r.table(
-        [{"stage": k, "seconds": v, "first run": first.get(k)} for k, v in metrics["timings"].items()],
+        [
+            {"stage": k, "seconds": metrics["timings"].get(k), "first run": first.get(k)}
+            for k in {**first, **metrics["timings"]}  # the stages of either run, the first run's order
+        ],
         caption="this run; the first run into this folder (a re-run reads its stages from the cache)",
     )
     return r.write(folder, metrics=metrics)
