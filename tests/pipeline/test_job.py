@@ -157,6 +157,46 @@ def test_job_writes_the_report_and_every_model(first_run: dict[str, Any]) -> Non
     assert "`students.teacher_scale`): bi_encoder " in (out / "report.md").read_text()
 
 
+def test_every_distilled_student_is_tested_against_its_twin(first_run: dict[str, Any]) -> None:
+    out = first_run["root"] / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    checks = metrics["checks"]
+    entries = [v for fam in checks["distilled_vs_qrels_only"].values() for v in fam.values()]
+    assert entries
+    for v in entries:
+        assert 0 < v["p_value"] <= 1
+        assert v["significant"] == (v["p_value"] < 0.05)
+        assert v["queries_better"] >= 0 and v["queries_worse"] >= 0
+        if v["delta_vs_qrels"] > 0:  # a better mean needs a query where the student is better
+            assert v["queries_better"] > 0
+    summary = checks["distilled_vs_qrels_only_summary"]
+    assert summary["distilled_students"] == len(entries)
+    assert summary["beat_their_twin"] == sum(v["beats_qrels"] for v in entries)
+    parts = ("significantly_better", "significantly_worse", "no_significant_difference")
+    assert sum(summary[k] for k in parts) == len(entries)
+    assert "paired randomisation test" in (out / "report.md").read_text()
+
+
+def test_paired_test_of_a_student_against_its_twin(tmp_path: Path) -> None:
+    from distillrank.data.run import Run
+    from distillrank.pipeline.summary import _against_twin
+
+    qrels = Qrels({f"q{i}": {"good": 1} for i in range(40)})
+    good = Run({f"q{i}": {"good": 2.0, "bad": 1.0} for i in range(40)}, name="good")
+    bad = Run({f"q{i}": {"good": 1.0, "bad": 2.0} for i in range(40)}, name="bad")
+    good.save(tmp_path / "good.trec")
+    bad.save(tmp_path / "bad.trec")
+    student = {"metrics": {"nDCG@10": 1.0}, "run": "good.trec"}
+    twin = {"metrics": {"nDCG@10": 0.63}, "run": "bad.trec"}
+    entry = _against_twin(student, twin, tmp_path, qrels)
+    # every one of the 40 queries is better: only the all-positive sign vector and its mirror are as extreme
+    assert entry["significant"] and entry["p_value"] < 0.001
+    assert (entry["queries_better"], entry["queries_worse"]) == (40, 0)
+    same = _against_twin(twin, twin, tmp_path, qrels)
+    assert same["p_value"] == 1.0 and not same["significant"] and not same["beats_qrels"]
+    assert "p_value" not in _against_twin(student, twin, None, None)  # no runs on disk: no test
+
+
 def test_teacher_scale_setting_is_validated() -> None:
     assert JobConfig.from_dict({"students": {"teacher_scale": 2.5}}).students.teacher_scale == 2.5
     for bad in (0, -1.0, "big"):
