@@ -117,6 +117,18 @@ def test_runs_are_repeatable(tiny: OnlineData) -> None:
     assert a.curves["dr"].ndcg == b.curves["dr"].ndcg
 
 
+def test_the_seed_replicates_the_rankers_bagging_too(tiny: OnlineData) -> None:
+    # full information reads no clicks: only the rankers' LightGBM bagging can differ between seeds
+    runs = [run_online(tiny, quick_config(estimators=("full_info",), seed=s)) for s in (0, 1, 2)]
+    assert len({tuple(r.curves["full_info"].ndcg) for r in runs}) > 1
+    assert [r.metrics()["config"]["lgbm_params"]["seed"] for r in runs] == [0, 1, 2]
+    pinned = [
+        run_online(tiny, quick_config(estimators=("full_info",), seed=s, lgbm_params={"seed": 7}))
+        for s in (0, 1)
+    ]  # a seed in lgbm_params wins
+    assert pinned[0].curves["full_info"].ndcg == pinned[1].curves["full_info"].ndcg
+
+
 def test_refit_and_warm_start_build_models_of_the_same_size(tiny: OnlineData) -> None:
     """Refitting (the default) trains ``trees_per_round * rounds`` trees from scratch on the whole log in
     the last round; warm starting adds ``trees_per_round`` to the last model: the same size, other trees."""

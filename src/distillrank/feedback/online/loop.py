@@ -140,7 +140,9 @@ class OnlineConfig:
         warm_start: fine-tune the last round's model with ``trees_per_round`` more trees instead of
             refitting from scratch with ``trees_per_round * (round + 1)`` trees (step 5).
         mc_samples: rankings per query for the expected exposure of a stochastic policy.
-        seed: the random seed.
+        seed: the random seed of everything random in a run: the sessions, the clicks, the click model
+            and the rankers' LightGBM bagging (``seed`` in their parameters, unless ``lgbm_params`` sets
+            it), so runs with different seeds are independent replicates, ``full_info`` included.
         store: ``"duckdb"`` (a file under the output folder; memory without one) or ``"memory"``.
         start_from_initial: start every round's model (refitted, or the first fine-tuned one) from the
             initial ranker's trees when that is a LightGBM model (default: no; the initial ranker only
@@ -238,6 +240,7 @@ class OnlineConfig:
         d = asdict(self)
         d.pop("estimators")
         d.pop("rounds")
+        d["ranker_seed"] = "seed"  # older checkpoints' rankers used bagging seed 0 whatever the seed
         return hashlib.sha256(json.dumps([dataset, d], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -304,7 +307,7 @@ class OnlineResult:
             "initial": {"ranker": self.initial_name, METRIC: round(self.initial_ndcg, 5)},
             "true_propensities": self.true_propensities,
             "config": {k: v for k, v in asdict(self.config).items() if k != "lgbm_params"}
-            | {"lgbm_params": {**DEFAULT_LGBM_PARAMS, **self.config.lgbm_params}},
+            | {"lgbm_params": {**DEFAULT_LGBM_PARAMS, "seed": self.config.seed, **self.config.lgbm_params}},
             "estimators": est,
             "seconds": round(self.seconds, 1),
         }
@@ -545,7 +548,7 @@ def _run_estimator(
                 rows = grid.rows[queries][fit]
                 group = fit.sum(axis=1)
                 setup, label = lgbm_setup(rel[queries][fit], group, config.objective)
-                params = {**DEFAULT_LGBM_PARAMS, **config.lgbm_params, **setup}
+                params = {**DEFAULT_LGBM_PARAMS, "seed": config.seed, **config.lgbm_params, **setup}
                 train_set = lgb.Dataset(data.train.X[rows], label=label, group=group)
                 if config.warm_start:
                     state.booster = lgb.train(
