@@ -47,6 +47,15 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     assert [row["d"] for row in sizes] == [4, 8] and [row["headline"] for row in sizes] == [False, True]
     assert {m["role"] for m in models.values() if m.get("d") == 4} == {"size_student", "size_rd"}
     assert "Student size" in report
+    # the RD student against the student alone, user by user
+    test = metrics["rd_vs_student_test"]
+    assert test["rd_student"] == head["rd_student"] and test["student"] == head["student"]
+    assert 0 < test["p_value"] <= 1 and test["significant"] == (test["p_value"] < 0.05)
+    assert test["users_better"] + test["users_worse"] <= test["users"]
+    delta = models[head["rd_student"]]["metrics"]["nDCG@10"] - models[head["student"]]["metrics"]["nDCG@10"]
+    assert test["delta_nDCG@10"] == pytest.approx(delta, abs=1e-5)
+    assert all(0 < row["rd_vs_student_p"] <= 1 for row in sizes)
+    assert "paired randomisation test p =" in report
     # the L2 weight: chosen on validation for the teacher and the student; RD students take the student's
     search = metrics["weight_decay_search"]
     for role, name in (("teacher", head["teacher"]), ("student", head["student"])):

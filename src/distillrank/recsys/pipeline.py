@@ -25,7 +25,12 @@
                        "cost": {"params": n, "ms_per_user": x, "latency_ms": x}, ...}},
      "headline": {"teacher": NAME, "student": NAME, "rd_student": NAME},
      "targets": {...}, "student_sizes": [{"d": d, "student_test": x, "rd_test": x, ...}],
+     "rd_vs_student_test": {"delta_nDCG@10": x, "p_value": p, "users_better": n, ...},
      "config": {...}, "data": {...}}
+
+``rd_vs_student_test`` and the size table's ``rd_vs_student_p`` are two-sided paired randomisation tests
+of the RD student against the student alone over the test users' nDCG@10
+(:func:`~distillrank.evaluation.significance.permutation_test`).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from distillrank.data.interactions import Interactions
 from distillrank.errors import DistillrankError
+from distillrank.evaluation.significance import permutation_test
 from distillrank.recsys.caser import Caser, CaserConfig
 from distillrank.recsys.cost import measure_inference
 from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows, split_sequential
@@ -178,6 +185,7 @@ class ModelRun:
     info: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
+    per_user: np.ndarray | None = field(default=None, repr=False)  # test nDCG@10 of every test user
 
 
 @dataclass
@@ -212,6 +220,7 @@ class JobResult:
             "headline": self.headline,
             "targets": self.targets(),
             "alpha_search": self.alpha_search,
+            "rd_vs_student_test": self.rd_vs_student_test(),
             "weight_decay_search": self.weight_decay_search,
             "student_sizes": self.size_table(),
             "data": {"source": self.data.source, **self.data.stats()},
@@ -243,6 +252,7 @@ class JobResult:
                     "student_test": round(p.metrics[nd], 5),
                     "rd_test": round(r.metrics[nd], 5),
                     "rd_over_student": round(r.metrics[nd] / max(p.metrics[nd], 1e-12), 4),
+                    "rd_vs_student_p": _paired_p(r, p),
                     "student_over_teacher": round(p.metrics[nd] / max(t.metrics[nd], 1e-12), 4),
                     "rd_over_teacher": round(r.metrics[nd] / max(t.metrics[nd], 1e-12), 4),
                     "weighting": r.info.get("weighting"),
@@ -251,6 +261,26 @@ class JobResult:
                 }
             )
         return rows
+
+    def rd_vs_student_test(self) -> dict[str, Any] | None:
+        """The headline RD student against the student alone, user by user: a two-sided paired
+        randomisation test of the mean test nDCG@10 difference (10,000 sign flips, seed 0; Smucker,
+        Allan and Carterette 2007), with the users each ranks better; None without per-user values."""
+        rd, s = self.runs[self.headline["rd_student"]], self.runs[self.headline["student"]]
+        p = _paired_p(rd, s)
+        if p is None or rd.per_user is None or s.per_user is None:
+            return None
+        diff = rd.per_user - s.per_user
+        return {
+            "rd_student": rd.name,
+            "student": s.name,
+            "users": len(diff),
+            "delta_nDCG@10": round(float(diff.mean()), 6),
+            "p_value": p,
+            "significant": p < 0.05,
+            "users_better": int((diff > 0).sum()),
+            "users_worse": int((diff < 0).sum()),
+        }
 
     def targets(self) -> dict[str, Any]:
         """The issue's figures, measured, with pass/fail."""
@@ -465,6 +495,7 @@ def run_job(
     for run in runs.values():
         test = evaluate_ranking(run.model, data, "test", sampled=cfg.sampled_metrics, seed=cfg.seed)
         run.metrics = {k: test.metrics[k] for k in (*REPORTED, "R@10") if k in test.metrics}
+        run.per_user = np.asarray(test.per_user["nDCG@10"], dtype=np.float64)
     cb("timing", None, 0)
     scorers: dict[str, SequenceScorer] = {n: r.model for n, r in runs.items()}
     costs = measure_inference(scorers, data, batch_size=cfg.timing_batch, rounds=cfg.timing_rounds)
@@ -480,6 +511,13 @@ def run_job(
     return JobResult(
         data, cfg, runs, headline, alpha_search, time.perf_counter() - t_start, weight_decay_search
     )
+
+
+def _paired_p(a: ModelRun, b: ModelRun) -> float | None:
+    """Two-sided paired randomisation test p-value of ``a``'s per-user test nDCG@10 against ``b``'s."""
+    if a.per_user is None or b.per_user is None or len(a.per_user) != len(b.per_user) or len(a.per_user) < 2:
+        return None
+    return round(permutation_test(a.per_user, b.per_user, n_resamples=10_000, seed=0), 4)
 
 
 def _valid(run: ModelRun) -> float:

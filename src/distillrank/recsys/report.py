@@ -83,6 +83,14 @@ def build_report(result: JobResult) -> Report:
         ],
         caption="rd_over_student, rd_over_teacher: test nDCG@10 ratios; params_ratio: RD student / teacher",
     )
+    test = result.rd_vs_student_test()
+    if test is not None:
+        r.text(
+            f"RD student against the student alone, user by user: test nDCG@10 difference "
+            f"{test['delta_nDCG@10']:+.4f} over {test['users']} users ({test['users_better']} ranked better, "
+            f"{test['users_worse']} worse); two-sided paired randomisation test p = {test['p_value']:.4f}"
+            f" ({'significant' if test['significant'] else 'not significant'} at 0.05)."
+        )
 
     sizes = result.size_table()
     if len(sizes) > 1:
@@ -97,6 +105,7 @@ def build_report(result: JobResult) -> Report:
                     "student test": row["student_test"],
                     "RD test": row["rd_test"],
                     "RD vs student": f"{row['rd_over_student'] - 1:+.1%}",
+                    "p (paired)": row.get("rd_vs_student_p"),
                     "student vs teacher": f"{row['student_over_teacher']:.3f}x",
                     "RD vs teacher": f"{row['rd_over_teacher']:.3f}x",
                 }
