@@ -2,7 +2,8 @@
 
 * :func:`split_sequential` — per-user temporal split (test: the last interactions, validation: those
   before); :func:`make_windows` — Caser's training instances; :class:`NegativeSampler`.
-* :class:`Caser` (Tang & Wang, WSDM 2018) and :class:`TwoTower` (DSSM-style) — models that only score.
+* :class:`Caser` (Tang & Wang, WSDM 2018) and :class:`TwoTower` (DSSM-style) — models that only score;
+  :class:`ScoreEnsemble` — the mean score of several, a stronger teacher.
 * :func:`evaluate_ranking` — ``P@k``, ``R@k``, ``nDCG@k``, ``MAP`` over the full catalogue.
 * :func:`fit` with the steps of :mod:`~distillrank.recsys.objectives` and :func:`rd_step` — training,
   with every loss taken from :mod:`distillrank.losses`.
@@ -18,6 +19,7 @@ from distillrank.recsys.data import (
     split_sequential,
 )
 from distillrank.recsys.distill import WEIGHTINGS, RDConfig, catalogue_ranks, rd_step, teacher_topk
+from distillrank.recsys.ensemble import ScoreEnsemble
 from distillrank.recsys.metrics import RankingResult, SequenceScorer, evaluate_ranking, metrics_from_ranks
 from distillrank.recsys.objectives import bce_step, in_batch_step, sampled_list_step
 from distillrank.recsys.pipeline import JobConfig, JobResult, load_interactions, run_job, write_report
@@ -34,6 +36,7 @@ __all__ = [
     "NegativeSampler",
     "RDConfig",
     "RankingResult",
+    "ScoreEnsemble",
     "SequenceScorer",
     "SequentialData",
     "TrainConfig",

@@ -1,0 +1,309 @@
+"""Benchmark: does a stronger teacher make Ranking Distillation pay on MovieLens-100K? (issue 6, extra)
+
+Run:  python bench/recsys_teacher_ensemble.py [--data-dir ../shared/data] [--members 5]
+       [--alphas 10,30,100] [--jobs 2] [--quick]
+On MovieLens-100K the d=10 Caser student alone is already 0.97x the d=100 Caser teacher, and the RD
+student does not beat it (``bench/recsys_rd.py``). This benchmark asks whether the teacher is the limit:
+it trains ``--members`` d=100 Caser teachers that differ only in their seed (seed 0 is the job's teacher,
+bit for bit: same settings, L2 3e-4 as chosen on validation by ``recsys_rd``), takes the mean of their
+scores as a stronger teacher (:class:`~distillrank.recsys.ensemble.ScoreEnsemble`), and trains the
+job's d=10 RD student (hybrid weighting, the student alone's seed, L2, negatives and epoch budget) from
+the single teacher's and from the ensemble's top-10 at every ``--alphas``, side by side with the same
+student alone. Writes ``bench/results/recsys_teacher_ensemble.json``: every model's validation and test
+``nDCG@10``, RD over the student alone with the paired randomisation test over the test users, and per
+teacher the alpha chosen on validation against the issue's +10%.
+
+Trained models are checkpointed in ``bench/results/cache/recsys_teacher_ensemble/`` under a key of their
+settings and the data, so an interrupted run resumes without retraining them.
+"""
+
+# ruff: noqa: E402  (the thread variables must be set before torch is imported)
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"  # one thread per process; --jobs processes in parallel
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from _common import RESULTS, data_dir, write_json
+from distillrank.evaluation.significance import permutation_test
+from distillrank.recsys import (
+    Caser,
+    CaserConfig,
+    NegativeSampler,
+    RDConfig,
+    ScoreEnsemble,
+    SequentialData,
+    TrainConfig,
+    bce_step,
+    evaluate_ranking,
+    fit,
+    load_interactions,
+    make_windows,
+    rd_step,
+    set_seed,
+    split_sequential,
+    teacher_topk,
+)
+
+CACHE = RESULTS / "cache" / "recsys_teacher_ensemble"
+TARGET = 1.10  # the issue's RD student over the student alone
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The job's defaults (``JobConfig``) with the L2 weight ``recsys_rd`` chose on validation."""
+
+    data: str = "ml-100k"
+    data_dir: str = ""
+    L: int = 5
+    T: int = 3
+    teacher_d: int = 100
+    student_d: int = 10
+    K: int = 10
+    weight_decay: float = 3e-4
+    teacher_n_neg: int = 10
+    n_neg: int = 3
+    teacher_epochs: int = 60
+    student_epochs: int = 200
+    dynamic_start_epoch: int = 10
+    lr: float = 1e-3
+    batch_size: int = 512
+    patience: int = 10
+    eval_every: int = 2
+
+
+def _data(s: Settings) -> SequentialData:
+    interactions = load_interactions(s.data, s.data_dir or None)
+    return split_sequential(interactions, test_fraction=0.2, valid_fraction=0.1)
+
+
+def _key(s: Settings, *parts: object) -> str:
+    blob = json.dumps([asdict(s) | {"data_dir": ""}, *map(str, parts)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _train_config(s: Settings, epochs: int, seed: int) -> TrainConfig:
+    return TrainConfig(
+        epochs=epochs,
+        batch_size=s.batch_size,
+        lr=s.lr,
+        weight_decay=s.weight_decay,
+        patience=s.patience,
+        eval_every=s.eval_every,
+        seed=seed,
+    )
+
+
+def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state": model.state_dict(), "info": info}, tmp)
+    os.replace(tmp, path)  # atomic: a crash leaves no half-written checkpoint
+
+
+def _caser(data: SequentialData, s: Settings, d: int) -> Caser:
+    return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=s.L))
+
+
+def train_teacher(s: Settings, seed: int) -> Path:
+    """The job's teacher with ``seed`` (seed 0: the job's own), checkpointed; cached when present."""
+    path = CACHE / f"teacher-seed{seed}-{_key(s, 'teacher', seed)}.pt"
+    if path.exists():
+        return path
+    torch.set_num_threads(1)
+    data = _data(s)
+    windows = make_windows(data, s.L, s.T)
+    set_seed(seed)
+    model = _caser(data, s, s.teacher_d)
+    result = fit(
+        model,
+        bce_step(model, windows, NegativeSampler(data, seed=seed), s.teacher_n_neg),
+        len(windows),
+        data,
+        _train_config(s, s.teacher_epochs, seed),
+    )
+    _save(model, path, {"seed": seed, "valid": result.best_valid, "seconds": result.seconds})
+    return path
+
+
+def _load(path: Path, data: SequentialData, s: Settings, d: int) -> tuple[Caser, dict[str, Any]]:
+    blob = torch.load(path, weights_only=False)
+    model = _caser(data, s, d)
+    model.load_state_dict(blob["state"])
+    return model.eval(), blob["info"]
+
+
+def train_student(s: Settings, teachers: tuple[Path, ...], alpha: float) -> dict[str, Any]:
+    """The job's d=10 student: alone (``teachers`` empty) or with RD from the mean of ``teachers``."""
+    names = ",".join(p.name.split("-")[1] for p in teachers)
+    out = CACHE / f"student-{_key(s, 'student', names, alpha)}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    torch.set_num_threads(1)
+    data = _data(s)
+    windows = make_windows(data, s.L, s.T)
+    set_seed(1)  # the job's student seed, for the student alone and every RD student
+    model = _caser(data, s, s.student_d)
+    sampler = NegativeSampler(data, seed=1)
+    if teachers:
+        ens = ScoreEnsemble([_load(p, data, s, s.teacher_d)[0] for p in teachers]).eval()
+        with torch.no_grad():
+            topk = teacher_topk(ens, windows, data, K=s.K)
+        rd = RDConfig(
+            K=s.K, weighting="hybrid", alpha=alpha, n_neg=s.n_neg, dynamic_start_epoch=s.dynamic_start_epoch
+        )
+        step = rd_step(model, topk, windows, sampler, data, rd)
+    else:
+        step = bce_step(model, windows, sampler, s.n_neg)
+    result = fit(model, step, len(windows), data, _train_config(s, s.student_epochs, 1))
+    model.eval()
+    test = evaluate_ranking(model, data, "test")
+    row = {
+        "teachers": names or None,
+        "alpha": alpha if teachers else None,
+        "valid_nDCG@10": result.best_valid,
+        "test_nDCG@10": test.metrics["nDCG@10"],
+        "best_epoch": result.best_epoch,
+        "seconds": round(result.seconds, 1),
+        "per_user": [float(x) for x in test.per_user["nDCG@10"]],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(row))
+    os.replace(tmp, out)
+    return row
+
+
+def _metrics(model: torch.nn.Module, data: SequentialData) -> dict[str, float]:
+    with torch.no_grad():
+        return {
+            "valid_nDCG@10": round(evaluate_ranking(model, data, "valid").metrics["nDCG@10"], 6),  # type: ignore[arg-type]
+            "test_nDCG@10": round(evaluate_ranking(model, data, "test").metrics["nDCG@10"], 6),  # type: ignore[arg-type]
+        }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--data", default="ml-100k")
+    ap.add_argument("--members", type=int, default=5, help="teachers in the ensemble (seeds 0..members-1)")
+    ap.add_argument("--alphas", default="10,30,100", help="RD weights, comma-separated")
+    ap.add_argument("--jobs", type=int, default=2, help="models trained in parallel, one thread each")
+    ap.add_argument("--quick", action="store_true", help="few epochs, 2 members, one alpha: a smoke run")
+    ap.add_argument("--output", default=str(RESULTS / "recsys_teacher_ensemble.json"))
+    args = ap.parse_args()
+    if args.members < 2:
+        ap.error("--members must be at least 2")
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    s = Settings(data=args.data, data_dir=str(data_dir(args.data_dir)))
+    if args.quick:
+        s = Settings(
+            data=s.data, data_dir=s.data_dir, teacher_epochs=4, student_epochs=4, dynamic_start_epoch=2
+        )
+        args.members, alphas = 2, alphas[:1]
+        args.output = str(Path(args.output).with_suffix(".quick.json"))
+    t0 = time.perf_counter()
+    seeds = list(range(args.members))
+    with ProcessPoolExecutor(args.jobs) as pool:
+        paths = tuple(pool.map(train_teacher, [s] * len(seeds), seeds))
+        print(f"[{time.perf_counter() - t0:6.0f}s] {len(paths)} teachers", flush=True)
+        jobs = [((), 0.0)] + [(src, a) for a in alphas for src in (paths[:1], paths)]
+        rows = list(pool.map(train_student, [s] * len(jobs), [j[0] for j in jobs], [j[1] for j in jobs]))
+    print(f"[{time.perf_counter() - t0:6.0f}s] {len(rows)} students", flush=True)
+
+    torch.set_num_threads(1)
+    data = _data(s)
+    members = [_load(p, data, s, s.teacher_d)[0] for p in paths]
+    teachers = [{"seed": seed, **_metrics(m, data)} for seed, m in zip(seeds, members, strict=True)]
+    ensemble = _metrics(ScoreEnsemble(members).eval(), data)
+    t_single, t_ens = teachers[0]["test_nDCG@10"], ensemble["test_nDCG@10"]
+    ensemble["over_teacher_seed0"] = round(t_ens / t_single, 4)
+    ensemble["over_mean_member"] = round(t_ens / float(np.mean([t["test_nDCG@10"] for t in teachers])), 4)
+
+    student = rows[0]
+    s_test = student["test_nDCG@10"]
+    rd_rows = []
+    for row in rows[1:]:
+        source = "ensemble" if "," in row["teachers"] else "single"
+        diff = np.asarray(row["per_user"]) - np.asarray(student["per_user"])
+        rd_rows.append(
+            {
+                "teacher": source,
+                "alpha": row["alpha"],
+                "valid_nDCG@10": round(row["valid_nDCG@10"], 6),
+                "test_nDCG@10": round(row["test_nDCG@10"], 6),
+                "over_student": round(row["test_nDCG@10"] / s_test, 4),
+                "over_its_teacher": round(
+                    row["test_nDCG@10"] / (t_ens if source == "ensemble" else t_single), 4
+                ),
+                "p_value_vs_student": round(
+                    permutation_test(row["per_user"], student["per_user"], n_resamples=10_000, seed=0), 4
+                ),
+                "users_better": int((diff > 0).sum()),
+                "users_worse": int((diff < 0).sum()),
+                "best_epoch": row["best_epoch"],
+                "seconds": row["seconds"],
+            }
+        )
+    chosen = {}
+    for source in ("single", "ensemble"):
+        cands = [r for r in rd_rows if r["teacher"] == source]
+        best = max(cands, key=lambda r: r["valid_nDCG@10"])
+        chosen[source] = {
+            "alpha": best["alpha"],
+            "test_nDCG@10": best["test_nDCG@10"],
+            "over_student": best["over_student"],
+            "p_value_vs_student": best["p_value_vs_student"],
+            "target": f">= {TARGET}",
+            "pass": best["over_student"] >= TARGET,
+        }
+    out = {
+        "benchmark": "recsys_teacher_ensemble",
+        "dataset": args.data,
+        "quick": args.quick,
+        "settings": {k: v for k, v in asdict(s).items() if k != "data_dir"},
+        "members": args.members,
+        "teachers": teachers,
+        "ensemble": ensemble,
+        "student_alone": {
+            "valid_nDCG@10": round(student["valid_nDCG@10"], 6),
+            "test_nDCG@10": round(s_test, 6),
+            "best_epoch": student["best_epoch"],
+        },
+        "rd": rd_rows,
+        "chosen_on_validation": chosen,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "jobs": args.jobs,
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+    }
+    write_json(args.output, out)
+    for t in teachers:
+        print(f"teacher seed {t['seed']}: valid {t['valid_nDCG@10']:.4f}, test {t['test_nDCG@10']:.4f}")
+    print(f"ensemble of {args.members}: valid {ensemble['valid_nDCG@10']:.4f}, test {t_ens:.4f}")
+    print(f"student alone: test {s_test:.4f}")
+    for r in rd_rows:
+        print(
+            f"RD from {r['teacher']:8s} alpha {r['alpha']:g}: valid {r['valid_nDCG@10']:.4f}, test "
+            f"{r['test_nDCG@10']:.4f} ({r['over_student'] - 1:+.1%} over the student, "
+            f"p = {r['p_value_vs_student']})"
+        )
+    print(f"wrote {args.output} ({out['seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
