@@ -1,7 +1,7 @@
 """Benchmark: Ranking Distillation with Caser on MovieLens-100K, and the two-tower losses (issue 6).
 
 Run:  python bench/recsys_rd.py [--data-dir ../shared/data] [--quick] [--threads 2]
-       [--student-dim 10] [--student-sizes 5,20,50]
+       [--student-dim 10] [--student-sizes 5,20,50] [--teacher-members 1]
 Runs the whole ``distillrank recsys distill`` job (Caser teacher d=100; student d=10 without and with RD
 for every weighting scheme, alpha chosen on validation, the L2 weight chosen on validation for the teacher
 and the student alone, every student with the student's L2 weight and the same epochs, early stopping
@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--student-dim", type=int, default=STUDENT_D, help="the headline student's d")
+    ap.add_argument("--teacher-members", type=int, default=1, help="Casers in the teacher (mean score)")
     ap.add_argument(
         "--student-sizes",
         default=",".join(map(str, STUDENT_SIZES)),
@@ -54,6 +55,7 @@ def main() -> None:
     interactions = load_interactions(args.data, data_dir(args.data_dir))
     config = JobConfig(
         student_d=args.student_dim,
+        teacher_members=args.teacher_members,
         student_sizes=tuple(int(d) for d in args.student_sizes.split(",") if d.strip()),
         quick=args.quick,
         threads=args.threads,

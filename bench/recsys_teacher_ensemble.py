@@ -31,7 +31,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from distillrank.evaluation.significance import permutation_test
 from distillrank.recsys import (
     Caser,
     CaserConfig,
+    JobConfig,
     NegativeSampler,
     RDConfig,
     ScoreEnsemble,
@@ -61,29 +62,23 @@ from distillrank.recsys import (
 
 CACHE = RESULTS / "cache" / "recsys_teacher_ensemble"
 TARGET = 1.10  # the issue's RD student over the student alone
+USED = ("L", "T", "teacher_d", "student_d", "K", "lam", "mu", "n_neg", "teacher_n_neg", "teacher_epochs")
+USED += ("student_epochs", "dynamic_start_epoch", "lr", "batch_size", "patience", "eval_every")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The job's defaults (``JobConfig``) with the L2 weight ``recsys_rd`` chose on validation."""
+    """The job's settings (``JobConfig``) with the L2 weight ``recsys_rd`` chose on validation."""
 
     data: str = "ml-100k"
     data_dir: str = ""
-    L: int = 5
-    T: int = 3
-    teacher_d: int = 100
-    student_d: int = 10
-    K: int = 10
     weight_decay: float = 3e-4
-    teacher_n_neg: int = 10
-    n_neg: int = 3
-    teacher_epochs: int = 60
-    student_epochs: int = 200
-    dynamic_start_epoch: int = 10
-    lr: float = 1e-3
-    batch_size: int = 512
-    patience: int = 10
-    eval_every: int = 2
+    job: JobConfig = field(default_factory=JobConfig)
+
+    def describe(self) -> dict[str, Any]:
+        """What the models depend on (the cache key and the JSON's ``settings``)."""
+        job = {k: getattr(self.job, k) for k in USED}
+        return {"data": self.data, "weight_decay": self.weight_decay, **job}
 
 
 def _data(s: Settings) -> SequentialData:
@@ -92,20 +87,14 @@ def _data(s: Settings) -> SequentialData:
 
 
 def _key(s: Settings, *parts: object) -> str:
-    blob = json.dumps([asdict(s) | {"data_dir": ""}, *map(str, parts)], sort_keys=True)
+    blob = json.dumps([s.describe(), *map(str, parts)], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _train_config(s: Settings, epochs: int, seed: int) -> TrainConfig:
-    return TrainConfig(
-        epochs=epochs,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        weight_decay=s.weight_decay,
-        patience=s.patience,
-        eval_every=s.eval_every,
-        seed=seed,
-    )
+    j = s.job
+    kw = {"batch_size": j.batch_size, "lr": j.lr, "patience": j.patience, "eval_every": j.eval_every}
+    return TrainConfig(epochs=epochs, weight_decay=s.weight_decay, seed=seed, **kw)
 
 
 def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
@@ -116,7 +105,7 @@ def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
 
 
 def _caser(data: SequentialData, s: Settings, d: int) -> Caser:
-    return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=s.L))
+    return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=s.job.L))
 
 
 def train_teacher(s: Settings, seed: int) -> Path:
@@ -126,15 +115,15 @@ def train_teacher(s: Settings, seed: int) -> Path:
         return path
     torch.set_num_threads(1)
     data = _data(s)
-    windows = make_windows(data, s.L, s.T)
+    windows = make_windows(data, s.job.L, s.job.T)
     set_seed(seed)
-    model = _caser(data, s, s.teacher_d)
+    model = _caser(data, s, s.job.teacher_d)
     result = fit(
         model,
-        bce_step(model, windows, NegativeSampler(data, seed=seed), s.teacher_n_neg),
+        bce_step(model, windows, NegativeSampler(data, seed=seed), s.job.teacher_n_neg),
         len(windows),
         data,
-        _train_config(s, s.teacher_epochs, seed),
+        _train_config(s, s.job.teacher_epochs, seed),
     )
     _save(model, path, {"seed": seed, "valid": result.best_valid, "seconds": result.seconds})
     return path
@@ -155,21 +144,21 @@ def train_student(s: Settings, teachers: tuple[Path, ...], alpha: float) -> dict
         return json.loads(out.read_text())
     torch.set_num_threads(1)
     data = _data(s)
-    windows = make_windows(data, s.L, s.T)
+    windows = make_windows(data, s.job.L, s.job.T)
     set_seed(1)  # the job's student seed, for the student alone and every RD student
-    model = _caser(data, s, s.student_d)
+    model = _caser(data, s, s.job.student_d)
     sampler = NegativeSampler(data, seed=1)
     if teachers:
-        ens = ScoreEnsemble([_load(p, data, s, s.teacher_d)[0] for p in teachers]).eval()
+        ens = ScoreEnsemble([_load(p, data, s, s.job.teacher_d)[0] for p in teachers]).eval()
         with torch.no_grad():
-            topk = teacher_topk(ens, windows, data, K=s.K)
-        rd = RDConfig(
-            K=s.K, weighting="hybrid", alpha=alpha, n_neg=s.n_neg, dynamic_start_epoch=s.dynamic_start_epoch
-        )
+            topk = teacher_topk(ens, windows, data, K=s.job.K)
+        j = s.job
+        kw = {"lam": j.lam, "mu": j.mu, "n_neg": j.n_neg, "dynamic_start_epoch": j.dynamic_start_epoch}
+        rd = RDConfig(K=j.K, weighting="hybrid", alpha=alpha, **kw)
         step = rd_step(model, topk, windows, sampler, data, rd)
     else:
-        step = bce_step(model, windows, sampler, s.n_neg)
-    result = fit(model, step, len(windows), data, _train_config(s, s.student_epochs, 1))
+        step = bce_step(model, windows, sampler, s.job.n_neg)
+    result = fit(model, step, len(windows), data, _train_config(s, s.job.student_epochs, 1))
     model.eval()
     test = evaluate_ranking(model, data, "test")
     row = {
@@ -209,11 +198,8 @@ def main() -> None:
     if args.members < 2:
         ap.error("--members must be at least 2")
     alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
-    s = Settings(data=args.data, data_dir=str(data_dir(args.data_dir)))
+    s = Settings(args.data, str(data_dir(args.data_dir)), job=JobConfig(quick=args.quick).effective())
     if args.quick:
-        s = Settings(
-            data=s.data, data_dir=s.data_dir, teacher_epochs=4, student_epochs=4, dynamic_start_epoch=2
-        )
         args.members, alphas = 2, alphas[:1]
         args.output = str(Path(args.output).with_suffix(".quick.json"))
     t0 = time.perf_counter()
@@ -227,7 +213,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     data = _data(s)
-    members = [_load(p, data, s, s.teacher_d)[0] for p in paths]
+    members = [_load(p, data, s, s.job.teacher_d)[0] for p in paths]
     teachers = [{"seed": seed, **_metrics(m, data)} for seed, m in zip(seeds, members, strict=True)]
     ensemble = _metrics(ScoreEnsemble(members).eval(), data)
     t_single, t_ens = teachers[0]["test_nDCG@10"], ensemble["test_nDCG@10"]
@@ -275,7 +261,7 @@ def main() -> None:
         "benchmark": "recsys_teacher_ensemble",
         "dataset": args.data,
         "quick": args.quick,
-        "settings": {k: v for k, v in asdict(s).items() if k != "data_dir"},
+        "settings": s.describe(),
         "members": args.members,
         "teachers": teachers,
         "ensemble": ensemble,

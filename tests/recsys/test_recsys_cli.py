@@ -67,6 +67,26 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
     assert "L2 weight on validation" in report
 
 
+def test_a_teacher_of_several_casers(synthetic_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ens"
+    args = ["recsys", "distill", "--data", str(synthetic_file), "--output", str(out), "--threads", "1"]
+    args += ["--teacher-dim", "16", "--student-dim", "8", "--epochs-scale", "0.05", "--alphas", "1.0"]
+    args += ["--weightings", "hybrid", "--no-two-tower", "--teacher-members", "3", "--weight-decays", "1e-6"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    models = metrics["models"]
+    teacher, member = models["caser-teacher-d16-x3"], models["caser-teacher-d16"]
+    assert metrics["headline"]["teacher"] == "caser-teacher-d16-x3"
+    assert teacher["role"] == "teacher" and member["role"] == "teacher_member"
+    assert teacher["members"] == 3 and len(teacher["members_valid_nDCG@10"]) == 3
+    assert teacher["members_valid_nDCG@10"][0] == member["training"]["valid_nDCG@10"]
+    assert teacher["cost"]["params"] == 3 * member["cost"]["params"]  # the ensemble's cost is counted
+    params_ratio = models[metrics["headline"]["rd_student"]]["cost"]["params"] / teacher["cost"]["params"]
+    assert metrics["targets"]["params_ratio"]["value"] == pytest.approx(params_ratio, abs=1e-4)
+    assert "mean score of 3 Casers" in (out / "report.md").read_text()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -77,6 +97,7 @@ def test_distill_writes_the_report_and_documented_metrics(synthetic_file: Path, 
         (["--weight-decays", "-1"], "weight_decays must be a non-empty list"),
         (["--student-sizes", "4,x"], "--student-sizes must be integers"),
         (["--student-sizes", "500"], "student_sizes must be between"),
+        (["--teacher-members", "0"], "teacher_members must be at least 1"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -31,6 +31,13 @@ def distill(
         bool, typer.Option("--quick", help="Fewer epochs and one alpha: a few-minute run.")
     ] = False,
     teacher_dim: Annotated[int, typer.Option(help="Caser teacher embedding size d.")] = 100,
+    teacher_members: Annotated[
+        int,
+        typer.Option(
+            help="Casers in the teacher: more than 1 makes it the mean score of that many, one seed each "
+            "(stronger, and as many times costlier)."
+        ),
+    ] = 1,
     student_dim: Annotated[int, typer.Option(help="Caser student embedding size d (<= teacher).")] = 10,
     alphas: Annotated[
         str, typer.Option(help="Distillation weights tried on validation, comma-separated.")
@@ -86,12 +93,12 @@ def distill(
     """Caser teacher vs student vs RD students, two-tower losses; writes report.md/html, metrics.json.
 
     On a per-user temporal split (the last interactions for test, those before for validation), trains a
-    Caser teacher (d=100), the student (d=10) without distillation and with Ranking Distillation for
-    every weighting scheme (alpha chosen on validation; the L2 weight chosen on validation for the teacher
-    and the student-only model; the same L2 weight, epochs, early stopping and negatives for every
-    student), optionally other student sizes (--student-sizes), and two-tower models with
-    four losses and FPS pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over the full catalogue,
-    parameters and milliseconds per user.
+    Caser teacher (d=100; with --teacher-members N the mean of N), the student (d=10) without distillation
+    and with Ranking Distillation for every weighting scheme (alpha chosen on validation; the L2 weight
+    chosen on validation for the teacher and the student-only model; the same L2 weight, epochs, early
+    stopping and negatives for every student), optionally other student sizes (--student-sizes), and
+    two-tower models with four losses and FPS pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over
+    the full catalogue, parameters and milliseconds per user.
     """
     from distillrank.errors import DistillrankError
     from distillrank.recsys.pipeline import JobConfig, load_interactions, run_job, write_report
@@ -115,6 +122,7 @@ def distill(
     try:
         config = JobConfig(
             teacher_d=teacher_dim,
+            teacher_members=teacher_members,
             student_d=student_dim,
             K=top_k,
             alphas=alpha_values,

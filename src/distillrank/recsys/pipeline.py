@@ -3,7 +3,10 @@
 1. Split each user's interactions in time order (test: the last 20%, validation: the 10% before).
 2. Train the Caser **teacher** (``d=100``) and the same student architecture (``d=10`` by default; any
    ``d <= teacher``) **without** distillation, with Caser's BCE over sampled negatives; early stopping on
-   validation ``nDCG@10``; each with the L2 weight of ``weight_decays`` best on validation.
+   validation ``nDCG@10``; each with the L2 weight of ``weight_decays`` best on validation. With
+   ``teacher_members > 1`` the teacher is the mean score of that many such Casers, seeds ``seed, seed+1,
+   ...`` (:class:`~distillrank.recsys.ensemble.ScoreEnsemble`; the first member chooses the L2 weight,
+   reported as ``teacher_member``): a stronger, costlier teacher.
 3. Cache the teacher's top-``K`` unseen items of every training instance; choose ``alpha`` on validation
    with the paper's ``hybrid`` weighting; train one **RD student** per weighting scheme (``inverse``,
    ``uniform``, ``exp``, ``dynamic``, ``hybrid``) — the ablation. The headline RD student is the scheme
@@ -19,8 +22,8 @@
 
 ``metrics.json``::
 
-    {"models": {NAME: {"role": "teacher" | "student" | "rd_student" | "rd_ablation" | "two_tower"
-                               | "size_student" | "size_rd",
+    {"models": {NAME: {"role": "teacher" | "teacher_member" | "student" | "rd_student" | "rd_ablation"
+                               | "two_tower" | "size_student" | "size_rd",
                        "metrics": {"nDCG@10": x, "P@10": x, "MAP": x, ...},
                        "cost": {"params": n, "ms_per_user": x, "latency_ms": x}, ...}},
      "headline": {"teacher": NAME, "student": NAME, "rd_student": NAME},
@@ -51,6 +54,7 @@ from distillrank.recsys.caser import Caser, CaserConfig
 from distillrank.recsys.cost import measure_inference
 from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows, split_sequential
 from distillrank.recsys.distill import WEIGHTINGS, RDConfig, rd_step, teacher_topk
+from distillrank.recsys.ensemble import ScoreEnsemble
 from distillrank.recsys.metrics import DEFAULT_KS, SequenceScorer, evaluate_ranking
 from distillrank.recsys.objectives import bce_step, in_batch_step, sampled_list_step
 from distillrank.recsys.train import EpochLog, FitResult, TrainConfig, fit, set_seed
@@ -96,12 +100,17 @@ class JobConfig:
     Regularised students learn more slowly (at 3e-4 the d=10 one was still improving at epoch 150),
     hence ``student_epochs=200``; early stopping ends them sooner.
 
+    ``teacher_members``: Casers in the teacher (1: one Caser; more: the mean of their scores, each
+    member trained like the first with the next seed and its L2 weight). On MovieLens-100K five members
+    lift the teacher's test nDCG@10 from 0.256 to 0.265 (``bench/recsys_teacher_ensemble.py``).
+
     ``quick=True`` trims epochs and the alpha grid for a few-minute run (same protocol, lower numbers).
     """
 
     L: int = 5
     T: int = 3
     teacher_d: int = 100
+    teacher_members: int = 1
     student_d: int = 10
     K: int = 10
     lam: float = 1.0
@@ -152,6 +161,8 @@ class JobConfig:
             raise ValueError("weight_decays must be a non-empty list of non-negative numbers")
         if any(d < 1 or d > self.teacher_d for d in self.student_sizes):
             raise ValueError(f"student_sizes must be between 1 and teacher_d ({self.teacher_d})")
+        if self.teacher_members < 1:
+            raise ValueError(f"teacher_members must be at least 1, got {self.teacher_members}")
         if self.n_neg < 1 or self.teacher_n_neg < 1:
             raise ValueError("n_neg and teacher_n_neg must be at least 1")
         if self.dynamic_start_epoch < 0:
@@ -382,21 +393,35 @@ def run_job(
     # -- teacher and student without distillation
     name_t = f"caser-teacher-d{cfg.teacher_d}"
 
-    def train_teacher(wd: float) -> tuple[Caser, FitResult]:
-        set_seed(cfg.seed)
+    def train_teacher(wd: float, member: int = 0) -> tuple[Caser, FitResult]:
+        set_seed(cfg.seed + member)
         model = caser(cfg.teacher_d)
+        label = f"{name_t} L2={wd:g}" + (f" member {member + 1}" if member else "")
         result = fit(
             model,
-            bce_step(model, windows, NegativeSampler(data, seed=cfg.seed), cfg.teacher_n_neg),
+            bce_step(model, windows, NegativeSampler(data, seed=cfg.seed + member), cfg.teacher_n_neg),
             len(windows),
             data,
-            train_config(cfg.teacher_epochs, 0, wd),
-            on_epoch=stage(f"{name_t} L2={wd:g}", cfg.teacher_epochs),
+            train_config(cfg.teacher_epochs, member, wd),
+            on_epoch=stage(label, cfg.teacher_epochs),
         )
         return model, result
 
-    teacher, fit_t, wd_t = choose_weight_decay("teacher", cfg.teacher_d, train_teacher)
-    runs[name_t] = ModelRun(name_t, "teacher", teacher, fit_t, {"d": cfg.teacher_d, "weight_decay": wd_t})
+    first, fit_t, wd_t = choose_weight_decay("teacher", cfg.teacher_d, train_teacher)
+    runs[name_t] = ModelRun(name_t, "teacher", first, fit_t, {"d": cfg.teacher_d, "weight_decay": wd_t})
+    teacher: Caser | ScoreEnsemble = first
+    if cfg.teacher_members > 1:
+        members, member_valid = [first], [fit_t.best_valid]
+        for member in range(1, cfg.teacher_members):
+            model, result = train_teacher(wd_t, member)
+            members.append(model)
+            member_valid.append(result.best_valid)
+        runs[name_t].role = "teacher_member"
+        name_t = f"caser-teacher-d{cfg.teacher_d}-x{cfg.teacher_members}"
+        teacher = ScoreEnsemble(members).eval()
+        info: dict[str, Any] = {"d": cfg.teacher_d, "weight_decay": wd_t, "members": cfg.teacher_members}
+        info["members_valid_nDCG@10"] = [round(v, 6) for v in member_valid]
+        runs[name_t] = ModelRun(name_t, "teacher", teacher, None, info)
 
     def plain(d: int, wd: float) -> tuple[Caser, FitResult]:
         """The student architecture trained without distillation: the RD students' seed, negatives, L2

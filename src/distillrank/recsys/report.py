@@ -53,7 +53,8 @@ def build_report(result: JobResult) -> Report:
     r.heading("Teacher, student and RD student")
     nd = "nDCG@10"
     rows = []
-    for run in (teacher, student, rd):
+    member = [x for x in runs.values() if x.role == "teacher_member"]
+    for run in (teacher, *member, student, rd):
         rows.append(
             _row(
                 run,
@@ -68,7 +69,14 @@ def build_report(result: JobResult) -> Report:
         )
     r.table(
         rows,
-        caption=f"Caser L={cfg.L}, T={cfg.T}; {cfg.teacher_n_neg} sampled negatives per target for the "
+        caption=f"Caser L={cfg.L}, T={cfg.T}; "
+        + (
+            f"the teacher is the mean score of {cfg.teacher_members} Casers (seeds {cfg.seed} to "
+            f"{cfg.seed + cfg.teacher_members - 1}; the first is `teacher_member`); "
+            if cfg.teacher_members > 1
+            else ""
+        )
+        + f"{cfg.teacher_n_neg} sampled negatives per target for the "
         f"teacher, {cfg.n_neg} for every student; RD with K={cfg.K}, lambda={cfg.lam:g}, mu={cfg.mu:g} "
         f"(dynamic weights from epoch {cfg.dynamic_start_epoch}), "
         f"alpha={rd.info.get('alpha')} (chosen on validation), weighting `{rd.info.get('weighting')}` "
