@@ -145,13 +145,17 @@ def train_student(s: Settings, teachers: tuple[Path, ...], alpha: float) -> dict
     torch.set_num_threads(1)
     data = _data(s)
     windows = make_windows(data, s.job.L, s.job.T)
-    set_seed(1)  # the job's student seed, for the student alone and every RD student
-    model = _caser(data, s, s.job.student_d)
-    sampler = NegativeSampler(data, seed=1)
-    if teachers:
+    topk = None
+    if teachers:  # first, as in the job: loading the teachers draws from torch's generator
         ens = ScoreEnsemble([_load(p, data, s, s.job.teacher_d)[0] for p in teachers]).eval()
         with torch.no_grad():
             topk = teacher_topk(ens, windows, data, K=s.job.K)
+    # the job's student seed for the student alone and every RD student, set right before the model is
+    # built: the dropout masks come from torch's generator, so this makes them the job's too
+    set_seed(1)
+    model = _caser(data, s, s.job.student_d)
+    sampler = NegativeSampler(data, seed=1)
+    if topk is not None:
         j = s.job
         kw = {"lam": j.lam, "mu": j.mu, "n_neg": j.n_neg, "dynamic_start_epoch": j.dynamic_start_epoch}
         rd = RDConfig(K=j.K, weighting="hybrid", alpha=alpha, **kw)
