@@ -40,6 +40,7 @@ import torch
 
 from _common import RESULTS, data_dir, write_json
 from distillrank.evaluation.significance import permutation_test
+from distillrank.io import atomic_write
 from distillrank.recsys import (
     Caser,
     CaserConfig,
@@ -98,10 +99,8 @@ def _train_config(s: Settings, epochs: int, seed: int) -> TrainConfig:
 
 
 def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state": model.state_dict(), "info": info}, tmp)
-    os.replace(tmp, path)  # atomic: a crash leaves no half-written checkpoint
+    with atomic_write(path, "wb") as f:  # a crash leaves no half-written checkpoint
+        torch.save({"state": model.state_dict(), "info": info}, f)
 
 
 def _caser(data: SequentialData, s: Settings, d: int) -> Caser:
@@ -174,10 +173,7 @@ def train_student(s: Settings, teachers: tuple[Path, ...], alpha: float) -> dict
         "seconds": round(result.seconds, 1),
         "per_user": [float(x) for x in test.per_user["nDCG@10"]],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(row))
-    os.replace(tmp, out)
+    write_json(out, row)
     return row
 
 
