@@ -1,7 +1,7 @@
 """Benchmark: does a stronger teacher make Ranking Distillation pay on MovieLens-100K? (issue 6, extra)
 
 Run:  python bench/recsys_teacher_ensemble.py [--data-dir ../shared/data] [--members 5]
-       [--alphas 10,30,100] [--jobs 2] [--quick]
+       [--alphas 10,30,100] [--jobs 2] [--cache DIR] [--quick]
 On MovieLens-100K the d=10 Caser student alone is already 0.97x the d=100 Caser teacher, and the RD
 student does not beat it (``bench/recsys_rd.py``). This benchmark asks whether the teacher is the limit:
 it trains ``--members`` d=100 Caser teachers that differ only in their seed (seed 0 is the job's teacher,
@@ -13,8 +13,10 @@ student alone. Writes ``bench/results/recsys_teacher_ensemble.json``: every mode
 ``nDCG@10``, RD over the student alone with the paired randomisation test over the test users, and per
 teacher the alpha chosen on validation against the issue's +10%.
 
-Trained models are checkpointed in ``bench/results/cache/recsys_teacher_ensemble/`` under a key of their
-settings and the data, so an interrupted run resumes without retraining them.
+Every model is trained by the job's own functions (:mod:`distillrank.recsys.protocol`), so seed 0's
+teacher and the students are the job's. Trained models are checkpointed in ``--cache``
+(``bench/results/cache/recsys_teacher_ensemble/``) under a key of their settings and the data, so an
+interrupted run resumes without retraining them.
 """
 
 # ruff: noqa: E402  (the thread variables must be set before torch is imported)
@@ -45,21 +47,14 @@ from distillrank.recsys import (
     Caser,
     CaserConfig,
     JobConfig,
-    NegativeSampler,
-    RDConfig,
     ScoreEnsemble,
     SequentialData,
-    TrainConfig,
-    bce_step,
     evaluate_ranking,
-    fit,
     load_interactions,
     make_windows,
-    rd_step,
-    set_seed,
-    split_sequential,
     teacher_topk,
 )
+from distillrank.recsys.protocol import job_split, train_rd_student, train_student, train_teacher
 
 CACHE = RESULTS / "cache" / "recsys_teacher_ensemble"
 TARGET = 1.10  # the issue's RD student over the student alone
@@ -83,19 +78,12 @@ class Settings:
 
 
 def _data(s: Settings) -> SequentialData:
-    interactions = load_interactions(s.data, s.data_dir or None)
-    return split_sequential(interactions, test_fraction=0.2, valid_fraction=0.1)
+    return job_split(load_interactions(s.data, s.data_dir or None), s.job)
 
 
 def _key(s: Settings, *parts: object) -> str:
     blob = json.dumps([s.describe(), *map(str, parts)], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _train_config(s: Settings, epochs: int, seed: int) -> TrainConfig:
-    j = s.job
-    kw = {"batch_size": j.batch_size, "lr": j.lr, "patience": j.patience, "eval_every": j.eval_every}
-    return TrainConfig(epochs=epochs, weight_decay=s.weight_decay, seed=seed, **kw)
 
 
 def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
@@ -107,23 +95,15 @@ def _caser(data: SequentialData, s: Settings, d: int) -> Caser:
     return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=s.job.L))
 
 
-def train_teacher(s: Settings, seed: int) -> Path:
+def teacher(s: Settings, seed: int, cache: Path) -> Path:
     """The job's teacher with ``seed`` (seed 0: the job's own), checkpointed; cached when present."""
-    path = CACHE / f"teacher-seed{seed}-{_key(s, 'teacher', seed)}.pt"
+    path = cache / f"teacher-seed{seed}-{_key(s, 'teacher', seed)}.pt"
     if path.exists():
         return path
     torch.set_num_threads(1)
     data = _data(s)
     windows = make_windows(data, s.job.L, s.job.T)
-    set_seed(seed)
-    model = _caser(data, s, s.job.teacher_d)
-    result = fit(
-        model,
-        bce_step(model, windows, NegativeSampler(data, seed=seed), s.job.teacher_n_neg),
-        len(windows),
-        data,
-        _train_config(s, s.job.teacher_epochs, seed),
-    )
+    model, result = train_teacher(data, windows, s.job, s.weight_decay, member=seed - s.job.seed)
     _save(model, path, {"seed": seed, "valid": result.best_valid, "seconds": result.seconds})
     return path
 
@@ -135,33 +115,25 @@ def _load(path: Path, data: SequentialData, s: Settings, d: int) -> tuple[Caser,
     return model.eval(), blob["info"]
 
 
-def train_student(s: Settings, teachers: tuple[Path, ...], alpha: float) -> dict[str, Any]:
+def student(s: Settings, teachers: tuple[Path, ...], alpha: float, cache: Path) -> dict[str, Any]:
     """The job's d=10 student: alone (``teachers`` empty) or with RD from the mean of ``teachers``."""
     names = ",".join(p.name.split("-")[1] for p in teachers)
-    out = CACHE / f"student-{_key(s, 'student', names, alpha)}.json"
+    out = cache / f"student-{_key(s, 'student', names, alpha)}.json"
     if out.exists():
         return json.loads(out.read_text())
     torch.set_num_threads(1)
     data = _data(s)
     windows = make_windows(data, s.job.L, s.job.T)
-    topk = None
-    if teachers:  # first, as in the job: loading the teachers draws from torch's generator
+    d = s.job.student_d
+    if teachers:
         ens = ScoreEnsemble([_load(p, data, s, s.job.teacher_d)[0] for p in teachers]).eval()
         with torch.no_grad():
             topk = teacher_topk(ens, windows, data, K=s.job.K)
-    # the job's student seed for the student alone and every RD student, set right before the model is
-    # built: the dropout masks come from torch's generator, so this makes them the job's too
-    set_seed(1)
-    model = _caser(data, s, s.job.student_d)
-    sampler = NegativeSampler(data, seed=1)
-    if topk is not None:
-        j = s.job
-        kw = {"lam": j.lam, "mu": j.mu, "n_neg": j.n_neg, "dynamic_start_epoch": j.dynamic_start_epoch}
-        rd = RDConfig(K=j.K, weighting="hybrid", alpha=alpha, **kw)
-        step = rd_step(model, topk, windows, sampler, data, rd)
+        model, result = train_rd_student(
+            data, windows, topk, s.job, d, s.weight_decay, weighting="hybrid", alpha=alpha
+        )
     else:
-        step = bce_step(model, windows, sampler, s.job.n_neg)
-    result = fit(model, step, len(windows), data, _train_config(s, s.job.student_epochs, 1))
+        model, result = train_student(data, windows, s.job, d, s.weight_decay)
     model.eval()
     test = evaluate_ranking(model, data, "test")
     row = {
@@ -194,6 +166,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="models trained in parallel, one thread each")
     ap.add_argument("--quick", action="store_true", help="few epochs, 2 members, one alpha: a smoke run")
     ap.add_argument("--output", default=str(RESULTS / "recsys_teacher_ensemble.json"))
+    ap.add_argument("--cache", default=str(CACHE), help="folder of the checkpointed models")
     args = ap.parse_args()
     if args.members < 2:
         ap.error("--members must be at least 2")
@@ -205,10 +178,12 @@ def main() -> None:
     t0 = time.perf_counter()
     seeds = list(range(args.members))
     with ProcessPoolExecutor(args.jobs) as pool:
-        paths = tuple(pool.map(train_teacher, [s] * len(seeds), seeds))
+        cache = [Path(args.cache)]
+        paths = tuple(pool.map(teacher, [s] * len(seeds), seeds, cache * len(seeds)))
         print(f"[{time.perf_counter() - t0:6.0f}s] {len(paths)} teachers", flush=True)
         jobs = [((), 0.0)] + [(src, a) for a in alphas for src in (paths[:1], paths)]
-        rows = list(pool.map(train_student, [s] * len(jobs), [j[0] for j in jobs], [j[1] for j in jobs]))
+        sources, alphas_ = [j[0] for j in jobs], [j[1] for j in jobs]
+        rows = list(pool.map(student, [s] * len(jobs), sources, alphas_, cache * len(jobs)))
     print(f"[{time.perf_counter() - t0:6.0f}s] {len(rows)} students", flush=True)
 
     torch.set_num_threads(1)
@@ -220,12 +195,12 @@ def main() -> None:
     ensemble["over_teacher_seed0"] = round(t_ens / t_single, 4)
     ensemble["over_mean_member"] = round(t_ens / float(np.mean([t["test_nDCG@10"] for t in teachers])), 4)
 
-    student = rows[0]
-    s_test = student["test_nDCG@10"]
+    alone = rows[0]
+    s_test = alone["test_nDCG@10"]
     rd_rows = []
     for row in rows[1:]:
         source = "ensemble" if "," in row["teachers"] else "single"
-        diff = np.asarray(row["per_user"]) - np.asarray(student["per_user"])
+        diff = np.asarray(row["per_user"]) - np.asarray(alone["per_user"])
         rd_rows.append(
             {
                 "teacher": source,
@@ -237,7 +212,7 @@ def main() -> None:
                     row["test_nDCG@10"] / (t_ens if source == "ensemble" else t_single), 4
                 ),
                 "p_value_vs_student": round(
-                    permutation_test(row["per_user"], student["per_user"], n_resamples=10_000, seed=0), 4
+                    permutation_test(row["per_user"], alone["per_user"], n_resamples=10_000, seed=0), 4
                 ),
                 "users_better": int((diff > 0).sum()),
                 "users_worse": int((diff < 0).sum()),
@@ -266,9 +241,9 @@ def main() -> None:
         "teachers": teachers,
         "ensemble": ensemble,
         "student_alone": {
-            "valid_nDCG@10": round(student["valid_nDCG@10"], 6),
+            "valid_nDCG@10": round(alone["valid_nDCG@10"], 6),
             "test_nDCG@10": round(s_test, 6),
-            "best_epoch": student["best_epoch"],
+            "best_epoch": alone["best_epoch"],
         },
         "rd": rd_rows,
         "chosen_on_validation": chosen,

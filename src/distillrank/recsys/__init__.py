@@ -7,7 +7,8 @@
 * :func:`evaluate_ranking` — ``P@k``, ``R@k``, ``nDCG@k``, ``MAP`` over the full catalogue.
 * :func:`fit` with the steps of :mod:`~distillrank.recsys.objectives` and :func:`rd_step` — training,
   with every loss taken from :mod:`distillrank.losses`.
-* :func:`run_job` / :func:`write_report` — the whole job behind ``distillrank recsys distill``.
+* :func:`run_job` / :func:`write_report` — the whole job behind ``distillrank recsys distill``; its
+  training recipes (teacher, student alone, RD student) are functions in :mod:`~distillrank.recsys.protocol`.
 """
 
 from distillrank.recsys.caser import Caser, CaserConfig

@@ -50,13 +50,14 @@ import torch
 from distillrank.data.interactions import Interactions
 from distillrank.errors import DistillrankError
 from distillrank.evaluation.significance import permutation_test
-from distillrank.recsys.caser import Caser, CaserConfig
+from distillrank.recsys.caser import Caser
 from distillrank.recsys.cost import measure_inference
-from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows, split_sequential
-from distillrank.recsys.distill import WEIGHTINGS, RDConfig, rd_step, teacher_topk
+from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows
+from distillrank.recsys.distill import WEIGHTINGS, teacher_topk
 from distillrank.recsys.ensemble import ScoreEnsemble
 from distillrank.recsys.metrics import DEFAULT_KS, SequenceScorer, evaluate_ranking
-from distillrank.recsys.objectives import bce_step, in_batch_step, sampled_list_step
+from distillrank.recsys.objectives import in_batch_step, sampled_list_step
+from distillrank.recsys.protocol import job_split, train_rd_student, train_student, train_teacher
 from distillrank.recsys.train import EpochLog, FitResult, TrainConfig, fit, set_seed
 from distillrank.recsys.two_tower import TwoTower, TwoTowerConfig
 
@@ -343,31 +344,11 @@ def run_job(
         torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     cb: Callback = callback or (lambda stage, log, total: None)
-    data = split_sequential(
-        interactions,
-        test_fraction=cfg.test_fraction,
-        valid_fraction=cfg.valid_fraction,
-        n_test=cfg.n_test,
-        n_valid=cfg.n_valid,
-    )
+    data = job_split(interactions, cfg)
     if len(data.eval_users("valid")) == 0 or len(data.eval_users("test")) == 0:
         raise DistillrankError("no user has enough interactions for validation and test items")
     windows = make_windows(data, cfg.L, cfg.T)
     runs: dict[str, ModelRun] = {}
-
-    def train_config(epochs: int, seed_offset: int, weight_decay: float) -> TrainConfig:
-        return TrainConfig(
-            epochs=epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            weight_decay=weight_decay,
-            patience=cfg.patience,
-            eval_every=cfg.eval_every,
-            seed=cfg.seed + seed_offset,
-        )
-
-    def caser(d: int) -> Caser:
-        return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=cfg.L))
 
     def stage(name: str, total: int) -> Callable[[EpochLog], None]:
         cb(name, None, total)
@@ -393,27 +374,18 @@ def run_job(
     # -- teacher and student without distillation
     name_t = f"caser-teacher-d{cfg.teacher_d}"
 
-    def train_teacher(wd: float, member: int = 0) -> tuple[Caser, FitResult]:
-        set_seed(cfg.seed + member)
-        model = caser(cfg.teacher_d)
+    def teacher_of(wd: float, member: int = 0) -> tuple[Caser, FitResult]:
         label = f"{name_t} L2={wd:g}" + (f" member {member + 1}" if member else "")
-        result = fit(
-            model,
-            bce_step(model, windows, NegativeSampler(data, seed=cfg.seed + member), cfg.teacher_n_neg),
-            len(windows),
-            data,
-            train_config(cfg.teacher_epochs, member, wd),
-            on_epoch=stage(label, cfg.teacher_epochs),
-        )
-        return model, result
+        on_epoch = stage(label, cfg.teacher_epochs)
+        return train_teacher(data, windows, cfg, wd, member=member, on_epoch=on_epoch)
 
-    first, fit_t, wd_t = choose_weight_decay("teacher", cfg.teacher_d, train_teacher)
+    first, fit_t, wd_t = choose_weight_decay("teacher", cfg.teacher_d, teacher_of)
     runs[name_t] = ModelRun(name_t, "teacher", first, fit_t, {"d": cfg.teacher_d, "weight_decay": wd_t})
     teacher: Caser | ScoreEnsemble = first
     if cfg.teacher_members > 1:
         members, member_valid = [first], [fit_t.best_valid]
         for member in range(1, cfg.teacher_members):
-            model, result = train_teacher(wd_t, member)
+            model, result = teacher_of(wd_t, member)
             members.append(model)
             member_valid.append(result.best_valid)
         runs[name_t].role = "teacher_member"
@@ -424,20 +396,8 @@ def run_job(
         runs[name_t] = ModelRun(name_t, "teacher", teacher, None, info)
 
     def plain(d: int, wd: float) -> tuple[Caser, FitResult]:
-        """The student architecture trained without distillation: the RD students' seed, negatives, L2
-        weight, epoch budget and early stopping, so that the comparison isolates distillation."""
-        set_seed(cfg.seed + 1)
-        model = caser(d)
-        label = f"caser-student-d{d} L2={wd:g}"
-        result = fit(
-            model,
-            bce_step(model, windows, NegativeSampler(data, seed=cfg.seed + 1), cfg.n_neg),
-            len(windows),
-            data,
-            train_config(cfg.student_epochs, 1, wd),
-            on_epoch=stage(label, cfg.student_epochs),
-        )
-        return model, result
+        on_epoch = stage(f"caser-student-d{d} L2={wd:g}", cfg.student_epochs)
+        return train_student(data, windows, cfg, d, wd, on_epoch=on_epoch)
 
     student, fit_s, wd_s = choose_weight_decay("student", cfg.student_d, lambda wd: plain(cfg.student_d, wd))
     name_s = f"caser-student-d{cfg.student_d}"
@@ -448,28 +408,10 @@ def run_job(
     topk = teacher_topk(teacher, windows, data, K=cfg.K)
 
     def rd(weighting: str, alpha: float, d: int) -> tuple[Caser, FitResult]:
-        set_seed(cfg.seed + 1)  # the student-only model's seed: the comparison isolates distillation
-        model = caser(d)
-        rd_cfg = RDConfig(
-            K=cfg.K,
-            weighting=weighting,
-            alpha=alpha,
-            lam=cfg.lam,
-            mu=cfg.mu,
-            n_neg=cfg.n_neg,
-            dynamic_start_epoch=cfg.dynamic_start_epoch,
+        on_epoch = stage(f"RD {weighting} alpha={alpha:g} d={d}", cfg.student_epochs)
+        return train_rd_student(
+            data, windows, topk, cfg, d, wd_s, weighting=weighting, alpha=alpha, on_epoch=on_epoch
         )
-        step = rd_step(model, topk, windows, NegativeSampler(data, seed=cfg.seed + 1), data, rd_cfg)
-        label = f"RD {weighting} alpha={alpha:g} d={d}"
-        result = fit(
-            model,
-            step,
-            len(windows),
-            data,
-            train_config(cfg.student_epochs, 1, wd_s),
-            on_epoch=stage(label, cfg.student_epochs),
-        )
-        return model, result
 
     alpha_search: list[dict[str, Any]] = []
     trained: dict[tuple[str, float], tuple[Caser, FitResult]] = {}
