@@ -25,7 +25,7 @@ from distillrank.recsys.caser import Caser, CaserConfig
 from distillrank.recsys.data import NegativeSampler, SequentialData, TrainingWindows, split_sequential
 from distillrank.recsys.distill import RDConfig, rd_step
 from distillrank.recsys.objectives import bce_step
-from distillrank.recsys.train import EpochLog, FitResult, TrainConfig, fit, set_seed
+from distillrank.recsys.train import EpochLog, FitResult, Step, TrainConfig, fit, set_seed
 
 if TYPE_CHECKING:
     from distillrank.recsys.pipeline import JobConfig
@@ -88,6 +88,23 @@ def train_teacher(
     return model, result
 
 
+def _train_student(
+    data: SequentialData,
+    windows: TrainingWindows,
+    cfg: JobConfig,
+    d: int,
+    weight_decay: float,
+    make_step: Callable[[Caser, NegativeSampler], Step],
+    on_epoch: OnEpoch,
+) -> tuple[Caser, FitResult]:
+    set_seed(cfg.seed + 1)  # every student's seed, alone or distilled: the comparison isolates distillation
+    model = _caser(data, cfg, d)
+    sampler = NegativeSampler(data, seed=cfg.seed + 1)
+    config = train_config(cfg, cfg.student_epochs, 1, weight_decay)
+    result = fit(model, make_step(model, sampler), len(windows), data, config, on_epoch=on_epoch)
+    return model, result
+
+
 def train_student(
     data: SequentialData,
     windows: TrainingWindows,
@@ -99,18 +116,11 @@ def train_student(
 ) -> tuple[Caser, FitResult]:
     """The student architecture (a ``d``-dimensional Caser) without distillation: BCE over
     ``cfg.n_neg`` sampled negatives, the RD students' seed, L2 weight, epoch budget and early stopping."""
-    set_seed(cfg.seed + 1)
-    model = _caser(data, cfg, d)
-    sampler = NegativeSampler(data, seed=cfg.seed + 1)
-    result = fit(
-        model,
-        bce_step(model, windows, sampler, cfg.n_neg),
-        len(windows),
-        data,
-        train_config(cfg, cfg.student_epochs, 1, weight_decay),
-        on_epoch=on_epoch,
-    )
-    return model, result
+
+    def make_step(model: Caser, sampler: NegativeSampler) -> Step:
+        return bce_step(model, windows, sampler, cfg.n_neg)
+
+    return _train_student(data, windows, cfg, d, weight_decay, make_step, on_epoch)
 
 
 def train_rd_student(
@@ -128,8 +138,6 @@ def train_rd_student(
     """:func:`train_student`'s model and settings trained with the Ranking-Distillation objective
     (:func:`~distillrank.recsys.distill.rd_step`) on the teacher's top-K of every training instance
     (``topk``, from :func:`~distillrank.recsys.distill.teacher_topk`)."""
-    set_seed(cfg.seed + 1)  # the student-only model's seed: the comparison isolates distillation
-    model = _caser(data, cfg, d)
     rd_cfg = RDConfig(
         K=cfg.K,
         weighting=weighting,
@@ -139,13 +147,8 @@ def train_rd_student(
         n_neg=cfg.n_neg,
         dynamic_start_epoch=cfg.dynamic_start_epoch,
     )
-    step = rd_step(model, topk, windows, NegativeSampler(data, seed=cfg.seed + 1), data, rd_cfg)
-    result = fit(
-        model,
-        step,
-        len(windows),
-        data,
-        train_config(cfg, cfg.student_epochs, 1, weight_decay),
-        on_epoch=on_epoch,
-    )
-    return model, result
+
+    def make_step(model: Caser, sampler: NegativeSampler) -> Step:
+        return rd_step(model, topk, windows, sampler, data, rd_cfg)
+
+    return _train_student(data, windows, cfg, d, weight_decay, make_step, on_epoch)
