@@ -118,3 +118,19 @@ def test_scifact(shared_data: Path) -> None:
     assert len(coll.queries_for("test")) == 300
     assert coll.queries["0"] == "0-dimensional biomaterials lack inductive properties."
     assert coll.corpus["4983"].title.startswith("Microstructural development of human newborn")
+
+
+def test_utf8_byte_order_marks_are_ignored(write) -> None:
+    """Files saved by Windows editors start with a UTF-8 BOM; it is not part of the first id."""
+    bom = "\ufeff"
+    write("bom/corpus.jsonl", bom + CORPUS)
+    write("bom/queries.jsonl", bom + QUERIES)
+    write("bom/qrels/train.tsv", bom + HEADER + "q2\td2\t1\n")
+    folder = write("bom/qrels/test.tsv", bom + "q1\td1\t1\n").parent.parent  # no header
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(folder)
+    assert coll.corpus.docnos == ["d1", "d2", "3"]
+    assert list(coll.queries) == ["q1", "q2", "q3"]
+    assert coll.get_qrels("test").to_dict() == {"q1": {"d1": 1}}
+    assert coll.get_qrels("train").to_dict() == {"q2": {"d2": 1}}

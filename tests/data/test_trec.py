@@ -291,3 +291,15 @@ def test_vaswani(shared_data: Path) -> None:
         == "MEASUREMENT OF DIELECTRIC CONSTANT OF LIQUIDS BY THE USE OF MICROWAVE TECHNIQUES"
     )
     assert coll.corpus["1"].text.startswith("compact memories have flexible capacities a digital data")
+
+
+def test_trec_collection_with_byte_order_marks(write) -> None:
+    bom = "\ufeff"
+    write("bom/doc-text.trec", bom + "<DOC>\n<DOCNO>1</DOCNO>\nfirst\n</DOC>\n")
+    write("bom/query-text.trec", bom + CLOSED_TOPICS)
+    folder = write("bom/qrels", bom + "1 0 1 1\n").parent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(folder)
+    assert coll.get_qrels("test").to_dict() == {"1": {"1": 1}}
+    assert coll.corpus.docnos == ["1"] and "1" in coll.queries

@@ -13,6 +13,7 @@ second), else with the standard library.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +59,8 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         for n, line in enumerate(f, start=1):
+            if n == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
             if not line.strip():
                 continue
             try:
