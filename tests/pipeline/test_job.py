@@ -404,3 +404,20 @@ def test_ranker_labels_of_the_training_queries(
             other
         ]
     )
+
+
+def test_ids_with_whitespace_are_refused_before_any_work(tmp_path: Path) -> None:
+    """The job's runs are TREC files: an id with a space would break them after all the training."""
+    coll = _collection()
+    texts = dict(zip(coll.corpus.docnos, coll.corpus.texts, strict=True))
+    texts["doc 1 é"] = texts.pop("d1")
+    spaced = TextCollection(
+        "spaced", Corpus(list(texts), [""] * len(texts), list(texts.values())), coll.queries, coll.qrels
+    )
+    write_beir(spaced, tmp_path / "spaced")
+    with pytest.raises(DistillrankError) as err:
+        run_job(JobConfig(dataset=str(tmp_path / "spaced")), tmp_path / "out", log=lambda m: None)
+    assert str(err.value) == (
+        f"{tmp_path / 'spaced'}: document id 'doc 1 é' is empty or holds whitespace, which the job's "
+        "TREC run files cannot hold; give the collection ids without whitespace"
+    )

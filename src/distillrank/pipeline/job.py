@@ -131,6 +131,18 @@ def _rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: in
     return Run.from_trusted(out, name=name)
 
 
+def _check_ids(coll: TextCollection) -> None:
+    """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
+    judged = {q for split in coll.splits for q in coll.get_qrels(split)}
+    for what, ids in (("query", [q for q in coll.queries if q in judged]), ("document", coll.corpus.docnos)):
+        bad = next((i for i in ids if i.split() != [i]), None)
+        if bad is not None:
+            raise DistillrankError(
+                f"{coll.source or coll.name}: {what} id {bad!r} is empty or holds whitespace, which the "
+                "job's TREC run files cannot hold; give the collection ids without whitespace"
+            )
+
+
 def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool]:
     """The folds, the qrels of every used query, and whether the collection had a train split."""
     splits = coll.splits
@@ -196,6 +208,7 @@ class _Job:
                 f"{self.cfg.dataset}: distillrank run needs a text collection (queries, documents, qrels), "
                 f"not {type(coll).__name__}"
             )
+        _check_ids(coll)
         self.coll = coll
         self.corpus = coll.corpus
         self.folds, self.qrels, self.has_train = _plan(coll, self.cfg)
