@@ -10,7 +10,7 @@ import pytest
 
 from distillrank.data.formats.beir import read_beir, read_beir_corpus, write_beir
 from distillrank.data.formats.sniff import detect_text_format, read_text_collection
-from distillrank.errors import DatasetNotFoundError, DataWarning
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 
 CORPUS = (
     '{"_id": "d1", "title": "First", "text": "alpha beta"}\n'
@@ -134,3 +134,11 @@ def test_utf8_byte_order_marks_are_ignored(write) -> None:
     assert list(coll.queries) == ["q1", "q2", "q3"]
     assert coll.get_qrels("test").to_dict() == {"q1": {"d1": 1}}
     assert coll.get_qrels("train").to_dict() == {"q2": {"d2": 1}}
+
+
+def test_a_line_that_is_not_utf8_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b'{"_id": "1", "text": "x"}\n{"_id": "2", "text": "caf\xe9"}\n')  # Latin-1 e-acute
+    with pytest.raises(DataFormatError) as err:
+        read_beir_corpus(path)
+    assert str(err.value) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 26); JSON lines must be UTF-8"

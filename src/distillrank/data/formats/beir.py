@@ -66,6 +66,11 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = _loads(line)
             except _JSONError:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    problem = f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})"
+                    raise DataFormatError(path, n, f"{problem}; JSON lines must be UTF-8") from None
                 raise DataFormatError(path, n, "invalid JSON; each line must hold one JSON object") from None
             if not isinstance(obj, dict):
                 raise DataFormatError(path, n, f"expected a JSON object, found {type(obj).__name__}")
@@ -76,7 +81,10 @@ def _field(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
     if key not in obj:
         raise DataFormatError(path, line, f'missing "{key}"')
     value = obj[key]
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    if key == "_id" and not text.strip():
+        raise DataFormatError(path, line, 'empty "_id"')
+    return text
 
 
 def _first_duplicate(ids: list[str], lines: list[int]) -> tuple[str, int, int] | None:
@@ -95,7 +103,8 @@ def read_beir_corpus(path: str | Path) -> Corpus:
     """Read a BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``; a missing title reads as empty).
 
     Raises:
-        DataFormatError: bad JSON, a missing ``_id`` or ``text``, a duplicate ``_id`` (naming both lines).
+        DataFormatError: bad JSON, a missing or empty ``_id``, a missing ``text``, a duplicate ``_id`` (naming
+            both lines).
     """
     path = Path(path)
     docnos: list[str] = []
@@ -117,7 +126,7 @@ def read_beir_queries(path: str | Path) -> Queries:
     """Read a BEIR ``queries.jsonl`` (``_id``, ``text``): every query in the file, in file order.
 
     Raises:
-        DataFormatError: bad JSON, a missing ``_id`` or ``text``, an empty text, a duplicate ``_id``.
+        DataFormatError: bad JSON, a missing or empty ``_id``, a missing or empty text, a duplicate ``_id``.
     """
     path = Path(path)
     queries: dict[str, str] = {}
