@@ -131,6 +131,22 @@ def _rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: in
     return Run.from_trusted(out, name=name)
 
 
+def _teacher_model_dir(src: Path) -> Path:
+    """The cross-encoder folder of a saved teacher: ``src/cross-encoder`` (a run's ``teacher/``) or ``src``.
+
+    Raises:
+        DistillrankError: neither holds a model (``config.json``); names ``src/teacher`` when that is one.
+    """
+    ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
+    if not (ce_dir / "config.json").is_file():
+        hint = f"; did you mean {src / 'teacher'}?" if (src / "teacher" / "cross-encoder").is_dir() else ""
+        raise DistillrankError(
+            f"{src}: not a saved teacher (a run's teacher/ folder holding cross-encoder/, or a cross-encoder "
+            f"model folder holding config.json){hint}"
+        )
+    return ce_dir
+
+
 def _check_ids(coll: TextCollection) -> None:
     """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
     judged = {q for split in coll.splits for q in coll.get_qrels(split)}
@@ -324,7 +340,7 @@ class _Job:
         fusion: Fusion | None = None
         if self.teacher_dir is not None:
             src = self.teacher_dir
-            ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
+            ce_dir = _teacher_model_dir(src)
             self.log(f"teacher: loading {ce_dir}")
             self.ce = CrossEncoder.load(ce_dir)
             fusion = Fusion.load(src)
@@ -914,6 +930,8 @@ def run_job(
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    if teacher_dir:
+        _teacher_model_dir(Path(teacher_dir))  # a wrong folder is told now, not after BM25 and embeddings
     job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
     job.load()
     job.dense()
