@@ -142,3 +142,19 @@ def test_a_line_that_is_not_utf8_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError) as err:
         read_beir_corpus(path)
     assert str(err.value) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 26); JSON lines must be UTF-8"
+
+
+def test_gzipped_qrels_are_a_split_too(write) -> None:
+    """``gzip -r`` on a BEIR folder compresses the qrels as well; a split must not vanish silently."""
+    write("gz/corpus.jsonl.gz", CORPUS)
+    write("gz/queries.jsonl.gz", QUERIES)
+    write("gz/qrels/train.tsv", HEADER + "q2\td2\t1\n")
+    folder = write("gz/qrels/test.tsv.gz", HEADER + "q1\td1\t1\n").parent.parent
+    coll = read_beir(folder)
+    assert sorted(coll.splits) == ["test", "train"]
+    assert coll.get_qrels("test").to_dict() == {"q1": {"d1": 1}}
+    write("gz/qrels/test.tsv", HEADER + "q1\td1\t1\n")
+    with pytest.raises(
+        DataFormatError, match=r"more than one file for split 'test': test\.tsv, test\.tsv\.gz"
+    ):
+        read_beir(folder)

@@ -5,7 +5,7 @@ Retrieval Models")::
 
     corpus.jsonl         {"_id": "4983", "title": "...", "text": "..."}   (one JSON object a line; .gz ok)
     queries.jsonl        {"_id": "0", "text": "..."}                      (.gz ok)
-    qrels/test.tsv       query-id <TAB> corpus-id <TAB> score             (header line; one file per split)
+    qrels/test.tsv       query-id <TAB> corpus-id <TAB> score             (header; one file per split; .gz ok)
 
 JSON is parsed with ``orjson`` when it is installed (SciFact's 5,183 documents load in a fraction of a
 second), else with the standard library.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
+from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write
@@ -144,7 +145,7 @@ def read_beir_qrels(path: str | Path) -> Qrels:
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
-    """Read a BEIR collection folder; every ``qrels/*.tsv`` is a split named by its stem.
+    """Read a BEIR collection folder; every ``qrels/*.tsv`` (or ``.tsv.gz``) is a split named by its stem.
 
     Queries are all those in ``queries.jsonl``; :meth:`TextCollection.queries_for` selects a split's.
     Judged queries missing from ``queries.jsonl`` are dropped and judged documents missing from the corpus
@@ -160,10 +161,13 @@ def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
         raise DatasetNotFoundError(f"{folder}: no such folder")
     corpus = read_beir_corpus(_find(folder, "corpus"))
     queries = read_beir_queries(_find(folder, "queries"))
-    split_files = sorted((folder / "qrels").glob("*.tsv"))
-    if not split_files:
+    found: dict[str, list[Path]] = {}
+    for p in sorted([*(folder / "qrels").glob("*.tsv"), *(folder / "qrels").glob("*.tsv.gz")]):
+        found.setdefault(p.name.removesuffix(".gz").removesuffix(".tsv"), []).append(p)
+    if not found:
         raise DatasetNotFoundError(f"{folder}: no qrels/*.tsv files (one per split, e.g. qrels/test.tsv)")
-    qrels = {p.stem: check_qrels(read_beir_qrels(p), corpus, queries, p) for p in split_files}
+    split_files = single_file_per_split(folder / "qrels", found)
+    qrels = {s: check_qrels(read_beir_qrels(p), corpus, queries, p) for s, p in sorted(split_files.items())}
     return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
 
 
