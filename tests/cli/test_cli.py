@@ -172,3 +172,15 @@ def test_error_text_in_square_brackets_is_shown_as_is(tiny: Path) -> None:
     result = runner.invoke(app, ["datasets", "info", str(tiny)])
     assert result.exit_code == 2, result.output
     assert "duplicate document id '[bold]'" in result.output, result.output
+
+
+def test_nothing_to_evaluate_is_one_line(tmp_path: Path) -> None:
+    """An empty qrels split, or runs sharing no judged query with --missing skip: an error line, exit 2."""
+    empty, qrels, run = tmp_path / "empty.tsv", tmp_path / "qrels.txt", tmp_path / "r.trec"
+    empty.write_text("query-id\tcorpus-id\tscore\n")
+    Qrels({"1": {"a": 1}}).save(qrels)
+    run.write_text("2 Q0 a 1 2.0 t\n")
+    for args in (["--qrels", str(empty)], ["--qrels", str(qrels), "--missing", "skip"]):
+        result = runner.invoke(app, ["evaluate", *args, "--run", str(run)])
+        assert result.exit_code == 2, result.output
+        assert "error: r: nothing to evaluate: no judged query" in " ".join(result.output.split())
