@@ -435,3 +435,10 @@ def test_teacher_folder_is_checked_before_any_work(tmp_path: Path) -> None:
         f"{run_folder}: not a saved teacher (a run's teacher/ folder holding cross-encoder/, or a "
         f"cross-encoder model folder holding config.json); did you mean {run_folder / 'teacher'}?"
     )
+
+
+def test_plan_says_the_test_split_has_no_judgements() -> None:
+    coll = _collection()
+    coll.qrels["test"] = Qrels({})  # e.g. qrels/test.tsv holding only its header line
+    with pytest.raises(DistillrankError, match=r"^synthetic: split 'test' has no judgements$"):
+        _plan(coll, JobConfig())

@@ -169,6 +169,8 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
             f"{coll.name}: no test split to evaluate on (splits: {', '.join(splits) or 'none'})"
         )
     test_qrels = coll.get_qrels(test_split)
+    if not test_qrels:
+        raise DistillrankError(f"{coll.name}: split {test_split!r} has no judgements")
     test_queries = coll.queries_for(test_split)
     test = _sample([q for q in test_qrels if q in test_queries], cfg.max_test_queries, cfg.seed)
     if not test:
