@@ -156,3 +156,31 @@ def test_export_a_click_log(shared_data: Path, tmp_path: Path) -> None:
     args = ["datasets", "export", "open-bandit-dataset", "--data-dir", str(shared_data), "-o", str(tmp_path)]
     assert runner.invoke(app, args).exit_code == 0
     assert len(read_parquet(tmp_path / "random.parquet")) == 10_000
+
+
+def test_datasets_info_names_each_split(tiny: Path) -> None:
+    (tiny / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td3\t1\n")
+    result = runner.invoke(app, ["datasets", "info", str(tiny)])
+    assert result.exit_code == 0, result.output
+    assert "qrels[test]" in result.output and "qrels[train]" in result.output, result.output
+
+
+def test_error_text_in_square_brackets_is_shown_as_is(tiny: Path) -> None:
+    """Ids like ``[1]`` in an error must not be taken for console markup and vanish."""
+    with (tiny / "corpus.jsonl").open("a") as f:
+        f.write('{"_id": "[bold]", "text": "x"}\n{"_id": "[bold]", "text": "y"}\n')
+    result = runner.invoke(app, ["datasets", "info", str(tiny)])
+    assert result.exit_code == 2, result.output
+    assert "duplicate document id '[bold]'" in result.output, result.output
+
+
+def test_nothing_to_evaluate_is_one_line(tmp_path: Path) -> None:
+    """An empty qrels split, or runs sharing no judged query with --missing skip: an error line, exit 2."""
+    empty, qrels, run = tmp_path / "empty.tsv", tmp_path / "qrels.txt", tmp_path / "r.trec"
+    empty.write_text("query-id\tcorpus-id\tscore\n")
+    Qrels({"1": {"a": 1}}).save(qrels)
+    run.write_text("2 Q0 a 1 2.0 t\n")
+    for args in (["--qrels", str(empty)], ["--qrels", str(qrels), "--missing", "skip"]):
+        result = runner.invoke(app, ["evaluate", *args, "--run", str(run)])
+        assert result.exit_code == 2, result.output
+        assert "error: r: nothing to evaluate: no judged query" in " ".join(result.output.split())

@@ -10,7 +10,7 @@ import pytest
 
 from distillrank.data.formats.beir import read_beir, read_beir_corpus, write_beir
 from distillrank.data.formats.sniff import detect_text_format, read_text_collection
-from distillrank.errors import DatasetNotFoundError, DataWarning
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 
 CORPUS = (
     '{"_id": "d1", "title": "First", "text": "alpha beta"}\n'
@@ -118,3 +118,43 @@ def test_scifact(shared_data: Path) -> None:
     assert len(coll.queries_for("test")) == 300
     assert coll.queries["0"] == "0-dimensional biomaterials lack inductive properties."
     assert coll.corpus["4983"].title.startswith("Microstructural development of human newborn")
+
+
+def test_utf8_byte_order_marks_are_ignored(write) -> None:
+    """Files saved by Windows editors start with a UTF-8 BOM; it is not part of the first id."""
+    bom = "\ufeff"
+    write("bom/corpus.jsonl", bom + CORPUS)
+    write("bom/queries.jsonl", bom + QUERIES)
+    write("bom/qrels/train.tsv", bom + HEADER + "q2\td2\t1\n")
+    folder = write("bom/qrels/test.tsv", bom + "q1\td1\t1\n").parent.parent  # no header
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(folder)
+    assert coll.corpus.docnos == ["d1", "d2", "3"]
+    assert list(coll.queries) == ["q1", "q2", "q3"]
+    assert coll.get_qrels("test").to_dict() == {"q1": {"d1": 1}}
+    assert coll.get_qrels("train").to_dict() == {"q2": {"d2": 1}}
+
+
+def test_a_line_that_is_not_utf8_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b'{"_id": "1", "text": "x"}\n{"_id": "2", "text": "caf\xe9"}\n')  # Latin-1 e-acute
+    with pytest.raises(DataFormatError) as err:
+        read_beir_corpus(path)
+    assert str(err.value) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 26); JSON lines must be UTF-8"
+
+
+def test_gzipped_qrels_are_a_split_too(write) -> None:
+    """``gzip -r`` on a BEIR folder compresses the qrels as well; a split must not vanish silently."""
+    write("gz/corpus.jsonl.gz", CORPUS)
+    write("gz/queries.jsonl.gz", QUERIES)
+    write("gz/qrels/train.tsv", HEADER + "q2\td2\t1\n")
+    folder = write("gz/qrels/test.tsv.gz", HEADER + "q1\td1\t1\n").parent.parent
+    coll = read_beir(folder)
+    assert sorted(coll.splits) == ["test", "train"]
+    assert coll.get_qrels("test").to_dict() == {"q1": {"d1": 1}}
+    write("gz/qrels/test.tsv", HEADER + "q1\td1\t1\n")
+    with pytest.raises(
+        DataFormatError, match=r"more than one file for split 'test': test\.tsv, test\.tsv\.gz"
+    ):
+        read_beir(folder)

@@ -159,3 +159,16 @@ def test_cranfield(shared_data: Path) -> None:
     assert coll.queries["3"].startswith("what problems of heat conduction in composite slabs")
     assert qrels["1"]["184"] == 3 and qrels["1"]["486"] == 0
     assert coll.corpus["471"].text == "" and coll.corpus["1"].title.startswith("experimental investigation")
+
+
+def test_collection_with_byte_order_marks(write) -> None:
+    bom = "\ufeff"
+    write("med/MED.ALL", bom + ".I 1\n.W\nwing lift\n.I 2\n.W\nflow\n")
+    write("med/MED.QRY", bom + ".I 1\n.W\nwing\n")
+    qrels = write("med/MED.REL", bom + "1 0 1 1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(qrels.parent)
+    assert coll.corpus.docnos == ["1", "2"]
+    assert dict(coll.queries) == {"1": "wing"}
+    assert coll.get_qrels("test").to_dict() == {"1": {"1": 1}}

@@ -291,3 +291,35 @@ def test_vaswani(shared_data: Path) -> None:
         == "MEASUREMENT OF DIELECTRIC CONSTANT OF LIQUIDS BY THE USE OF MICROWAVE TECHNIQUES"
     )
     assert coll.corpus["1"].text.startswith("compact memories have flexible capacities a digital data")
+
+
+def test_trec_collection_with_byte_order_marks(write) -> None:
+    bom = "\ufeff"
+    write("bom/doc-text.trec", bom + "<DOC>\n<DOCNO>1</DOCNO>\nfirst\n</DOC>\n")
+    write("bom/query-text.trec", bom + CLOSED_TOPICS)
+    folder = write("bom/qrels", bom + "1 0 1 1\n").parent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coll = read_text_collection(folder)
+    assert coll.get_qrels("test").to_dict() == {"1": {"1": 1}}
+    assert coll.corpus.docnos == ["1"] and "1" in coll.queries
+
+
+@pytest.mark.parametrize(
+    ("qid", "docno", "problem"),
+    [
+        ("q 1", "d1", "query id 'q 1'"),
+        ("q1", "doc\t1", "document id 'doc\\t1'"),
+        ("q1", "", "document id ''"),
+    ],
+)
+def test_ids_a_trec_line_cannot_hold_are_refused(tmp_path: Path, qid: str, docno: str, problem: str) -> None:
+    """An id with whitespace would shift the columns: the file would not read back, so it is not written."""
+    expected = f"{tmp_path / 'r'}: {problem} is empty or holds whitespace, which a TREC file cannot hold"
+    with pytest.raises(DataFormatError) as err:
+        write_trec_run(Run({qid: {docno: 1.0}}), tmp_path / "r", tag="t")
+    assert str(err.value) == expected
+    with pytest.raises(DataFormatError) as err:
+        write_trec_qrels(Qrels({qid: {docno: 1}}), tmp_path / "r")
+    assert str(err.value) == expected
+    assert not (tmp_path / "r").exists()

@@ -404,3 +404,41 @@ def test_ranker_labels_of_the_training_queries(
             other
         ]
     )
+
+
+def test_ids_with_whitespace_are_refused_before_any_work(tmp_path: Path) -> None:
+    """The job's runs are TREC files: an id with a space would break them after all the training."""
+    coll = _collection()
+    texts = dict(zip(coll.corpus.docnos, coll.corpus.texts, strict=True))
+    texts["doc 1 é"] = texts.pop("d1")
+    spaced = TextCollection(
+        "spaced", Corpus(list(texts), [""] * len(texts), list(texts.values())), coll.queries, coll.qrels
+    )
+    write_beir(spaced, tmp_path / "spaced")
+    with pytest.raises(DistillrankError) as err:
+        run_job(JobConfig(dataset=str(tmp_path / "spaced")), tmp_path / "out", log=lambda m: None)
+    assert str(err.value) == (
+        f"{tmp_path / 'spaced'}: document id 'doc 1 é' is empty or holds whitespace, which the job's "
+        "TREC run files cannot hold; give the collection ids without whitespace"
+    )
+
+
+def test_teacher_folder_is_checked_before_any_work(tmp_path: Path) -> None:
+    """``--teacher`` given the run folder instead of its teacher/ folder: one line naming both, at once."""
+    run_folder = tmp_path / "runs" / "scifact"
+    (run_folder / "teacher" / "cross-encoder").mkdir(parents=True)
+    (run_folder / "teacher" / "cross-encoder" / "config.json").write_text("{}")
+    cfg = JobConfig(dataset=str(tmp_path / "not-loaded-yet"))
+    with pytest.raises(DistillrankError) as err:
+        run_job(cfg, tmp_path / "out", teacher_dir=run_folder, log=lambda m: None)
+    assert str(err.value) == (
+        f"{run_folder}: not a saved teacher (a run's teacher/ folder holding cross-encoder/, or a "
+        f"cross-encoder model folder holding config.json); did you mean {run_folder / 'teacher'}?"
+    )
+
+
+def test_plan_says_the_test_split_has_no_judgements() -> None:
+    coll = _collection()
+    coll.qrels["test"] = Qrels({})  # e.g. qrels/test.tsv holding only its header line
+    with pytest.raises(DistillrankError, match=r"^synthetic: split 'test' has no judgements$"):
+        _plan(coll, JobConfig())

@@ -84,3 +84,17 @@ def test_job_report_says_how_the_teacher_labelled_its_training_queries(
     assert ("scores of its feature ranker (fusion weight 0.7)" in text) is (labels is not None)
     if phrase is not None:
         assert phrase in text
+
+
+@pytest.mark.parametrize(("speedup", "shown"), [(0.353, "0.35x"), (9.94, "9.9x"), (65.2233, "65x")])
+def test_job_report_shows_a_student_slower_than_the_teacher(
+    tmp_path: Path, speedup: float, shown: str
+) -> None:
+    """A zero-shot BM25 + dense teacher can be faster than a student: 0.35x, not '0x its throughput'."""
+    from distillrank.pipeline.summary import write_report
+
+    committed = Path(__file__).parents[2] / "bench" / "results" / "main_job_cross_fit" / "metrics.json"
+    metrics = json.loads(committed.read_text())
+    metrics["headline"]["best_student_speedup_vs_teacher"] = speedup
+    write_report(metrics, tmp_path)
+    assert f"the teacher at {shown} its throughput." in (tmp_path / "report.md").read_text()

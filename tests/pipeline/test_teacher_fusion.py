@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -64,3 +65,12 @@ def test_rerank_head_orders_the_head_and_keeps_the_tail_below() -> None:
     assert all(x > y for x, y in itertools.pairwise(scores))  # strictly decreasing: ties broken
     assert max(s for _, s in out[3:]) < min(s for _, s in out[:3])
     assert not any(math.isnan(s) for s in scores)
+
+
+def test_a_query_without_candidates_fuses_quietly() -> None:
+    """A query whose words are in no document has no BM25 candidates: no numpy warning, no scores."""
+    signals = {s: {**v, "q3": {}} for s, v in SIGNALS.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = Fusion({"cross_encoder": 0.5, "bm25": 0.5}).combine(signals)
+    assert run["q3"] == {} and len(run["q1"]) == 3

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from distillrank.cli._common import DataDirOption, friendly_errors, out, status
@@ -53,7 +54,7 @@ def info(
         table.add_row("documents", f"{len(ds.corpus):,}")
         table.add_row("queries", f"{len(ds.queries):,}")
         for split, q in ds.qrels.items():
-            table.add_row(f"qrels[{split}]", f"{len(q):,} queries, {q.n_judgements:,} judgements")
+            table.add_row(escape(f"qrels[{split}]"), f"{len(q):,} queries, {q.n_judgements:,} judgements")
     elif isinstance(ds, SplitDataset):
         for split, part in ds.splits.items():
             table.add_row(split, repr(part))

@@ -63,15 +63,18 @@ def evaluate(
         judgements = coll.get_qrels(split)
         source = f"{dataset} [{split}]"
     runs = [Run.from_file(p, name=p.stem) for p in run]
-    results = [
-        evaluate_run(r, judgements, measures, per_query=as_json, missing=missing)  # type: ignore[arg-type]
-        for r in runs
-    ]
-    comparison = (
-        compare(runs, judgements, measures, test=test, missing=missing)  # type: ignore[arg-type]
-        if len(runs) > 1
-        else None
-    )
+    try:
+        results = [
+            evaluate_run(r, judgements, measures, per_query=as_json, missing=missing)  # type: ignore[arg-type]
+            for r in runs
+        ]
+        comparison = (
+            compare(runs, judgements, measures, test=test, missing=missing)  # type: ignore[arg-type]
+            if len(runs) > 1
+            else None
+        )
+    except ValueError as e:  # nothing to evaluate: no judged query, or none with results in every run
+        raise DistillrankError(str(e)) from e
     if as_json:
         payload: dict[str, object] = {"qrels": source, "runs": [r.to_dict() for r in results]}
         if comparison is not None:

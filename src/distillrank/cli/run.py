@@ -64,6 +64,7 @@ def run(
     """
     from distillrank.pipeline.config import JobConfig
     from distillrank.pipeline.job import run_job
+    from distillrank.pipeline.summary import speedup_text
 
     cfg = JobConfig.from_file(config) if config is not None else JobConfig()
     updates: dict[str, object] = {}
@@ -93,7 +94,7 @@ def run(
         out.print(
             f"best student {h['best_student']}: nDCG@10 {h['best_student_ndcg@10']:.4f} "
             f"({h['best_student_quality_vs_teacher']:.3f}x the teacher, "
-            f"{h['best_student_speedup_vs_teacher']:.0f}x faster)"
+            f"{speedup_text(h['best_student_speedup_vs_teacher'])} its throughput)"
         )
     for f in result.files:
         out.print(f"wrote {f}")

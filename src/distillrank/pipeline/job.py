@@ -131,6 +131,34 @@ def _rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: in
     return Run.from_trusted(out, name=name)
 
 
+def _teacher_model_dir(src: Path) -> Path:
+    """The cross-encoder folder of a saved teacher: ``src/cross-encoder`` (a run's ``teacher/``) or ``src``.
+
+    Raises:
+        DistillrankError: neither holds a model (``config.json``); names ``src/teacher`` when that is one.
+    """
+    ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
+    if not (ce_dir / "config.json").is_file():
+        hint = f"; did you mean {src / 'teacher'}?" if (src / "teacher" / "cross-encoder").is_dir() else ""
+        raise DistillrankError(
+            f"{src}: not a saved teacher (a run's teacher/ folder holding cross-encoder/, or a cross-encoder "
+            f"model folder holding config.json){hint}"
+        )
+    return ce_dir
+
+
+def _check_ids(coll: TextCollection) -> None:
+    """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
+    judged = {q for split in coll.splits for q in coll.get_qrels(split)}
+    for what, ids in (("query", [q for q in coll.queries if q in judged]), ("document", coll.corpus.docnos)):
+        bad = next((i for i in ids if i.split() != [i]), None)
+        if bad is not None:
+            raise DistillrankError(
+                f"{coll.source or coll.name}: {what} id {bad!r} is empty or holds whitespace, which the "
+                "job's TREC run files cannot hold; give the collection ids without whitespace"
+            )
+
+
 def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool]:
     """The folds, the qrels of every used query, and whether the collection had a train split."""
     splits = coll.splits
@@ -141,6 +169,8 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
             f"{coll.name}: no test split to evaluate on (splits: {', '.join(splits) or 'none'})"
         )
     test_qrels = coll.get_qrels(test_split)
+    if not test_qrels:
+        raise DistillrankError(f"{coll.name}: split {test_split!r} has no judgements")
     test_queries = coll.queries_for(test_split)
     test = _sample([q for q in test_qrels if q in test_queries], cfg.max_test_queries, cfg.seed)
     if not test:
@@ -196,6 +226,7 @@ class _Job:
                 f"{self.cfg.dataset}: distillrank run needs a text collection (queries, documents, qrels), "
                 f"not {type(coll).__name__}"
             )
+        _check_ids(coll)
         self.coll = coll
         self.corpus = coll.corpus
         self.folds, self.qrels, self.has_train = _plan(coll, self.cfg)
@@ -311,7 +342,7 @@ class _Job:
         fusion: Fusion | None = None
         if self.teacher_dir is not None:
             src = self.teacher_dir
-            ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
+            ce_dir = _teacher_model_dir(src)
             self.log(f"teacher: loading {ce_dir}")
             self.ce = CrossEncoder.load(ce_dir)
             fusion = Fusion.load(src)
@@ -901,6 +932,8 @@ def run_job(
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    if teacher_dir:
+        _teacher_model_dir(Path(teacher_dir))  # a wrong folder is told now, not after BM25 and embeddings
     job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
     job.load()
     job.dense()

@@ -34,7 +34,7 @@ from distillrank.evaluation.metrics import evaluate
 from distillrank.evaluation.significance import permutation_test
 from distillrank.pipeline.report import Report
 
-__all__ = ["build_metrics", "write_report"]
+__all__ = ["build_metrics", "speedup_text", "write_report"]
 
 TEACHER_TARGET = 0.70
 QUALITY_TARGET = 0.97
@@ -227,6 +227,11 @@ def _row(name: str, m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def speedup_text(speedup: float) -> str:
+    """``65x``, ``9.9x``, ``0.35x``: two significant digits below 10, so a slower student is not '0x'."""
+    return f"{speedup:.0f}x" if speedup >= 10 else f"{speedup:.2g}x"
+
+
 def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
     """``report.md``, ``report.html`` (with plots) and ``metrics.json`` in ``folder``."""
     from distillrank.pipeline import plots
@@ -269,7 +274,7 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         lines.append(
             f"Best student: **{h['best_student']}**, nDCG@10 {h['best_student_ndcg@10']:.4f} = "
             f"{h['best_student_quality_vs_teacher']:.3f}x the teacher at "
-            f"{h['best_student_speedup_vs_teacher']:.0f}x its throughput."
+            f"{speedup_text(h['best_student_speedup_vs_teacher'])} its throughput."
         )
         flag = checks.get("every distilled student beats its qrels-only twin")
         lines.append(f"Every distilled student beats the same student trained on qrels only: **{flag}**.")

@@ -41,6 +41,8 @@ FUSION_FILE = "fusion.json"
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:  # a query without candidates (no query word in any document)
+        return values
     sd = float(values.std())
     return (values - values.mean()) / sd if sd > 1e-12 else np.zeros_like(values)
 

@@ -5,7 +5,7 @@ Retrieval Models")::
 
     corpus.jsonl         {"_id": "4983", "title": "...", "text": "..."}   (one JSON object a line; .gz ok)
     queries.jsonl        {"_id": "0", "text": "..."}                      (.gz ok)
-    qrels/test.tsv       query-id <TAB> corpus-id <TAB> score             (header line; one file per split)
+    qrels/test.tsv       query-id <TAB> corpus-id <TAB> score             (header; one file per split; .gz ok)
 
 JSON is parsed with ``orjson`` when it is installed (SciFact's 5,183 documents load in a fraction of a
 second), else with the standard library.
@@ -13,12 +13,14 @@ second), else with the standard library.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
+from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write
@@ -58,11 +60,18 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         for n, line in enumerate(f, start=1):
+            if n == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
             if not line.strip():
                 continue
             try:
                 obj = _loads(line)
             except _JSONError:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    problem = f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})"
+                    raise DataFormatError(path, n, f"{problem}; JSON lines must be UTF-8") from None
                 raise DataFormatError(path, n, "invalid JSON; each line must hold one JSON object") from None
             if not isinstance(obj, dict):
                 raise DataFormatError(path, n, f"expected a JSON object, found {type(obj).__name__}")
@@ -73,7 +82,10 @@ def _field(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
     if key not in obj:
         raise DataFormatError(path, line, f'missing "{key}"')
     value = obj[key]
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    if key == "_id" and not text.strip():
+        raise DataFormatError(path, line, 'empty "_id"')
+    return text
 
 
 def _first_duplicate(ids: list[str], lines: list[int]) -> tuple[str, int, int] | None:
@@ -92,7 +104,8 @@ def read_beir_corpus(path: str | Path) -> Corpus:
     """Read a BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``; a missing title reads as empty).
 
     Raises:
-        DataFormatError: bad JSON, a missing ``_id`` or ``text``, a duplicate ``_id`` (naming both lines).
+        DataFormatError: bad JSON, a missing or empty ``_id``, a missing ``text``, a duplicate ``_id`` (naming
+            both lines).
     """
     path = Path(path)
     docnos: list[str] = []
@@ -114,7 +127,7 @@ def read_beir_queries(path: str | Path) -> Queries:
     """Read a BEIR ``queries.jsonl`` (``_id``, ``text``): every query in the file, in file order.
 
     Raises:
-        DataFormatError: bad JSON, a missing ``_id`` or ``text``, an empty text, a duplicate ``_id``.
+        DataFormatError: bad JSON, a missing or empty ``_id``, a missing or empty text, a duplicate ``_id``.
     """
     path = Path(path)
     queries: dict[str, str] = {}
@@ -132,7 +145,7 @@ def read_beir_qrels(path: str | Path) -> Qrels:
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
-    """Read a BEIR collection folder; every ``qrels/*.tsv`` is a split named by its stem.
+    """Read a BEIR collection folder; every ``qrels/*.tsv`` (or ``.tsv.gz``) is a split named by its stem.
 
     Queries are all those in ``queries.jsonl``; :meth:`TextCollection.queries_for` selects a split's.
     Judged queries missing from ``queries.jsonl`` are dropped and judged documents missing from the corpus
@@ -148,10 +161,13 @@ def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
         raise DatasetNotFoundError(f"{folder}: no such folder")
     corpus = read_beir_corpus(_find(folder, "corpus"))
     queries = read_beir_queries(_find(folder, "queries"))
-    split_files = sorted((folder / "qrels").glob("*.tsv"))
-    if not split_files:
+    found: dict[str, list[Path]] = {}
+    for p in sorted([*(folder / "qrels").glob("*.tsv"), *(folder / "qrels").glob("*.tsv.gz")]):
+        found.setdefault(p.name.removesuffix(".gz").removesuffix(".tsv"), []).append(p)
+    if not found:
         raise DatasetNotFoundError(f"{folder}: no qrels/*.tsv files (one per split, e.g. qrels/test.tsv)")
-    qrels = {p.stem: check_qrels(read_beir_qrels(p), corpus, queries, p) for p in split_files}
+    split_files = single_file_per_split(folder / "qrels", found)
+    qrels = {s: check_qrels(read_beir_qrels(p), corpus, queries, p) for s, p in sorted(split_files.items())}
     return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
 
 

@@ -26,9 +26,9 @@ def _head(path: Path, n: int = 4096) -> str:
         if path.suffix == ".gz":
             import gzip
 
-            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as f:
                 return f.read(n)
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
             return f.read(n)
     except (OSError, UnicodeDecodeError):
         return ""

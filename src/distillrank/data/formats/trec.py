@@ -30,6 +30,7 @@ __all__ = [
     "align_query_ids",
     "assemble_collection",
     "check_qrels",
+    "check_trec_ids",
     "merge_queries",
     "parse_qrels",
     "read_trec_collection",
@@ -305,7 +306,9 @@ def read_trec_qrels(path: str | Path) -> Qrels:
 
 
 def write_trec_qrels(qrels: Qrels, path: str | Path) -> None:
-    """Write TREC qrels ``qid 0 docno rel``, atomically."""
+    """Write TREC qrels ``qid 0 docno rel``, atomically; ids hold no whitespace (:func:`check_trec_ids`)."""
+    for qid, docs in qrels.items():
+        check_trec_ids(qid, docs, path)
     with atomic_write(path) as f:
         for qid, docs in qrels.items():
             f.writelines(f"{qid} 0 {docno} {rel}\n" for docno, rel in docs.items())
@@ -365,14 +368,31 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     return Run(data, name=name or tag or path.stem, source=path)
 
 
+def check_trec_ids(qid: str, docnos: Iterable[str], path: str | Path) -> None:
+    """Refuse a query or document id that is empty or holds whitespace: a TREC line could not hold it.
+
+    Raises:
+        DataFormatError: naming ``path`` (the file to be written) and the id.
+    """
+    for what, ids in (("query", [qid]), ("document", docnos)):
+        for i in ids:
+            if i.split() != [i]:
+                raise DataFormatError(
+                    path, None, f"{what} id {i!r} is empty or holds whitespace, which a TREC file cannot hold"
+                )
+
+
 def write_trec_run(run: Run, path: str | Path, tag: str | None = None) -> None:
     """Write ``qid Q0 docno rank score tag`` lines, best first with ranks from 1, atomically.
 
-    Scores are written in full precision (``repr``), so a written run reads back identical.
+    Scores are written in full precision (``repr``), so a written run reads back identical. Ids must hold no
+    whitespace (:func:`check_trec_ids`).
     """
     tag = tag or run.name
     if not tag or any(c.isspace() for c in tag):
         raise ValueError(f"run tag {tag!r} must be non-empty and hold no whitespace")
+    for qid in run:
+        check_trec_ids(qid, run[qid], path)
     with atomic_write(path) as f:
         for qid in run:
             f.writelines(
