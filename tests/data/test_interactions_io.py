@@ -98,3 +98,18 @@ def test_ml_100k(shared_data: Path) -> None:
     assert sorted(df["rating"].unique().tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert df["timestamp"].notna().all()
     assert df.iloc[0][["user", "item", "rating", "timestamp"]].tolist() == ["196", "242", 3.0, 881250949.0]
+
+
+def test_iso_8601_timestamps_become_seconds(tmp_path: Path) -> None:
+    text = (
+        "user,item,timestamp\n"
+        "a,x,2020-01-02T03:04:05\n"
+        "a,y,2020-01-02 03:04:06\n"
+        "a,z,2020-01-03\n"
+        "b,x,2020-01-02T03:04:05+01:00\n"
+        "b,y,\n"
+    )
+    ts = read_interactions(_write(tmp_path / "r.csv", text)).df["timestamp"]
+    assert ts.dtype == np.float64
+    assert ts.iloc[:4].tolist() == [1577934245.0, 1577934246.0, 1578009600.0, 1577930645.0]
+    assert np.isnan(ts.iloc[4])

@@ -7,7 +7,9 @@
 * Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
   (``::``-separated).
 
-Users and items are kept as strings; rating and timestamp become floats (NaN when absent).
+Users and items are kept as strings; rating and timestamp become floats (NaN when absent); ISO 8601
+timestamps (``2020-01-02``, ``2020-01-02T03:04:05``, with or without an offset) become seconds since
+1970-01-01 UTC, times without an offset taken as UTC.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
 
     Raises:
         DataFormatError: ``path:line: problem`` for a header without a user or item column, a line
-            with the wrong number of columns, a non-numeric rating or timestamp, or an empty user/item.
+            with the wrong number of columns, a non-numeric rating, a timestamp that is neither a number
+            nor an ISO 8601 date, or an empty user/item.
     """
     path = Path(path)
     with open_text(path) as f:
@@ -163,9 +166,19 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     for col in numeric if bad_numbers else []:
         num = pd.to_numeric(df[col], errors="coerce")
         bad = (num.isna() & df[col].notna()).to_numpy()
+        what = "not a number"
+        if bad.any() and col == "timestamp":
+            dates = _iso_seconds(df[col])
+            not_date = (dates.isna() & df[col].notna()).to_numpy()
+            if not not_date.any():
+                num, bad = dates, not_date
+            elif (bad & not_date).any():
+                bad, what = bad & not_date, "neither a number nor an ISO 8601 date"
+            else:
+                what = "an ISO 8601 date where other timestamps are numbers"
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
-            raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is not a number")
+            raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is {what}")
         df[col] = num.astype(np.float64)
     for col in ("rating", "timestamp"):
         if col not in df.columns:
@@ -173,6 +186,13 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     order = ["user", "item", "rating", "timestamp"]
     df = df[order + [c for c in df.columns if c not in order]]
     return Interactions(df, source=str(path))
+
+
+def _iso_seconds(values: pd.Series) -> pd.Series:
+    """ISO 8601 dates or times as float seconds since 1970-01-01 UTC (UTC when no offset is written),
+    NaN where a value is empty or not one."""
+    times = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
 
 
 def _missing(path: Path, line: int | None, what: str, header: str) -> DataFormatError:
