@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from distillrank.data.formats.interactions_io import read_interactions
+from distillrank.errors import DataFormatError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -113,3 +115,30 @@ def test_iso_8601_timestamps_become_seconds(tmp_path: Path) -> None:
     assert ts.dtype == np.float64
     assert ts.iloc[:4].tolist() == [1577934245.0, 1577934246.0, 1578009600.0, 1577930645.0]
     assert np.isnan(ts.iloc[4])
+
+
+def test_parquet_from_elsewhere(tmp_path: Path) -> None:
+    """A Parquet file written by pandas (MovieLens-latest column names, integer ids, datetimes)."""
+    df = pd.DataFrame(
+        {
+            "userId": [1, 1, 2],
+            "movieId": [10, 20, 10],
+            "rating": [4, 3, 5],
+            "timestamp": pd.to_datetime(
+                ["2020-01-02 03:04:05", "2020-01-02 03:04:06", "1970-01-01 00:00:00"]
+            ),
+            "tag": ["x", "y", "z"],
+        }
+    )
+    df.to_parquet(tmp_path / "r.parquet", index=False)
+    got = read_interactions(tmp_path / "r.parquet").df
+    assert list(got.columns) == ["user", "item", "rating", "timestamp", "tag"]
+    assert got["user"].tolist() == ["1", "1", "2"] and got["item"].tolist() == ["10", "20", "10"]
+    assert got["rating"].tolist() == [4.0, 3.0, 5.0]
+    assert got["timestamp"].tolist() == [1577934245.0, 1577934246.0, 0.0]
+    df[["userId", "movieId"]].to_parquet(tmp_path / "implicit.parquet", index=False)
+    got = read_interactions(tmp_path / "implicit.parquet").df
+    assert got["rating"].isna().all() and got["timestamp"].isna().all()
+    df[["movieId", "rating"]].to_parquet(tmp_path / "bad.parquet", index=False)
+    with pytest.raises(DataFormatError, match=r"bad\.parquet: no user column \(columns: movieId, rating"):
+        read_interactions(tmp_path / "bad.parquet")

@@ -4,6 +4,7 @@
   ``user_id:token  item_id:token  rating:float  timestamp:float``; the ``:type`` suffixes are dropped.
 * CSV/TSV with a header naming the columns (``userId,movieId,rating,timestamp``, ``user``, ``item``,
   ``ts``, ``time``, ...).
+* Parquet (``.parquet``) with the same column names, any column types (datetime timestamps too).
 * Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
   (``::``-separated).
 
@@ -57,7 +58,7 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     """Read an interaction table; the separator and the header are detected when not given.
 
     Args:
-        path: the file (``.gz`` is decompressed).
+        path: the file (``.gz`` is decompressed; ``.parquet`` is read as a Parquet table).
         sep: column separator; default: ``::`` if the first line has it, else tab, else comma, else
             runs of whitespace.
 
@@ -67,6 +68,8 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
             nor an ISO 8601 date, or an empty user/item.
     """
     path = Path(path)
+    if path.suffix == ".parquet":
+        return _read_parquet(path)
     with open_text(path) as f:
         text = f.read()
     lines = text.split("\n")
@@ -164,18 +167,7 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
         if empty.any():
             raise DataFormatError(path, line_of(int(np.flatnonzero(empty)[0])), f"empty {col}")
     for col in numeric if bad_numbers else []:
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = (num.isna() & df[col].notna()).to_numpy()
-        what = "not a number"
-        if bad.any() and col == "timestamp":
-            dates = _iso_seconds(df[col])
-            not_date = (dates.isna() & df[col].notna()).to_numpy()
-            if not not_date.any():
-                num, bad = dates, not_date
-            elif (bad & not_date).any():
-                bad, what = bad & not_date, "neither a number nor an ISO 8601 date"
-            else:
-                what = "an ISO 8601 date where other timestamps are numbers"
+        num, bad, what = _to_float(df[col], col)
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
             raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is {what}")
@@ -188,11 +180,67 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     return Interactions(df, source=str(path))
 
 
-def _iso_seconds(values: pd.Series) -> pd.Series:
-    """ISO 8601 dates or times as float seconds since 1970-01-01 UTC (UTC when no offset is written),
-    NaN where a value is empty or not one."""
-    times = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+def _seconds(times: pd.Series) -> pd.Series:
+    """Datetimes as float seconds since 1970-01-01 UTC (naive ones taken as UTC; NaT becomes NaN)."""
+    if times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
     return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+
+
+def _to_float(values: pd.Series, col: str) -> tuple[pd.Series, np.ndarray, str]:
+    """``values`` as floats (a timestamp may be a datetime or an ISO 8601 string), the mask of values
+    that could not be read, and what is wrong with them."""
+    if col == "timestamp" and pd.api.types.is_datetime64_any_dtype(values):
+        return _seconds(values), np.zeros(len(values), dtype=bool), ""
+    num = pd.to_numeric(values, errors="coerce")
+    bad = (num.isna() & values.notna()).to_numpy()
+    if not bad.any() or col != "timestamp":
+        return num, bad, "not a number"
+    dates = _seconds(pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce"))
+    not_date = (dates.isna() & values.notna()).to_numpy()
+    if not not_date.any():
+        return dates, not_date, ""
+    if (bad & not_date).any():
+        return num, bad & not_date, "neither a number nor an ISO 8601 date"
+    return num, bad, "an ISO 8601 date where other timestamps are numbers"
+
+
+def _read_parquet(path: Path) -> Interactions:
+    """A Parquet table whose column names are those of a text file's header (any types)."""
+    df = pd.read_parquet(path)
+    names: list[str] = []
+    seen: dict[str, str] = {}
+    for raw in map(str, df.columns):
+        c = _canonical(raw)
+        if c is not None and c in seen:
+            raise DataFormatError(path, None, f"columns {seen[c]!r} and {raw!r} both name the {c}")
+        if c is not None:
+            seen[c] = raw
+        names.append(c or raw)
+    for need in ("user", "item"):
+        if need not in seen:
+            columns = ", ".join(map(str, df.columns))
+            expected = ", ".join(_ALIASES[need])
+            raise DataFormatError(
+                path, None, f"no {need} column (columns: {columns}; expected one of: {expected})"
+            )
+    df.columns = pd.Index(names)
+    for col in ("user", "item"):
+        empty = (df[col].isna() | (df[col].astype(str).str.strip() == "")).to_numpy()
+        if empty.any():
+            raise DataFormatError(path, None, f"record {int(np.flatnonzero(empty)[0]) + 1}: empty {col}")
+        df[col] = df[col].astype(str)
+    for col in ("rating", "timestamp"):
+        if col not in df.columns:
+            df[col] = np.nan
+            continue
+        num, bad, what = _to_float(df[col], col)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(path, None, f"record {r + 1}: {col} {df[col].iloc[r]!r} is {what}")
+        df[col] = num.astype(np.float64)
+    order = ["user", "item", "rating", "timestamp"]
+    return Interactions(df[order + [c for c in df.columns if c not in order]], source=str(path))
 
 
 def _missing(path: Path, line: int | None, what: str, header: str) -> DataFormatError:
