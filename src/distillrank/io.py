@@ -58,8 +58,9 @@ def read_versioned_json(path: Path, fmt: str, version: int, *, what: str, noun: 
 
 
 def open_text(path: str | Path) -> IO[str]:
-    """Open a text file for reading, decompressing ``.gz`` transparently (UTF-8, bad bytes replaced)."""
+    """Open a text file for reading, decompressing ``.gz`` transparently (UTF-8, bad bytes replaced; a
+    leading byte-order mark, as Excel writes, is skipped)."""
     path = Path(path)
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")

@@ -142,3 +142,14 @@ def test_parquet_from_elsewhere(tmp_path: Path) -> None:
     df[["movieId", "rating"]].to_parquet(tmp_path / "bad.parquet", index=False)
     with pytest.raises(DataFormatError, match=r"bad\.parquet: no user column \(columns: movieId, rating"):
         read_interactions(tmp_path / "bad.parquet")
+
+
+def test_byte_order_mark_and_quoted_header(tmp_path: Path) -> None:
+    """Excel writes a UTF-8 byte-order mark; R's write.csv quotes the header and string fields."""
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfuserId,movieId,rating,timestamp\r\n1,2,3,100\r\n")
+    df = read_interactions(bom).df
+    assert df[["user", "item", "rating", "timestamp"]].iloc[0].tolist() == ["1", "2", 3.0, 100.0]
+    quoted = _write(tmp_path / "r.csv", '"user","item","timestamp"\n"a b","x,y",100\n')
+    df = read_interactions(quoted).df
+    assert df[["user", "item", "timestamp"]].iloc[0].tolist() == ["a b", "x,y", 100.0]

@@ -41,8 +41,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _strip_type(name: str) -> str:
-    """``user_id:token`` -> ``user_id`` (RecBole typed headers)."""
-    name = name.strip()
+    """``user_id:token`` -> ``user_id`` (RecBole typed headers); ``"user"`` -> ``user`` (quoted CSV)."""
+    name = name.strip().strip('"').strip()
     return name.rsplit(":", 1)[0] if ":" in name else name
 
 
