@@ -116,6 +116,10 @@ CASES: list[tuple[str, Callable[..., Any], dict[str, str], str, str]] = [
      "o.csv", "{d}/o.csv:3: position 0 is not an integer >= 1"),
     ("obd-click", read_obd_csv, {"o.csv": OBD_HEADER + OBD_OK + f"1,{T},2,1,2,0.5,u\n"},
      "o.csv", "{d}/o.csv:3: click 2 is not 0 or 1"),
+    ("obd-timestamp", read_obd_csv, {"o.csv": OBD_HEADER + OBD_OK + "1,yesterday,2,1,0,0.5,u\n"},
+     "o.csv", "{d}/o.csv:3: timestamp 'yesterday' is not an ISO 8601 date"),
+    ("obd-empty-click", read_obd_csv, {"o.csv": OBD_HEADER + OBD_OK + f"1,{T},2,1,,0.5,u\n"},
+     "o.csv", "{d}/o.csv:3: empty click"),
     ("obd-missing-column", read_obd_csv, {"o.csv": ",timestamp,item_id,position,click\n0,t,1,1,0\n"},
      "o.csv", "{d}/o.csv:1: missing column(s) propensity_score in the header"),
 ]  # fmt: skip
