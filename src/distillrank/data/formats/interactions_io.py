@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distillrank.data.interactions import Interactions
+from distillrank.data.interactions import Interactions, timestamp_seconds
 from distillrank.errors import DataFormatError
 from distillrank.io import open_text
 
@@ -180,29 +180,13 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     return Interactions(df, source=str(path))
 
 
-def _seconds(times: pd.Series) -> pd.Series:
-    """Datetimes as float seconds since 1970-01-01 UTC (naive ones taken as UTC; NaT becomes NaN)."""
-    if times.dt.tz is None:
-        times = times.dt.tz_localize("UTC")
-    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-
-
 def _to_float(values: pd.Series, col: str) -> tuple[pd.Series, np.ndarray, str]:
-    """``values`` as floats (a timestamp may be a datetime or an ISO 8601 string), the mask of values
-    that could not be read, and what is wrong with them."""
-    if col == "timestamp" and pd.api.types.is_datetime64_any_dtype(values):
-        return _seconds(values), np.zeros(len(values), dtype=bool), ""
+    """``values`` as floats (timestamps: :func:`timestamp_seconds`), the mask of values that could not
+    be read, and what is wrong with them."""
+    if col == "timestamp":
+        return timestamp_seconds(values)
     num = pd.to_numeric(values, errors="coerce")
-    bad = (num.isna() & values.notna()).to_numpy()
-    if not bad.any() or col != "timestamp":
-        return num, bad, "not a number"
-    dates = _seconds(pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce"))
-    not_date = (dates.isna() & values.notna()).to_numpy()
-    if not not_date.any():
-        return dates, not_date, ""
-    if (bad & not_date).any():
-        return num, bad & not_date, "neither a number nor an ISO 8601 date"
-    return num, bad, "an ISO 8601 date where other timestamps are numbers"
+    return num, (num.isna() & values.notna()).to_numpy(), "not a number"
 
 
 def _read_parquet(path: Path) -> Interactions:
