@@ -131,8 +131,12 @@ def test_a_non_interaction_dataset_is_an_error(tmp_path: Path) -> None:
             "r.csv: no user has enough interactions for validation and test items (a user needs 3 "
             "different items; the most any user has is 2)",
         ),
+        (
+            "user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(3) for i in range(4)),
+            "r.csv: the catalogue has 4 items, fewer than the teacher's top-K ranking (--top-k 10)",
+        ),
     ],
-    ids=["no-timestamp-column", "every-user-too-short"],
+    ids=["no-timestamp-column", "every-user-too-short", "catalogue-smaller-than-top-k"],
 )
 def test_unusable_interaction_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "r.csv"

@@ -362,6 +362,13 @@ def run_job(
             "no user has enough interactions for validation and test items (a user needs 3 different "
             f"items; the most any user has is {most})",
         )
+    if data.n_items < cfg.K:
+        raise DataFormatError(
+            data.source,
+            None,
+            f"the catalogue has {data.n_items} items, fewer than the teacher's top-K ranking "
+            f"(--top-k {cfg.K})",
+        )
     windows = make_windows(data, cfg.L, cfg.T)
     runs: dict[str, ModelRun] = {}
 
