@@ -329,7 +329,8 @@ def load_interactions(dataset: str | Path, data_dir: str | Path | None = None) -
     if not isinstance(loaded, Interactions):
         raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
     if len(loaded) and loaded.df["timestamp"].isna().all():
-        columns = ", ".join(map(str, loaded.df.columns.drop("timestamp")))
+        df = loaded.df.drop(columns="timestamp")
+        columns = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
         raise DataFormatError(
             loaded.source,
             None,
