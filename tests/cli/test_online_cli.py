@@ -109,6 +109,27 @@ def test_learn_from_a_click_log(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "features" in bad.output
 
 
+def test_learn_from_one_click_log_file(tmp_path: Path) -> None:
+    """A single file (Yandex or Parquet) is the training log; with no test split nothing is evaluated."""
+    from distillrank.data.formats.yandex import read_yandex_clicklog
+
+    yandex = _yandex_folder(tmp_path) / "trainSample"
+    parquet = tmp_path / "log.parquet"
+    read_yandex_clicklog(yandex).df.drop(columns="propensity").to_parquet(parquet, index=False)
+    for path in (yandex, parquet):
+        out = tmp_path / f"out-{path.name}"
+        result = runner.invoke(app, ["online", "learn", "--clicks", str(path), "--output", str(out)])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["logged"]["utility@10"] is None and metrics["test_propensities"] is None
+        assert set(metrics["estimators"]) == {"naive", "ips", "snips"}
+        assert (out / "runs" / "ips.trec").exists()
+    bad = runner.invoke(
+        app, ["online", "learn", "--clicks", str(parquet), "-o", str(out), "--test-split", "x"]
+    )
+    assert bad.exit_code == 2 and "the click log has no split 'x' (it has ['train'])" in bad.output
+
+
 def test_learn_rankers_on_features_from_a_click_log(tmp_path: Path) -> None:
     """With --features: LightGBM rankers on the estimates, DR and per-session Unbiased LambdaMART."""
     rng = np.random.default_rng(0)

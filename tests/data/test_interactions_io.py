@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from distillrank.data.formats.interactions_io import read_interactions
+from distillrank.errors import DataFormatError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -98,3 +100,56 @@ def test_ml_100k(shared_data: Path) -> None:
     assert sorted(df["rating"].unique().tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert df["timestamp"].notna().all()
     assert df.iloc[0][["user", "item", "rating", "timestamp"]].tolist() == ["196", "242", 3.0, 881250949.0]
+
+
+def test_iso_8601_timestamps_become_seconds(tmp_path: Path) -> None:
+    text = (
+        "user,item,timestamp\n"
+        "a,x,2020-01-02T03:04:05\n"
+        "a,y,2020-01-02 03:04:06\n"
+        "a,z,2020-01-03\n"
+        "b,x,2020-01-02T03:04:05+01:00\n"
+        "b,y,\n"
+    )
+    ts = read_interactions(_write(tmp_path / "r.csv", text)).df["timestamp"]
+    assert ts.dtype == np.float64
+    assert ts.iloc[:4].tolist() == [1577934245.0, 1577934246.0, 1578009600.0, 1577930645.0]
+    assert np.isnan(ts.iloc[4])
+
+
+def test_parquet_from_elsewhere(tmp_path: Path) -> None:
+    """A Parquet file written by pandas (MovieLens-latest column names, integer ids, datetimes)."""
+    df = pd.DataFrame(
+        {
+            "userId": [1, 1, 2],
+            "movieId": [10, 20, 10],
+            "rating": [4, 3, 5],
+            "timestamp": pd.to_datetime(
+                ["2020-01-02 03:04:05", "2020-01-02 03:04:06", "1970-01-01 00:00:00"]
+            ),
+            "tag": ["x", "y", "z"],
+        }
+    )
+    df.to_parquet(tmp_path / "r.parquet", index=False)
+    got = read_interactions(tmp_path / "r.parquet").df
+    assert list(got.columns) == ["user", "item", "rating", "timestamp", "tag"]
+    assert got["user"].tolist() == ["1", "1", "2"] and got["item"].tolist() == ["10", "20", "10"]
+    assert got["rating"].tolist() == [4.0, 3.0, 5.0]
+    assert got["timestamp"].tolist() == [1577934245.0, 1577934246.0, 0.0]
+    df[["userId", "movieId"]].to_parquet(tmp_path / "implicit.parquet", index=False)
+    got = read_interactions(tmp_path / "implicit.parquet").df
+    assert got["rating"].isna().all() and got["timestamp"].isna().all()
+    df[["movieId", "rating"]].to_parquet(tmp_path / "bad.parquet", index=False)
+    with pytest.raises(DataFormatError, match=r"bad\.parquet: no user column \(columns: movieId, rating"):
+        read_interactions(tmp_path / "bad.parquet")
+
+
+def test_byte_order_mark_and_quoted_header(tmp_path: Path) -> None:
+    """Excel writes a UTF-8 byte-order mark; R's write.csv quotes the header and string fields."""
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfuserId,movieId,rating,timestamp\r\n1,2,3,100\r\n")
+    df = read_interactions(bom).df
+    assert df[["user", "item", "rating", "timestamp"]].iloc[0].tolist() == ["1", "2", 3.0, 100.0]
+    quoted = _write(tmp_path / "r.csv", '"user","item","timestamp"\n"a b","x,y",100\n')
+    df = read_interactions(quoted).df
+    assert df[["user", "item", "timestamp"]].iloc[0].tolist() == ["a b", "x,y", 100.0]

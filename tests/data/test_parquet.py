@@ -173,3 +173,24 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         write_parquet(Run({"q": {"d": 2.0}}), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.parquet"]
+
+
+def test_foreign_click_log_without_propensities(tmp_path: Path) -> None:
+    """A per-impression log from elsewhere: the propensity column is optional (NaN: unknown)."""
+    path = tmp_path / "log.parquet"
+    df = pd.DataFrame(
+        {
+            "session_id": [0, 0, 1],
+            "qid": [7, 7, 8],
+            "position": [1, 2, 1],
+            "docno": [1, 2, 3],
+            "click": [1, 0, 0],
+        }
+    )
+    df.to_parquet(path, index=False)
+    log = read_parquet(path, kind="clicklog")
+    assert isinstance(log, ClickLog) and log.df["propensity"].isna().all()
+    assert [s.docnos for s in log.sessions()] == [["1", "2"], ["3"]]
+    df.drop(columns="click").to_parquet(path, index=False)
+    with pytest.raises(DataFormatError, match=r"log\.parquet: click log lacks columns \['click'\]"):
+        read_parquet(path, kind="clicklog")

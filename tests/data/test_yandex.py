@@ -35,6 +35,14 @@ def test_sessions_positions_and_clicks(tmp_path: Path) -> None:
     assert sessions[2].docnos == ["c", "a", "b"] and sessions[2].clicks.tolist() == [0, 0, 1]
 
 
+def test_windows_line_ends_byte_order_mark_and_trailing_separators(tmp_path: Path) -> None:
+    """A log saved on Windows (CRLF, a UTF-8 byte-order mark) reads like the original."""
+    path = tmp_path / "trainSample"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.replace("\n", " ;\r\n").encode())
+    log = read_yandex_clicklog(path)
+    pd.testing.assert_frame_equal(log.df, read_yandex_clicklog(_write(tmp_path / "plain", SAMPLE)).df)
+
+
 def test_unknown_clicks_warn_ignore_error(tmp_path: Path) -> None:
     f = _write(tmp_path / "s", "q\ta,b : a , zz , yy\nq\ta,b : b\n")
     with pytest.warns(

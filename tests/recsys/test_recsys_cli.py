@@ -116,3 +116,40 @@ def test_a_non_interaction_dataset_is_an_error(tmp_path: Path) -> None:
         app, ["recsys", "distill", "--data", str(tmp_path / "missing.tsv"), "-o", str(tmp_path)]
     )
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "user,item,rating,date\n1,a,3,2020-01-01\n1,b,3,2020-01-02\n",
+            "r.csv: no timestamps (columns: user, item, rating, date): the per-user temporal split needs "
+            "a timestamp column (one of: timestamp, ts, time)",
+        ),
+        (
+            "1\t10\n1\t11\n",
+            "r.csv: no timestamps (columns: user, item): the per-user temporal split needs a timestamp",
+        ),
+        (
+            "user,item,timestamp\n1,a,1\n1,b,2\n2,a,3\n2,a,4\n2,c,5\n",
+            "r.csv: no user has enough interactions for validation and test items (a user needs 3 "
+            "different items; the most any user has is 2)",
+        ),
+        (
+            "user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(3) for i in range(4)),
+            "r.csv: the catalogue has 4 items, fewer than the teacher's top-K ranking (--top-k 10)",
+        ),
+    ],
+    ids=[
+        "no-timestamp-column",
+        "headerless-user-item",
+        "every-user-too-short",
+        "catalogue-smaller-than-top-k",
+    ],
+)
+def test_unusable_interaction_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(text)
+    result = runner.invoke(app, ["recsys", "distill", "--data", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output

@@ -103,3 +103,14 @@ def test_negative_sampler_never_returns_a_training_item(synthetic: Interactions)
     for u, row in zip(users, negs, strict=True):
         assert not set(row.tolist()) & set(data.train[u].tolist())
     assert sampler.seen(np.array([0]), data.train[0][None, :]).all()
+
+
+def test_dates_and_datetimes_order_the_split_and_bad_timestamps_are_errors() -> None:
+    days = ["2020-01-04", "2020-01-03T10:00:00", "2020-01-02", "2020-01-01 08:00"]
+    for ts in (days, pd.to_datetime(["2020-01-04", "2020-01-03", "2020-01-02", "2020-01-01"], utc=True)):
+        df = pd.DataFrame({"user": ["a"] * 4, "item": ["1", "2", "3", "4"], "timestamp": ts})
+        data = split_sequential(Interactions(df, source="mem"), n_test=1, n_valid=1)
+        assert _ids(data, "train", "a") == ["4", "3"] and _ids(data, "test", "a") == ["1"]
+    df = pd.DataFrame({"user": ["a"] * 4, "item": ["1", "2", "3", "4"], "timestamp": [1, 2, "soon", None]})
+    with pytest.raises(DataFormatError, match=r"^mem: record 3: timestamp 'soon' is neither a number nor"):
+        split_sequential(Interactions(df, source="mem"))

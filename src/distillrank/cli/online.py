@@ -174,7 +174,12 @@ def learn(
     ] = Path("clicks-ltr"),
     estimators: Annotated[str, typer.Option(help="Estimators, comma-separated.")] = "naive,ips,snips",
     train_split: Annotated[str, typer.Option(help="Split to learn from.")] = "train",
-    test_split: Annotated[str, typer.Option(help="Held-out split to evaluate on ('' for none).")] = "test",
+    test_split: Annotated[
+        str | None,
+        typer.Option(
+            help="Held-out split to evaluate on ('' for none; default: 'test' when the log has one)."
+        ),
+    ] = None,
     clip: Annotated[float, typer.Option(help="Propensity clipping.")] = 0.1,
     features: Annotated[
         str | None,
@@ -222,6 +227,8 @@ def learn(
     if train_split not in splits:
         raise DistillrankError(f"the click log has no split {train_split!r} (it has {list(splits)})")
     train = splits[train_split]
+    if test_split is None:  # a single file has no test split: learn from it without evaluating
+        test_split = "test" if "test" in splits and train_split != "test" else ""
     test = splits.get(test_split) if test_split else None
     if test_split and test is None:
         raise DistillrankError(f"the click log has no split {test_split!r} (it has {list(splits)})")
@@ -316,6 +323,8 @@ def _click_splits(clicks: str, data_dir: Path | None) -> dict[str, Any]:
     if isinstance(loaded, ClickLog):
         return {"train": loaded}
     if isinstance(loaded, SplitDataset) and all(isinstance(v, ClickLog) for v in loaded.splits.values()):
+        if path.is_file() and len(loaded.splits) == 1:  # one log file: the log to learn from
+            return {"train": next(iter(loaded.splits.values()))}
         return dict(loaded.splits)
     raise DistillrankError(f"{clicks!r} is not a click log")
 

@@ -52,3 +52,33 @@ class Interactions:
 
     def __repr__(self) -> str:
         return f"Interactions({len(self)} rows, {self.n_users} users, {self.n_items} items)"
+
+
+def timestamp_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
+    """Timestamps as float seconds since 1970-01-01 UTC: numbers as they are, datetimes and ISO 8601
+    strings (``2020-01-02``, ``2020-01-02T03:04:05+01:00``) converted, naive ones taken as UTC; empty
+    values are NaN.
+
+    Returns:
+        the seconds, the mask of values that are none of these, and what is wrong with them.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _seconds(values), np.zeros(len(values), dtype=bool), ""
+    num = pd.to_numeric(values, errors="coerce")
+    bad = (num.isna() & values.notna()).to_numpy()
+    if not bad.any():
+        return num, bad, ""
+    dates = _seconds(pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce"))
+    not_date = (dates.isna() & values.notna()).to_numpy()
+    if not not_date.any():
+        return dates, not_date, ""
+    if (bad & not_date).any():
+        return num, bad & not_date, "neither a number nor an ISO 8601 date"
+    return num, bad, "an ISO 8601 date where other timestamps are numbers"
+
+
+def _seconds(times: pd.Series) -> pd.Series:
+    """Datetimes as float seconds since 1970-01-01 UTC (naive ones taken as UTC; NaT becomes NaN)."""
+    if times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds()

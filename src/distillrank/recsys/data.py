@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from distillrank.data.interactions import Interactions
+from distillrank.data.interactions import Interactions, timestamp_seconds
 from distillrank.errors import DataFormatError
 
 __all__ = [
@@ -130,13 +130,15 @@ def split_sequential(
     """Split interactions per user in time order: the last ones for test, those before for validation.
 
     Args:
-        interactions: a table with ``user``, ``item`` and ``timestamp`` columns.
+        interactions: a table with ``user``, ``item`` and ``timestamp`` (numbers, datetimes or ISO 8601
+            strings; empty: unknown) columns.
         test_fraction, valid_fraction: share of each user's interactions held out (rounded, at least 1).
         n_test, n_valid: fixed numbers of held-out interactions per user instead of the fractions.
         min_interactions: users with fewer interactions (after removing repeats) are training-only.
 
     Raises:
-        DataFormatError: a missing column, or nothing left to train on.
+        DataFormatError: a missing column, a timestamp that is neither a number nor a date, or nothing
+            left to train on.
     """
     df = interactions.df if isinstance(interactions, Interactions) else interactions
     source = interactions.source if isinstance(interactions, Interactions) else None
@@ -145,11 +147,17 @@ def split_sequential(
             raise DataFormatError(source, None, f"interactions lack a {col!r} column")
     if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
         raise ValueError("test_fraction and valid_fraction must be in [0, 1) and sum to less than 1")
+    seconds, bad, what = timestamp_seconds(df["timestamp"].reset_index(drop=True))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            source, None, f"record {r + 1}: timestamp {df['timestamp'].iloc[r]!r} is {what}"
+        )
     frame = pd.DataFrame(
         {
             "user": df["user"].astype(str).to_numpy(),
             "item": df["item"].astype(str).to_numpy(),
-            "timestamp": pd.to_numeric(df["timestamp"], errors="coerce").to_numpy(dtype=np.float64),
+            "timestamp": seconds.to_numpy(dtype=np.float64),
             "row": np.arange(len(df)),
         }
     )

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from distillrank.data.interactions import Interactions
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.evaluation.significance import permutation_test
 from distillrank.recsys.caser import Caser
 from distillrank.recsys.cost import measure_inference
@@ -319,16 +319,24 @@ class JobResult:
 
 
 def load_interactions(dataset: str | Path, data_dir: str | Path | None = None) -> Interactions:
-    """A catalogue name (``ml-100k``) or a path to an interaction file; anything else is an error."""
+    """A catalogue name (``ml-100k``) or a path to an interaction file; anything else is an error, and so
+    is a table without timestamps (the job's split is temporal)."""
     from distillrank.data.catalogue import load_dataset
     from distillrank.data.formats.interactions_io import read_interactions
 
     path = Path(dataset)
-    if path.is_file():
-        return read_interactions(path)
-    loaded = load_dataset(dataset, data_dir)
+    loaded = read_interactions(path) if path.is_file() else load_dataset(dataset, data_dir)
     if not isinstance(loaded, Interactions):
         raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
+    if len(loaded) and loaded.df["timestamp"].isna().all():
+        df = loaded.df.drop(columns="timestamp")
+        columns = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
+        raise DataFormatError(
+            loaded.source,
+            None,
+            f"no timestamps (columns: {columns}): the per-user temporal split needs a timestamp column "
+            "(one of: timestamp, ts, time)",
+        )
     return loaded
 
 
@@ -346,7 +354,22 @@ def run_job(
     cb: Callback = callback or (lambda stage, log, total: None)
     data = job_split(interactions, cfg)
     if len(data.eval_users("valid")) == 0 or len(data.eval_users("test")) == 0:
-        raise DistillrankError("no user has enough interactions for validation and test items")
+        most = max(
+            len(t) + len(v) + len(e) for t, v, e in zip(data.train, data.valid, data.test, strict=True)
+        )
+        raise DataFormatError(
+            data.source,
+            None,
+            "no user has enough interactions for validation and test items (a user needs 3 different "
+            f"items; the most any user has is {most})",
+        )
+    if data.n_items < cfg.K:
+        raise DataFormatError(
+            data.source,
+            None,
+            f"the catalogue has {data.n_items} items, fewer than the teacher's top-K ranking "
+            f"(--top-k {cfg.K})",
+        )
     windows = make_windows(data, cfg.L, cfg.T)
     runs: dict[str, ModelRun] = {}
 

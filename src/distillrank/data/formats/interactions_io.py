@@ -4,10 +4,13 @@
   ``user_id:token  item_id:token  rating:float  timestamp:float``; the ``:type`` suffixes are dropped.
 * CSV/TSV with a header naming the columns (``userId,movieId,rating,timestamp``, ``user``, ``item``,
   ``ts``, ``time``, ...).
+* Parquet (``.parquet``) with the same column names, any column types (datetime timestamps too).
 * Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
   (``::``-separated).
 
-Users and items are kept as strings; rating and timestamp become floats (NaN when absent).
+Users and items are kept as strings; rating and timestamp become floats (NaN when absent); ISO 8601
+timestamps (``2020-01-02``, ``2020-01-02T03:04:05``, with or without an offset) become seconds since
+1970-01-01 UTC, times without an offset taken as UTC.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distillrank.data.interactions import Interactions
+from distillrank.data.interactions import Interactions, timestamp_seconds
 from distillrank.errors import DataFormatError
 from distillrank.io import open_text
 
@@ -38,8 +41,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _strip_type(name: str) -> str:
-    """``user_id:token`` -> ``user_id`` (RecBole typed headers)."""
-    name = name.strip()
+    """``user_id:token`` -> ``user_id`` (RecBole typed headers); ``"user"`` -> ``user`` (quoted CSV)."""
+    name = name.strip().strip('"').strip()
     return name.rsplit(":", 1)[0] if ":" in name else name
 
 
@@ -55,15 +58,18 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     """Read an interaction table; the separator and the header are detected when not given.
 
     Args:
-        path: the file (``.gz`` is decompressed).
+        path: the file (``.gz`` is decompressed; ``.parquet`` is read as a Parquet table).
         sep: column separator; default: ``::`` if the first line has it, else tab, else comma, else
             runs of whitespace.
 
     Raises:
         DataFormatError: ``path:line: problem`` for a header without a user or item column, a line
-            with the wrong number of columns, a non-numeric rating or timestamp, or an empty user/item.
+            with the wrong number of columns, a non-numeric rating, a timestamp that is neither a number
+            nor an ISO 8601 date, or an empty user/item.
     """
     path = Path(path)
+    if path.suffix == ".parquet":
+        return _read_parquet(path)
     with open_text(path) as f:
         text = f.read()
     lines = text.split("\n")
@@ -161,11 +167,10 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
         if empty.any():
             raise DataFormatError(path, line_of(int(np.flatnonzero(empty)[0])), f"empty {col}")
     for col in numeric if bad_numbers else []:
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = (num.isna() & df[col].notna()).to_numpy()
+        num, bad, what = _to_float(df[col], col)
         if bad.any():
             r = int(np.flatnonzero(bad)[0])
-            raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is not a number")
+            raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is {what}")
         df[col] = num.astype(np.float64)
     for col in ("rating", "timestamp"):
         if col not in df.columns:
@@ -173,6 +178,53 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     order = ["user", "item", "rating", "timestamp"]
     df = df[order + [c for c in df.columns if c not in order]]
     return Interactions(df, source=str(path))
+
+
+def _to_float(values: pd.Series, col: str) -> tuple[pd.Series, np.ndarray, str]:
+    """``values`` as floats (timestamps: :func:`timestamp_seconds`), the mask of values that could not
+    be read, and what is wrong with them."""
+    if col == "timestamp":
+        return timestamp_seconds(values)
+    num = pd.to_numeric(values, errors="coerce")
+    return num, (num.isna() & values.notna()).to_numpy(), "not a number"
+
+
+def _read_parquet(path: Path) -> Interactions:
+    """A Parquet table whose column names are those of a text file's header (any types)."""
+    df = pd.read_parquet(path)
+    names: list[str] = []
+    seen: dict[str, str] = {}
+    for raw in map(str, df.columns):
+        c = _canonical(raw)
+        if c is not None and c in seen:
+            raise DataFormatError(path, None, f"columns {seen[c]!r} and {raw!r} both name the {c}")
+        if c is not None:
+            seen[c] = raw
+        names.append(c or raw)
+    for need in ("user", "item"):
+        if need not in seen:
+            columns = ", ".join(map(str, df.columns))
+            expected = ", ".join(_ALIASES[need])
+            raise DataFormatError(
+                path, None, f"no {need} column (columns: {columns}; expected one of: {expected})"
+            )
+    df.columns = pd.Index(names)
+    for col in ("user", "item"):
+        empty = (df[col].isna() | (df[col].astype(str).str.strip() == "")).to_numpy()
+        if empty.any():
+            raise DataFormatError(path, None, f"record {int(np.flatnonzero(empty)[0]) + 1}: empty {col}")
+        df[col] = df[col].astype(str)
+    for col in ("rating", "timestamp"):
+        if col not in df.columns:
+            df[col] = np.nan
+            continue
+        num, bad, what = _to_float(df[col], col)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(path, None, f"record {r + 1}: {col} {df[col].iloc[r]!r} is {what}")
+        df[col] = num.astype(np.float64)
+    order = ["user", "item", "rating", "timestamp"]
+    return Interactions(df[order + [c for c in df.columns if c not in order]], source=str(path))
 
 
 def _missing(path: Path, line: int | None, what: str, header: str) -> DataFormatError:

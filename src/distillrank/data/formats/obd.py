@@ -58,6 +58,8 @@ def _numeric(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     bad = num.isna().to_numpy()
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
+        if pd.isna(df[col].iloc[r]):
+            raise DataFormatError(path, r + 2, f"empty {col}")
         raise DataFormatError(path, r + 2, f"{col} {_show(df[col].iloc[r])} is not a number")
     return num.to_numpy(dtype=np.float64)
 
@@ -84,7 +86,8 @@ def read_obd_csv(path: str | Path) -> ClickLog:
 
     Raises:
         DataFormatError: ``path:line: problem`` for a missing column (line 1), a propensity outside
-            (0, 1], a position below 1, a click other than 0/1, or a non-numeric value in those columns.
+            (0, 1], a position below 1, a click other than 0/1, an empty or non-numeric value in those
+            columns, or a timestamp that is not an ISO 8601 date.
     """
     path = Path(path)
     raw = _read_csv(path)
@@ -125,10 +128,14 @@ def read_obd_csv(path: str | Path) -> ClickLog:
         }
     )
     if "timestamp" in raw.columns:
-        try:
-            df["timestamp"] = pd.to_datetime(raw["timestamp"].to_numpy(), utc=True, format="ISO8601")
-        except (ValueError, TypeError) as e:
-            raise DataFormatError(path, None, f"timestamp column is not ISO 8601: {e}") from None
+        times = pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601", errors="coerce")
+        bad = (times.isna() & raw["timestamp"].notna()).to_numpy()
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(
+                path, r + 2, f"timestamp {_show(raw['timestamp'].iloc[r])} is not an ISO 8601 date"
+            )
+        df["timestamp"] = pd.DatetimeIndex(times)
     for c in raw.columns:
         if c not in _REQUIRED and c != "timestamp":
             df[c] = raw[c].to_numpy()
