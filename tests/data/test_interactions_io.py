@@ -153,3 +153,22 @@ def test_byte_order_mark_and_quoted_header(tmp_path: Path) -> None:
     quoted = _write(tmp_path / "r.csv", '"user","item","timestamp"\n"a b","x,y",100\n')
     df = read_interactions(quoted).df
     assert df[["user", "item", "timestamp"]].iloc[0].tolist() == ["a b", "x,y", 100.0]
+
+
+def test_semicolon_separated_with_quotes(tmp_path: Path) -> None:
+    """European spreadsheets write ``;`` between columns (the comma is their decimal mark)."""
+    f = _write(tmp_path / "x.csv", 'user;item;rating;timestamp\n"u 1";i1;4;10\nu2;"i;2";5;20\n')
+    df = read_interactions(f).df
+    assert df["user"].tolist() == ["u 1", "u2"]
+    assert df["item"].tolist() == ["i1", "i;2"]
+    assert df["timestamp"].tolist() == [10.0, 20.0]
+
+
+def test_headerless_with_iso_8601_timestamps(tmp_path: Path) -> None:
+    f = _write(tmp_path / "x.tsv", "u1\ti1\t5\t2020-01-01\nu1\ti2\t3\t2020-01-02T00:00:00Z\n")
+    df = read_interactions(f).df
+    assert df["user"].tolist() == ["u1", "u1"]
+    assert df["timestamp"].tolist() == [1577836800.0, 1577923200.0]
+    # a fourth column that is neither a number nor a date makes the first line a header (without a user)
+    with pytest.raises(DataFormatError, match="no user column"):
+        read_interactions(_write(tmp_path / "y.tsv", "u1\ti1\t5\tyesterday\n"))

@@ -2,11 +2,12 @@
 
 * RecBole atomic files (``ml-100k.inter``): tab-separated, typed header
   ``user_id:token  item_id:token  rating:float  timestamp:float``; the ``:type`` suffixes are dropped.
-* CSV/TSV with a header naming the columns (``userId,movieId,rating,timestamp``, ``user``, ``item``,
-  ``ts``, ``time``, ...).
+* CSV/TSV (or ``;``-separated) with a header naming the columns (``userId,movieId,rating,timestamp``,
+  ``user``, ``item``, ``ts``, ``time``, ...).
 * Parquet (``.parquet``) with the same column names, any column types (datetime timestamps too).
 * Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
-  (``::``-separated).
+  (``::``-separated); headerless files in general when the first line's rating and timestamp are numbers
+  (the timestamp may be an ISO 8601 date).
 
 Users and items are kept as strings; rating and timestamp become floats (NaN when absent); ISO 8601
 timestamps (``2020-01-02``, ``2020-01-02T03:04:05``, with or without an offset) become seconds since
@@ -38,6 +39,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _CANON = {a.lower().replace("_", ""): c for c, names in _ALIASES.items() for a in names}
 _HEADERLESS = {2: ["user", "item"], 3: ["user", "item", "rating"], 4: ["user", "item", "rating", "timestamp"]}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}){0,2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _headerless_value(x: str, column: int) -> bool:
+    """Whether a first-line field reads as data: a number, or an ISO 8601 date in the timestamp column."""
+    x = x.strip()
+    return bool(_NUMBER.match(x) or (column == 3 and _ISO_DATE.match(x)))
 
 
 def _strip_type(name: str) -> str:
@@ -60,7 +68,7 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
     Args:
         path: the file (``.gz`` is decompressed; ``.parquet`` is read as a Parquet table).
         sep: column separator; default: ``::`` if the first line has it, else tab, else comma, else
-            runs of whitespace.
+            semicolon (European spreadsheets), else runs of whitespace.
 
     Raises:
         DataFormatError: ``path:line: problem`` for a header without a user or item column, a line
@@ -78,7 +86,7 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
         raise DataFormatError(path, None, "empty interaction file")
     first = lines[first_i].rstrip("\r")
     if sep is None:
-        sep = next((s for s in ("::", "\t", ",") if s in first), None)
+        sep = next((s for s in ("::", "\t", ",", ";") if s in first), None)
     if sep == "::":
         text = text.replace("::", "\t")
         lines = text.split("\n")
@@ -107,7 +115,9 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
             if need not in seen:
                 raise _missing(path, header_line, need, first)
         data_start = first_i + 1
-    elif len(fields) in _HEADERLESS and all(_NUMBER.match(x.strip()) for x in fields[2:] or fields):
+    elif len(fields) in _HEADERLESS and all(
+        _headerless_value(x, i) for i, x in enumerate(fields) if i >= 2 or len(fields) == 2
+    ):
         names = list(_HEADERLESS[len(fields)])
         header_line = None
         data_start = first_i
@@ -116,7 +126,7 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
 
     # column counts, exactly, with the line number (pandas would pad short rows with NaN)
     width = len(names)
-    quoted = sep == "," and '"' in text
+    quoted = sep in (",", ";") and '"' in text
     if not quoted:
         for i in range(data_start, len(lines)):
             ln = lines[i]
