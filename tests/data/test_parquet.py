@@ -194,3 +194,31 @@ def test_foreign_click_log_without_propensities(tmp_path: Path) -> None:
     df.drop(columns="click").to_parquet(path, index=False)
     with pytest.raises(DataFormatError, match=r"log\.parquet: click log lacks columns \['click'\]"):
         read_parquet(path, kind="clicklog")
+
+
+def test_a_parquet_path_loads_wherever_a_name_does(tmp_path: Path) -> None:
+    """``load_dataset(path)`` (behind ``datasets info`` and every ``--dataset``/``--data``) sniffs Parquet:
+    the project's own files by their metadata, files from elsewhere by their columns."""
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.data.dataset import SplitDataset
+    from distillrank.data.formats.detect import detect_kind
+
+    inter = Interactions(pd.DataFrame({"user": ["u1", "u2"], "item": ["i1", "i2"], "timestamp": [1.0, 2.0]}))
+    write_parquet(inter, tmp_path / "ours.parquet")
+    pd.DataFrame({"userId": [1, 2], "movieId": [3, 4], "ts": [5, 6]}).to_parquet(tmp_path / "theirs.parquet")
+    for name in ("ours.parquet", "theirs.parquet"):
+        assert detect_kind(tmp_path / name) == "interactions"
+        loaded = load_dataset(str(tmp_path / name))
+        assert isinstance(loaded, Interactions) and len(loaded) == 2
+    clicks = pd.DataFrame(
+        {"session_id": [0, 0], "qid": ["q", "q"], "position": [1, 2], "docno": ["a", "b"], "click": [1, 0]}
+    )
+    clicks.to_parquet(tmp_path / "log.parquet")
+    assert detect_kind(tmp_path / "log.parquet") == "clicks"
+    loaded = load_dataset(str(tmp_path / "log.parquet"))
+    assert isinstance(loaded, SplitDataset) and isinstance(loaded.splits["test"], ClickLog)
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "other.parquet")
+    (tmp_path / "fake.parquet").write_text("not parquet")
+    for name in ("other.parquet", "fake.parquet"):
+        with pytest.raises(Exception, match="no supported dataset format"):
+            detect_kind(tmp_path / name)

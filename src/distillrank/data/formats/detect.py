@@ -4,11 +4,14 @@ The decision looks at file contents, not only names, so collections that are not
 ones in the catalogue still load: a BEIR folder has ``corpus.jsonl``; TREC and SMART files start with
 ``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a click log in the
 Yandex format has ``query<TAB>docs : clicks`` sessions; an Open Bandit Dataset CSV has a
-``propensity_score`` column; an interaction table has user and item columns.
+``propensity_score`` column; an interaction table has user and item columns. A Parquet file is an
+interaction table or a click log by its distillrank metadata (:mod:`~distillrank.data.formats.parquet`)
+or, from elsewhere, by its column names.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,8 +37,30 @@ def _head(path: Path, n: int = 4096) -> str:
         return ""
 
 
+_CLICKLOG_COLUMNS = {"session_id", "qid", "docno", "position", "click"}
+
+
+def _parquet_kind(path: Path) -> str | None:
+    """``interactions`` or ``clicks`` for a Parquet table, from its metadata or its columns."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        meta = json.loads((schema.metadata or {}).get(b"distillrank", b"{}"))
+    except (OSError, ValueError):  # not Parquet after all, or metadata that is not JSON
+        return None
+    kind = {"interactions": "interactions", "clicklog": "clicks"}.get(meta.get("kind"))
+    if kind is None and set(schema.names) >= _CLICKLOG_COLUMNS:
+        kind = "clicks"
+    if kind is None and _INTERACTION_HEADER.search(" ".join(schema.names)):
+        kind = "interactions"
+    return kind
+
+
 def _file_kind(path: Path) -> str | None:
     name = path.name.lower()
+    if name.endswith(".parquet"):
+        return _parquet_kind(path)
     if name.startswith("corpus.jsonl"):
         return "text"
     head = _head(path)
@@ -73,8 +98,8 @@ def detect_kind(path: str | Path) -> str:
         shown = ", ".join(f.name for f in files[:8]) or "no files"
         raise DatasetNotFoundError(
             f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
-            "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables, "
-            "Yandex click logs, Open Bandit Dataset CSVs."
+            "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables (text or Parquet), "
+            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs."
         )
     return max(votes, key=lambda k: votes[k])
 
@@ -107,6 +132,11 @@ def load_path(path: str | Path, kind: str | None = None, *, name: str | None = N
     if kind == "clicks":
         from distillrank.data.formats.yandex import read_yandex_clicklog, read_yandex_folder
 
+        if path.is_file() and path.suffix == ".parquet":
+            from distillrank.data.dataset import SplitDataset
+            from distillrank.data.formats.parquet import read_parquet
+
+            return SplitDataset(name or path.stem, {"test": read_parquet(path, kind="clicklog")}, str(path))
         if path.is_file():
             from distillrank.data.dataset import SplitDataset
 
