@@ -68,7 +68,8 @@ def timestamp_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray, str]:
     bad = (num.isna() & values.notna()).to_numpy()
     if not bad.any():
         return num, bad, ""
-    dates = _seconds(pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce"))
+    strings = values.where(pd.Series(bad, index=values.index))  # the numbers stay numbers
+    dates = _seconds(pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce"))
     not_date = (dates.isna() & values.notna()).to_numpy()
     if not not_date.any():
         return dates, not_date, ""
