@@ -172,3 +172,10 @@ def test_headerless_with_iso_8601_timestamps(tmp_path: Path) -> None:
     # a fourth column that is neither a number nor a date makes the first line a header (without a user)
     with pytest.raises(DataFormatError, match="no user column"):
         read_interactions(_write(tmp_path / "y.tsv", "u1\ti1\t5\tyesterday\n"))
+
+
+def test_parquet_columns_naming_the_same_thing(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    pd.DataFrame({"userId": ["u"], "user_id": ["v"], "item": ["i"], "ts": [1]}).to_parquet(path)
+    with pytest.raises(DataFormatError, match="columns 'userId' and 'user_id' both name the user"):
+        read_interactions(path)

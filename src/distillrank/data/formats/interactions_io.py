@@ -58,6 +58,24 @@ def _canonical(name: str) -> str | None:
     return _CANON.get(_strip_type(name).lower().replace("_", "").replace("-", ""))
 
 
+def _canonical_columns(raw: list[str], path: Path, line: int | None) -> list[str | None]:
+    """The canonical name of each column (``None``: not one of ``_ALIASES``), from a text header or a
+    Parquet schema.
+
+    Raises:
+        DataFormatError: two columns name the same thing (``user_id`` and ``userId``).
+    """
+    canon = [_canonical(x) for x in raw]
+    seen: dict[str, str] = {}
+    for name, c in zip(raw, canon, strict=True):
+        if c is None:
+            continue
+        if c in seen:
+            raise DataFormatError(path, line, f"columns {seen[c]!r} and {name.strip()!r} both name the {c}")
+        seen[c] = name.strip()
+    return canon
+
+
 def _split(line: str, sep: str | None) -> list[str]:
     return line.split() if sep is None else line.split(sep)
 
@@ -96,23 +114,12 @@ def read_interactions(path: str | Path, sep: str | None = None) -> Interactions:
         sep = None  # runs of whitespace
 
     fields = _split(first, sep)
-    canon = [_canonical(x) for x in fields]
     header_line: int | None = first_i + 1
+    canon = _canonical_columns(fields, path, header_line)
     if any(canon):
-        names = []
-        seen: dict[str, str] = {}
-        for raw, c in zip(fields, canon, strict=True):
-            if c is None:
-                names.append(_strip_type(raw))
-                continue
-            if c in seen:
-                raise DataFormatError(
-                    path, header_line, f"columns {seen[c]!r} and {raw.strip()!r} both name the {c}"
-                )
-            seen[c] = raw.strip()
-            names.append(c)
+        names = [c or _strip_type(raw) for raw, c in zip(fields, canon, strict=True)]
         for need in ("user", "item"):
-            if need not in seen:
+            if need not in canon:
                 raise _missing(path, header_line, need, first)
         data_start = first_i + 1
     elif len(fields) in _HEADERLESS and all(
@@ -202,17 +209,11 @@ def _to_float(values: pd.Series, col: str) -> tuple[pd.Series, np.ndarray, str]:
 def _read_parquet(path: Path) -> Interactions:
     """A Parquet table whose column names are those of a text file's header (any types)."""
     df = pd.read_parquet(path)
-    names: list[str] = []
-    seen: dict[str, str] = {}
-    for raw in map(str, df.columns):
-        c = _canonical(raw)
-        if c is not None and c in seen:
-            raise DataFormatError(path, None, f"columns {seen[c]!r} and {raw!r} both name the {c}")
-        if c is not None:
-            seen[c] = raw
-        names.append(c or raw)
+    raw_names = [str(c) for c in df.columns]
+    canon = _canonical_columns(raw_names, path, None)
+    names = [c or raw for raw, c in zip(raw_names, canon, strict=True)]
     for need in ("user", "item"):
-        if need not in seen:
+        if need not in canon:
             columns = ", ".join(map(str, df.columns))
             expected = ", ".join(_ALIASES[need])
             raise DataFormatError(
