@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.formats.trec import is_trec_id
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 from distillrank.evaluation.cost import count_parameters
@@ -151,7 +152,7 @@ def _check_ids(coll: TextCollection) -> None:
     """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
     judged = {q for split in coll.splits for q in coll.get_qrels(split)}
     for what, ids in (("query", [q for q in coll.queries if q in judged]), ("document", coll.corpus.docnos)):
-        bad = next((i for i in ids if i.split() != [i]), None)
+        bad = next((i for i in ids if not is_trec_id(i)), None)
         if bad is not None:
             raise DistillrankError(
                 f"{coll.source or coll.name}: {what} id {bad!r} is empty or holds whitespace, which the "

@@ -31,6 +31,7 @@ __all__ = [
     "assemble_collection",
     "check_qrels",
     "check_trec_ids",
+    "is_trec_id",
     "merge_queries",
     "parse_qrels",
     "read_trec_collection",
@@ -368,6 +369,11 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     return Run(data, name=name or tag or path.stem, source=path)
 
 
+def is_trec_id(i: str) -> bool:
+    """Whether a TREC line can hold ``i`` as a query or document id: non-empty, no whitespace."""
+    return i.split() == [i]
+
+
 def check_trec_ids(qid: str, docnos: Iterable[str], path: str | Path) -> None:
     """Refuse a query or document id that is empty or holds whitespace: a TREC line could not hold it.
 
@@ -376,7 +382,7 @@ def check_trec_ids(qid: str, docnos: Iterable[str], path: str | Path) -> None:
     """
     for what, ids in (("query", [qid]), ("document", docnos)):
         for i in ids:
-            if i.split() != [i]:
+            if not is_trec_id(i):
                 raise DataFormatError(
                     path, None, f"{what} id {i!r} is empty or holds whitespace, which a TREC file cannot hold"
                 )
