@@ -17,7 +17,7 @@ COLUMNS = ("session_id", "qid", "position", "docno", "click", "propensity")
 class Session:
     """One result page: the query, documents in shown order, clicks and logging propensities."""
 
-    session_id: int
+    session_id: int | str
     qid: str
     docnos: list[str]
     clicks: np.ndarray
@@ -28,9 +28,10 @@ class Session:
 class ClickLog:
     """A long table, one row per shown result.
 
-    Columns: ``session_id`` (int), ``qid`` (str), ``position`` (1-based int), ``docno`` (str),
-    ``click`` (0/1 int), ``propensity`` (float: the logging policy's probability of this result at this
-    position, NaN when unknown), plus any extra columns of the source (timestamps, context features).
+    Columns: ``session_id`` (int, or str for logs whose sessions are named), ``qid`` (str),
+    ``position`` (1-based int), ``docno`` (str), ``click`` (0/1 int), ``propensity`` (float: the
+    logging policy's probability of this result at this position, NaN when unknown), plus any extra
+    columns of the source (timestamps, context features).
     """
 
     df: pd.DataFrame
@@ -58,11 +59,19 @@ class ClickLog:
         return len(self.df)
 
     def sessions(self) -> Iterator[Session]:
-        """Iterate sessions in order, each with its results sorted by position."""
-        df = self.df.sort_values(["session_id", "position"], kind="stable")
+        """Iterate sessions, each with its results sorted by position: in the order of their ids when
+        these are integers, in the order they first appear in the log otherwise (string ids, e.g.
+        ``"s-17"``, whose sorted order says nothing about time)."""
+        ids = self.df["session_id"]
+        integer_ids = pd.api.types.is_integer_dtype(ids)
+        if integer_ids:
+            df = self.df.sort_values(["session_id", "position"], kind="stable")
+        else:
+            first_seen = pd.Series(pd.factorize(ids)[0], index=self.df.index, name="_order")
+            df = self.df.assign(_order=first_seen).sort_values(["_order", "position"], kind="stable")
         for sid, g in df.groupby("session_id", sort=False):
             yield Session(
-                int(sid),
+                int(sid) if integer_ids else str(sid),
                 str(g["qid"].iloc[0]),
                 g["docno"].astype(str).tolist(),
                 g["click"].to_numpy(dtype=np.int8),
