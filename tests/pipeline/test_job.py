@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +443,59 @@ def test_plan_says_the_test_split_has_no_judgements() -> None:
     coll.qrels["test"] = Qrels({})  # e.g. qrels/test.tsv holding only its header line
     with pytest.raises(DistillrankError, match=r"^synthetic: split 'test' has no judgements$"):
         _plan(coll, JobConfig())
+
+
+def _renamed_test_split(name: str) -> TextCollection:
+    coll = _collection()
+    coll.qrels[name] = coll.qrels.pop("test")
+    return coll
+
+
+def test_plan_evaluates_on_the_split_asked_for() -> None:
+    """A folder with train and dev qrels but no test (MS MARCO style) runs with ``test_split="dev"``."""
+    coll = _renamed_test_split("dev")
+    with pytest.raises(
+        DistillrankError,
+        match=r"^synthetic: no test split to evaluate on \(splits: train, dev\); choose one with "
+        r"--test-split \(e\.g\. --test-split dev\)$",
+    ):
+        _plan(coll, JobConfig())
+    folds, _, has_train = _plan(coll, JobConfig(test_split="dev", validation_fraction=0.25))
+    reference, _, _ = _plan(_collection(), JobConfig(validation_fraction=0.25))
+    assert has_train and folds == reference
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ("train", r"^synthetic: the train split cannot be the test split; pick another$"),
+        ("dev", r"^synthetic: no split 'dev' \(splits: train, test\)$"),
+    ],
+)
+def test_plan_refuses_a_test_split_it_cannot_use(split: str, message: str) -> None:
+    with pytest.raises(DistillrankError, match=message):
+        _plan(_collection(), JobConfig(test_split=split))
+
+
+def test_cli_run_evaluates_on_the_test_split_asked_for(
+    first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    """End to end on a BEIR folder whose held-out qrels are ``qrels/dev.tsv``: the plain command says
+    which split to name, and ``--test-split dev`` evaluates on it."""
+    data = tmp_path / "data"
+    shutil.copytree(first_run["root"] / "data", data)
+    (data / "qrels" / "test.tsv").rename(data / "qrels" / "dev.tsv")
+    settings = _settings(tiny_bert_dir, data)
+    settings["students"]["families"] = ["lgbm"]
+    settings["students"]["targets"] = ["qrels"]
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(settings))
+    args = ["run", "--config", str(tmp_path / "job.yaml"), "--output", str(tmp_path / "o")]
+    args += ["--teacher", str(first_run["root"] / "out" / "teacher")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert "choose one with --test-split (e.g. --test-split dev)" in res.output
+    res = CliRunner().invoke(app, [*args, "--test-split", "dev"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["data"]["test_split"] == "dev" and metrics["config"]["test_split"] == "dev"
+    assert metrics["data"]["test_queries"] == first_run["result"].metrics["data"]["test_queries"]

@@ -24,6 +24,13 @@ def run(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Settings file (.yaml, .json or .toml).")
     ] = None,
+    test_split: Annotated[
+        str | None,
+        typer.Option(
+            "--test-split",
+            help="The split to evaluate on (default: test, or the only split there is), e.g. dev.",
+        ),
+    ] = None,
     teacher: Annotated[
         Path | None,
         typer.Option(
@@ -72,6 +79,8 @@ def run(
         updates["dataset"] = dataset
     if data_dir is not None:
         updates["data_dir"] = str(data_dir)
+    if test_split is not None:
+        updates["test_split"] = test_split
     if seed is not None:
         updates["seed"] = seed
     if threads is not None:

@@ -190,6 +190,7 @@ class JobConfig(ConfigModel):
 
     dataset: str = "scifact"
     data_dir: str | None = None
+    test_split: str | None = None
     seed: StrictInt = 42
     validation_fraction: float = Field(default=0.1, gt=0, lt=1)
     folds: StrictInt = Field(default=5, ge=2)

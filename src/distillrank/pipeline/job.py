@@ -160,19 +160,39 @@ def _check_ids(coll: TextCollection) -> None:
             )
 
 
+def _evaluation_split(coll: TextCollection, cfg: JobConfig) -> str:
+    """The split the job evaluates on: ``cfg.test_split``, else ``test``, else the only split.
+
+    Raises:
+        DistillrankError: the split asked for is not there or is ``train``, or there is no ``test``
+            split and several others to choose from (the message lists them).
+    """
+    splits = coll.splits
+    listed = ", ".join(splits) or "none"
+    if cfg.test_split is not None:
+        if cfg.test_split == "train":
+            raise DistillrankError(f"{coll.name}: the train split cannot be the test split; pick another")
+        if cfg.test_split not in splits:
+            raise DistillrankError(f"{coll.name}: no split {cfg.test_split!r} (splits: {listed})")
+        return cfg.test_split
+    if "test" in splits:
+        return "test"
+    if len(splits) == 1 and splits[0] != "train":
+        return splits[0]
+    others = [s for s in splits if s != "train"]
+    hint = f"; choose one with --test-split (e.g. --test-split {others[0]})" if others else ""
+    raise DistillrankError(f"{coll.name}: no test split to evaluate on (splits: {listed}){hint}")
+
+
 def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool]:
     """The folds, the qrels of every used query, and whether the collection had a train split."""
     splits = coll.splits
     has_train = "train" in splits and len(coll.get_qrels("train")) > 0
-    test_split = "test" if "test" in splits else (splits[0] if len(splits) == 1 else None)
-    if test_split is None or test_split == "train":
-        raise DistillrankError(
-            f"{coll.name}: no test split to evaluate on (splits: {', '.join(splits) or 'none'})"
-        )
-    test_qrels = coll.get_qrels(test_split)
+    test_split_ = _evaluation_split(coll, cfg)
+    test_qrels = coll.get_qrels(test_split_)
     if not test_qrels:
-        raise DistillrankError(f"{coll.name}: split {test_split!r} has no judgements")
-    test_queries = coll.queries_for(test_split)
+        raise DistillrankError(f"{coll.name}: split {test_split_!r} has no judgements")
+    test_queries = coll.queries_for(test_split_)
     test = _sample([q for q in test_qrels if q in test_queries], cfg.max_test_queries, cfg.seed)
     if not test:
         raise DistillrankError(f"{coll.name}: no judged test query has a text")
@@ -231,6 +251,7 @@ class _Job:
         self.coll = coll
         self.corpus = coll.corpus
         self.folds, self.qrels, self.has_train = _plan(coll, self.cfg)
+        self.test_split = _evaluation_split(coll, self.cfg)
         self.queries: dict[str, str] = {}
         for split in coll.splits:
             self.queries.update(coll.queries_for(split))
@@ -529,6 +550,7 @@ class _Job:
                 exclude={
                     "evaluation": True,
                     "threads": True,
+                    "test_split": True,
                     "transfer": True,
                     "students": {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS},
                 }
@@ -537,6 +559,8 @@ class _Job:
             str(self.teacher_dir),
             self.teacher_info.get("best_step"),
         )
+        if self.cfg.test_split is not None:  # (keys of runs on the default split are unchanged)
+            base_key = _digest(base_key, self.test_split)
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None

@@ -199,6 +199,7 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
         "data": {
             "documents": len(job.corpus),
             "train_split": job.has_train,
+            "test_split": job.test_split,
             "folds": len(job.folds),
             "fit_queries": len(fold.fit),
             "validation_queries": len(fold.val),
