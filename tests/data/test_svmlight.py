@@ -156,6 +156,12 @@ def test_read_ltr_folder_mslr_layout(tmp_path: Path) -> None:
     assert ds.name == "Fold1" and list(ds.splits) == ["train", "valid", "test"]
     assert {s.n_features for s in ds.splits.values()} == {6}  # one width; 0-based from train
     assert ds["valid"].dense()[0, 1] == 1 and ds["test"].dense()[0, 5] == 1
+    (tmp_path / "Fold2").mkdir()
+    with pytest.raises(DatasetNotFoundError) as err:  # the download's top folder: name its folds
+        read_ltr_folder(tmp_path)
+    assert str(err.value).endswith(
+        f"this is an MSLR/LETOR download: pass one of its folds, e.g. {fold} (Fold1, Fold2)"
+    )
 
 
 def test_read_ltr_folder_lightgbm_and_svmlight_names(tmp_path: Path) -> None:

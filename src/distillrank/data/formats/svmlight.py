@@ -436,9 +436,16 @@ def read_ltr_folder(
         if p.is_file() and (split := _split_of(p.name)):
             found.setdefault(split, []).append(p)
     if not found:
+        folds = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.lower().startswith("fold"))
+        hint = (
+            f"; this is an MSLR/LETOR download: pass one of its folds, e.g. {folder / folds[0]} "
+            f"({', '.join(folds)})"
+            if folds
+            else "; for an MSLR/LETOR download pass a Fold folder"
+        )
         raise DatasetNotFoundError(
             f"{folder}: no learning-to-rank split files found (looked for rank.train/rank.test, "
-            "train.txt/vali.txt/test.txt, *.svmlight); for an MSLR/LETOR download pass a Fold folder"
+            f"train.txt/vali.txt/test.txt, *.svmlight){hint}"
         )
     files = single_file_per_split(folder, found)
     order: list[str] = [s for s in ("train", "valid", "test") if s in files]
