@@ -13,12 +13,14 @@ import pandas as pd
 import pytest
 
 from distillrank.data.clicklog import ClickLog
+from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.ltr import LTRDataset
 from distillrank.errors import DistillrankError
 from distillrank.feedback.online import (
     OnlineConfig,
     OnlineData,
+    build_report,
     learn_from_log,
     load_online_data,
     pair_statistics,
@@ -26,7 +28,7 @@ from distillrank.feedback.online import (
     utility,
     write_report,
 )
-from distillrank.feedback.online.data import online_data_from_ltr
+from distillrank.feedback.online.data import hold_out_queries, online_data_from_ltr, online_data_from_text
 from distillrank.feedback.online.serving import (
     rank_distribution,
     sample_rankings,
@@ -370,6 +372,46 @@ def test_offline_doctest() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
+def _one_split_collection() -> TextCollection:
+    """20 judged queries in a single ``test`` split, as in Vaswani or Cranfield."""
+    topics = ["solar panel", "river flood", "wheat harvest", "jet engine"]
+    docnos = [f"d{i}" for i in range(40)]
+    texts = [f"{topics[i % 4]} study number {i} with {topics[(i + 1) % 4]}" for i in range(40)]
+    queries = {f"q{j}": f"{topics[j % 4]} effects" for j in range(20)}
+    qrels = {f"q{j}": {d: 1 + (k == 0) for k, d in enumerate(docnos[j % 4 :: 4][:3])} for j in range(20)}
+    return TextCollection(
+        "one-split", Corpus(docnos, [""] * 40, texts), Queries(queries), {"test": Qrels(qrels)}
+    )
+
+
+def test_a_collection_with_one_split_has_test_queries_held_out() -> None:
+    """The clicks come from 70% of the judged queries; the other 30% are only evaluated on."""
+    coll = _one_split_collection()
+    data = online_data_from_text(coll, depth=10, seed=1)
+    train_q, test_q = set(data.train.query_ids), set(data.test.query_ids)
+    assert len(test_q) == 6 and len(train_q) == 14 and not train_q & test_q
+    assert set(data.test_qrels) == test_q
+    assert data.held_out == "6 of the 20 judged queries of 'test', seed 1"
+    assert "test queries held out: 6 of the 20" in repr(data)
+    assert set(online_data_from_text(coll, depth=10, seed=1).test.query_ids) == test_q  # seeded
+    assert set(online_data_from_text(coll, depth=10, seed=2).test.query_ids) != test_q
+    result = run_online(
+        data, quick_config(estimators=("naive", "full_info"), lgbm_params={"min_data_in_leaf": 2})
+    )
+    assert result.metrics()["held_out_test_queries"] == data.held_out
+    assert "no train/test split of its own" in build_report(result).to_markdown()
+    coll.qrels["dev"] = coll.qrels["test"]
+    with pytest.raises(DistillrankError, match=r"or a single judged split to hold test queries out of"):
+        online_data_from_text(coll)
+
+
+def test_hold_out_queries_keeps_one_query_on_each_side() -> None:
+    assert hold_out_queries(["a", "b"], 0.9, seed=0)[0] != []
+    assert hold_out_queries(["a", "b", "c"], 0.01, seed=0)[1] != []
+    with pytest.raises(DistillrankError, match="at least 2 judged queries"):
+        hold_out_queries(["a"], 0.3, seed=0)
+
+
 # ----------------------------------------------------------------------------------- real data
 @pytest.mark.data
 def test_catalogue_datasets_load(shared_data: Path) -> None:
@@ -377,6 +419,8 @@ def test_catalogue_datasets_load(shared_data: Path) -> None:
     assert ltr.train.n_rows == 3005 and ltr.initial_model is not None and ltr.max_grade == 4
     with pytest.raises(DistillrankError, match="neither a text collection"):
         load_online_data("yandex-wscd-sample", shared_data)
+    vaswani = load_online_data("vaswani", shared_data, depth=20)  # one judged split: 30% held out
+    assert len(vaswani.test.query_ids) == 28 and len(vaswani.train.query_ids) == 65
 
 
 @pytest.mark.data

@@ -7,7 +7,8 @@ catalogued dataset or path:
 
 * a **text collection** (SciFact, ...): BM25 (Lucene defaults) retrieves ``depth`` candidates per query,
   :class:`~distillrank.distillation.features.FeatureExtractor` computes its 18 cheap features; the first
-  round is served by BM25 itself;
+  round is served by BM25 itself; a collection with a single judged split (Vaswani, Cranfield) has a
+  seeded 30% of its queries held out for test;
 * an **LTR dataset** (the LightGBM lambdarank example, LETOR files, ...): its own features and query
   groups; the first round is served by a "production ranker", LambdaMART trained on the true labels of
   a small share (``initial_queries``) of the training queries — the protocol of Joachims et al. (2017)
@@ -30,7 +31,13 @@ from distillrank.data.run import Run
 from distillrank.distillation.folds import split_by_queries
 from distillrank.errors import DistillrankError
 
-__all__ = ["OnlineData", "load_online_data", "online_data_from_ltr", "online_data_from_text"]
+__all__ = [
+    "OnlineData",
+    "hold_out_queries",
+    "load_online_data",
+    "online_data_from_ltr",
+    "online_data_from_text",
+]
 
 
 @dataclass
@@ -48,6 +55,8 @@ class OnlineData:
             is not a model (BM25's scores for a text collection).
         initial_model: the first ranker as a LightGBM booster (the production ranker), when it is one.
         initial_name: how reports call the first ranker.
+        held_out: how the test queries were drawn, when the source had no train/test split of its own
+            (e.g. "28 of the 93 judged queries of 'test', seed 0").
     """
 
     name: str
@@ -59,6 +68,7 @@ class OnlineData:
     initial_test: np.ndarray | None = None
     initial_model: lgb.Booster | None = None
     initial_name: str = "initial ranker"
+    held_out: str | None = None
 
     def __post_init__(self) -> None:
         for split, ds in (("train", self.train), ("test", self.test)):
@@ -84,7 +94,8 @@ class OnlineData:
         return (
             f"OnlineData({self.name!r}, train {self.train.n_rows} candidates of "
             f"{len(self.train.query_ids)} queries, test {self.test.n_rows} of {len(self.test.query_ids)}, "
-            f"first ranker: {self.initial_name})"
+            f"first ranker: {self.initial_name}"
+            + (f"; test queries held out: {self.held_out})" if self.held_out else ")")
         )
 
 
@@ -158,20 +169,64 @@ def online_data_from_ltr(
     )
 
 
+def hold_out_queries(qids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """``(train, test)``: a seeded random ``fraction`` of ``qids`` (at least one, and at least one left
+    for training) as test queries, both lists sorted.
+
+    >>> hold_out_queries(["a", "b", "c", "d"], 0.25, seed=0)[1]
+    ['c']
+
+    Raises:
+        DistillrankError: fewer than 2 queries, or ``fraction`` not in ``(0, 1)``.
+    """
+    if not 0 < fraction < 1:
+        raise DistillrankError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    if len(qids) < 2:
+        raise DistillrankError(f"holding out test queries needs at least 2 judged queries, found {len(qids)}")
+    order = np.random.default_rng(seed).permutation(len(qids))
+    n_test = min(max(1, round(fraction * len(qids))), len(qids) - 1)
+    test = {qids[i] for i in order[:n_test]}
+    return sorted(q for q in qids if q not in test), sorted(test)
+
+
 def online_data_from_text(
-    collection: TextCollection, *, depth: int = 100, train_split: str = "train", test_split: str = "test"
+    collection: TextCollection,
+    *,
+    depth: int = 100,
+    train_split: str = "train",
+    test_split: str = "test",
+    test_fraction: float = 0.3,
+    seed: int = 0,
 ) -> OnlineData:
-    """From a text collection: BM25 top-``depth`` candidates with cheap features (module docstring)."""
+    """From a text collection: BM25 top-``depth`` candidates with cheap features (module docstring).
+
+    A collection without a ``train_split`` but with one judged split (Vaswani, Cranfield, most TREC
+    test collections) has a seeded random ``test_fraction`` of that split's judged queries held out for
+    test; the clicks come from the others (:attr:`OnlineData.held_out` says so).
+
+    Raises:
+        DistillrankError: neither both splits nor a single one to hold queries out of.
+    """
     from distillrank.distillation.features import FeatureExtractor
     from distillrank.retrieval.bm25 import BM25Retriever
 
-    if train_split not in collection.qrels or test_split not in collection.qrels:
+    held_out: str | None = None
+    if train_split in collection.qrels and test_split in collection.qrels:
+        train_q, test_q = collection.queries_for(train_split), collection.queries_for(test_split)
+        train_qrels, test_qrels = collection.get_qrels(train_split), collection.get_qrels(test_split)
+    elif train_split not in collection.qrels and len(collection.splits) == 1:
+        (only,) = collection.splits
+        queries, qrels = collection.queries_for(only), collection.get_qrels(only)
+        judged = sorted(q for q in qrels if q in queries)
+        train_ids, test_ids = hold_out_queries(judged, test_fraction, seed)
+        train_q, test_q = queries.subset(train_ids), queries.subset(test_ids)
+        train_qrels, test_qrels = qrels.subset(train_ids), qrels.subset(test_ids)
+        held_out = f"{len(test_ids)} of the {len(judged)} judged queries of {only!r}, seed {seed}"
+    else:
         raise DistillrankError(
-            f"collection {collection.name!r} needs {train_split!r} and {test_split!r} qrels "
-            f"(it has {collection.splits})"
+            f"collection {collection.name!r} needs {train_split!r} and {test_split!r} qrels, or a single "
+            f"judged split to hold test queries out of (it has {collection.splits})"
         )
-    train_q, test_q = collection.queries_for(train_split), collection.queries_for(test_split)
-    train_qrels, test_qrels = collection.get_qrels(train_split), collection.get_qrels(test_split)
     bm25 = BM25Retriever()
     bm25.index(collection.corpus)
     runs: dict[str, Run] = {"train": bm25.search(train_q, k=depth), "test": bm25.search(test_q, k=depth)}
@@ -189,6 +244,7 @@ def online_data_from_text(
         initial_train=np.asarray(train.dense()[:, score], dtype=np.float64),
         initial_test=np.asarray(test.dense()[:, score], dtype=np.float64),
         initial_name=f"BM25 (top {depth})",
+        held_out=held_out,
     )
 
 
@@ -211,7 +267,7 @@ def load_online_data(
         warnings.simplefilter("ignore")  # data-quirk warnings of the readers are not the loop's business
         loaded = load_dataset(dataset, data_dir)
     if isinstance(loaded, TextCollection):
-        return online_data_from_text(loaded, depth=depth)
+        return online_data_from_text(loaded, depth=depth, seed=seed)
     if (
         isinstance(loaded, SplitDataset)
         and loaded.splits

@@ -273,6 +273,7 @@ class OnlineResult:
     true_propensities: list[float]
     curves: dict[str, EstimatorCurve]
     seconds: float = 0.0
+    held_out: str | None = None
 
     def final(self, name: str) -> float:
         return self.curves[name].ndcg[-1]
@@ -305,6 +306,7 @@ class OnlineResult:
             "dataset": self.dataset,
             "metric": METRIC,
             "initial": {"ranker": self.initial_name, METRIC: round(self.initial_ndcg, 5)},
+            **({"held_out_test_queries": self.held_out} if self.held_out else {}),
             "true_propensities": self.true_propensities,
             "config": {k: v for k, v in asdict(self.config).items() if k != "lgbm_params"}
             | {"lgbm_params": {**DEFAULT_LGBM_PARAMS, "seed": self.config.seed, **self.config.lgbm_params}},
@@ -450,6 +452,7 @@ def run_online(
         [round(float(x), 4) for x in truth / truth[0]],
         curves,
         time.perf_counter() - t0,
+        data.held_out,
     )
 
 

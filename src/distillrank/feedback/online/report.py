@@ -81,6 +81,12 @@ def build_report(result: OnlineResult) -> Report:
         + _candidate_text(result)
         + ". "
         f"Test {METRIC} of the first ranker: {result.initial_ndcg:.4f}."
+        + (
+            f" The dataset has no train/test split of its own: the test queries are {result.held_out} "
+            "(held out; no click on them is simulated)."
+            if result.held_out
+            else ""
+        )
     )
     r.heading(f"{METRIC} against sessions")
     series = {LABELS.get(n, n): (c.sessions, c.ndcg) for n, c in result.curves.items()}
