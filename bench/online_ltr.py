@@ -229,6 +229,17 @@ def sustained_reach(sessions: list[int], curve: Any, threshold: float) -> int | 
     return out
 
 
+def ratio_spread(finals: Any, full_finals: Any) -> dict[str, float] | None:
+    """The per-seed ratios ``final / full-information final`` (paired by seed): their standard deviation
+    and the standard error of their mean, which says how far a mean ratio is from a threshold in units
+    of noise (None with fewer than 2 seeds)."""
+    ratios = np.asarray(finals, dtype=np.float64) / np.asarray(full_finals, dtype=np.float64)
+    if len(ratios) < 2:
+        return None
+    sd = float(ratios.std(ddof=1))
+    return {"sd": round(sd, 4), "se": round(float(sd / np.sqrt(len(ratios))), 4)}
+
+
 def summarise(results: list[OnlineResult]) -> dict[str, Any]:
     """Means over seeds of the curves, ratios and sessions to 0.98x."""
     curves = {n: np.array([r.curves[n].ndcg for r in results]) for n in results[0].curves}
@@ -245,6 +256,7 @@ def summarise(results: list[OnlineResult]) -> dict[str, Any]:
         }
         if name != "full_info":
             entry["ratio_to_full_info"] = round(float(mean_curve[-1]) / full_final, 4)
+            entry["ratio_spread_over_seeds"] = ratio_spread(arr[:, -1], curves["full_info"][:, -1])
             for frac in (0.95, 0.98):
                 reach = [s for s, v in zip(sessions, mean_curve, strict=True) if v >= frac * full_final]
                 entry[f"sessions_to_{frac}_full_info"] = reach[0] if reach else None
