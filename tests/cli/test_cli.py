@@ -39,6 +39,70 @@ def tiny(tmp_path: Path) -> Path:
     return folder
 
 
+def test_retrieve_dense_with_minilm_then_reuse_the_saved_index(tiny: Path, tmp_path: Path) -> None:
+    """The real all-MiniLM-L6-v2 (the default model) ranks each query's relevant document first; the
+    index saved with --index-dir is reused (same run, no re-embedding), and HNSW agrees with exact search
+    on five documents."""
+    run_file, index_dir = tmp_path / "dense.trec", tmp_path / "index"
+    args = ["retrieve", "dense", "-d", str(tiny), "--k", "3", "--threads", "1", "--index-dir", str(index_dir)]
+    result = runner.invoke(app, [*args, "-o", str(run_file)])
+    assert result.exit_code == 0, result.output
+    run = Run.from_file(run_file)
+    assert [run.ranked(q)[0][0] for q in ("q1", "q2", "q3")] == ["d1", "d3", "d5"]
+    assert run_file.read_text().splitlines()[0].split()[5] == "dense"
+    again = runner.invoke(app, [*args, "-o", str(tmp_path / "again.trec"), "--model", "other/name"])
+    assert again.exit_code == 0, again.output
+    assert "reusing the index" in again.output and "embedding" not in again.output
+    assert (tmp_path / "again.trec").read_text() == run_file.read_text()
+    hnsw = runner.invoke(app, [*args, "-o", str(tmp_path / "h.trec"), "--index", "hnsw"])
+    assert hnsw.exit_code == 2 and "holds a 'flat' index" in hnsw.output
+    hnsw = runner.invoke(app, [*args[:-2], "-o", str(tmp_path / "h.trec"), "--index", "hnsw"])
+    assert hnsw.exit_code == 0, hnsw.output
+    assert {q: [d for d, _ in Run.from_file(tmp_path / "h.trec").ranked(q)] for q in run} == {
+        q: [d for d, _ in run.ranked(q)] for q in run
+    }
+
+
+def test_retrieve_dense_refuses_an_index_of_other_documents(
+    tiny: Path, tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    args = [
+        "retrieve",
+        "dense",
+        "-d",
+        str(tiny),
+        "--model",
+        str(tiny_bert_dir),
+        "--index-dir",
+        str(index_dir),
+    ]
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "a.trec")]).exit_code == 0
+    other = tmp_path / "other"
+    coll = TextCollection(
+        "other",
+        Corpus(["x1", "x2"], ["", ""], ["a b", "c d"]),
+        Queries({"q": "a"}),
+        {"test": Qrels({"q": {"x1": 1}})},
+    )
+    write_beir(coll, other)
+    result = runner.invoke(
+        app,
+        [
+            "retrieve",
+            "dense",
+            "-d",
+            str(other),
+            "--index-dir",
+            str(index_dir),
+            "-o",
+            str(tmp_path / "b.trec"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "holds an index of 5 other documents, not of other's 2; pass another --index-dir" in result.output
+
+
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and "distillrank" in result.stdout

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +21,20 @@ from distillrank.data.collection import TextCollection
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 
+if TYPE_CHECKING:
+    from distillrank.retrieval.dense import DenseConfig, DenseRetriever
+
 app = typer.Typer(help="Retrieve candidates for a collection's queries.", no_args_is_help=True)
 
 BATCH = 256
+
+
+def _collection(dataset: str, data_dir: Path | None, what: str) -> TextCollection:
+    with status(f"loading {dataset}"):
+        coll = load_dataset(dataset, data_dir)
+    if not isinstance(coll, TextCollection):
+        raise DistillrankError(f"{dataset}: {what} needs a text collection, got {type(coll).__name__}")
+    return coll
 
 
 @app.command()
@@ -44,10 +56,7 @@ def bm25(
     """BM25 (bm25s, Lucene variant by default) over title + text; writes `qid Q0 docno rank score tag`."""
     from distillrank.retrieval.bm25 import BM25Config, BM25Retriever
 
-    with status(f"loading {dataset}"):
-        coll = load_dataset(dataset, data_dir)
-    if not isinstance(coll, TextCollection):
-        raise DistillrankError(f"{dataset}: BM25 needs a text collection, got {type(coll).__name__}")
+    coll = _collection(dataset, data_dir, "BM25")
     queries = coll.queries_for(split) if split != "all" else coll.queries
     sw: str | tuple[str, ...] | None = (
         None
@@ -73,3 +82,99 @@ def bm25(
     run = Run(results, name=tag)
     run.save(output, tag=tag)
     console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
+
+
+@app.command()
+@friendly_errors
+def dense(
+    dataset: DatasetOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Bi-encoder: a Hugging Face name or folder (sentence-transformers, or a distilled student "
+            "saved by distillrank). Default: sentence-transformers/all-MiniLM-L6-v2.",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")] = "test",
+    k: Annotated[int, typer.Option("--k", min=1, help="Documents per query.")] = 100,
+    index: Annotated[str, typer.Option(help="faiss index: 'flat' (exact) or 'hnsw' (approximate).")] = "flat",
+    hnsw_m: Annotated[int, typer.Option(min=2, help="HNSW links per node.")] = 32,
+    ef_search: Annotated[int, typer.Option(min=1, help="HNSW search beam width (at least k is used).")] = 128,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 64,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save the index (with its encoder) here; a folder that already holds an index of this "
+            "collection's documents is reused, so the documents are embedded once.",
+        ),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "dense",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Dense retrieval: a bi-encoder embeds title + text, faiss searches by inner product (cosine for
+    normalised encoders); writes `qid Q0 docno rank score tag`."""
+    from distillrank.models._hf import torch_threads
+    from distillrank.models.bi_encoder import BiEncoder
+    from distillrank.retrieval.dense import DenseConfig, DenseRetriever
+
+    try:
+        config = DenseConfig(index=index, hnsw_m=hnsw_m, ef_search=ef_search, batch_size=batch_size)
+    except ValueError as e:
+        raise DistillrankError(str(e)) from e
+    torch_threads(threads)
+    coll = _collection(dataset, data_dir, "dense retrieval")
+    queries = coll.queries_for(split) if split != "all" else coll.queries
+    retriever = _reused_index(index_dir, coll, config, model)
+    if retriever is None:
+        with status(f"loading {model or 'sentence-transformers/all-MiniLM-L6-v2'}"):
+            encoder = BiEncoder(model, max_length=max_length)
+        retriever = DenseRetriever(encoder, config=config, name=tag)
+        texts = coll.corpus.full_texts()
+        console.print(f"embedding {len(texts):,} documents", highlight=False)
+        vectors = encoder.encode(texts, batch_size=batch_size, show_progress=True, is_query=False)
+        with status(f"building the {index} index"):
+            retriever.index_vectors(vectors, list(coll.corpus.docnos))
+        if index_dir is not None:
+            retriever.save(index_dir)
+            console.print(f"saved the index to {index_dir}", highlight=False)
+    with status(f"searching {len(queries):,} queries"):
+        run = retriever.search(queries, k=k)
+    run = Run(run.to_dict(), name=tag)
+    run.save(output, tag=tag)
+    console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
+
+
+def _reused_index(
+    folder: Path | None, coll: TextCollection, config: DenseConfig, model: str | None
+) -> DenseRetriever | None:
+    """The index saved in ``folder`` when it holds one of exactly ``coll``'s documents (with its own
+    encoder; the search settings of ``config``), else None. An index of other documents, or one built
+    with another index type, is an error rather than silently overwritten or mixed."""
+    from distillrank.retrieval.dense import DenseRetriever
+
+    if folder is None or not DenseRetriever.is_saved(folder):
+        return None
+    with status(f"loading the index in {folder}"):
+        saved = DenseRetriever.load(folder)
+    if saved.docnos != list(coll.corpus.docnos):
+        raise DistillrankError(
+            f"{folder}: holds an index of {len(saved):,} other documents, not of {coll.name}'s "
+            f"{len(coll.corpus):,}; pass another --index-dir"
+        )
+    if saved.config.index != config.index or saved.encoder is None:
+        raise DistillrankError(
+            f"{folder}: holds a {saved.config.index!r} index"
+            + ("" if saved.encoder is not None else " without its encoder")
+            + f"; pass another --index-dir to build a {config.index!r} one"
+        )
+    if model is not None:
+        console.print(
+            f"reusing the index in {folder} with the encoder saved there (--model {model} is not used)",
+            highlight=False,
+        )
+    saved.config = dataclasses.replace(saved.config, ef_search=config.ef_search, batch_size=config.batch_size)
+    return saved

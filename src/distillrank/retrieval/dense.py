@@ -259,6 +259,11 @@ class DenseRetriever:
         with atomic_write(path / _META_FILE) as f:
             json.dump(meta, f, indent=2)
 
+    @staticmethod
+    def is_saved(path: str | Path) -> bool:
+        """Whether ``path`` holds an index written by :meth:`save`."""
+        return (Path(path) / _META_FILE).is_file()
+
     @classmethod
     def load(cls, path: str | Path, encoder: TextEncoder | None = None) -> Self:
         """Read an index written by :meth:`save`.
