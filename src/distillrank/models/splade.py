@@ -286,6 +286,11 @@ class Splade(nn.Module):
         with atomic_write(path / _CONFIG_FILE) as f:
             json.dump(meta, f, indent=2)
 
+    @staticmethod
+    def is_saved(path: str | Path) -> bool:
+        """Whether ``path`` holds a model written by :meth:`save` (else it may be a plain masked-LM)."""
+        return (Path(path) / _CONFIG_FILE).is_file()
+
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> Self:
         """Read a model written by :meth:`save`."""
@@ -420,6 +425,11 @@ class SpladeRetriever:
         }
         with atomic_write(path / _INDEX_META) as f:
             json.dump(meta, f, indent=2)
+
+    @staticmethod
+    def is_saved(path: str | Path) -> bool:
+        """Whether ``path`` holds an index written by :meth:`save`."""
+        return (Path(path) / _INDEX_META).is_file()
 
     @classmethod
     def load(cls, path: str | Path, model: Splade | None = None) -> Self:
