@@ -31,6 +31,18 @@ app = typer.Typer(help="Retrieve candidates for a collection's queries.", no_arg
 
 BATCH = 256
 
+OutputOption = Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")]
+SplitOption = Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")]
+KOption = Annotated[int, typer.Option("--k", min=1, help="Documents per query.")]
+IndexDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Save the index (with its model) here; a folder that already holds an index of this "
+        "collection's documents is reused, so the documents are encoded once.",
+    ),
+]
+TorchThreadsOption = Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")]
+
 
 def _collection(dataset: str, data_dir: Path | None, what: str) -> TextCollection:
     with status(f"loading {dataset}"):
@@ -44,9 +56,9 @@ def _collection(dataset: str, data_dir: Path | None, what: str) -> TextCollectio
 @friendly_errors
 def bm25(
     dataset: DatasetOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
-    split: Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")] = "test",
-    k: Annotated[int, typer.Option("--k", min=1, help="Documents per query.")] = 100,
+    output: OutputOption,
+    split: SplitOption = "test",
+    k: KOption = 100,
     method: Annotated[str, typer.Option(help="lucene, robertson, atire, bm25l or bm25+.")] = "lucene",
     k1: Annotated[float, typer.Option(help="Term-frequency saturation.")] = 1.2,
     b: Annotated[float, typer.Option(help="Length normalisation.")] = 0.75,
@@ -91,7 +103,7 @@ def bm25(
 @friendly_errors
 def dense(
     dataset: DatasetOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
+    output: OutputOption,
     model: Annotated[
         str | None,
         typer.Option(
@@ -100,21 +112,15 @@ def dense(
             show_default=False,
         ),
     ] = None,
-    split: Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")] = "test",
-    k: Annotated[int, typer.Option("--k", min=1, help="Documents per query.")] = 100,
+    split: SplitOption = "test",
+    k: KOption = 100,
     index: Annotated[str, typer.Option(help="faiss index: 'flat' (exact) or 'hnsw' (approximate).")] = "flat",
     hnsw_m: Annotated[int, typer.Option(min=2, help="HNSW links per node.")] = 32,
     ef_search: Annotated[int, typer.Option(min=1, help="HNSW search beam width (at least k is used).")] = 128,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text.")] = 256,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 64,
-    index_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Save the index (with its encoder) here; a folder that already holds an index of this "
-            "collection's documents is reused, so the documents are embedded once.",
-        ),
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    index_dir: IndexDirOption = None,
+    threads: TorchThreadsOption = None,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "dense",
     data_dir: DataDirOption = None,
 ) -> None:
@@ -195,7 +201,7 @@ def _search_and_write(
 @friendly_errors
 def splade(
     dataset: DatasetOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
+    output: OutputOption,
     model: Annotated[
         str | None,
         typer.Option(
@@ -204,18 +210,12 @@ def splade(
             show_default=False,
         ),
     ] = None,
-    split: Annotated[str, typer.Option(help="Queries of this split (those with qrels in it).")] = "test",
-    k: Annotated[int, typer.Option("--k", min=1, help="Documents per query.")] = 100,
+    split: SplitOption = "test",
+    k: KOption = 100,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per document.")] = 256,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 32,
-    index_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Save the inverted index (with its model) here; a folder that already holds an index of "
-            "this collection's documents is reused, so the documents are encoded once.",
-        ),
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    index_dir: IndexDirOption = None,
+    threads: TorchThreadsOption = None,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "splade",
     data_dir: DataDirOption = None,
 ) -> None:
