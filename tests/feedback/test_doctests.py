@@ -11,6 +11,7 @@ import distillrank.feedback as feedback
 
 MODULES = [
     "distillrank.feedback.click_models.pbm",
+    "distillrank.feedback.online.data",
     "distillrank.feedback.simulation",
     "distillrank.feedback.store",
 ]
