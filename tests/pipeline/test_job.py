@@ -265,8 +265,8 @@ def test_collection_without_train_split_uses_kfold_and_a_saved_teacher(
 
 def test_kfold_plan_never_trains_on_a_test_query(tmp_path: Path) -> None:
     cfg = JobConfig(folds=4, validation_fraction=0.25)
-    folds, qrels, has_train = _plan(_collection(with_train=False), cfg)
-    assert not has_train and len(folds) == 4
+    folds, qrels, has_train, split = _plan(_collection(with_train=False), cfg)
+    assert not has_train and len(folds) == 4 and split == "test"
     seen: list[str] = []
     for f in folds:
         assert not set(f.test) & (set(f.fit) | set(f.val))
@@ -276,7 +276,7 @@ def test_kfold_plan_never_trains_on_a_test_query(tmp_path: Path) -> None:
 
 
 def test_split_plan_holds_out_validation_from_train() -> None:
-    folds, _, has_train = _plan(_collection(), JobConfig(validation_fraction=0.25))
+    folds, _, has_train, _ = _plan(_collection(), JobConfig(validation_fraction=0.25))
     (fold,) = folds
     assert has_train
     assert len(fold.val) == 4 and len(fold.fit) == 14 and len(fold.test) == 12
@@ -460,9 +460,9 @@ def test_plan_evaluates_on_the_split_asked_for() -> None:
         r"--test-split \(e\.g\. --test-split dev\)$",
     ):
         _plan(coll, JobConfig())
-    folds, _, has_train = _plan(coll, JobConfig(test_split="dev", validation_fraction=0.25))
-    reference, _, _ = _plan(_collection(), JobConfig(validation_fraction=0.25))
-    assert has_train and folds == reference
+    folds, _, has_train, split = _plan(coll, JobConfig(test_split="dev", validation_fraction=0.25))
+    reference, _, _, _ = _plan(_collection(), JobConfig(validation_fraction=0.25))
+    assert has_train and folds == reference and split == "dev"
 
 
 @pytest.mark.parametrize(

@@ -184,8 +184,9 @@ def _evaluation_split(coll: TextCollection, cfg: JobConfig) -> str:
     raise DistillrankError(f"{coll.name}: no test split to evaluate on (splits: {listed}){hint}")
 
 
-def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool]:
-    """The folds, the qrels of every used query, and whether the collection had a train split."""
+def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool, str]:
+    """The folds, the qrels of every used query, whether the collection had a train split, and the split
+    evaluated on (:func:`_evaluation_split`)."""
     splits = coll.splits
     has_train = "train" in splits and len(coll.get_qrels("train")) > 0
     test_split_ = _evaluation_split(coll, cfg)
@@ -211,7 +212,7 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
         n_val = max(1, round(cfg.validation_fraction * len(train)))
         val, fit = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
         qrels = Qrels({**train_qrels.subset(train).to_dict(), **test_qrels.subset(test).to_dict()})
-        return [Fold(0, fit, val, test)], qrels, True
+        return [Fold(0, fit, val, test)], qrels, True, test_split_
     from distillrank.distillation.folds import kfold_queries
 
     k = min(cfg.folds, len(test))
@@ -223,7 +224,7 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
         rng.shuffle(shuffled)
         n_val = max(1, round(cfg.validation_fraction * len(shuffled)))
         folds.append(Fold(i, sorted(shuffled[n_val:]), sorted(shuffled[:n_val]), sorted(held_out)))
-    return folds, test_qrels.subset(test), False
+    return folds, test_qrels.subset(test), False, test_split_
 
 
 # ------------------------------------------------------------------------------------------------ job
@@ -250,8 +251,7 @@ class _Job:
         _check_ids(coll)
         self.coll = coll
         self.corpus = coll.corpus
-        self.folds, self.qrels, self.has_train = _plan(coll, self.cfg)
-        self.test_split = _evaluation_split(coll, self.cfg)
+        self.folds, self.qrels, self.has_train, self.test_split = _plan(coll, self.cfg)
         self.queries: dict[str, str] = {}
         for split in coll.splits:
             self.queries.update(coll.queries_for(split))
