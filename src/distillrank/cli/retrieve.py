@@ -94,9 +94,7 @@ def bm25(
             chunk = {q: queries[q] for q in qids[i : i + BATCH]}
             results.update(retriever.search(chunk, k=k, n_threads=threads).to_dict())
             bar.advance(task, len(chunk))
-    run = Run(results, name=tag)
-    run.save(output, tag=tag)
-    console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
+    _write_run(Run(results, name=tag), output, tag, k)
 
 
 @app.command()
@@ -138,14 +136,16 @@ def dense(
     coll = _collection(dataset, data_dir, "dense retrieval")
     queries = coll.queries_for(split) if split != "all" else coll.queries
     retriever = _reused_index(index_dir, coll, DenseRetriever, model)
-    if retriever is not None and retriever.config.index != config.index:
-        raise DistillrankError(
-            f"{index_dir}: holds a {retriever.config.index!r} index; pass another --index-dir to build a "
-            f"{config.index!r} one"
-        )
-    if retriever is not None and retriever.encoder is None:
-        raise DistillrankError(f"{index_dir}: holds an index without its encoder; pass another --index-dir")
     if retriever is not None:  # the saved index, searched with this command's settings
+        if retriever.config.index != config.index:
+            raise DistillrankError(
+                f"{index_dir}: holds a {retriever.config.index!r} index; pass another --index-dir to build "
+                f"a {config.index!r} one"
+            )
+        if retriever.encoder is None:
+            raise DistillrankError(
+                f"{index_dir}: holds an index without its encoder; pass another --index-dir"
+            )
         retriever.config = dataclasses.replace(retriever.config, ef_search=ef_search, batch_size=batch_size)
     else:
         with status(f"loading {model or 'sentence-transformers/all-MiniLM-L6-v2'}"):
@@ -192,7 +192,11 @@ def _search_and_write(
 ) -> None:
     with status(f"searching {len(queries):,} queries"):
         run = retriever.search(queries, k=k)
-    run = Run(run.to_dict(), name=tag)
+    _write_run(run, output, tag, k)
+
+
+def _write_run(run: Run, output: Path, tag: str, k: int) -> None:
+    """``run`` as a TREC run file tagged ``tag`` (whatever the run's own name), and a line saying so."""
     run.save(output, tag=tag)
     console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
 
