@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.errors import DatasetNotFoundError
+from distillrank.io import open_text
 
 _SVMLIGHT = re.compile(r"^-?\d+(\.\d+)?\s+(qid:\S+\s+)?\d+:\S+")
 _YANDEX = re.compile(r"^[^\t\n]+\t[^\t\n]+ :")
@@ -25,13 +26,10 @@ _INTERACTION_HEADER = re.compile(r"(user|userid|user_id)\b.*(item|movie|itemid|m
 
 
 def _head(path: Path, n: int = 4096) -> str:
+    """The first ``n`` characters, read as the readers will read them (:func:`~distillrank.io.open_text`:
+    ``.gz`` decompressed, a byte order mark dropped); ``""`` for a file that cannot be read."""
     try:
-        if path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as f:
-                return f.read(n)
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
+        with open_text(path) as f:
             return f.read(n)
     except (OSError, UnicodeDecodeError):
         return ""
