@@ -1,13 +1,16 @@
 """Benchmark: Ranking Distillation with Caser on MovieLens-100K, and the two-tower losses (issue 6).
 
 Run:  python bench/recsys_rd.py [--data-dir ../shared/data] [--quick] [--threads 2]
-       [--student-dim 10] [--student-sizes 5,20,50] [--teacher-members 1]
+       [--student-dim 10] [--student-sizes 5,20,50] [--teacher-members 1] [--cache DIR | --no-cache]
 Runs the whole ``distillrank recsys distill`` job (Caser teacher d=100; student d=10 without and with RD
 for every weighting scheme, alpha chosen on validation, the L2 weight chosen on validation for the teacher
 and the student alone, every student with the student's L2 weight and the same epochs, early stopping
 and negatives; the same student-only / RD pair at the other ``--student-sizes`` for the student-size
-table; two-tower models with four losses and FPS pre-training), writes its report under
-bench/results/recsys_rd/ and the figures with pass/fail per target to bench/results/recsys_rd.json:
+table; two-tower models with four losses and FPS pre-training), keeping every trained model in ``--cache``
+(``bench/results/cache/recsys_rd/``, the job's ``ModelCache``: an interrupted run resumes, a re-run with
+the same settings retrains nothing and repeats the figures; ``seconds`` is then the re-run's), writes its
+report under bench/results/recsys_rd/ and the figures with pass/fail per target to
+bench/results/recsys_rd.json:
 
 * the RD student reaches >= +10% relative test nDCG@10 over the same student trained without distillation,
 * and >= 0.95x the teacher's nDCG@10,
@@ -49,6 +52,8 @@ def main() -> None:
         help="other student sizes for the student-size table (comma-separated; empty: none)",
     )
     ap.add_argument("--output", default=str(RESULTS / "recsys_rd.json"))
+    ap.add_argument("--cache", default=str(RESULTS / "cache" / "recsys_rd"), help="folder of trained models")
+    ap.add_argument("--no-cache", action="store_true", help="train every model, keep none")
     ap.add_argument("--report", default=str(RESULTS / "recsys_rd"))
     args = ap.parse_args()
 
@@ -69,7 +74,7 @@ def main() -> None:
         elif getattr(log, "valid", None) is not None:
             print(f"    epoch {log.epoch}: loss {log.loss:.4f}, valid nDCG@10 {log.valid:.4f}", flush=True)  # type: ignore[attr-defined]
 
-    result = run_job(interactions, config, callback=callback)
+    result = run_job(interactions, config, callback=callback, cache_dir=None if args.no_cache else args.cache)
     write_report(result, args.report)
     payload = result.metrics_json()
     h = result.headline
@@ -90,6 +95,7 @@ def main() -> None:
         "quick": args.quick,
         "threads": args.threads,
         "seconds": round(result.seconds, 1),
+        "cache": result.cache,
         "headline": h,
         "targets": payload["targets"],
         "all_targets_met": all(t["pass"] for t in payload["targets"].values()),

@@ -85,6 +85,16 @@ def test_a_teacher_of_several_casers(synthetic_file: Path, tmp_path: Path) -> No
     params_ratio = models[metrics["headline"]["rd_student"]]["cost"]["params"] / teacher["cost"]["params"]
     assert metrics["targets"]["params_ratio"]["value"] == pytest.approx(params_ratio, abs=1e-4)
     assert "mean score of 3 Casers" in (out / "report.md").read_text()
+    # the models are kept in OUTPUT/cache: the same command again trains nothing and repeats the figures
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "5 trained models reused from" in said and "(0 trained now)" in said
+    rerun = json.loads((out / "metrics.json").read_text())
+    assert {n: m["metrics"] for n, m in rerun["models"].items()} == {
+        n: m["metrics"] for n, m in models.items()
+    }
+    assert rerun["cache"]["models_reused"] == 5 and metrics["cache"]["models_trained"] == 5
 
 
 @pytest.mark.parametrize(

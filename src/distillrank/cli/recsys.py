@@ -99,6 +99,9 @@ def distill(
     stopping and negatives for every student), optionally other student sizes (--student-sizes), and
     two-tower models with four losses and FPS pre-training; evaluates P@3/5/10, nDCG@3/5/10 and MAP over
     the full catalogue, parameters and milliseconds per user.
+
+    Every trained model is kept in OUTPUT/cache under a key of its data and settings: a run that stopped
+    resumes with the models it had finished, and a re-run with unchanged settings trains nothing.
     """
     from distillrank.errors import DistillrankError
     from distillrank.recsys.pipeline import JobConfig, load_interactions, run_job, write_report
@@ -175,7 +178,7 @@ def distill(
             )
 
     with bar:
-        result = run_job(interactions, config, callback=callback)
+        result = run_job(interactions, config, callback=callback, cache_dir=output / "cache")
     paths = write_report(result, output)
 
     from rich.table import Table
@@ -197,4 +200,10 @@ def distill(
     for key, target in result.targets().items():
         mark = "[green]pass[/]" if target["pass"] else "[red]miss[/]"
         out.print(f"{key}: {target['value']:.3f} (target {target['target']}) {mark}", highlight=False)
+    if result.cache.get("models_reused"):
+        out.print(
+            f"{result.cache['models_reused']} trained models reused from {result.cache['folder']} "
+            f"({result.cache['models_trained']} trained now); delete it to train everything again",
+            highlight=False,
+        )
     out.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)

@@ -50,6 +50,7 @@ import torch
 from distillrank.data.interactions import Interactions
 from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.evaluation.significance import permutation_test
+from distillrank.recsys.cache import ModelCache
 from distillrank.recsys.caser import Caser
 from distillrank.recsys.cost import measure_inference
 from distillrank.recsys.data import NegativeSampler, SequentialData, make_windows
@@ -57,7 +58,16 @@ from distillrank.recsys.distill import WEIGHTINGS, teacher_topk
 from distillrank.recsys.ensemble import ScoreEnsemble
 from distillrank.recsys.metrics import DEFAULT_KS, SequenceScorer, evaluate_ranking
 from distillrank.recsys.objectives import in_batch_step, sampled_list_step
-from distillrank.recsys.protocol import job_split, train_rd_student, train_student, train_teacher
+from distillrank.recsys.protocol import (
+    build_caser,
+    job_split,
+    rd_recipe,
+    student_recipe,
+    teacher_recipe,
+    train_rd_student,
+    train_student,
+    train_teacher,
+)
 from distillrank.recsys.train import EpochLog, FitResult, TrainConfig, fit, set_seed
 from distillrank.recsys.two_tower import TwoTower, TwoTowerConfig
 
@@ -209,6 +219,7 @@ class JobResult:
     alpha_search: list[dict[str, Any]]
     seconds: float
     weight_decay_search: list[dict[str, Any]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def metrics_json(self) -> dict[str, Any]:
         models = {}
@@ -238,6 +249,7 @@ class JobResult:
             "data": {"source": self.data.source, **self.data.stats()},
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             "seconds": round(self.seconds, 1),
+            "cache": self.cache,
         }
 
     def size_table(self) -> list[dict[str, Any]]:
@@ -345,8 +357,14 @@ def run_job(
     config: JobConfig | None = None,
     *,
     callback: Callback | None = None,
+    cache_dir: str | Path | None = None,
 ) -> JobResult:
-    """Run the whole job (see the module docstring) and return every model with its figures."""
+    """Run the whole job (see the module docstring) and return every model with its figures.
+
+    ``cache_dir``: a folder that keeps every trained model under a key of its recipe
+    (:class:`~distillrank.recsys.cache.ModelCache`): a run that crashed resumes with the models it had
+    finished, and a re-run with unchanged settings trains nothing (``None``: nothing is kept).
+    """
     cfg = (config or JobConfig()).effective()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -372,10 +390,19 @@ def run_job(
         )
     windows = make_windows(data, cfg.L, cfg.T)
     runs: dict[str, ModelRun] = {}
+    cache = ModelCache(cache_dir, data)
 
     def stage(name: str, total: int) -> Callable[[EpochLog], None]:
         cb(name, None, total)
         return lambda log: cb(name, log, total)
+
+    def caser(
+        label: str, recipe: dict[str, Any], d: int, train: Callable[[], tuple[Caser, FitResult]]
+    ) -> tuple[Caser, FitResult]:
+        model, result, reused = cache.get_or_train(label, recipe, lambda: build_caser(data, cfg, d), train)
+        if reused:
+            cb(f"{label}: reused from {cache.folder}", None, 0)
+        return model, result
 
     weight_decay_search: list[dict[str, Any]] = []
 
@@ -399,8 +426,14 @@ def run_job(
 
     def teacher_of(wd: float, member: int = 0) -> tuple[Caser, FitResult]:
         label = f"{name_t} L2={wd:g}" + (f" member {member + 1}" if member else "")
-        on_epoch = stage(label, cfg.teacher_epochs)
-        return train_teacher(data, windows, cfg, wd, member=member, on_epoch=on_epoch)
+        return caser(
+            label,
+            teacher_recipe(cfg, wd, member),
+            cfg.teacher_d,
+            lambda: train_teacher(
+                data, windows, cfg, wd, member=member, on_epoch=stage(label, cfg.teacher_epochs)
+            ),
+        )
 
     first, fit_t, wd_t = choose_weight_decay("teacher", cfg.teacher_d, teacher_of)
     runs[name_t] = ModelRun(name_t, "teacher", first, fit_t, {"d": cfg.teacher_d, "weight_decay": wd_t})
@@ -419,8 +452,13 @@ def run_job(
         runs[name_t] = ModelRun(name_t, "teacher", teacher, None, info)
 
     def plain(d: int, wd: float) -> tuple[Caser, FitResult]:
-        on_epoch = stage(f"caser-student-d{d} L2={wd:g}", cfg.student_epochs)
-        return train_student(data, windows, cfg, d, wd, on_epoch=on_epoch)
+        label = f"caser-student-d{d} L2={wd:g}"
+        return caser(
+            label,
+            student_recipe(cfg, d, wd),
+            d,
+            lambda: train_student(data, windows, cfg, d, wd, on_epoch=stage(label, cfg.student_epochs)),
+        )
 
     student, fit_s, wd_s = choose_weight_decay("student", cfg.student_d, lambda wd: plain(cfg.student_d, wd))
     name_s = f"caser-student-d{cfg.student_d}"
@@ -430,10 +468,25 @@ def run_job(
     cb("teacher top-K", None, 0)
     topk = teacher_topk(teacher, windows, data, K=cfg.K)
 
+    teacher_keys = [cache.key(teacher_recipe(cfg, wd_t, m)) for m in range(cfg.teacher_members)]
+
     def rd(weighting: str, alpha: float, d: int) -> tuple[Caser, FitResult]:
-        on_epoch = stage(f"RD {weighting} alpha={alpha:g} d={d}", cfg.student_epochs)
-        return train_rd_student(
-            data, windows, topk, cfg, d, wd_s, weighting=weighting, alpha=alpha, on_epoch=on_epoch
+        label = f"RD {weighting} alpha={alpha:g} d={d}"
+        return caser(
+            label,
+            rd_recipe(cfg, d, wd_s, weighting=weighting, alpha=alpha, teacher=teacher_keys),
+            d,
+            lambda: train_rd_student(
+                data,
+                windows,
+                topk,
+                cfg,
+                d,
+                wd_s,
+                weighting=weighting,
+                alpha=alpha,
+                on_epoch=stage(label, cfg.student_epochs),
+            ),
         )
 
     alpha_search: list[dict[str, Any]] = []
@@ -478,7 +531,7 @@ def run_job(
 
     # -- two-tower models
     if cfg.two_tower:
-        runs.update(_two_tower_runs(data, cfg, stage))
+        runs.update(_two_tower_runs(data, cfg, stage, cache, cb))
 
     # -- test metrics and cost
     cb("evaluation", None, 0)
@@ -498,9 +551,13 @@ def run_job(
             "timing_batch": cfg.timing_batch,
         }
     headline = {"teacher": name_t, "student": name_s, "rd_student": best_rd}
-    return JobResult(
-        data, cfg, runs, headline, alpha_search, time.perf_counter() - t_start, weight_decay_search
-    )
+    seconds = time.perf_counter() - t_start
+    reuse = {
+        "folder": None if cache.folder is None else str(cache.folder),
+        "models_reused": len(cache.reused),
+        "models_trained": len(cache.trained),
+    }
+    return JobResult(data, cfg, runs, headline, alpha_search, seconds, weight_decay_search, reuse)
 
 
 def _paired_p(a: ModelRun, b: ModelRun) -> float | None:
@@ -515,14 +572,19 @@ def _valid(run: ModelRun) -> float:
 
 
 def _two_tower_runs(
-    data: SequentialData, cfg: JobConfig, stage: Callable[[str, int], Callable[[EpochLog], None]]
+    data: SequentialData,
+    cfg: JobConfig,
+    stage: Callable[[str, int], Callable[[EpochLog], None]],
+    cache: ModelCache,
+    cb: Callback,
 ) -> dict[str, ModelRun]:
     windows = make_windows(data, cfg.tt_L, 1)
     runs: dict[str, ModelRun] = {}
+    tt_config = TwoTowerConfig(data.n_users, data.n_items, d=cfg.tt_d, L=cfg.tt_L)
 
     def model() -> TwoTower:
         set_seed(cfg.seed + 2)
-        return TwoTower(TwoTowerConfig(data.n_users, data.n_items, d=cfg.tt_d, L=cfg.tt_L))
+        return TwoTower(tt_config)
 
     def tconf(epochs: int, lr: float | None = None) -> TrainConfig:
         return TrainConfig(
@@ -534,34 +596,74 @@ def _two_tower_runs(
             seed=cfg.seed + 2,
         )
 
+    def trained(
+        name: str, recipe: dict[str, Any], train: Callable[[], tuple[TwoTower, FitResult]]
+    ) -> tuple[TwoTower, FitResult]:
+        m, result, reused = cache.get_or_train(name, recipe, model, train)
+        if reused:
+            cb(f"{name}: reused from {cache.folder}", None, 0)
+        return m, result
+
+    def recipe(loss: str, train: TrainConfig, **extra: Any) -> dict[str, Any]:
+        return {
+            "recipe": "two-tower",
+            "model": asdict(tt_config),
+            "loss": loss,
+            "train": asdict(train),
+            **extra,
+        }
+
+    def from_scratch(
+        loss: str, make_step: Callable[[TwoTower], Any]
+    ) -> Callable[[], tuple[TwoTower, FitResult]]:
+        def train() -> tuple[TwoTower, FitResult]:
+            m = model()
+            on_epoch = stage(f"two-tower-{loss}", cfg.tt_epochs)
+            return m, fit(m, make_step(m), len(windows), data, tconf(cfg.tt_epochs), on_epoch=on_epoch)
+
+        return train
+
     hyper: dict[str, dict[str, Any]] = {"sampled_softmax": {}, "pair_ce": {}, "triplet": {"margin": 1.0}}
     for loss, kw in hyper.items():
-        m = model()
-        step = sampled_list_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2), loss, cfg.tt_neg, **kw)
         name = f"two-tower-{loss}"
-        result = fit(m, step, len(windows), data, tconf(cfg.tt_epochs), on_epoch=stage(name, cfg.tt_epochs))
+
+        def sampled(m: TwoTower, loss: str = loss, kw: dict[str, Any] = kw) -> Any:
+            sampler = NegativeSampler(data, seed=cfg.seed + 2)
+            return sampled_list_step(m, windows, sampler, loss, cfg.tt_neg, **kw)
+
+        spec = recipe(loss, tconf(cfg.tt_epochs), kw=kw, n_neg=cfg.tt_neg, sampler_seed=cfg.seed + 2)
+        m, result = trained(name, spec, from_scratch(loss, sampled))
         runs[name] = ModelRun(name, "two_tower", m, result, {"loss": loss, "training": "from scratch"})
-    m = model()
     name = "two-tower-in_batch_softmax"
-    step = in_batch_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2))
-    result = fit(m, step, len(windows), data, tconf(cfg.tt_epochs), on_epoch=stage(name, cfg.tt_epochs))
+    spec = recipe("in_batch_softmax", tconf(cfg.tt_epochs), sampler_seed=cfg.seed + 2)
+    m, result = trained(
+        name,
+        spec,
+        from_scratch(
+            "in_batch_softmax", lambda m: in_batch_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2))
+        ),
+    )
     runs[name] = ModelRun(
         name, "two_tower", m, result, {"loss": "in_batch_softmax", "training": "from scratch"}
     )
+    pretrained_key = cache.key(spec)
     pretrained = {k: v.detach().clone() for k, v in m.state_dict().items()}
     for loss in ("sampled_softmax", "pair_ce"):
-        ft = model()
-        ft.load_state_dict(pretrained)
-        step = sampled_list_step(ft, windows, NegativeSampler(data, seed=cfg.seed + 3), loss, cfg.tt_neg)
         name = f"two-tower-fps+{loss}"
-        result = fit(
-            ft,
-            step,
-            len(windows),
-            data,
-            tconf(cfg.tt_finetune_epochs, cfg.tt_finetune_lr),
-            on_epoch=stage(name, cfg.tt_finetune_epochs),
+
+        def finetune(loss: str = loss, name: str = name) -> tuple[TwoTower, FitResult]:
+            ft = model()
+            ft.load_state_dict(pretrained)
+            step = sampled_list_step(ft, windows, NegativeSampler(data, seed=cfg.seed + 3), loss, cfg.tt_neg)
+            config = tconf(cfg.tt_finetune_epochs, cfg.tt_finetune_lr)
+            on_epoch = stage(name, cfg.tt_finetune_epochs)
+            return ft, fit(ft, step, len(windows), data, config, on_epoch=on_epoch)
+
+        ft_conf = tconf(cfg.tt_finetune_epochs, cfg.tt_finetune_lr)
+        spec_ft = recipe(
+            loss, ft_conf, n_neg=cfg.tt_neg, sampler_seed=cfg.seed + 3, pretrained=pretrained_key
         )
+        ft, result = trained(name, spec_ft, finetune)
         runs[name] = ModelRun(
             name, "two_tower", ft, result, {"loss": loss, "training": "FPS pre-training + fine-tuning"}
         )

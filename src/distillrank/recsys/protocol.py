@@ -15,8 +15,9 @@ Seeds, so that the comparisons isolate distillation:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +31,18 @@ from distillrank.recsys.train import EpochLog, FitResult, Step, TrainConfig, fit
 if TYPE_CHECKING:
     from distillrank.recsys.pipeline import JobConfig
 
-__all__ = ["job_split", "train_config", "train_rd_student", "train_student", "train_teacher"]
+__all__ = [
+    "build_caser",
+    "job_split",
+    "rd_config",
+    "rd_recipe",
+    "student_recipe",
+    "teacher_recipe",
+    "train_config",
+    "train_rd_student",
+    "train_student",
+    "train_teacher",
+]
 
 OnEpoch = Callable[[EpochLog], None] | None
 
@@ -59,8 +71,62 @@ def train_config(cfg: JobConfig, epochs: int, seed_offset: int, weight_decay: fl
     )
 
 
-def _caser(data: SequentialData, cfg: JobConfig, d: int) -> Caser:
+def build_caser(data: SequentialData, cfg: JobConfig, d: int) -> Caser:
+    """The job's ``d``-dimensional Caser on ``data`` (untrained; weights from torch's current generator)."""
     return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=cfg.L))
+
+
+def rd_config(cfg: JobConfig, weighting: str, alpha: float) -> RDConfig:
+    """The job's Ranking-Distillation settings with ``weighting`` and ``alpha``."""
+    return RDConfig(
+        K=cfg.K,
+        weighting=weighting,
+        alpha=alpha,
+        lam=cfg.lam,
+        mu=cfg.mu,
+        n_neg=cfg.n_neg,
+        dynamic_start_epoch=cfg.dynamic_start_epoch,
+    )
+
+
+def teacher_recipe(cfg: JobConfig, weight_decay: float, member: int = 0) -> dict[str, Any]:
+    """Everything that reaches :func:`train_teacher`'s model besides the data: the cache key's content
+    (:class:`~distillrank.recsys.cache.ModelCache`)."""
+    return {
+        "recipe": "caser-teacher",
+        "d": cfg.teacher_d,
+        "L": cfg.L,
+        "T": cfg.T,
+        "n_neg": cfg.teacher_n_neg,
+        "sampler_seed": cfg.seed + member,
+        "train": asdict(train_config(cfg, cfg.teacher_epochs, member, weight_decay)),
+    }
+
+
+def student_recipe(cfg: JobConfig, d: int, weight_decay: float) -> dict[str, Any]:
+    """Everything that reaches :func:`train_student`'s model besides the data."""
+    return {
+        "recipe": "caser-student",
+        "d": d,
+        "L": cfg.L,
+        "T": cfg.T,
+        "n_neg": cfg.n_neg,
+        "sampler_seed": cfg.seed + 1,
+        "train": asdict(train_config(cfg, cfg.student_epochs, 1, weight_decay)),
+    }
+
+
+def rd_recipe(
+    cfg: JobConfig, d: int, weight_decay: float, *, weighting: str, alpha: float, teacher: Sequence[str]
+) -> dict[str, Any]:
+    """Everything that reaches :func:`train_rd_student`'s model besides the data; ``teacher``: the cache
+    keys of the teacher's models (its top-K is a function of them)."""
+    return {
+        **student_recipe(cfg, d, weight_decay),
+        "recipe": "caser-rd-student",
+        "rd": asdict(rd_config(cfg, weighting, alpha)),
+        "teacher": list(teacher),
+    }
 
 
 def train_teacher(
@@ -75,7 +141,7 @@ def train_teacher(
     """A ``d = cfg.teacher_d`` Caser trained with BCE over ``cfg.teacher_n_neg`` sampled negatives,
     seed ``cfg.seed + member`` (member 0 is the job's single teacher)."""
     set_seed(cfg.seed + member)
-    model = _caser(data, cfg, cfg.teacher_d)
+    model = build_caser(data, cfg, cfg.teacher_d)
     sampler = NegativeSampler(data, seed=cfg.seed + member)
     result = fit(
         model,
@@ -98,7 +164,7 @@ def _train_student(
     on_epoch: OnEpoch,
 ) -> tuple[Caser, FitResult]:
     set_seed(cfg.seed + 1)  # every student's seed, alone or distilled: the comparison isolates distillation
-    model = _caser(data, cfg, d)
+    model = build_caser(data, cfg, d)
     sampler = NegativeSampler(data, seed=cfg.seed + 1)
     config = train_config(cfg, cfg.student_epochs, 1, weight_decay)
     result = fit(model, make_step(model, sampler), len(windows), data, config, on_epoch=on_epoch)
@@ -138,15 +204,7 @@ def train_rd_student(
     """:func:`train_student`'s model and settings trained with the Ranking-Distillation objective
     (:func:`~distillrank.recsys.distill.rd_step`) on the teacher's top-K of every training instance
     (``topk``, from :func:`~distillrank.recsys.distill.teacher_topk`)."""
-    rd_cfg = RDConfig(
-        K=cfg.K,
-        weighting=weighting,
-        alpha=alpha,
-        lam=cfg.lam,
-        mu=cfg.mu,
-        n_neg=cfg.n_neg,
-        dynamic_start_epoch=cfg.dynamic_start_epoch,
-    )
+    rd_cfg = rd_config(cfg, weighting, alpha)
 
     def make_step(model: Caser, sampler: NegativeSampler) -> Step:
         return rd_step(model, topk, windows, sampler, data, rd_cfg)
