@@ -176,6 +176,12 @@ def test_every_distilled_student_is_tested_against_its_twin(first_run: dict[str,
     parts = ("significantly_better", "significantly_worse", "no_significant_difference")
     assert sum(summary[k] for k in parts) == len(entries)
     assert "paired randomisation test" in (out / "report.md").read_text()
+    teacher = metrics["models"]["teacher"]["metrics"]["nDCG@10"]
+    headroom = checks["distillation_headroom"]
+    assert set(headroom) == set(checks["distilled_vs_qrels_only"])
+    for fam, v in headroom.items():
+        assert v == pytest.approx(teacher - metrics["models"][f"{fam}/qrels"]["metrics"]["nDCG@10"], abs=1e-4)
+    assert "minus each family's qrels-only twin's" in (out / "report.md").read_text()
 
 
 def test_paired_test_of_a_student_against_its_twin(tmp_path: Path) -> None:

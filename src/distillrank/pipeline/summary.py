@@ -21,7 +21,9 @@ test queries: the difference of nDCG@10 and a two-sided paired randomisation tes
 (:func:`~distillrank.evaluation.significance.permutation_test`, 10,000 sign flips, seed 0; Smucker,
 Allan and Carterette 2007), with ``significant`` at ``p < 0.05``. No correction for the number of
 students is made: among 42 comparisons about 2 fall under 0.05 by chance alone.
-``checks["distilled_vs_qrels_only_summary"]`` counts them.
+``checks["distilled_vs_qrels_only_summary"]`` counts them. ``checks["distillation_headroom"]`` is, per
+family, the teacher's test nDCG@10 minus its qrels-only twin's: what distillation could gain at most if the
+student learnt the teacher exactly (it can be negative: a twin that already beats the teacher).
 """
 
 from __future__ import annotations
@@ -90,6 +92,23 @@ def _twin_sentence(summary: dict[str, Any]) -> str:
             f" no correction for {n} comparisons), {summary['significantly_better']} are significantly"
             f" better, {summary['significantly_worse']} significantly worse, and"
             f" {summary['no_significant_difference']} do not differ significantly."
+        )
+    return text
+
+
+def _headroom_sentence(headroom: dict[str, float]) -> str:
+    """The report's sentence for ``checks["distillation_headroom"]``: the teacher's test nDCG@10 minus
+    each family's qrels-only twin's — what the teacher knows that the twin does not."""
+    parts = ", ".join(f"{fam} {v:+.4f}" for fam, v in headroom.items())
+    text = (
+        "A distilled student can only gain on its twin what the teacher knows beyond the qrels. The "
+        f"teacher's test nDCG@10 minus each family's qrels-only twin's: {parts}."
+    )
+    none = [fam for fam, v in headroom.items() if v <= 0]
+    if none:
+        text += (
+            f" Where it is not positive ({', '.join(none)}), the twin already ranks as well as the teacher,"
+            " and learning the teacher's ranking instead of the qrels can only cost."
         )
     return text
 
@@ -181,6 +200,9 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
                 if m["family"] == fam and m["targets"] != "qrels"
             }
         checks["distilled_vs_qrels_only"] = beats
+        checks["distillation_headroom"] = {
+            fam: round(t_ndcg - students[f"{fam}/qrels"]["metrics"]["nDCG@10"], 4) for fam in beats
+        }
         checks["distilled_vs_qrels_only_summary"] = _twin_summary(beats)
         checks["every distilled student beats its qrels-only twin"] = all(
             v["beats_qrels"] for fam in beats.values() for v in fam.values()
@@ -340,6 +362,8 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         if rows:
             r.table(rows, caption="each distilled student against the same student trained on the qrels only")
             r.text(_twin_sentence(checks.get("distilled_vs_qrels_only_summary") or {}))
+            if checks.get("distillation_headroom"):
+                r.text(_headroom_sentence(checks["distillation_headroom"]))
         scales: dict[str, list[float]] = {}
         for m in students.values():
             c = (m.get("training") or {}).get("teacher_scale")
