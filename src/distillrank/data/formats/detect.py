@@ -105,7 +105,9 @@ def detect_kind(path: str | Path) -> str:
         raise DatasetNotFoundError(
             f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
             "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables (text or Parquet), "
-            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs."
+            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs. An interaction table whose columns "
+            "cannot be told apart (check-ins, listening logs) loads with --columns (datasets info, recsys "
+            "distill), e.g. --columns user,timestamp,,,item."
         )
     return max(votes, key=lambda k: votes[k])
 
