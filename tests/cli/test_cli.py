@@ -258,6 +258,22 @@ def test_datasets_info_names_each_split(tiny: Path) -> None:
     assert "qrels[test]" in result.output and "qrels[train]" in result.output, result.output
 
 
+def test_datasets_info_reads_a_check_in_file_with_columns(tmp_path: Path) -> None:
+    path = tmp_path / "checkins.txt"
+    path.write_text(
+        "0\t2010-10-19T23:55:27Z\t30.23\t-97.79\t22847\n1\t2010-10-18T22:17:43Z\t30.26\t-97.74\t420315\n"
+    )
+    result = runner.invoke(app, ["datasets", "info", str(path)])
+    assert result.exit_code == 2 and "--columns user,timestamp,,,item" in " ".join(result.output.split())
+    result = runner.invoke(app, ["datasets", "info", str(path), "--columns", "user,timestamp,,,item"])
+    assert result.exit_code == 0, result.output
+    assert "Interactions(2 rows, 2 users, 2 items)" in result.output
+    result = runner.invoke(app, ["datasets", "info", str(path), "--columns", "user,item"])
+    assert result.exit_code == 2 and "columns names 2 columns, the file has 5" in " ".join(
+        result.output.split()
+    )
+
+
 def test_error_text_in_square_brackets_is_shown_as_is(tiny: Path) -> None:
     """Ids like ``[1]`` in an error must not be taken for console markup and vanish."""
     with (tiny / "corpus.jsonl").open("a") as f:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distillrank.data.formats.interactions_io import read_interactions
-from distillrank.errors import DataFormatError
+from distillrank.data.formats.interactions_io import parse_columns, read_interactions
+from distillrank.errors import DataFormatError, DatasetNotFoundError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -169,8 +169,8 @@ def test_headerless_with_iso_8601_timestamps(tmp_path: Path) -> None:
     df = read_interactions(f).df
     assert df["user"].tolist() == ["u1", "u1"]
     assert df["timestamp"].tolist() == [1577836800.0, 1577923200.0]
-    # a fourth column that is neither a number nor a date makes the first line a header (without a user)
-    with pytest.raises(DataFormatError, match="no user column"):
+    # a fourth column that is neither a number nor a date: neither a header nor a row, and --columns helps
+    with pytest.raises(DataFormatError, match=r"y.tsv:1: .* is neither a header .* --columns"):
         read_interactions(_write(tmp_path / "y.tsv", "u1\ti1\t5\tyesterday\n"))
 
 
@@ -179,3 +179,118 @@ def test_parquet_columns_naming_the_same_thing(tmp_path: Path) -> None:
     pd.DataFrame({"userId": ["u"], "user_id": ["v"], "item": ["i"], "ts": [1]}).to_parquet(path)
     with pytest.raises(DataFormatError, match="columns 'userId' and 'user_id' both name the user"):
         read_interactions(path)
+
+
+def test_amazon_2023_json_lines_use_the_parent_asin(tmp_path: Path) -> None:
+    line = (
+        '{{"rating": {r}, "title": "Great", "text": "Works, as \\"expected\\".\\nYes", "images": [], '
+        '"asin": "{a}", "parent_asin": "{p}", "user_id": "{u}", "timestamp": {t}, "helpful_vote": 0, '
+        '"verified_purchase": true}}\n'
+    )
+    text = line.format(r=5.0, a="B00V1", p="B00P1", u="AGKHLEW2SOWHNMFQIJGBECAF7INQ", t=1588687728923)
+    text += "\n" + line.format(r=3.0, a="B00V2", p="B00P1", u="AE2", t=1588687728924)
+    path = tmp_path / "Toys.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(text)
+    df = read_interactions(path).df
+    assert df["user"].tolist() == ["AGKHLEW2SOWHNMFQIJGBECAF7INQ", "AE2"]
+    assert df["item"].tolist() == ["B00P1", "B00P1"] and df["asin"].tolist() == ["B00V1", "B00V2"]
+    assert df["rating"].tolist() == [5.0, 3.0] and df["timestamp"].tolist() == [1588687728923, 1588687728924]
+    assert "images" not in df.columns and df["text"].iloc[0] == 'Works, as "expected".\nYes'
+    df = read_interactions(path, columns={"item": "asin"}).df  # the variant instead
+    assert df["item"].tolist() == ["B00V1", "B00V2"]
+
+
+def test_yelp_and_steam_json_lines(tmp_path: Path) -> None:
+    yelp = _write(
+        tmp_path / "yelp_academic_dataset_review.json",
+        '{"review_id":"KU_O5udG6zpxOg","user_id":"mh_-eMZ6K5RLWhZyISBhwA","business_id":"XQfwVwDr-v0ZS3_C",'
+        '"stars":3.0,"useful":0,"text":"ok","date":"2018-07-07 22:09:11"}\n',
+    )
+    df = read_interactions(yelp).df
+    assert df[["user", "item", "rating"]].iloc[0].tolist() == [
+        "mh_-eMZ6K5RLWhZyISBhwA",
+        "XQfwVwDr-v0ZS3_C",
+        3.0,
+    ]
+    assert df["timestamp"].iloc[0] == 1531001351.0
+    steam = _write(  # UCSD Steam reviews: Python dict literals, not JSON
+        tmp_path / "steam_reviews.json",
+        "{'username': 'Chaos Syren', 'hours': 0.1, 'products': 41, 'product_id': '725280', "
+        "'page_order': 0, 'date': '2017-12-17', 'text': \"It's fun\", 'early_access': False}\n",
+    )
+    df = read_interactions(steam).df
+    assert df[["user", "item"]].iloc[0].tolist() == ["Chaos Syren", "725280"]
+    assert df["timestamp"].iloc[0] == 1513468800.0 and np.isnan(df["rating"].iloc[0])
+
+
+def test_columns_name_a_headerless_check_in_or_listening_log(tmp_path: Path) -> None:
+    gowalla = _write(
+        tmp_path / "loc-gowalla_totalCheckins.txt",
+        "0\t2010-10-19T23:55:27Z\t30.2359091167\t-97.7951395833\t22847\n"
+        "0\t2010-10-18T22:17:43Z\t30.2691029532\t-97.7493953705\t420315\n",
+    )
+    with pytest.raises(DataFormatError, match=r"totalCheckins.txt:1: .* --columns"):
+        read_interactions(gowalla)
+    df = read_interactions(gowalla, columns="user,timestamp,,,item").df
+    assert list(df.columns) == ["user", "item", "rating", "timestamp"]
+    assert df["item"].tolist() == ["22847", "420315"] and df["timestamp"].iloc[0] == 1287532527.0
+    lastfm = _write(  # an empty artist MBID, quotes in a track name
+        tmp_path / "userid-timestamp-artid-artname-traid-traname.tsv",
+        "user_000001\t2009-05-04T23:08:57Z\tf1b1cf71-bd35-4e99-8624-24a6e15f133a\tDeep Dish\t\t"
+        'Fuzzy Town (Dj "S" Remix)\n'
+        "user_000001\t2009-05-04T13:54:10Z\t\tRyuichi Sakamoto\t\tComposition 0919 (Live_2009_4_15)\n",
+    )
+    df = read_interactions(lastfm, columns=["user", "timestamp", "", "item", "", ""]).df
+    assert df["item"].tolist() == ["Deep Dish", "Ryuichi Sakamoto"]
+    events = _write(
+        tmp_path / "events.csv",
+        "timestamp,visitorid,event,itemid,transactionid\n1433221332117,257597,view,355908,\n",
+    )
+    assert read_interactions(events).df["user"].tolist() == ["257597"]  # RetailRocket: visitorid
+    shop = _write(tmp_path / "orders.csv", "ts,member,sku\n1433221332117,257597,355908\n")
+    with pytest.raises(DataFormatError, match=r"orders.csv:1: no user column .* --columns"):
+        read_interactions(shop)
+    df = read_interactions(shop, columns="user=member,item=sku,timestamp=ts").df
+    assert df[["user", "item", "timestamp"]].iloc[0].tolist() == ["257597", "355908", 1433221332117.0]
+
+
+def test_headerless_user_item_timestamp_and_a_first_row_that_looks_like_a_header(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "a.tsv", "196\t242\t881250949\n186\t302\t891717742\n")).df
+    assert df["timestamp"].tolist() == [881250949.0, 891717742.0] and df["rating"].isna().all()
+    df = read_interactions(_write(tmp_path / "b.tsv", "u1\ti1\t2020-01-01\n")).df
+    assert df["timestamp"].tolist() == [1577836800.0]
+    df = read_interactions(_write(tmp_path / "c.tsv", "u1\ti1\t5\n")).df  # a rating, as before
+    assert df["rating"].tolist() == [5.0] and df["timestamp"].isna().all()
+    df = read_interactions(_write(tmp_path / "d.csv", "user,item,3,881250949\nu2,i2,4,881250950\n")).df
+    assert df["user"].tolist() == ["user", "u2"] and df["timestamp"].tolist() == [881250949.0, 881250950.0]
+
+
+def test_parse_columns() -> None:
+    assert parse_columns("user,timestamp,,,item") == ["user", "timestamp", "", "", "item"]
+    assert parse_columns("user=visitorid, item=itemid") == {"user": "visitorid", "item": "itemid"}
+    assert parse_columns(None) is None
+    for bad, message in [
+        ("user,when,item", "'when' is not one of user, item, rating, timestamp"),
+        ("user,item,user", "a name is given twice"),
+        ("user,timestamp", "no item"),
+        ("user=", "expected NAME=COLUMN pairs"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_columns(bad)
+
+
+def test_detected_without_a_header_or_in_json_lines(tmp_path: Path) -> None:
+    from distillrank.data.formats.detect import detect_kind
+
+    amazon = _write(tmp_path / "ratings_Books.csv", "AH2L9G3DQHHAJ,0000000116,4.0,1019865600\n")
+    assert detect_kind(amazon) == "interactions"
+    with gzip.open(tmp_path / "ratings.dat.gz", "wt") as f:
+        f.write("1::1193::5::978300760\n")
+    assert detect_kind(tmp_path / "ratings.dat.gz") == "interactions"
+    review = _write(
+        tmp_path / "r.jsonl", '{"rating": 5.0, "parent_asin": "B0", "user_id": "A1", "timestamp": 1}\n'
+    )
+    assert detect_kind(review) == "interactions"
+    with pytest.raises(DatasetNotFoundError):  # TREC qrels are not taken for a headerless table
+        detect_kind(_write(tmp_path / "qrels", "1 0 1239 1\n"))

@@ -23,6 +23,11 @@ OBD_HEADER = ",timestamp,item_id,position,click,propensity_score,user_feature_0\
 OBD_OK = "0,2019-11-24 00:00:34+00:00,1,1,0,0.5,u\n"
 T = "2019-11-24 00:00:35+00:00"
 strict_yandex = partial(read_yandex_clicklog, unknown_clicks="error")
+COLUMNS_HINT = (
+    "say which column is which with --columns (columns=): names in file order for a file without a "
+    "header (user,timestamp,,,item; empty: not used) or NAME=COLUMN pairs for named columns "
+    "(user=visitorid,item=itemid)"
+)
 
 # (id, reader, files {name: content}, file to read, expected message)
 CASES: list[tuple[str, Callable[..., Any], dict[str, str], str, str]] = [
@@ -69,14 +74,33 @@ CASES: list[tuple[str, Callable[..., Any], dict[str, str], str, str]] = [
     # --- interaction tables ---
     ("inter-no-user", read_interactions, {"r.csv": "movieId,rating\n1,3\n"}, "r.csv",
      "{d}/r.csv:1: no user column in the header 'movieId,rating' "
-     "(expected one of: user, user_id, userId, uid)"),
+     "(expected one of: user, user_id, userId, uid, username, reviewerID, visitorid, customer_id); "
+     + COLUMNS_HINT),
     ("inter-no-item", read_interactions, {"r.tsv": "user_id:token\trating:float\n1\t3\n"}, "r.tsv",
      "{d}/r.tsv:1: no item column in the header 'user_id:token\\trating:float' "
-     "(expected one of: item, item_id, itemId, movieId, movie_id, movie, iid)"),
+     "(expected one of: item, item_id, itemId, movieId, movie_id, movie, iid, parent_asin, asin, "
+     "business_id, product_id, book_id); " + COLUMNS_HINT),
     ("inter-unknown-header", read_interactions, {"r.csv": "a,b,c\n1,2,3\n"}, "r.csv",
-     "{d}/r.csv:1: no user column in the header 'a,b,c' (expected one of: user, user_id, userId, uid)"),
+     "{d}/r.csv:1: 'a,b,c' is neither a header naming the user and item columns nor a row user, "
+     "item[, rating[, timestamp]] of a file without a header: " + COLUMNS_HINT),
     ("inter-two-user-columns", read_interactions, {"r.csv": "user,user_id,item\n1,1,2\n"}, "r.csv",
-     "{d}/r.csv:1: columns 'user' and 'user_id' both name the user"),
+     "{d}/r.csv:1: columns 'user' and 'user_id' both name the user: pass --columns user=user_id "
+     "(columns=) to choose"),
+    ("inter-json-not-an-object", read_interactions, {"r.jsonl": '{"user": 1, "item": 2}\n{"user": 1\n'},
+     "r.jsonl", "{d}/r.jsonl:2: not a JSON object"),
+    ("inter-json-no-item", read_interactions, {"r.jsonl": '{"user": 1, "sku": 2}\n'}, "r.jsonl",
+     "{d}/r.jsonl: no item key (keys: user, sku; expected one of: item, item_id, itemId, movieId, "
+     "movie_id, movie, iid, parent_asin, asin, business_id, product_id, book_id); pass --columns "
+     "item=KEY (columns=) to name it"),
+    ("inter-json-bad-timestamp", read_interactions,
+     {"r.jsonl": '{"user": 1, "item": 2, "date": "2020-01-01"}\n\n{"user": 1, "item": 3, "date": "May 5"}\n'},
+     "r.jsonl", "{d}/r.jsonl:3: timestamp 'May 5' is neither a number nor an ISO 8601 date"),
+    ("inter-columns-wrong-width", partial(read_interactions, columns="user,timestamp,item"),
+     {"c.txt": "0\t2010-10-19T23:55:27Z\t30.2\t-97.7\t22847\n"}, "c.txt",
+     "{d}/c.txt:1: columns names 3 columns, the file has 5"),
+    ("inter-columns-no-such-column", partial(read_interactions, columns="user=visitor"),
+     {"e.csv": "timestamp,visitorid,event,itemid\n1,2,view,3\n"}, "e.csv",
+     "{d}/e.csv:1: no column 'visitor' for the user (columns: timestamp, visitorid, event, itemid)"),
     ("inter-timestamp", read_interactions, {"r.csv": "user,item,timestamp\n1,2,100\n\n1,3,abc\n"}, "r.csv",
      "{d}/r.csv:4: timestamp 'abc' is neither a number nor an ISO 8601 date"),
     ("inter-timestamp-mixed", read_interactions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -97,6 +98,42 @@ def test_a_teacher_of_several_casers(synthetic_file: Path, tmp_path: Path) -> No
     assert rerun["cache"]["models_reused"] == 5 and metrics["cache"]["models_trained"] == 5
 
 
+def test_columns_name_the_columns_of_a_check_in_file(synthetic_file: Path, tmp_path: Path) -> None:
+    """A Gowalla-style check-in file (user, ISO time, lat, lon, location; no header) trains with --columns."""
+    df = pd.read_csv(synthetic_file, sep="\t")
+    path = tmp_path / "loc-gowalla_totalCheckins.txt"
+    times = pd.to_datetime(df["timestamp"] + 1.2e9, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [
+        f"{u}\t{t}\t30.2359091167\t-97.7951395833\t{i}\n"
+        for u, t, i in zip(df["user"], times, df["item"], strict=True)
+    ]
+    path.write_text("".join(lines))
+    out = tmp_path / "rd"
+    args = [
+        "recsys",
+        "distill",
+        "--data",
+        str(path),
+        "--output",
+        str(out),
+        "--threads",
+        "1",
+        "--no-two-tower",
+    ]
+    args += ["--teacher-dim", "8", "--student-dim", "4", "--epochs-scale", "0.02", "--alphas", "1.0"]
+    args += ["--weightings", "inverse", "--weight-decays", "1e-4"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--columns" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, [*args, "--columns", "user,timestamp,,,item"])
+    assert result.exit_code == 0, result.output
+    assert "Interactions(" + str(len(df)) + " rows, 40 users, 30 items)" in result.output
+    result = runner.invoke(app, [*args, "--columns", "user,when,,,item"])
+    assert (
+        result.exit_code == 2
+        and "--columns: 'when' is not one of user, item, rating, timestamp" in result.output
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -132,9 +169,10 @@ def test_a_non_interaction_dataset_is_an_error(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (
-            "user,item,rating,date\n1,a,3,2020-01-01\n1,b,3,2020-01-02\n",
-            "r.csv: no timestamps (columns: user, item, rating, date): the per-user temporal split needs "
-            "a timestamp column (one of: timestamp, ts, time)",
+            "user,item,rating,when\n1,a,3,2020-01-01\n1,b,3,2020-01-02\n",
+            "r.csv: no timestamps (columns: user, item, rating, when): the per-user temporal split needs "
+            "a timestamp column (one of: timestamp, ts, time, unixReviewTime, date; or name it with "
+            "--columns)",
         ),
         (
             "1\t10\n1\t11\n",

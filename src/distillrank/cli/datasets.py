@@ -42,11 +42,33 @@ def list_(data_dir: DataDirOption = None) -> None:
 @friendly_errors
 def info(
     dataset: Annotated[str, typer.Argument(help="Catalogue name or path.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Read DATASET as an interaction table whose columns are these (as recsys distill "
+            "--columns): 'user,timestamp,,,item' for a file without a header, or NAME=COLUMN pairs."
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Load a dataset and print its size per split (also a quick check that it parses)."""
     with status(f"loading {dataset}"):
-        ds = load_dataset(dataset, data_dir)
+        if columns is None:
+            ds = load_dataset(dataset, data_dir)
+        else:
+            from distillrank.data.formats.interactions_io import parse_columns, read_interactions
+            from distillrank.errors import DistillrankError
+
+            try:
+                named = parse_columns(columns)
+            except ValueError as e:
+                raise DistillrankError(f"--{e}") from e
+            path = Path(dataset)
+            ds = (
+                read_interactions(path, columns=named)
+                if path.is_file()
+                else load_dataset(dataset, data_dir, columns=named)
+            )
     table = Table(title=str(dataset))
     table.add_column("part")
     table.add_column("size", justify="right")

@@ -24,6 +24,14 @@ def distill(
             "--data", "-d", help="ml-100k (catalogue name) or an interaction file (user, item, timestamp)."
         ),
     ] = "ml-100k",
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Which column is which, where the file does not say: names in file order for a file "
+            "without a header ('user,timestamp,,,item' for Gowalla check-ins; empty: not used), or "
+            "NAME=COLUMN pairs for named columns or JSON keys ('user=visitorid,item=itemid')."
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for report.md, report.html, metrics.json.")
     ] = Path("recsys-rd"),
@@ -114,6 +122,12 @@ def distill(
             what = "integers" if kind is int else "numbers"
             raise DistillrankError(f"{option} must be {what} separated by commas, got {text!r}") from e
 
+    from distillrank.data.formats.interactions_io import parse_columns
+
+    try:
+        column_names = parse_columns(columns)
+    except ValueError as e:
+        raise DistillrankError(f"--{e}") from e
     alpha_values = parse_list("--alphas", alphas, float)
     size_values = parse_list("--student-sizes", student_sizes, int)
     wd_values = parse_list("--weight-decays", weight_decays, float)
@@ -151,7 +165,7 @@ def distill(
         raise DistillrankError(str(e)) from e
 
     with status(f"loading {data}"):
-        interactions = load_interactions(data, data_dir)
+        interactions = load_interactions(data, data_dir, columns=column_names)
     console.print(f"{interactions!r}", highlight=False)
 
     bar = progress()

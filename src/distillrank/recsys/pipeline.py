@@ -39,7 +39,7 @@ of the RD student against the student alone over the test users' nDCG@10
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -330,24 +330,37 @@ class JobResult:
         return out
 
 
-def load_interactions(dataset: str | Path, data_dir: str | Path | None = None) -> Interactions:
+def load_interactions(
+    dataset: str | Path,
+    data_dir: str | Path | None = None,
+    columns: str | Sequence[str] | Mapping[str, str] | None = None,
+) -> Interactions:
     """A catalogue name (``ml-100k``) or a path to an interaction file; anything else is an error, and so
-    is a table without timestamps (the job's split is temporal)."""
+    is a table without timestamps (the job's split is temporal).
+
+    ``columns`` says which column is which where the file does not (see
+    :func:`~distillrank.data.formats.interactions_io.parse_columns`).
+    """
     from distillrank.data.catalogue import load_dataset
     from distillrank.data.formats.interactions_io import read_interactions
 
     path = Path(dataset)
-    loaded = read_interactions(path) if path.is_file() else load_dataset(dataset, data_dir)
+    if path.is_file():
+        loaded = read_interactions(path, columns=columns)
+    elif columns is not None:
+        loaded = load_dataset(dataset, data_dir, columns=columns)
+    else:
+        loaded = load_dataset(dataset, data_dir)
     if not isinstance(loaded, Interactions):
         raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
     if len(loaded) and loaded.df["timestamp"].isna().all():
         df = loaded.df.drop(columns="timestamp")
-        columns = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
+        shown = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
         raise DataFormatError(
             loaded.source,
             None,
-            f"no timestamps (columns: {columns}): the per-user temporal split needs a timestamp column "
-            "(one of: timestamp, ts, time)",
+            f"no timestamps (columns: {shown}): the per-user temporal split needs a timestamp column "
+            "(one of: timestamp, ts, time, unixReviewTime, date; or name it with --columns)",
         )
     return loaded
 

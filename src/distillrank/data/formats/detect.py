@@ -4,9 +4,10 @@ The decision looks at file contents, not only names, so collections that are not
 ones in the catalogue still load: a BEIR folder has ``corpus.jsonl``; TREC and SMART files start with
 ``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a click log in the
 Yandex format has ``query<TAB>docs : clicks`` sessions; an Open Bandit Dataset CSV has a
-``propensity_score`` column; an interaction table has user and item columns. A Parquet file is an
-interaction table or a click log by its distillrank metadata (:mod:`~distillrank.data.formats.parquet`)
-or, from elsewhere, by its column names.
+``propensity_score`` column; an interaction table has user and item columns (or JSON keys), or no
+header and a first row ``user item [rating [timestamp]]`` separated by ``::``, tabs, commas or
+semicolons. A Parquet file is an interaction table or a click log by its distillrank metadata
+(:mod:`~distillrank.data.formats.parquet`) or, from elsewhere, by its column names.
 """
 
 from __future__ import annotations
@@ -71,7 +72,14 @@ def _file_kind(path: Path) -> str | None:
         return "clicks"
     if _SVMLIGHT.match(first):
         return "ltr"
-    if _INTERACTION_HEADER.search(first) or name.endswith((".inter", "u.data", "ratings.dat")):
+    from distillrank.data.formats.interactions_io import looks_like_interactions
+
+    plain = name.removesuffix(".gz")
+    if (
+        _INTERACTION_HEADER.search(first)
+        or looks_like_interactions(first)
+        or plain.endswith((".inter", "u.data", "ratings.dat"))
+    ):
         return "interactions"
     return None
 
@@ -97,7 +105,9 @@ def detect_kind(path: str | Path) -> str:
         raise DatasetNotFoundError(
             f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
             "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables (text or Parquet), "
-            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs."
+            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs. An interaction table whose columns "
+            "cannot be told apart (check-ins, listening logs) loads with --columns (datasets info, recsys "
+            "distill), e.g. --columns user,timestamp,,,item."
         )
     return max(votes, key=lambda k: votes[k])
 
