@@ -21,6 +21,7 @@ from distillrank.feedback.online import (
     OnlineConfig,
     OnlineData,
     build_report,
+    check_feature_coverage,
     learn_from_log,
     load_online_data,
     pair_statistics,
@@ -363,6 +364,25 @@ def test_learn_from_log_errors(tiny: OnlineData) -> None:
     single = ClickLog(log.df[log.df["logger"] == 0].drop(columns="logger"))
     with pytest.raises(DistillrankError, match="cannot estimate propensities"):
         learn_from_log(single, "ips")
+
+
+def test_features_whose_docnos_are_not_the_logs_are_named(tiny: OnlineData) -> None:
+    """Feature rows with other document ids than the log's: a clear error, not LightGBM's, and a
+    sentence for the logged documents that some rows lack."""
+    log = _log_over(tiny)
+    assert tiny.train.docnos is not None and check_feature_coverage(log, tiny.train) is None
+    other = LTRDataset(
+        tiny.train.X, tiny.train.y, tiny.train.qids, "D" + tiny.train.docnos.astype(str), source="f.txt"
+    )
+    for estimator in ("ips", "dr"):
+        with pytest.raises(DistillrankError, match=r"f\.txt: none of the .* logged .* docnos like 'D"):
+            learn_from_log(log, estimator, features=other, num_boost_round=2)
+    first = tiny.train.docnos[0]
+    partial = log.df.copy()
+    partial.loc[partial["docno"] == first, "docno"] = "unknown"
+    message = check_feature_coverage(ClickLog(partial), tiny.train)
+    assert message is not None and "1 of the" in message and "docno 'unknown'" in message
+    assert learn_from_log(ClickLog(partial), "ips", features=tiny.train, num_boost_round=2).booster
 
 
 def test_offline_doctest() -> None:

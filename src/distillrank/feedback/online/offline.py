@@ -59,7 +59,14 @@ from distillrank.feedback.unbiased.lgbm import (
 )
 from distillrank.pipeline.ranker import by_query
 
-__all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
+__all__ = [
+    "LoggedRanker",
+    "check_feature_coverage",
+    "estimate_propensities",
+    "learn_from_log",
+    "pair_statistics",
+    "utility",
+]
 
 NOISE_QUANTILE = 0.05
 """The quantile of the click-regression rates taken as the noise floor (as in the loop)."""
@@ -192,14 +199,12 @@ def learn_from_log(
         table["relevance"] = est.relevance(stats)
         return LoggedRanker(estimator, alpha, table)
 
-    if features.docnos is None:
-        raise DistillrankError("the features need docnos to be matched with the logged documents")
+    check_feature_coverage(log, features)
+    assert features.docnos is not None  # checked above
     sessions = table.groupby("qid")["sessions"].first()
     keyed = table.set_index(["qid", "docno"])
     qids = features.qids.astype(str)
     keep = np.isin(qids, sessions.index.to_numpy())
-    if not keep.any():
-        raise DistillrankError("the features share no query with the click log")
     rows = np.flatnonzero(keep)
     idx = pd.MultiIndex.from_arrays([qids[rows], features.docnos[rows].astype(str)])
     found = keyed.reindex(idx)
@@ -234,6 +239,45 @@ def learn_from_log(
         how="left",
     )
     return LoggedRanker(estimator, alpha, out, booster)
+
+
+def check_feature_coverage(log: ClickLog, features: LTRDataset) -> str | None:
+    """Whether the feature rows cover the logged documents of the queries the two share.
+
+    Returns:
+        ``None`` when every logged ``(qid, docno)`` of those queries has a feature row, else a sentence
+        saying how many do not (they are ignored by :func:`learn_from_log` and
+        :func:`~distillrank.feedback.unbiased.fit_session_lambdamart`), with the first one.
+
+    Raises:
+        DistillrankError: features without docnos, sharing no query with the log, or none of whose rows
+            is a logged document of a shared query (the document ids of the two do not match).
+    """
+    if features.docnos is None:
+        raise DistillrankError("the features need docnos to be matched with the logged documents")
+    where = features.source or "the features"
+    df = log.df
+    logged = pd.MultiIndex.from_arrays([df["qid"].astype(str), df["docno"].astype(str)]).unique()
+    rows = pd.MultiIndex.from_arrays([features.qids.astype(str), features.docnos.astype(str)])
+    shared = logged.get_level_values(0).isin(rows.get_level_values(0))
+    if not shared.any():
+        raise DistillrankError(f"{where}: the features share no query with the click log")
+    logged = logged[shared]
+    missing = logged[~logged.isin(rows)]
+    if len(missing) == 0:
+        return None
+    q, d = missing[0]
+    like = rows[rows.get_level_values(0) == q][0][1]
+    first = f"(first: qid {q!r}, docno {d!r}; the feature rows of that query have docnos like {like!r})"
+    if len(missing) == len(logged):
+        raise DistillrankError(
+            f"{where}: none of the {len(logged):,} logged (qid, docno) pairs of the queries it shares with "
+            f"the click log has a feature row {first}: the '#docid' comments must name the log's documents"
+        )
+    return (
+        f"{where}: {len(missing):,} of the {len(logged):,} logged (qid, docno) pairs of the queries it "
+        f"shares with the click log have no feature row and are ignored {first}"
+    )
 
 
 def utility(
