@@ -16,12 +16,13 @@ from distillrank.data.clicklog import ClickLog
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.ltr import LTRDataset
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.feedback.online import (
     OnlineConfig,
     OnlineData,
     build_report,
     check_feature_coverage,
+    estimate_propensities,
     learn_from_log,
     load_online_data,
     pair_statistics,
@@ -383,6 +384,14 @@ def test_features_whose_docnos_are_not_the_logs_are_named(tiny: OnlineData) -> N
     message = check_feature_coverage(ClickLog(partial), tiny.train)
     assert message is not None and "1 of the" in message and "docno 'unknown'" in message
     assert learn_from_log(ClickLog(partial), "ips", features=tiny.train, num_boost_round=2).booster
+
+
+def test_a_log_with_a_gap_in_its_positions_is_named_not_asked_for_propensities() -> None:
+    log = _two_ranker_log()
+    df = log.df[~((log.df["session_id"] == 4) & (log.df["position"] == 2))]
+    with pytest.raises(DataFormatError, match=r"^clicks\.parquet: session 4: positions must be 1\.\.n") as e:
+        estimate_propensities(ClickLog(df, source="clicks.parquet"))
+    assert "pass them" not in str(e.value)
 
 
 def test_offline_doctest() -> None:

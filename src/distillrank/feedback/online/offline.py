@@ -47,7 +47,7 @@ import pandas as pd
 from distillrank.data.clicklog import ClickLog
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.feedback.propensity import EMRegressionEstimator
 from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
 from distillrank.feedback.unbiased.lgbm import (
@@ -81,6 +81,8 @@ def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
     depth = int(min(max_rank, log.df["position"].max()))
     try:
         return EMRegressionEstimator(max_rank=max(depth, 2), max_iter=500, tol=1e-6).estimate(log)
+    except DataFormatError:  # the log itself is malformed: its own error names the file and session
+        raise
     except ValueError as e:
         raise DistillrankError(f"cannot estimate propensities from this log: {e}; pass them") from e
 
