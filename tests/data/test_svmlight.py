@@ -188,6 +188,14 @@ def test_read_ltr_folder_errors(tmp_path: Path) -> None:
     _write(tmp_path / "rank.train", "1 qid:1 1:1\n")
     with pytest.raises(ValueError, match=r"more than one file for split 'train': rank\.train, train\.txt"):
         read_ltr_folder(tmp_path)
+    yahoo = tmp_path / "ltrc_yahoo"
+    yahoo.mkdir()
+    for name in ("set1.train.txt", "set1.test.txt", "set2.train.txt", "set2.test.txt"):
+        _write(yahoo / name, "1 qid:1 1:1\n")
+    with pytest.raises(
+        ValueError, match=r"set1\.test\.txt, set2\.test\.txt \(.*one data set, e\.g\. Yahoo's"
+    ):
+        read_ltr_folder(yahoo)
 
 
 @pytest.mark.data

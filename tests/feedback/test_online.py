@@ -434,6 +434,22 @@ def test_a_collection_with_one_split_has_test_queries_held_out() -> None:
         online_data_from_text(coll)
 
 
+def test_an_ltr_dataset_with_one_split_has_test_queries_held_out(tmp_path: Path) -> None:
+    """One svmlight file (a single split, whatever its name): 30% of its queries are held out for test."""
+    from distillrank.data.formats.svmlight import write_svmlight
+
+    path = tmp_path / "set1.train.txt"
+    write_svmlight(synthetic_ltr(0, 20), path)
+    data = load_online_data(path)
+    train_q, test_q = set(data.train.query_ids), set(data.test.query_ids)
+    assert len(test_q) == 6 and len(train_q) == 14 and not train_q & test_q
+    assert set(data.test_qrels) == test_q
+    assert data.held_out == "6 of the 20 queries of set1.train.txt, seed 0"
+    two = SplitDataset("two", {"train": synthetic_ltr(0, 20), "valid": synthetic_ltr(1, 5)})
+    with pytest.raises(DistillrankError, match=r"has no 'test' split \(it has \['train', 'valid'\]\)"):
+        online_data_from_ltr(two)
+
+
 def test_hold_out_queries_keeps_one_query_on_each_side() -> None:
     assert hold_out_queries(["a", "b"], 0.9, seed=0)[0] != []
     assert hold_out_queries(["a", "b", "c"], 0.01, seed=0)[1] != []
