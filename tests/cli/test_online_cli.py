@@ -130,6 +130,31 @@ def test_learn_from_one_click_log_file(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "the click log has no split 'x' (it has ['train'])" in bad.output
 
 
+def test_learn_from_csv_tsv_and_parquet_logs_counted_from_zero(tmp_path: Path) -> None:
+    """Per-impression tables from elsewhere: CSV/TSV files, a folder of Parquet train/test logs, positions
+    counted from 0; the folder's test split is evaluated on."""
+    from distillrank.data.formats.yandex import read_yandex_clicklog
+
+    yandex = _yandex_folder(tmp_path)
+    logs = tmp_path / "tables"
+    logs.mkdir()
+    for split in ("train", "test"):
+        df = read_yandex_clicklog(yandex / f"{split}Sample").df.drop(columns="propensity")
+        df.assign(position=df["position"] - 1).to_parquet(logs / f"{split}.parquet", index=False)
+    df.to_csv(tmp_path / "log.csv", index=False)
+    df.to_csv(tmp_path / "log.tsv", index=False, sep="\t")
+    for path in (logs, tmp_path / "log.csv", tmp_path / "log.tsv"):
+        out = tmp_path / f"out-{path.name}"
+        result = runner.invoke(app, ["online", "learn", "--clicks", str(path), "--output", str(out)])
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["propensities"][0] == 1.0 and len(metrics["propensities"]) == 5
+        assert (metrics["logged"]["utility@10"] is not None) == (path == logs)
+    df.iloc[[0, 1, 2, 2]].to_csv(tmp_path / "dup.csv", index=False)
+    bad = runner.invoke(app, ["online", "learn", "--clicks", str(tmp_path / "dup.csv"), "-o", str(out)])
+    assert bad.exit_code == 2 and "dup.csv:5: session 0 shows position 3 twice (also at line 4)" in bad.output
+
+
 def test_learn_rankers_on_features_from_a_click_log(tmp_path: Path) -> None:
     """With --features: LightGBM rankers on the estimates, DR and per-session Unbiased LambdaMART."""
     rng = np.random.default_rng(0)

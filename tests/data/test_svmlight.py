@@ -162,6 +162,14 @@ def test_read_ltr_folder_mslr_layout(tmp_path: Path) -> None:
     assert str(err.value).endswith(
         f"this is an MSLR/LETOR download: pass one of its folds, e.g. {fold} (Fold1, Fold2)"
     )
+    ohsumed = tmp_path / "OHSUMED"  # LETOR 3.0: the folds sit one level further down
+    for norm in ("Feature-min", "QueryLevelNorm"):
+        (ohsumed / norm / "Fold1").mkdir(parents=True)
+    with pytest.raises(DatasetNotFoundError) as err:
+        read_ltr_folder(ohsumed)
+    assert str(err.value).endswith(
+        f"e.g. {ohsumed / 'Feature-min' / 'Fold1'} (Feature-min/Fold1, QueryLevelNorm/Fold1)"
+    )
 
 
 def test_read_ltr_folder_lightgbm_and_svmlight_names(tmp_path: Path) -> None:
@@ -188,6 +196,14 @@ def test_read_ltr_folder_errors(tmp_path: Path) -> None:
     _write(tmp_path / "rank.train", "1 qid:1 1:1\n")
     with pytest.raises(ValueError, match=r"more than one file for split 'train': rank\.train, train\.txt"):
         read_ltr_folder(tmp_path)
+    yahoo = tmp_path / "ltrc_yahoo"
+    yahoo.mkdir()
+    for name in ("set1.train.txt", "set1.test.txt", "set2.train.txt", "set2.test.txt"):
+        _write(yahoo / name, "1 qid:1 1:1\n")
+    with pytest.raises(
+        ValueError, match=r"set1\.test\.txt, set2\.test\.txt \(.*one data set, e\.g\. Yahoo's"
+    ):
+        read_ltr_folder(yahoo)
 
 
 @pytest.mark.data

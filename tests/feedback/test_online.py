@@ -16,11 +16,13 @@ from distillrank.data.clicklog import ClickLog
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.ltr import LTRDataset
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.feedback.online import (
     OnlineConfig,
     OnlineData,
     build_report,
+    check_feature_coverage,
+    estimate_propensities,
     learn_from_log,
     load_online_data,
     pair_statistics,
@@ -365,6 +367,33 @@ def test_learn_from_log_errors(tiny: OnlineData) -> None:
         learn_from_log(single, "ips")
 
 
+def test_features_whose_docnos_are_not_the_logs_are_named(tiny: OnlineData) -> None:
+    """Feature rows with other document ids than the log's: a clear error, not LightGBM's, and a
+    sentence for the logged documents that some rows lack."""
+    log = _log_over(tiny)
+    assert tiny.train.docnos is not None and check_feature_coverage(log, tiny.train) is None
+    other = LTRDataset(
+        tiny.train.X, tiny.train.y, tiny.train.qids, "D" + tiny.train.docnos.astype(str), source="f.txt"
+    )
+    for estimator in ("ips", "dr"):
+        with pytest.raises(DistillrankError, match=r"f\.txt: none of the .* logged .* docnos like 'D"):
+            learn_from_log(log, estimator, features=other, num_boost_round=2)
+    first = tiny.train.docnos[0]
+    partial = log.df.copy()
+    partial.loc[partial["docno"] == first, "docno"] = "unknown"
+    message = check_feature_coverage(ClickLog(partial), tiny.train)
+    assert message is not None and "1 of the" in message and "docno 'unknown'" in message
+    assert learn_from_log(ClickLog(partial), "ips", features=tiny.train, num_boost_round=2).booster
+
+
+def test_a_log_with_a_gap_in_its_positions_is_named_not_asked_for_propensities() -> None:
+    log = _two_ranker_log()
+    df = log.df[~((log.df["session_id"] == 4) & (log.df["position"] == 2))]
+    with pytest.raises(DataFormatError, match=r"^clicks\.parquet: session 4: positions must be 1\.\.n") as e:
+        estimate_propensities(ClickLog(df, source="clicks.parquet"))
+    assert "pass them" not in str(e.value)
+
+
 def test_offline_doctest() -> None:
     import distillrank.feedback.online.offline as offline
 
@@ -403,6 +432,22 @@ def test_a_collection_with_one_split_has_test_queries_held_out() -> None:
     coll.qrels["dev"] = coll.qrels["test"]
     with pytest.raises(DistillrankError, match=r"or a single judged split to hold test queries out of"):
         online_data_from_text(coll)
+
+
+def test_an_ltr_dataset_with_one_split_has_test_queries_held_out(tmp_path: Path) -> None:
+    """One svmlight file (a single split, whatever its name): 30% of its queries are held out for test."""
+    from distillrank.data.formats.svmlight import write_svmlight
+
+    path = tmp_path / "set1.train.txt"
+    write_svmlight(synthetic_ltr(0, 20), path)
+    data = load_online_data(path)
+    train_q, test_q = set(data.train.query_ids), set(data.test.query_ids)
+    assert len(test_q) == 6 and len(train_q) == 14 and not train_q & test_q
+    assert set(data.test_qrels) == test_q
+    assert data.held_out == "6 of the 20 queries of set1.train.txt, seed 0"
+    two = SplitDataset("two", {"train": synthetic_ltr(0, 20), "valid": synthetic_ltr(1, 5)})
+    with pytest.raises(DistillrankError, match=r"has no 'test' split \(it has \['train', 'valid'\]\)"):
+        online_data_from_ltr(two)
 
 
 def test_hold_out_queries_keeps_one_query_on_each_side() -> None:

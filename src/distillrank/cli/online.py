@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -209,8 +210,13 @@ def learn(
     import numpy as np
 
     from distillrank.data.run import Run
-    from distillrank.errors import DistillrankError
-    from distillrank.feedback.online import estimate_propensities, learn_from_log, utility
+    from distillrank.errors import DataWarning, DistillrankError
+    from distillrank.feedback.online import (
+        check_feature_coverage,
+        estimate_propensities,
+        learn_from_log,
+        utility,
+    )
     from distillrank.feedback.unbiased import fit_session_lambdamart
     from distillrank.io import atomic_write
     from distillrank.pipeline.ranker import by_query
@@ -235,6 +241,8 @@ def learn(
     with status("estimating propensities (EM regression)"):
         alpha = estimate_propensities(train)
     console.print("p_k/p_1: " + " ".join(f"{a:.3f}" for a in alpha), highlight=False)
+    if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
+        warnings.warn(gap, DataWarning, stacklevel=1)
     results: dict[str, dict[str, Any]] = {}
     output.mkdir(parents=True, exist_ok=True)
     test_alpha = estimate_propensities(test) if test is not None else None

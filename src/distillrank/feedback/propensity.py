@@ -169,7 +169,7 @@ class EMRegressionEstimator:
         if self.max_rank is not None:
             df = df[df["position"] <= self.max_rank]
         _identifiable(df)
-        pbm = PBM(prior=self.prior).fit(ClickLog(df), max_iter=self.max_iter, tol=self.tol)
+        pbm = PBM(prior=self.prior).fit(ClickLog(df, source=log.source), max_iter=self.max_iter, tol=self.tol)
         assert pbm.examination is not None
         return _normalise(pbm.examination.copy(), "EMRegressionEstimator")
 

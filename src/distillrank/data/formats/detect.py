@@ -3,10 +3,11 @@
 The decision looks at file contents, not only names, so collections that are not laid out like the
 ones in the catalogue still load: a BEIR folder has ``corpus.jsonl``; TREC and SMART files start with
 ``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a click log in the
-Yandex format has ``query<TAB>docs : clicks`` sessions; an Open Bandit Dataset CSV has a
-``propensity_score`` column; an interaction table has user and item columns (or JSON keys), or no
-header and a first row ``user item [rating [timestamp]]`` separated by ``::``, tabs, commas or
-semicolons. A Parquet file is an interaction table or a click log by its distillrank metadata
+Yandex format has ``query<TAB>docs : clicks`` sessions, one as a table a header with ``session_id``,
+``qid``, ``position``, ``docno`` and ``click`` (:mod:`~distillrank.data.formats.clicktable`); an Open
+Bandit Dataset CSV has a ``propensity_score`` column; an interaction table has user and item columns (or
+JSON keys), or no header and a first row ``user item [rating [timestamp]]`` separated by ``::``, tabs,
+commas or semicolons. A Parquet file is an interaction table or a click log by its distillrank metadata
 (:mod:`~distillrank.data.formats.parquet`) or, from elsewhere, by its column names.
 """
 
@@ -17,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from distillrank.data.formats.clicktable import is_click_table_header
 from distillrank.errors import DatasetNotFoundError
 from distillrank.io import open_text
 
@@ -72,6 +74,8 @@ def _file_kind(path: Path) -> str | None:
         return "clicks"
     if _SVMLIGHT.match(first):
         return "ltr"
+    if is_click_table_header(first):
+        return "clicks"
     from distillrank.data.formats.interactions_io import looks_like_interactions
 
     plain = name.removesuffix(".gz")
@@ -105,9 +109,9 @@ def detect_kind(path: str | Path) -> str:
         raise DatasetNotFoundError(
             f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
             "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables (text or Parquet), "
-            "click logs (Yandex or Parquet), Open Bandit Dataset CSVs. An interaction table whose columns "
-            "cannot be told apart (check-ins, listening logs) loads with --columns (datasets info, recsys "
-            "distill), e.g. --columns user,timestamp,,,item."
+            "click logs (Yandex, Parquet or CSV/TSV), Open Bandit Dataset CSVs. An interaction table whose "
+            "columns cannot be told apart (check-ins, listening logs) loads with --columns (datasets info, "
+            "recsys distill), e.g. --columns user,timestamp,,,item."
         )
     return max(votes, key=lambda k: votes[k])
 
@@ -138,18 +142,13 @@ def load_path(path: str | Path, kind: str | None = None, *, name: str | None = N
             path = cands[0]
         return read_interactions(path, **options)
     if kind == "clicks":
-        from distillrank.data.formats.yandex import read_yandex_clicklog, read_yandex_folder
+        from distillrank.data.formats.clicktable import read_click_file, read_click_folder
 
-        if path.is_file() and path.suffix == ".parquet":
-            from distillrank.data.dataset import SplitDataset
-            from distillrank.data.formats.parquet import read_parquet
-
-            return SplitDataset(name or path.stem, {"test": read_parquet(path, kind="clicklog")}, str(path))
         if path.is_file():
             from distillrank.data.dataset import SplitDataset
 
-            return SplitDataset(name or path.stem, {"test": read_yandex_clicklog(path)}, str(path))
-        return read_yandex_folder(path)
+            return SplitDataset(name or path.stem, {"test": read_click_file(path)}, str(path))
+        return read_click_folder(path, name=name)
     if kind == "bandit":
         from distillrank.data.formats.obd import read_obd, read_obd_csv
 

@@ -15,7 +15,8 @@ kind            table
                 sparse ``X`` or ``features`` (the full row) for a dense one; width, feature names
                 and the matrix kind in metadata
 ``interactions`` the interaction table as it is
-``clicklog``    the click-log long table as it is (``propensity`` may be left out: NaN, unknown)
+``clicklog``    the click-log long table as it is (``propensity`` may be left out: NaN, unknown), checked
+                as :mod:`~distillrank.data.formats.clicktable` checks a table (0-based positions too)
 =============== ==================================================================================
 
 Queries with no documents (possible in a run or qrels) are kept through the metadata too. Files from
@@ -209,6 +210,6 @@ def read_parquet(path: str | Path, kind: str | None = None) -> Storable:
         return Queries(dict(zip(df["qid"].astype(str), df["query"].astype(str), strict=True)))
     if kind == "interactions":
         return Interactions(df, source=str(path))
-    if "propensity" not in df.columns:  # a log from elsewhere: propensities unknown
-        df["propensity"] = np.nan
-    return ClickLog(df, source=str(path))
+    from distillrank.data.formats.clicktable import click_log_from_frame
+
+    return click_log_from_frame(df, path, lambda row: None)  # propensities may be absent: unknown

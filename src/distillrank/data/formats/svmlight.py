@@ -414,6 +414,20 @@ def _split_of(name: str) -> str | None:
     return None
 
 
+def _fold_folders(folder: Path, depth: int = 3) -> list[str]:
+    """``Fold*`` folders under ``folder`` (up to ``depth`` levels down, as in LETOR 3.0's
+    ``OHSUMED/QueryLevelNorm/Fold1``), as sorted paths relative to it."""
+    found: list[str] = []
+    level = [folder]
+    for _ in range(depth):
+        subs = sorted(c for d in level for c in d.iterdir() if c.is_dir() and not c.name.startswith("."))
+        found += [c.relative_to(folder).as_posix() for c in subs if c.name.lower().startswith("fold")]
+        if found:
+            return found
+        level = subs
+    return found
+
+
 def read_ltr_folder(
     folder: str | Path,
     name: str | None = None,
@@ -436,7 +450,7 @@ def read_ltr_folder(
         if p.is_file() and (split := _split_of(p.name)):
             found.setdefault(split, []).append(p)
     if not found:
-        folds = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.lower().startswith("fold"))
+        folds = _fold_folders(folder)
         hint = (
             f"; this is an MSLR/LETOR download: pass one of its folds, e.g. {folder / folds[0]} "
             f"({', '.join(folds)})"

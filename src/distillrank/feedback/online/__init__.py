@@ -13,6 +13,7 @@ from distillrank.feedback.online.data import OnlineData, load_online_data
 from distillrank.feedback.online.loop import EstimatorCurve, OnlineConfig, OnlineResult, run_online
 from distillrank.feedback.online.offline import (
     LoggedRanker,
+    check_feature_coverage,
     estimate_propensities,
     learn_from_log,
     pair_statistics,
@@ -27,6 +28,7 @@ __all__ = [
     "OnlineData",
     "OnlineResult",
     "build_report",
+    "check_feature_coverage",
     "estimate_propensities",
     "learn_from_log",
     "load_online_data",

@@ -12,7 +12,8 @@ catalogued dataset or path:
 * an **LTR dataset** (the LightGBM lambdarank example, LETOR files, ...): its own features and query
   groups; the first round is served by a "production ranker", LambdaMART trained on the true labels of
   a small share (``initial_queries``) of the training queries — the protocol of Joachims et al. (2017)
-  and Ai et al. (2018). Rows without document ids get ``<qid>:<row within the query>``.
+  and Ai et al. (2018); a dataset with a single split (one svmlight file) has a seeded 30% of its
+  queries held out for test. Rows without document ids get ``<qid>:<row within the query>``.
 """
 
 from __future__ import annotations
@@ -123,20 +124,34 @@ def online_data_from_ltr(
     initial_rounds: int = 50,
     seed: int = 0,
     name: str | None = None,
+    test_fraction: float = 0.3,
 ) -> OnlineData:
     """From an LTR dataset with ``train`` and ``test`` splits (see the module docstring).
 
+    A dataset with a single split (one svmlight file, say) has a seeded random ``test_fraction`` of its
+    queries held out for test, as :func:`online_data_from_text` does (:attr:`OnlineData.held_out`).
+
     Raises:
-        DistillrankError: a split is missing, or ``initial_queries`` is not in ``(0, 1]``.
+        DistillrankError: a split is missing (of two or more), or ``initial_queries`` is not in
+            ``(0, 1]``.
     """
-    for split in ("train", "test"):
-        if split not in data:
-            raise DistillrankError(
-                f"dataset {data.name!r} has no {split!r} split (it has {list(data.splits)})"
-            )
+    held_out: str | None = None
+    if "train" not in data and len(data.splits) == 1:
+        ((only, whole),) = data.splits.items()
+        train_ids, test_ids = hold_out_queries([str(q) for q in whole.query_ids], test_fraction, seed)
+        train, test = split_by_queries(whole, train_ids, test_ids)
+        where = Path(data.source).name if data.source else repr(only)
+        held_out = f"{len(test_ids)} of the {len(train_ids) + len(test_ids)} queries of {where}, seed {seed}"
+    else:
+        for split in ("train", "test"):
+            if split not in data:
+                raise DistillrankError(
+                    f"dataset {data.name!r} has no {split!r} split (it has {list(data.splits)})"
+                )
+        train, test = data["train"], data["test"]
     if not 0 < initial_queries <= 1:
         raise DistillrankError(f"initial_queries must be in (0, 1], got {initial_queries}")
-    train, test = _with_docnos(data["train"]), _with_docnos(data["test"])
+    train, test = _with_docnos(train), _with_docnos(test)
     qids = train.query_ids
     rng = np.random.default_rng(seed)
     n_init = max(2, round(initial_queries * len(qids)))
@@ -166,6 +181,7 @@ def online_data_from_ltr(
         max_grade,
         initial_model=booster,
         initial_name=f"LambdaMART on the labels of {len(keep_q)} training queries",
+        held_out=held_out,
     )
 
 

@@ -47,7 +47,7 @@ import pandas as pd
 from distillrank.data.clicklog import ClickLog
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.feedback.propensity import EMRegressionEstimator
 from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
 from distillrank.feedback.unbiased.lgbm import (
@@ -59,7 +59,14 @@ from distillrank.feedback.unbiased.lgbm import (
 )
 from distillrank.pipeline.ranker import by_query
 
-__all__ = ["LoggedRanker", "estimate_propensities", "learn_from_log", "pair_statistics", "utility"]
+__all__ = [
+    "LoggedRanker",
+    "check_feature_coverage",
+    "estimate_propensities",
+    "learn_from_log",
+    "pair_statistics",
+    "utility",
+]
 
 NOISE_QUANTILE = 0.05
 """The quantile of the click-regression rates taken as the noise floor (as in the loop)."""
@@ -74,6 +81,8 @@ def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
     depth = int(min(max_rank, log.df["position"].max()))
     try:
         return EMRegressionEstimator(max_rank=max(depth, 2), max_iter=500, tol=1e-6).estimate(log)
+    except DataFormatError:  # the log itself is malformed: its own error names the file and session
+        raise
     except ValueError as e:
         raise DistillrankError(f"cannot estimate propensities from this log: {e}; pass them") from e
 
@@ -192,14 +201,12 @@ def learn_from_log(
         table["relevance"] = est.relevance(stats)
         return LoggedRanker(estimator, alpha, table)
 
-    if features.docnos is None:
-        raise DistillrankError("the features need docnos to be matched with the logged documents")
+    check_feature_coverage(log, features)
+    assert features.docnos is not None  # checked above
     sessions = table.groupby("qid")["sessions"].first()
     keyed = table.set_index(["qid", "docno"])
     qids = features.qids.astype(str)
     keep = np.isin(qids, sessions.index.to_numpy())
-    if not keep.any():
-        raise DistillrankError("the features share no query with the click log")
     rows = np.flatnonzero(keep)
     idx = pd.MultiIndex.from_arrays([qids[rows], features.docnos[rows].astype(str)])
     found = keyed.reindex(idx)
@@ -234,6 +241,45 @@ def learn_from_log(
         how="left",
     )
     return LoggedRanker(estimator, alpha, out, booster)
+
+
+def check_feature_coverage(log: ClickLog, features: LTRDataset) -> str | None:
+    """Whether the feature rows cover the logged documents of the queries the two share.
+
+    Returns:
+        ``None`` when every logged ``(qid, docno)`` of those queries has a feature row, else a sentence
+        saying how many do not (they are ignored by :func:`learn_from_log` and
+        :func:`~distillrank.feedback.unbiased.fit_session_lambdamart`), with the first one.
+
+    Raises:
+        DistillrankError: features without docnos, sharing no query with the log, or none of whose rows
+            is a logged document of a shared query (the document ids of the two do not match).
+    """
+    if features.docnos is None:
+        raise DistillrankError("the features need docnos to be matched with the logged documents")
+    where = features.source or "the features"
+    df = log.df
+    logged = pd.MultiIndex.from_arrays([df["qid"].astype(str), df["docno"].astype(str)]).unique()
+    rows = pd.MultiIndex.from_arrays([features.qids.astype(str), features.docnos.astype(str)])
+    shared = logged.get_level_values(0).isin(rows.get_level_values(0))
+    if not shared.any():
+        raise DistillrankError(f"{where}: the features share no query with the click log")
+    logged = logged[shared]
+    missing = logged[~logged.isin(rows)]
+    if len(missing) == 0:
+        return None
+    q, d = missing[0]
+    like = rows[rows.get_level_values(0) == q][0][1]
+    first = f"(first: qid {q!r}, docno {d!r}; the feature rows of that query have docnos like {like!r})"
+    if len(missing) == len(logged):
+        raise DistillrankError(
+            f"{where}: none of the {len(logged):,} logged (qid, docno) pairs of the queries it shares with "
+            f"the click log has a feature row {first}: the '#docid' comments must name the log's documents"
+        )
+    return (
+        f"{where}: {len(missing):,} of the {len(logged):,} logged (qid, docno) pairs of the queries it "
+        f"shares with the click log have no feature row and are ignored {first}"
+    )
 
 
 def utility(

@@ -1,0 +1,235 @@
+"""Click logs as tables: one row per shown result, columns ``session_id, qid, position, docno, click``
+(``propensity`` optional: NaN, unknown), as a CSV, TSV or ``;``-separated text file with that header, or
+as Parquet (:mod:`~distillrank.data.formats.parquet`); and folders of click-log files.
+
+The same checks apply whatever the file type, each naming the file and the line (text; the header is
+line 1) or the record (Parquet, counted from 1):
+
+* positions are integers; a log whose positions start at 0 is read as 0-based (every position + 1, as
+  most logging systems count from 0), one that starts at 1 as 1-based;
+* a session shows each position once and belongs to one query;
+* clicks are 0/1 (``true``/``false`` too).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from distillrank.data.clicklog import COLUMNS, ClickLog
+from distillrank.data.dataset import SplitDataset
+from distillrank.data.formats._split_files import single_file_per_split
+from distillrank.errors import DataFormatError, DatasetNotFoundError
+from distillrank.io import open_text
+
+__all__ = [
+    "click_log_from_frame",
+    "is_click_table_header",
+    "read_click_file",
+    "read_click_folder",
+    "read_click_table",
+]
+
+REQUIRED = COLUMNS[:5]
+_SEPARATORS = ("\t", ",", ";")
+_SPLITS = ("train", "valid", "test")
+
+
+def _header_fields(line: str) -> list[str] | None:
+    """The column names of a header line, split on the first separator that gives several."""
+    for sep in _SEPARATORS:
+        fields = [f.strip().strip('"').strip() for f in line.rstrip("\r\n").split(sep)]
+        if len(fields) > 1:
+            return fields
+    return None
+
+
+def _show(value: object) -> str:
+    """A value of the table as a message shows it: strings quoted, numbers plain, missing ``empty``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "empty"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def is_click_table_header(line: str) -> bool:
+    """Whether ``line`` is the header of a click-log table (it names every required column)."""
+    fields = _header_fields(line)
+    return fields is not None and set(REQUIRED) <= {f.lower() for f in fields}
+
+
+def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[int], int | None]) -> ClickLog:
+    """A :class:`ClickLog` from a table of the log's columns, checked (see the module docstring).
+
+    Args:
+        df: the table, one row per shown result, in file order.
+        path: the file, for the errors.
+        where: row index -> the file's line of that row, or ``None`` where rows are records (the
+            error then says ``record N``).
+
+    Raises:
+        DataFormatError: a missing column, an empty or non-integer position, a position below 0, a
+            click other than 0/1, a position shown twice in a session, or a session with two queries.
+    """
+    path = Path(path)
+
+    def bad(row: int, problem: str) -> DataFormatError:
+        line = where(row)
+        return DataFormatError(path, line, problem if line is not None else f"record {row + 1}: {problem}")
+
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise DataFormatError(
+            path,
+            None,
+            f"click log lacks columns {missing} (it has {', '.join(map(str, df.columns))})",
+        )
+    df = df.reset_index(drop=True)
+    for col in ("session_id", "qid", "docno"):
+        empty = df[col].isna().to_numpy()
+        if empty.any():
+            raise bad(int(np.argmax(empty)), f"empty {col}")
+    pos = pd.to_numeric(df["position"], errors="coerce")
+    nonint = (pos.isna() | (pos != pos.round())).to_numpy()
+    if nonint.any():
+        i = int(np.argmax(nonint))
+        raise bad(i, f"position {_show(df['position'].iloc[i])} is not an integer")
+    position = pos.to_numpy().astype(np.int64)
+    if len(position) and position.min() < 0:
+        i = int(np.argmin(position))
+        raise bad(i, f"position {position[i]} is negative")
+    shift = int(len(position) > 0 and position.min() == 0)  # 0-based positions
+    position = position + shift
+    click = df["click"]
+    if click.dtype == object:  # text: 0/1 or true/false
+        click = click.astype(str).str.strip().str.lower().map({"0": 0, "1": 1, "true": 1, "false": 0})
+    click = pd.to_numeric(click, errors="coerce")
+    wrong = ~click.isin([0, 1]).to_numpy()
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise bad(i, f"click must be 0 or 1, not {_show(df['click'].iloc[i])}")
+    out = df.assign(
+        qid=df["qid"].astype(str),
+        docno=df["docno"].astype(str),
+        position=position,
+        click=click.to_numpy().astype(np.int64),
+    )
+    if "propensity" not in out.columns:
+        out["propensity"] = np.nan
+    out["propensity"] = pd.to_numeric(out["propensity"], errors="coerce").astype(np.float64)
+    dup = out.duplicated(["session_id", "position"], keep="first").to_numpy()
+    if dup.any():
+        i = int(np.argmax(dup))
+        sid, p = out["session_id"].iloc[i], int(out["position"].iloc[i])
+        j = int(np.argmax((out["session_id"] == sid).to_numpy() & (out["position"] == p).to_numpy()))
+        before = f"line {where(j)}" if where(j) is not None else f"record {j + 1}"
+        raise bad(i, f"session {_show(sid)} shows position {p - shift} twice (also at {before})")
+    n_qids = out.groupby("session_id", sort=False)["qid"].transform("nunique").to_numpy()
+    if (n_qids > 1).any():
+        sid = out["session_id"].iloc[int(np.argmax(n_qids > 1))]
+        rows = np.flatnonzero((out["session_id"] == sid).to_numpy())
+        other = rows[int(np.argmax(out["qid"].to_numpy()[rows] != out["qid"].iloc[rows[0]]))]
+        here, before_q = out["qid"].iloc[other], out["qid"].iloc[rows[0]]
+        raise bad(int(other), f"session {_show(sid)} has query {here!r} here but {before_q!r} before")
+    return ClickLog(out[[*COLUMNS, *(c for c in out.columns if c not in COLUMNS)]], source=str(path))
+
+
+def read_click_table(path: str | Path) -> ClickLog:
+    """Read a CSV, TSV or ``;``-separated click log with a header (see the module docstring).
+
+    Raises:
+        DataFormatError: ``path:line: problem`` for a row with too many or too few fields, or any
+            problem of :func:`click_log_from_frame`.
+    """
+    path = Path(path)
+    with open_text(path) as f:
+        text = f.read()
+    lines = text.splitlines()
+    header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if header_at is None or not is_click_table_header(lines[header_at]):
+        raise DataFormatError(
+            path, 1, f"expected a header naming the columns {', '.join(REQUIRED)} (propensity optional)"
+        )
+    first = lines[header_at]
+    sep = next(s for s in _SEPARATORS if len(first.split(s)) > 1)
+    rows: list[list[str]] = []
+    line_of: list[int] = []
+    reader = csv.reader(lines[header_at:], delimiter=sep)
+    header = [h.strip() for h in next(reader)]
+    names = [h.lower() if h.lower() in COLUMNS else h for h in header]
+    for offset, fields in enumerate(reader, start=header_at + 2):
+        if not fields or not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            raise DataFormatError(
+                path, offset, f"{len(fields)} fields but the header has {len(header)} ({sep!r}-separated)"
+            )
+        rows.append([f.strip() for f in fields])
+        line_of.append(offset)
+    df = pd.DataFrame(rows, columns=names, dtype=object)
+    if not len(df):
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in names})
+    ids = pd.to_numeric(df["session_id"], errors="coerce")
+    if len(df) and not ids.isna().any() and (ids == ids.round()).all():
+        df["session_id"] = ids.astype(np.int64)  # integer ids keep their numeric order
+    return click_log_from_frame(df, path, lambda r: line_of[r])
+
+
+def read_click_file(path: str | Path) -> ClickLog:
+    """One click-log file, whatever its format: Parquet, a click table with a header, or Yandex
+    sessions (:mod:`~distillrank.data.formats.yandex`)."""
+    from distillrank.data.formats.yandex import read_yandex_clicklog
+
+    path = Path(path)
+    if path.name.lower().endswith(".parquet"):
+        from distillrank.data.formats.parquet import read_parquet
+
+        log = read_parquet(path, kind="clicklog")
+        assert isinstance(log, ClickLog)
+        return log
+    with open_text(path) as f:
+        first = next((line for line in f if line.strip()), "")
+    if is_click_table_header(first):
+        return read_click_table(path)
+    return read_yandex_clicklog(path)
+
+
+def _split_of(name: str) -> str | None:
+    low = name.lower()
+    if low.startswith(".") or low.endswith((".md", ".json", ".query")):
+        return None
+    for split, marks in (("train", ("train",)), ("test", ("test",)), ("valid", ("vali",))):
+        if any(m in low for m in marks):
+            return split
+    return None
+
+
+def read_click_folder(folder: str | Path, name: str | None = None) -> SplitDataset[ClickLog]:
+    """The click-log files of a folder as splits ``train``, ``valid`` and ``test``, by their names
+    (``trainSample``/``testSample``, ``train.parquet``, ``clicks_test.csv``, ...), each read by
+    :func:`read_click_file`.
+
+    Raises:
+        DatasetNotFoundError: no file named for a split.
+        DataFormatError: two files for one split, or a problem in a file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{folder}: not a folder of click-log files")
+    found: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and (split := _split_of(p.name)):
+            found.setdefault(split, []).append(p)
+    if not found:
+        raise DatasetNotFoundError(
+            f"{folder}: no click-log files found (expected trainSample/testSample, or Yandex, Parquet or "
+            "CSV/TSV click logs with 'train'/'test' in their names)"
+        )
+    files = single_file_per_split(folder, found)
+    splits = {s: read_click_file(files[s]) for s in _SPLITS if s in files}
+    return SplitDataset(name or folder.name, splits, source=str(folder))
