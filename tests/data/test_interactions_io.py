@@ -294,3 +294,40 @@ def test_detected_without_a_header_or_in_json_lines(tmp_path: Path) -> None:
     assert detect_kind(review) == "interactions"
     with pytest.raises(DatasetNotFoundError):  # TREC qrels are not taken for a headerless table
         detect_kind(_write(tmp_path / "qrels", "1 0 1239 1\n"))
+
+
+def test_a_folder_with_several_tables_reads_its_main_one_or_says_which_to_pass(tmp_path: Path) -> None:
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.errors import DatasetNotFoundError
+
+    ml20m = tmp_path / "ml-20m"  # MovieLens 20M: tags.csv is an interaction table too
+    ml20m.mkdir()
+    (ml20m / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n")
+    (ml20m / "tags.csv").write_text("userId,movieId,tag,timestamp\n18,4141,Mark Waters,1240597180\n")
+    (ml20m / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n")
+    assert load_dataset(ml20m).df["rating"].tolist() == [3.5]
+    other = tmp_path / "two"
+    other.mkdir()
+    (other / "clicks.csv").write_text("user,item,timestamp\n1,2,3\n")
+    (other / "buys.csv").write_text("user,item,timestamp\n1,2,3\n")
+    with pytest.raises(DatasetNotFoundError, match=r"several interaction tables \(buys.csv, clicks.csv\)"):
+        load_dataset(other)
+
+
+def test_columns_name_the_table_of_a_folder(tmp_path: Path) -> None:
+    from distillrank.data.catalogue import load_dataset
+
+    folder = tmp_path / "gowalla"
+    folder.mkdir()
+    (folder / "README.txt").write_text("Gowalla check-ins\n")
+    (folder / "checkins.txt").write_text("0\t2010-10-19T23:55:27Z\t30.23\t-97.79\t22847\n")
+    df = load_dataset(folder, columns="user,timestamp,,,item").df
+    assert df[["user", "item"]].values.tolist() == [["0", "22847"]]
+
+
+def test_ids_stored_as_whole_floats_lose_their_point_zero(tmp_path: Path) -> None:
+    path = tmp_path / "f.parquet"
+    pd.DataFrame({"user": [196.0, 22.0], "item": [1.0, 2.5], "timestamp": [1, 2]}).to_parquet(path)
+    df = read_interactions(path).df
+    assert df["user"].tolist() == ["196", "22"]  # whole floats: the integer ids they were
+    assert df["item"].tolist() == ["1.0", "2.5"]  # not all whole: kept as written

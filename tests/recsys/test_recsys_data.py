@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,3 +116,15 @@ def test_dates_and_datetimes_order_the_split_and_bad_timestamps_are_errors() -> 
     df = pd.DataFrame({"user": ["a"] * 4, "item": ["1", "2", "3", "4"], "timestamp": [1, 2, "soon", None]})
     with pytest.raises(DataFormatError, match=r"^mem: record 3: timestamp 'soon' is neither a number nor"):
         split_sequential(Interactions(df, source="mem"))
+
+
+def test_many_tied_timestamps_are_a_warning_and_a_few_are_not() -> None:
+    from distillrank.errors import DataWarning
+
+    days = [("a", f"i{k}", float(k // 3)) for k in range(9)]  # three items a day: every timestamp tied
+    with pytest.warns(DataWarning, match="100% of the interactions share their timestamp"):
+        split_sequential(_frame(days))
+    few = [("a", f"i{k}", float(k)) for k in range(20)] + [("a", "tie", 19.0)]  # 2 of 21 tied
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        split_sequential(_frame(few))

@@ -168,8 +168,13 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
         >>> coll = load_dataset("scifact")  # doctest: +SKIP
         >>> coll.queries_for("test")  # doctest: +SKIP
     """
-    path, kind, name = resolve(name_or_path, data_dir)
     from distillrank.data.formats.detect import load_path
+
+    given = Path(str(name_or_path)).expanduser()
+    if options.get("columns") is not None and str(name_or_path).lower() not in CATALOGUE and given.exists():
+        # only interaction tables take columns, and theirs may be beyond detection (check-ins)
+        return load_path(given, "interactions", name=given.name, **options)
+    path, kind, name = resolve(name_or_path, data_dir)
 
     return load_path(path, kind, name=name, **options)
 

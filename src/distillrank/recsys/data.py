@@ -18,6 +18,7 @@ Conventions (every model and metric in :mod:`distillrank.recsys` follows them):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ import pandas as pd
 import torch
 
 from distillrank.data.interactions import Interactions, timestamp_seconds
-from distillrank.errors import DataFormatError
+from distillrank.errors import DataFormatError, DataWarning
 
 __all__ = [
     "NegativeSampler",
@@ -167,6 +168,7 @@ def split_sequential(
     frame = frame.drop_duplicates(["user", "item"], keep="first")
     if frame.empty:
         raise DataFormatError(source, None, "no interactions")
+    _warn_about_ties(frame, source)
     user_codes, users = pd.factorize(frame["user"], sort=True)
     item_codes, items = pd.factorize(frame["item"], sort=True)
     starts = np.flatnonzero(np.r_[True, user_codes[1:] != user_codes[:-1]])
@@ -190,6 +192,28 @@ def split_sequential(
         valid.append(seq[cut_v:cut_t])
         test.append(seq[cut_t:])
     return SequentialData(list(map(str, users)), list(map(str, items)), train, valid, test, source=source)
+
+
+TIED_SHARE_WARNING = 0.1
+"""Warn when more than this share of the interactions with a timestamp tie with another of their user."""
+
+
+def _warn_about_ties(frame: pd.DataFrame, source: str | None) -> None:
+    """One :class:`~distillrank.errors.DataWarning` when many of a user's interactions share a timestamp
+    (dates without a time, say): their order, and so which of them are held out, is the file's."""
+    known = frame[np.isfinite(frame["timestamp"].to_numpy())]
+    if known.empty:
+        return
+    tied = known.duplicated(["user", "timestamp"], keep=False)
+    share = float(tied.mean())
+    if share > TIED_SHARE_WARNING:
+        warnings.warn(
+            f"{source or 'interactions'}: {share:.0%} of the interactions share their timestamp with "
+            "another of the same user (dates without a time?); the split puts those in file order, so "
+            "which of them are held out for validation and test follows the file",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def last_items(sequences: Sequence[np.ndarray], L: int, pad: int) -> np.ndarray:

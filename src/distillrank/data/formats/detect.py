@@ -116,9 +116,49 @@ def detect_kind(path: str | Path) -> str:
     return max(votes, key=lambda k: votes[k])
 
 
+# the file of a folder that holds the interactions, where a download has several tables (MovieLens
+# ml-20m: ratings.csv beside tags.csv; ml-100k: u.data beside its u1.base .. ua.test splits)
+_MAIN_TABLES = ("ratings", "u.data", "interactions", "events", "checkins", "reviews")
+
+
+def _interaction_file(folder: Path, *, named: bool) -> Path:
+    """The interaction table of ``folder``: its only one, else the one with a main table's name
+    (``ratings.*``, ``u.data``, ``*.inter``, ...); ``named``: the columns are given, so any data file is a
+    candidate (check-ins, listening logs are not detected by their contents).
+
+    Raises:
+        DatasetNotFoundError: no candidate, or several and none with a main table's name.
+    """
+    files = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    if named:
+        cands = [
+            p for p in files if not p.name.lower().startswith(("readme", "license")) and p.suffix != ".md"
+        ]
+    else:
+        cands = [p for p in files if _file_kind(p) == "interactions"]
+    if not cands:
+        raise DatasetNotFoundError(f"{folder}: no interaction file found")
+    if len(cands) == 1:
+        return cands[0]
+
+    def main(p: Path) -> bool:
+        stem = p.name.lower().removesuffix(".gz")
+        return stem.endswith(".inter") or any(stem == m or stem.startswith(m + ".") for m in _MAIN_TABLES)
+
+    mains = [p for p in cands if main(p)]
+    if len(mains) == 1:
+        return mains[0]
+    shown = ", ".join(p.name for p in (mains or cands)[:8])
+    raise DatasetNotFoundError(
+        f"{folder}: several interaction tables ({shown}): pass the file to use instead of the folder"
+    )
+
+
 def load_path(path: str | Path, kind: str | None = None, *, name: str | None = None, **options: Any) -> Any:
     """Load ``path`` (a folder or file) with the reader for ``kind`` (sniffed when ``None``)."""
     path = Path(path)
+    if kind is None and options.get("columns") is not None:
+        kind = "interactions"  # only interaction tables take columns; theirs may be beyond detection
     kind = kind or detect_kind(path)
     if kind == "text":
         from distillrank.data.formats.sniff import read_text_collection
@@ -136,10 +176,7 @@ def load_path(path: str | Path, kind: str | None = None, *, name: str | None = N
         from distillrank.data.formats.interactions_io import read_interactions
 
         if path.is_dir():
-            cands = [p for p in sorted(path.iterdir()) if _file_kind(p) == "interactions"]
-            if not cands:
-                raise DatasetNotFoundError(f"{path}: no interaction file found")
-            path = cands[0]
+            path = _interaction_file(path, named=options.get("columns") is not None)
         return read_interactions(path, **options)
     if kind == "clicks":
         from distillrank.data.formats.clicktable import read_click_file, read_click_folder

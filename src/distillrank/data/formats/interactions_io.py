@@ -369,6 +369,16 @@ def _to_float(values: pd.Series, col: str) -> tuple[pd.Series, np.ndarray, str]:
     return num, (num.isna() & values.notna()).to_numpy(), "not a number"
 
 
+def _id_strings(values: pd.Series) -> pd.Series:
+    """Ids as strings; whole floats without their ``.0`` (a Parquet or JSON column of ids stored as
+    floats, as pandas writes integer ids with a missing value: ``196.0`` is the user ``196``)."""
+    if pd.api.types.is_float_dtype(values):
+        v = values.to_numpy(dtype=np.float64)
+        if np.all(np.isfinite(v) & (v == np.round(v))):
+            return pd.Series(v.astype(np.int64).astype(str), index=values.index)
+    return values.astype(str)
+
+
 def _read_parquet(path: Path, mapping: Mapping[str, str] | None = None) -> Interactions:
     """A Parquet table whose column names are those of a text file's header (any types)."""
     df = pd.read_parquet(path)
@@ -431,7 +441,7 @@ def _from_frame(
         empty = (df[col].isna() | (df[col].astype(str).str.strip() == "")).to_numpy()
         if empty.any():
             raise error(int(np.flatnonzero(empty)[0]), f"empty {col}")
-        df[col] = df[col].astype(str)
+        df[col] = _id_strings(df[col])
     for col in ("rating", "timestamp"):
         if col not in df.columns:
             df[col] = np.nan
