@@ -130,6 +130,39 @@ def test_learn_from_one_click_log_file(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "the click log has no split 'x' (it has ['train'])" in bad.output
 
 
+def _write_wscd_original(log: ClickLog, path: Path) -> None:
+    """``log`` in the original Yandex WSCD 2011 layout (gzip-compressed): two queries per SessionID, each
+    a ``Q`` action then a ``C`` action per click."""
+    import gzip
+
+    out: list[str] = []
+    for i, s in enumerate(log.sessions()):
+        out.append(f"{i // 2}\t{len(out)}\tQ\t{s.qid}\t213\t" + "\t".join(s.docnos))
+        out += [f"{i // 2}\t{len(out)}\tC\t{d}" for d, c in zip(s.docnos, s.clicks, strict=True) if c]
+    path.write_bytes(gzip.compress("".join(line + "\n" for line in out).encode()))
+
+
+def test_learn_from_the_original_yandex_layout(tmp_path: Path) -> None:
+    """A folder of train/test logs in the original WSCD layout (one Q/C action per line) is detected,
+    read and learned from like the sample layout; ``datasets info`` reads one such file."""
+    from distillrank.data.formats.yandex import read_yandex_clicklog
+
+    sample = _yandex_folder(tmp_path)
+    logs = tmp_path / "wscd"
+    logs.mkdir()
+    for split in ("train", "test"):
+        _write_wscd_original(read_yandex_clicklog(sample / f"{split}Sample"), logs / f"{split}.txt.gz")
+    out = tmp_path / "out-wscd"
+    result = runner.invoke(app, ["online", "learn", "--clicks", str(logs), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["propensities"][0] == 1.0 and len(metrics["propensities"]) == 5
+    assert metrics["estimators"]["ips"]["utility@10"] > 1.05 * metrics["logged"]["utility@10"]
+    info = runner.invoke(app, ["datasets", "info", str(logs / "test.txt.gz")])
+    assert info.exit_code == 0, info.output
+    assert "ClickLog(4000 sessions" in info.output
+
+
 def test_learn_from_csv_tsv_and_parquet_logs_counted_from_zero(tmp_path: Path) -> None:
     """Per-impression tables from elsewhere: CSV/TSV files, a folder of Parquet train/test logs, positions
     counted from 0; the folder's test split is evaluated on."""

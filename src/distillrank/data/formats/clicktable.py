@@ -181,9 +181,11 @@ def read_click_table(path: str | Path) -> ClickLog:
 
 
 def read_click_file(path: str | Path) -> ClickLog:
-    """One click-log file, whatever its format: Parquet, a click table with a header, or Yandex
-    sessions (:mod:`~distillrank.data.formats.yandex`)."""
+    """One click-log file, whatever its format: Parquet, a click table with a header, the original
+    Yandex WSCD 2011 log (:mod:`~distillrank.data.formats.yandex_original`) or Yandex sample sessions
+    (:mod:`~distillrank.data.formats.yandex`)."""
     from distillrank.data.formats.yandex import read_yandex_clicklog
+    from distillrank.data.formats.yandex_original import is_yandex_original_line, read_yandex_original
 
     path = Path(path)
     if path.name.lower().endswith(".parquet"):
@@ -196,6 +198,8 @@ def read_click_file(path: str | Path) -> ClickLog:
         first = next((line for line in f if line.strip()), "")
     if is_click_table_header(first):
         return read_click_table(path)
+    if is_yandex_original_line(first):
+        return read_yandex_original(path)
     return read_yandex_clicklog(path)
 
 
@@ -227,8 +231,8 @@ def read_click_folder(folder: str | Path, name: str | None = None) -> SplitDatas
             found.setdefault(split, []).append(p)
     if not found:
         raise DatasetNotFoundError(
-            f"{folder}: no click-log files found (expected trainSample/testSample, or Yandex, Parquet or "
-            "CSV/TSV click logs with 'train'/'test' in their names)"
+            f"{folder}: no click-log files found (expected trainSample/testSample, or Yandex (sample or "
+            "original WSCD layout), Parquet or CSV/TSV click logs with 'train'/'test' in their names)"
         )
     files = single_file_per_split(folder, found)
     splits = {s: read_click_file(files[s]) for s in _SPLITS if s in files}

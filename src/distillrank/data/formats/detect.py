@@ -2,8 +2,10 @@
 
 The decision looks at file contents, not only names, so collections that are not laid out like the
 ones in the catalogue still load: a BEIR folder has ``corpus.jsonl``; TREC and SMART files start with
-``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a click log in the
-Yandex format has ``query<TAB>docs : clicks`` sessions, one as a table a header with ``session_id``,
+``<DOC>``/``<top>`` or ``.I``; svmlight rows look like ``label [qid:q] i:v ...``; a Yandex click log has
+``query<TAB>docs : clicks`` sessions (the PyClick sample, :mod:`~distillrank.data.formats.yandex`) or
+``SessionID<TAB>TimePassed<TAB>Q|C<TAB>...`` actions (the original WSCD 2011 log,
+:mod:`~distillrank.data.formats.yandex_original`), one as a table a header with ``session_id``,
 ``qid``, ``position``, ``docno`` and ``click`` (:mod:`~distillrank.data.formats.clicktable`); an Open
 Bandit Dataset CSV has a ``propensity_score`` column; an interaction table has user and item columns (or
 JSON keys), or no header and a first row ``user item [rating [timestamp]]`` separated by ``::``, tabs,
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.data.formats.clicktable import is_click_table_header
+from distillrank.data.formats.yandex_original import is_yandex_original_line
 from distillrank.errors import DatasetNotFoundError
 from distillrank.io import open_text
 
@@ -70,7 +73,7 @@ def _file_kind(path: Path) -> str | None:
         return "bandit"
     if "<DOC>" in head or "<top>" in head.lower() or _SMART.match(head.lstrip()):
         return "text"
-    if _YANDEX.match(first):
+    if _YANDEX.match(first) or is_yandex_original_line(first):
         return "clicks"
     if _SVMLIGHT.match(first):
         return "ltr"
@@ -109,9 +112,9 @@ def detect_kind(path: str | Path) -> str:
         raise DatasetNotFoundError(
             f"{path}: no supported dataset format recognised ({shown}). Supported: BEIR folders, "
             "TREC (<DOC>/<top>/qrels), SMART (.I/.W), svmlight/LETOR, interaction tables (text or Parquet), "
-            "click logs (Yandex, Parquet or CSV/TSV), Open Bandit Dataset CSVs. An interaction table whose "
-            "columns cannot be told apart (check-ins, listening logs) loads with --columns (datasets info, "
-            "recsys distill), e.g. --columns user,timestamp,,,item."
+            "click logs (Yandex sample or original WSCD layout, Parquet or CSV/TSV), Open Bandit Dataset "
+            "CSVs. An interaction table whose columns cannot be told apart (check-ins, listening logs) "
+            "loads with --columns (datasets info, recsys distill), e.g. --columns user,timestamp,,,item."
         )
     return max(votes, key=lambda k: votes[k])
 

@@ -1,4 +1,7 @@
-"""The Yandex relevance-prediction (WSCD 2012) click-log sample, as shipped with PyClick.
+"""The Yandex relevance-prediction (WSCD 2011) click-log sample, as shipped with PyClick.
+
+This is PyClick's preprocessed layout; the challenge's original layout (one ``Q``/``C`` action per line)
+is read by :mod:`~distillrank.data.formats.yandex_original`.
 
 Each session is ``query<TAB>doc1,doc2,...,doc10 : clicked1 , clicked2`` (the click list may be empty:
 ``... :``). A physical line holds many sessions separated by ``;`` (in the sample, one line per query);
@@ -185,7 +188,8 @@ def read_yandex_folder(
     folder: str | Path, unknown_clicks: UnknownClicks = "warn", name: str | None = None
 ) -> SplitDataset[ClickLog]:
     """Read ``trainSample``/``testSample`` (or files named ``*train*``/``*test*``) as splits ``train``
-    and ``test``."""
+    and ``test``; a file in the original WSCD 2011 layout is read by
+    :func:`~distillrank.data.formats.yandex_original.read_yandex_original`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: not a folder of Yandex click-log files")
@@ -204,6 +208,17 @@ def read_yandex_folder(
         )
     files = single_file_per_split(folder, found)
     splits: dict[str, ClickLog] = {
-        s: read_yandex_clicklog(files[s], unknown_clicks) for s in ("train", "test") if s in files
+        s: _read_either_layout(files[s], unknown_clicks) for s in ("train", "test") if s in files
     }
     return SplitDataset(name or folder.name, splits, source=str(folder))
+
+
+def _read_either_layout(path: Path, unknown_clicks: UnknownClicks) -> ClickLog:
+    """A Yandex click-log file in the sample layout or the original one, by its first line."""
+    from distillrank.data.formats.yandex_original import is_yandex_original_line, read_yandex_original
+
+    with open_text(path) as f:
+        first = next((line for line in f if line.strip()), "")
+    if is_yandex_original_line(first):
+        return read_yandex_original(path, unknown_clicks)
+    return read_yandex_clicklog(path, unknown_clicks)
