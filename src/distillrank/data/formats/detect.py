@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distillrank.data.formats.clicktable import is_click_table_header
+from distillrank.data.formats.msmarco import CORPUS_NAME
 from distillrank.data.formats.yandex_original import is_yandex_original_line
 from distillrank.errors import DatasetNotFoundError
 from distillrank.io import open_text
@@ -100,7 +101,7 @@ def detect_kind(path: str | Path) -> str:
     path = Path(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     files = [f for f in files if not f.name.startswith(".")]
-    if path.is_dir() and any(f.name.startswith("corpus.jsonl") for f in files):
+    if path.is_dir() and any(f.name.startswith("corpus.jsonl") or CORPUS_NAME.match(f.name) for f in files):
         return "text"
     votes: dict[str, int] = {}
     for f in files[:200]:

@@ -1,8 +1,9 @@
 """Tell text-collection files apart by their first few kilobytes, and dispatch to the right reader.
 
 :func:`sniff_file` names what one file holds; :func:`detect_text_format` names the format of a folder
-(``"beir"``, ``"trec"`` or ``"smart"``); :func:`read_text_collection` reads it; :func:`read_qrels_file`
-reads any qrels file. The format modules import this one; it imports them only inside functions.
+(``"beir"``, ``"trec"``, ``"smart"`` or ``"msmarco"``); :func:`read_text_collection` reads it;
+:func:`read_qrels_file` reads any qrels file. The format modules import this one; it imports them only
+inside functions.
 """
 
 from __future__ import annotations
@@ -169,10 +170,11 @@ _FILE_FORMATS = {"jsonl": "beir", "trec-docs": "trec", "trec-topics": "trec", "s
 
 
 def detect_text_format(path: str | Path) -> str:
-    """``"beir"``, ``"trec"`` or ``"smart"``: the format of a collection folder (or of one file).
+    """``"beir"``, ``"trec"``, ``"smart"`` or ``"msmarco"``: the format of a collection folder (or of a file).
 
     A folder is BEIR if it holds ``corpus.jsonl(.gz)``, TREC if it holds ``<DOC>`` files, SMART if it holds
-    files of ``.I`` records.
+    files of ``.I`` records, MS MARCO if it holds a tab-separated corpus named like ``collection.tsv``
+    (:data:`~distillrank.data.formats.msmarco.CORPUS_NAME`).
 
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
@@ -197,18 +199,23 @@ def detect_text_format(path: str | Path) -> str:
             path, None, "holds both TREC <DOC> files and SMART .I files; pass the folder of one collection"
         )
     if not found:
+        from distillrank.data.formats.msmarco import find_tsv_corpus
+
+        if find_tsv_corpus(path) is not None:
+            return "msmarco"
         raise DataFormatError(
             path,
             None,
-            "no text collection found: expected corpus.jsonl (BEIR), files with <DOC> (TREC) "
-            "or files of .I records (SMART)",
+            "no text collection found: expected corpus.jsonl (BEIR), files with <DOC> (TREC), "
+            "files of .I records (SMART) or a tab-separated collection.tsv (MS MARCO)",
         )
     return found[0]
 
 
 def read_text_collection(path: str | Path, name: str | None = None) -> TextCollection:
-    """Read a BEIR, TREC or SMART collection folder, whichever :func:`detect_text_format` finds."""
+    """Read a BEIR, TREC, SMART or MS MARCO collection folder, whichever :func:`detect_text_format` finds."""
     from distillrank.data.formats.beir import read_beir
+    from distillrank.data.formats.msmarco import read_msmarco
     from distillrank.data.formats.smart import read_smart_collection
     from distillrank.data.formats.trec import read_trec_collection
 
@@ -218,5 +225,10 @@ def read_text_collection(path: str | Path, name: str | None = None) -> TextColle
         raise DataFormatError(
             path, None, f"a {fmt.upper()} file alone is not a collection: pass the folder that holds it"
         )
-    readers = {"beir": read_beir, "trec": read_trec_collection, "smart": read_smart_collection}
+    readers = {
+        "beir": read_beir,
+        "trec": read_trec_collection,
+        "smart": read_smart_collection,
+        "msmarco": read_msmarco,
+    }
     return readers[fmt](path, name=name)

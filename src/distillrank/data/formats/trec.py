@@ -505,14 +505,17 @@ def _need(files: dict[str, list[Path]], kinds: list[str], folder: Path, what: st
     return sorted(found)
 
 
-def merge_queries(parts: list[tuple[Path, Queries]]) -> Queries:
-    """Queries of several files in one, refusing an id found in two files."""
+def merge_queries(parts: list[tuple[Path, Queries]], *, same_text_ok: bool = False) -> Queries:
+    """Queries of several files in one, refusing an id found in two files (with ``same_text_ok``, only
+    an id found in two files with different texts)."""
     if len(parts) == 1:
         return parts[0][1]
     merged: dict[str, str] = {}
     origin: dict[str, Path] = {}
     for path, queries in parts:
         for qid, text in queries.items():
+            if same_text_ok and merged.get(qid) == text:
+                continue
             if qid in merged:
                 raise DataFormatError(path, None, f"duplicate query id {qid!r} (also in {origin[qid]})")
             merged[qid] = text
