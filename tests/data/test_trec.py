@@ -323,3 +323,14 @@ def test_ids_a_trec_line_cannot_hold_are_refused(tmp_path: Path, qid: str, docno
         write_trec_qrels(Qrels({qid: {docno: 1}}), tmp_path / "r")
     assert str(err.value) == expected
     assert not (tmp_path / "r").exists()
+
+
+def test_docs_drop_sgml_comments_and_decode_entities(write) -> None:
+    fr94 = (
+        "<DOC>\n<DOCNO> FR940104-0-00001 </DOCNO>\n<PARENT> FR940104-0-00001 </PARENT>\n<TEXT>\n"
+        "<!-- PJG FTAG 4700 -->\n\n<!-- PJG ITAG l=90 g=1 f=1 -->\n"
+        "<USDEPT>Department of Agriculture</USDEPT>\n"
+        "<!-- PJG /ITAG -->\nAT&amp;T's co&hyph;op under &sect; 1.2&blank;(a)\n</TEXT>\n</DOC>\n"
+    )
+    corpus = read_trec_docs(write("fr940104.0", fr94))
+    assert corpus["FR940104-0-00001"].text == "Department of Agriculture AT&T's co-op under § 1.2 (a)"

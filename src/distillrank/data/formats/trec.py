@@ -1,8 +1,8 @@
 """TREC formats: ``<DOC>`` documents, ``<top>`` topics, qrels, runs, and whole TREC-style collections.
 
 * documents: ``<DOC><DOCNO>id</DOCNO> ... </DOC>``; the title comes from ``<TITLE>``, ``<HEADLINE>`` or
-  ``<HEAD>``, the text from ``<TEXT>`` (or, without one, from everything else in the ``<DOC>``); tags are
-  stripped and whitespace is collapsed.
+  ``<HEAD>``, the text from ``<TEXT>`` (or, without one, from everything else in the ``<DOC>``); tags and
+  ``<!-- comments -->`` are stripped, entities (``&amp;``, ``&hyph;``) decoded and whitespace collapsed.
 * topics: ``<top><num>..</num><title>..</title><desc>..</desc><narr>..</narr></top>``, with closed tags
   (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), or a plain ``qid<TAB>text`` file.
 * qrels: ``qid iter docno rel`` (also read: ``qid docno rel`` and BEIR's TSV, see :func:`parse_qrels`).
@@ -13,6 +13,7 @@ Every error names the file and the 1-based line (:class:`~distillrank.errors.Dat
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import warnings
@@ -61,11 +62,23 @@ _TITLE = re.compile(r"<(" + "|".join(TITLE_TAGS) + r")>(.*?)</\1>", re.IGNORECAS
 _TAG = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>")
 _TOP = re.compile(r"<top>(.*?)</top>", re.IGNORECASE | re.DOTALL)
 _FIELD = re.compile(r"<([A-Za-z]+)>")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+TREC_ENTITIES = {"hyph": "-", "blank": " "}
+"""Entities of the TREC disks (the Federal Register's) that HTML does not define."""
+_TREC_ENTITY = re.compile(r"&(" + "|".join(TREC_ENTITIES) + r");", re.IGNORECASE)
 
 
 def _clean(s: str) -> str:
-    """Strip SGML tags and collapse whitespace."""
-    return " ".join(_TAG.sub(" ", s).split())
+    """Strip SGML comments and tags, decode character entities (:func:`_unescape`), collapse whitespace."""
+    return " ".join(_unescape(_TAG.sub(" ", _COMMENT.sub(" ", s))).split())
+
+
+def _unescape(s: str) -> str:
+    """Decode HTML entities (``&amp;``, ``&sect;``) and the TREC disks' own (``&hyph;``, ``&blank;``)."""
+    if "&" not in s:
+        return s
+    return html.unescape(_TREC_ENTITY.sub(lambda m: TREC_ENTITIES[m.group(1).lower()], s))
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
