@@ -158,3 +158,11 @@ def test_gzipped_qrels_are_a_split_too(write) -> None:
         DataFormatError, match=r"more than one file for split 'test': test\.tsv, test\.tsv\.gz"
     ):
         read_beir(folder)
+
+
+def test_a_folder_of_beir_folders_names_them(write, tmp_path: Path) -> None:
+    for sub in ("android", "english"):  # CQADupStack's layout, or a folder of downloaded BEIR datasets
+        write(f"cqadupstack/{sub}/corpus.jsonl", CORPUS)
+    with pytest.raises(DataFormatError) as e:
+        read_text_collection(tmp_path / "cqadupstack")
+    assert "holds 2 BEIR collection folder(s) (android, english); pass one of them" in str(e.value)

@@ -203,6 +203,7 @@ def detect_text_format(path: str | Path) -> str:
 
         if find_tsv_corpus(path) is not None:
             return "msmarco"
+        _refuse_parent_of_beir_folders(path)
         raise DataFormatError(
             path,
             None,
@@ -210,6 +211,20 @@ def detect_text_format(path: str | Path) -> str:
             "files of .I records (SMART) or a tab-separated collection.tsv (MS MARCO)",
         )
     return found[0]
+
+
+def _refuse_parent_of_beir_folders(folder: Path) -> None:
+    """Name the BEIR collections in the subfolders of ``folder`` (CQADupStack's ``android/``, ``english/``,
+    or a folder of downloaded BEIR datasets), if there are any, in a :class:`DataFormatError`."""
+    nested = sorted({p.parent.relative_to(folder) for n in BEIR_NAMES for p in folder.rglob(n)})
+    if nested:
+        shown = ", ".join(str(p) for p in nested[:6]) + (", ..." if len(nested) > 6 else "")
+        raise DataFormatError(
+            folder,
+            None,
+            f"not a collection itself, but holds {len(nested)} BEIR collection folder(s) ({shown}); "
+            "pass one of them",
+        )
 
 
 def read_text_collection(path: str | Path, name: str | None = None) -> TextCollection:
