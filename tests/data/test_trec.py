@@ -334,3 +334,30 @@ def test_docs_drop_sgml_comments_and_decode_entities(write) -> None:
     )
     corpus = read_trec_docs(write("fr940104.0", fr94))
     assert corpus["FR940104-0-00001"].text == "Department of Agriculture AT&T's co-op under § 1.2 (a)"
+
+
+XML_TOPICS = """<topics task="COVIDSearch" batch="5">
+  <topic number="1">
+    <query>coronavirus origin</query>
+    <question>what is the origin of COVID-19</question>
+    <narrative>seeking range of information about the SARS-CoV-2 virus's origin</narrative>
+  </topic>
+  <topic number="2" type="faceted">
+    <query>obama family tree</query>
+    <description>Find information on President
+    Barack Obama's family history.</description>
+    <subtopic number="1" type="nav">Find the TIME magazine photo essay.</subtopic>
+  </topic>
+</topics>
+"""
+
+
+def test_xml_topics_of_trec_covid_and_the_web_track(write) -> None:
+    path = write("topics-rnd5.xml", XML_TOPICS)
+    assert sniff_file(path) == "trec-topics"
+    assert dict(read_trec_topics(path)) == {"1": "coronavirus origin", "2": "obama family tree"}
+    desc = read_trec_topics(path, field="desc")
+    assert desc["1"] == "what is the origin of COVID-19"
+    assert desc["2"] == "Find information on President Barack Obama's family history."
+    with pytest.raises(DataFormatError, match=r"topics-rnd5.xml:7: topic '2' has no <narr> or <narrative>"):
+        read_trec_topics(path, field="narr")

@@ -30,7 +30,7 @@ BEIR_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
 
 _DOC = re.compile(r"<DOC>", re.IGNORECASE)
 _DOCNO = re.compile(r"<DOCNO>", re.IGNORECASE)
-_TOP = re.compile(r"<top>", re.IGNORECASE)
+_TOP = re.compile(r"<top>|<topic\b", re.IGNORECASE)
 _SMART = re.compile(r"\.I(\s|$)")
 
 

@@ -4,7 +4,8 @@
   ``<HEAD>``, the text from ``<TEXT>`` (or, without one, from everything else in the ``<DOC>``); tags and
   ``<!-- comments -->`` are stripped, entities (``&amp;``, ``&hyph;``) decoded and whitespace collapsed.
 * topics: ``<top><num>..</num><title>..</title><desc>..</desc><narr>..</narr></top>``, with closed tags
-  (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), or a plain ``qid<TAB>text`` file.
+  (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), XML ``<topic number="1"><query>..``
+  (TREC-COVID, Web track), or a plain ``qid<TAB>text`` file.
 * qrels: ``qid iter docno rel`` (also read: ``qid docno rel`` and BEIR's TSV, see :func:`parse_qrels`).
 * runs: ``qid Q0 docno rank score tag``.
 
@@ -61,6 +62,17 @@ _TEXT = re.compile(r"<TEXT>(.*?)</TEXT>", re.IGNORECASE | re.DOTALL)
 _TITLE = re.compile(r"<(" + "|".join(TITLE_TAGS) + r")>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>")
 _TOP = re.compile(r"<top>(.*?)</top>", re.IGNORECASE | re.DOTALL)
+_XML_TOPIC = re.compile(r"<topic\b([^>]*)>(.*?)</topic>", re.IGNORECASE | re.DOTALL)
+_XML_NUMBER = re.compile(r"""\bnumber\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+_XML_FIELD = re.compile(r"<([A-Za-z]+)\b[^>]*>(.*?)</\1>", re.DOTALL)
+
+XML_TOPIC_FIELDS = {
+    "title": ("title", "query"),
+    "desc": ("desc", "description", "question"),
+    "narr": ("narr", "narrative"),
+}
+"""Topic field -> the element names that hold it in XML topics (TREC-COVID, the Web and Deep Learning
+tracks: ``<topic number="1"><query>..</query><question>..</question><narrative>..</narrative></topic>``)."""
 _FIELD = re.compile(r"<([A-Za-z]+)>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
@@ -202,7 +214,8 @@ def add_query(
 
 
 def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
-    """Read TREC topics (``<top>`` blocks, closed or classic unclosed tags) or a ``qid<TAB>text`` file.
+    """Read TREC topics (``<top>`` blocks, closed or classic unclosed tags; or XML ``<topic number="N">``
+    elements) or a ``qid<TAB>text`` file.
 
     Args:
         path: the topics file (``.gz`` ok).
@@ -218,6 +231,8 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
     if not _TOP.search(text):
+        if _XML_TOPIC.search(text):
+            return _read_xml_topics(path, text, wanted)
         return _read_tsv_topics(path, text)
     line, pos = 1, 0
     for m in _TOP.finditer(text):
@@ -231,6 +246,33 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
         if missing:
             raise DataFormatError(path, line, f"topic {qid!r} has no <{missing[0]}>")
         add_query(queries, lines, qid, " ".join(fields[f] for f in wanted).strip(), path, line)
+    return Queries(queries)
+
+
+def _read_xml_topics(path: Path, text: str, wanted: list[str]) -> Queries:
+    """Queries of ``<topic number="N">`` elements; each wanted field is read from the first of its
+    :data:`XML_TOPIC_FIELDS` elements the topic has (``title`` from ``<title>`` or ``<query>``)."""
+    queries: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    line, pos = 1, 0
+    for m in _XML_TOPIC.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        number = _XML_NUMBER.search(m.group(1))
+        if number is None:
+            raise DataFormatError(path, line, '<topic> has no number="..." attribute')
+        qid = number.group(1)
+        fields: dict[str, str] = {}
+        for f in _XML_FIELD.finditer(m.group(2)):
+            fields.setdefault(f.group(1).lower(), _clean(f.group(2)))
+        parts = []
+        for want in wanted:
+            names = XML_TOPIC_FIELDS.get(want, (want,))
+            found = next((fields[n] for n in names if n in fields), None)
+            if found is None:
+                raise DataFormatError(path, line, f"topic {qid!r} has no <{'> or <'.join(names)}>")
+            parts.append(found)
+        add_query(queries, lines, qid, " ".join(parts).strip(), path, line)
     return Queries(queries)
 
 
