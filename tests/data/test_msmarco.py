@@ -71,7 +71,23 @@ def test_tsv_corpus_widths_and_errors(write) -> None:
 
 @pytest.mark.parametrize(
     ("name", "split"),
-    [("qrels.train.tsv", "train"), ("qrels.dev.small.tsv", "dev"), ("2019qrels-pass.txt", "test")],
+    [
+        ("qrels.train.tsv", "train"),
+        ("qrels.dev.small.tsv", "dev"),
+        ("msmarco-doctrain-qrels.tsv.gz", "train"),
+        ("2019qrels-pass.txt", "test"),
+    ],
 )
 def test_qrels_split_from_file_name(name: str, split: str) -> None:
     assert qrels_split(Path(name)) == split
+
+
+def test_document_release_layout(write) -> None:
+    write("docs/msmarco-docs.tsv", "D1\thttp://a.org/\tTitle one\tBody one\nD2\thttp://b.org/\t\tBody two\n")
+    write("docs/msmarco-docs-lookup.tsv", "D1\t0\t0\nD2\t40\t40\n")
+    write("docs/msmarco-doctrain-queries.tsv", "1185869\t)what was the immediate impact of the success\n")
+    write("docs/msmarco-doctrain-qrels.tsv", "1185869 0 D1 1\n")
+    write("docs/msmarco-docdev-queries.tsv", "174249\tdoes xpress bet charge to deposit money\n")
+    coll = read_msmarco(write("docs/msmarco-docdev-qrels.tsv", "174249 0 D2 1\n").parent)
+    assert coll.splits == ["dev", "train"]
+    assert (coll.corpus["D2"].title, coll.corpus["D2"].text) == ("", "Body two")

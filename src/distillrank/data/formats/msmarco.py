@@ -10,9 +10,10 @@ Layout of the MS MARCO passage release (and of the TREC Deep Learning tracks bui
 
 The corpus file is found by its name (:data:`CORPUS_NAME`); its rows are ``id<TAB>text``, ``id<TAB>title
 <TAB>text`` or, as in ``msmarco-docs.tsv``, ``id<TAB>url<TAB>title<TAB>body``. Queries and qrels files are
-found by their contents (:func:`~distillrank.data.formats.sniff.sniff_file`). Each qrels file is the split
+found by their contents (:func:`~distillrank.data.formats.sniff.sniff_file`; of the files that look like
+qrels, those with ``rel`` in their names when there are some). Each qrels file is the split
 named by the first of :data:`SPLIT_WORDS` in its file name (``qrels.dev.small.tsv`` is ``dev``,
-``2019qrels-pass.txt`` is ``test``).
+``msmarco-doctrain-qrels.tsv`` ``train``, ``2019qrels-pass.txt`` ``test``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ from distillrank.io import open_text
 __all__ = ["CORPUS_NAME", "SPLIT_WORDS", "find_tsv_corpus", "qrels_split", "read_msmarco", "read_tsv_corpus"]
 
 CORPUS_NAME = re.compile(
-    r"^(msmarco[-_.])?(collection|corpus|docs|documents|passages?)([-_.][^/]*)?\.tsv(\.gz)?$", re.IGNORECASE
+    r"^(?!.*lookup)(msmarco[-_.])?(collection|corpus|docs|documents|passages?)([-_.][^/]*)?\.tsv(\.gz)?$",
+    re.IGNORECASE,
 )
-"""File names of a tab-separated corpus: ``collection.tsv``, ``corpus.tsv.gz``, ``msmarco-docs.tsv``, ..."""
+"""File names of a tab-separated corpus: ``collection.tsv``, ``corpus.tsv.gz``, ``msmarco-docs.tsv``, ...
+(not ``msmarco-docs-lookup.tsv``, the offsets into ``msmarco-docs.tsv``)."""
 
-SPLIT_WORDS = ("train", "dev", "valid", "validation", "test", "eval")
-"""Words of a qrels file name that name its split; a file with none of them is split ``test``."""
+SPLIT_WORDS = ("train", "dev", "valid", "test", "eval")
+"""What a qrels file name says its split is: the first of these in the name (``msmarco-doctrain-qrels.tsv``
+is ``train``); a file with none of them is split ``test``."""
+_SPLIT = re.compile("|".join(SPLIT_WORDS))
 
 _COLUMNS = {2: (None, 1), 3: (1, 2), 4: (2, 3)}  # columns -> (title column or None, text column)
 
@@ -100,9 +105,9 @@ def read_tsv_corpus(path: str | Path) -> Corpus:
 
 
 def qrels_split(path: Path) -> str:
-    """The split a qrels file holds, from the first of :data:`SPLIT_WORDS` among the words of its name."""
-    words = re.split(r"[^a-z]+", path.name.lower())
-    return next((w for w in words if w in SPLIT_WORDS), "test")
+    """The split a qrels file holds: the first of :data:`SPLIT_WORDS` in its name, else ``test``."""
+    m = _SPLIT.search(path.name.lower())
+    return m.group(0) if m else "test"
 
 
 def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:
@@ -124,6 +129,7 @@ def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:
     files = group_files(folder)
     topics = sorted(p for k in ("tsv-topics", "trec-topics") for p in files.get(k, []) if p != corpus_path)
     qrels_files = sorted(files.get("qrels", []))
+    qrels_files = [p for p in qrels_files if "rel" in p.name.lower()] or qrels_files  # not a lookup table
     if not topics:
         raise DatasetNotFoundError(f"{folder}: no query files (qid<TAB>text) found in this folder")
     if not qrels_files:
