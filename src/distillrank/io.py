@@ -1,10 +1,12 @@
-"""File helpers shared by every writer: atomic writes and transparent decompression."""
+"""File helpers shared by every reader and writer: atomic writes and transparent decompression."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import os
 import tempfile
 from collections.abc import Iterator
@@ -57,12 +59,41 @@ def read_versioned_json(path: Path, fmt: str, version: int, *, what: str, noun: 
     return meta
 
 
-def open_text(path: str | Path) -> IO[str]:
-    """Open a text file for reading, decompressing ``.gz`` transparently.
+COMPRESSION_MAGIC: dict[bytes, str] = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x1f\x9d": "compress (.Z)",
+    b"(\xb5/\xfd": "zstd",
+    b"7z\xbc\xaf'\x1c": "7-Zip",
+}
+"""Leading bytes of compressed files -> the compression; :func:`open_text` reads gzip, bzip2 and xz."""
 
-    UTF-8, bad bytes replaced; a leading byte order mark (as Windows editors write) is dropped.
+
+def compression(path: str | Path) -> str | None:
+    """The compression of a file by its leading bytes (:data:`COMPRESSION_MAGIC`), ``None`` when none (or
+    when the file cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return next((name for magic, name in COMPRESSION_MAGIC.items() if head.startswith(magic)), None)
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open a text file for reading, decompressing gzip, bzip2 and xz transparently.
+
+    The compression is told by the file's first bytes, not its name (``.gz``, or the TREC disks'
+    ``fr940104.0z`` recompressed with gzip). UTF-8, bad bytes replaced; a leading byte order mark (as
+    Windows editors write) is dropped.
     """
     path = Path(path)
-    if path.suffix == ".gz":
+    kind = compression(path) if path.is_file() else None
+    if kind == "gzip" or (kind is None and path.suffix == ".gz"):  # (a missing .gz file: gzip's error)
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    if kind == "bzip2":
+        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    if kind == "xz":
+        return io.TextIOWrapper(lzma.open(path, "rb"), encoding="utf-8-sig", errors="replace")
     return open(path, encoding="utf-8-sig", errors="replace")

@@ -361,3 +361,24 @@ def test_xml_topics_of_trec_covid_and_the_web_track(write) -> None:
     assert desc["2"] == "Find information on President Barack Obama's family history."
     with pytest.raises(DataFormatError, match=r"topics-rnd5.xml:7: topic '2' has no <narr> or <narrative>"):
         read_trec_topics(path, field="narr")
+
+
+def test_documents_compressed_by_any_name_are_read_and_unreadable_ones_named(write, tmp_path: Path) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    write("disks/topics.301", CLASSIC_TOPICS)
+    write("disks/qrels.robust", "051 0 FT1 1\n301 0 FR2 1\n301 0 LA3 2\n")
+    ft, fr, la = (
+        f"<DOC>\n<DOCNO> {d} </DOCNO>\n<TEXT>\nairbus {d}\n</TEXT>\n</DOC>\n" for d in ("FT1", "FR2", "LA3")
+    )
+    (tmp_path / "disks/ft911_1.bz2").write_bytes(bz2.compress(ft.encode()))
+    (tmp_path / "disks/fr940104.0z").write_bytes(gzip.compress(fr.encode()))  # gzip whatever the name
+    (tmp_path / "disks/la010189.xz").write_bytes(lzma.compress(la.encode()))
+    assert read_trec_collection(tmp_path / "disks").corpus.docnos == ["FR2", "FT1", "LA3"]
+    (tmp_path / "disks/cr93e.0z").write_bytes(b"\x1f\x9d\x90<DOC>")  # Unix compress (LZW): not readable
+    with pytest.warns(
+        DataWarning, match=r"skipped 1 file\(s\) compressed .*: cr93e\.0z \(compress \(\.Z\)\)"
+    ):
+        read_trec_collection(tmp_path / "disks")

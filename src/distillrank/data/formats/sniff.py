@@ -9,11 +9,12 @@ inside functions.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 from distillrank.data.collection import Qrels, TextCollection
-from distillrank.errors import DataFormatError, DatasetNotFoundError
-from distillrank.io import open_text
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+from distillrank.io import compression, open_text
 
 __all__ = [
     "detect_text_format",
@@ -153,16 +154,29 @@ def data_files(folder: Path) -> list[Path]:
     return out
 
 
-def group_files(folder: str | Path) -> dict[str, list[Path]]:
-    """The data files under ``folder`` grouped by :func:`sniff_file` kind (unrecognised ones left out)."""
+def group_files(folder: str | Path, *, warn: bool = True) -> dict[str, list[Path]]:
+    """The data files under ``folder`` grouped by :func:`sniff_file` kind (unrecognised ones left out; one
+    :class:`DataWarning`, unless ``warn`` is false, names those compressed in a way
+    :func:`~distillrank.io.open_text` cannot read)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: no such folder")
     groups: dict[str, list[Path]] = {}
+    unreadable: list[str] = []
     for p in data_files(folder):
         kind = sniff_file(p)
         if kind is not None:
             groups.setdefault(kind, []).append(p)
+        elif (how := compression(p)) not in (None, "gzip", "bzip2", "xz"):
+            unreadable.append(f"{p.relative_to(folder)} ({how})")
+    if unreadable and warn:
+        shown = ", ".join(unreadable[:5]) + (", ..." if len(unreadable) > 5 else "")
+        warnings.warn(
+            f"{folder}: skipped {len(unreadable)} file(s) compressed in a way that cannot be read here "
+            f"(gzip, bzip2 and xz can): {shown}; decompress them to use them",
+            DataWarning,
+            stacklevel=2,
+        )
     return groups
 
 
@@ -192,7 +206,7 @@ def detect_text_format(path: str | Path) -> str:
         return fmt
     if any((path / n).is_file() for n in BEIR_NAMES):
         return "beir"
-    kinds = group_files(path)
+    kinds = group_files(path, warn=False)  # (the reader warns)
     found = [fmt for kind, fmt in (("trec-docs", "trec"), ("smart", "smart")) if kind in kinds]
     if len(found) == 2:
         raise DataFormatError(
