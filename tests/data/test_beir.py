@@ -166,3 +166,21 @@ def test_a_folder_of_beir_folders_names_them(write, tmp_path: Path) -> None:
     with pytest.raises(DataFormatError) as e:
         read_text_collection(tmp_path / "cqadupstack")
     assert "holds 2 BEIR collection folder(s) (android, english); pass one of them" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "qrels",
+    [
+        "q1\td1\t1\nq2\td2\t2\n",  # no header
+        "q1\td 1\t1\nq2\td2\t2\n",  # no header, an id with a space
+        "query-id corpus-id score\nq1 d1 1\nq2 d2 2\n",  # separated by spaces
+        "q1 0 d1 1\nq2 0 d2 2\n",  # TREC lines
+        "q1\t0\td1\t1\nq2\tQ0\td2\t2\n",  # TREC lines separated by tabs
+    ],
+)
+def test_qrels_tsv_in_other_layouts(write, qrels: str) -> None:
+    write("other/corpus.jsonl", CORPUS)
+    write("other/queries.jsonl", QUERIES)
+    coll = read_beir(write("other/qrels/test.tsv", qrels).parent.parent)
+    d1 = "d 1" if "d 1" in qrels else "d1"
+    assert coll.get_qrels("test").to_dict() == {"q1": {d1: 1}, "q2": {"d2": 2}}

@@ -21,9 +21,10 @@ from typing import Any
 
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats._split_files import single_file_per_split
+from distillrank.data.formats.sniff import qrels_layout
 from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError
-from distillrank.io import atomic_write
+from distillrank.io import atomic_write, open_text
 
 try:
     import orjson
@@ -140,8 +141,24 @@ def read_beir_queries(path: str | Path) -> Queries:
 
 
 def read_beir_qrels(path: str | Path) -> Qrels:
-    """Read one BEIR qrels TSV (header ``query-id corpus-id score``)."""
-    return parse_qrels(path, "beir")
+    """Read one BEIR qrels TSV (``query-id corpus-id score``, with or without its header line).
+
+    A file of another qrels layout (``qid 0 docno rel`` TREC lines, or three columns separated by spaces, as
+    some tools write ``qrels/test.tsv``) is read in that layout
+    (:func:`~distillrank.data.formats.sniff.qrels_layout`).
+    """
+    path = Path(path)
+    if len(_first_line(path).rstrip("\r\n").split("\t")) == 3:  # BEIR's own (its ids may hold spaces)
+        return parse_qrels(path, "beir")
+    return parse_qrels(path, qrels_layout(path))
+
+
+def _first_line(path: Path) -> str:
+    """The first non-blank line of a file (``""`` for none)."""
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file")
+    with open_text(path) as f:
+        return next((line for line in f if line.strip()), "")
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:

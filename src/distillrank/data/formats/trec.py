@@ -311,8 +311,9 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
 
     Layouts: ``"trec"`` (``qid iter docno rel``), ``"triple"`` (``qid docno rel``), ``"beir"`` (tab-separated
     ``query-id corpus-id score`` with a header line), ``"cisi"`` (``qid docno 0 0.0``: every listed pair is
-    relevant, label 1). Blank lines are skipped. A pair judged twice with the same label is kept once (with
-    a :class:`DataWarning`); with different labels it is an error.
+    relevant, label 1). Blank lines are skipped, and so is a header line (a first line whose last column is
+    not a number) in the ``"beir"`` and ``"triple"`` layouts. A pair judged twice with the same label is
+    kept once (with a :class:`DataWarning`); with different labels it is an error.
     """
     path = Path(path)
     n_cols, qcol, dcol, rcol, desc = QRELS_LAYOUTS[layout]
@@ -322,7 +323,7 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
     repeats = 0
     for i, (n, raw) in enumerate(_data_lines(path)):
         parts = raw.rstrip("\r\n").split(sep) if sep else raw.split()
-        if i == 0 and layout == "beir" and _is_header(parts):
+        if i == 0 and layout in ("beir", "triple") and _is_header(parts):
             continue
         if len(parts) != n_cols:
             raise DataFormatError(path, n, f"expected {n_cols} columns ({desc}), found {len(parts)}")
