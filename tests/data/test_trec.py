@@ -382,3 +382,12 @@ def test_documents_compressed_by_any_name_are_read_and_unreadable_ones_named(wri
         DataWarning, match=r"skipped 1 file\(s\) compressed .*: cr93e\.0z \(compress \(\.Z\)\)"
     ):
         read_trec_collection(tmp_path / "disks")
+
+
+def test_msmarco_run_is_read_by_rank(write) -> None:
+    path = write("run.dev.small.tsv", "1048585\t7187158\t1\n1048585\t7187157\t2\n2\t12\t1\n")
+    run = read_trec_run(path)
+    assert run.name == "run.dev.small"
+    assert [d for d, _ in run.ranked("1048585")] == ["7187158", "7187157"]
+    with pytest.raises(DataFormatError, match=r"run.tsv:2: expected 3 columns \(qid docno rank, an MS MARCO"):
+        read_trec_run(write("run.tsv", "1\t7\t1\n1 Q0 8 2 0.5 tag\n"))

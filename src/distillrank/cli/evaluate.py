@@ -20,7 +20,11 @@ from distillrank.errors import DistillrankError
 def evaluate(
     run: Annotated[
         list[Path],
-        typer.Option("--run", "-r", help="TREC run file; repeat to compare (the first is the baseline)."),
+        typer.Option(
+            "--run",
+            "-r",
+            help="TREC (or MS MARCO qid docno rank) run file; repeat to compare (the first is the baseline).",
+        ),
     ],
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="Catalogue name or path (gives the qrels).")

@@ -7,7 +7,7 @@
   (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), XML ``<topic number="1"><query>..``
   (TREC-COVID, Web track), or a plain ``qid<TAB>text`` file.
 * qrels: ``qid iter docno rel`` (also read: ``qid docno rel`` and BEIR's TSV, see :func:`parse_qrels`).
-* runs: ``qid Q0 docno rank score tag``.
+* runs: ``qid Q0 docno rank score tag`` (also read: MS MARCO's ``qid docno rank``).
 
 Every error names the file and the 1-based line (:class:`~distillrank.errors.DataFormatError`).
 """
@@ -375,11 +375,12 @@ def write_trec_qrels(qrels: Qrels, path: str | Path) -> None:
 
 
 def read_trec_run(path: str | Path, name: str | None = None) -> Run:
-    """Read a TREC run ``qid Q0 docno rank score tag`` (``.gz`` ok).
+    """Read a TREC run ``qid Q0 docno rank score tag`` (``.gz`` ok), or an MS MARCO run ``qid docno rank``.
 
     The run's name is ``name``, else the tag of the first line. Ranks are checked (integers, no two
     documents with the same rank in a query) but the order comes from the scores, as in trec_eval;
-    equal scores with distinct ranks are legal.
+    equal scores with distinct ranks are legal. A file whose first line has 3 columns is an MS MARCO run
+    (what Pyserini writes with ``--output-format msmarco``): its score is minus the rank.
 
     Raises:
         DataFormatError: wrong column count, a non-integer rank, a non-numeric or non-finite score, a
@@ -390,14 +391,19 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     doc_lines: dict[str, dict[str, int]] = {}
     rank_lines: dict[str, dict[int, int]] = {}
     tag = None
+    width = 0
     for n, raw in _data_lines(path):
         parts = raw.split()
-        if len(parts) != 6:
-            raise DataFormatError(
-                path, n, f"expected 6 columns (qid Q0 docno rank score tag), found {len(parts)}"
-            )
-        qid, _, docno, rank_s, score_s, line_tag = parts
-        tag = tag or line_tag
+        width = width or (3 if len(parts) == 3 else 6)
+        if len(parts) != width:
+            what = "qid Q0 docno rank score tag" if width == 6 else "qid docno rank, an MS MARCO run"
+            raise DataFormatError(path, n, f"expected {width} columns ({what}), found {len(parts)}")
+        if width == 3:
+            qid, docno, rank_s = parts
+            score_s = f"-{rank_s}"
+        else:
+            qid, _, docno, rank_s, score_s, line_tag = parts
+            tag = tag or line_tag
         try:
             rank = int(rank_s)
         except ValueError:
