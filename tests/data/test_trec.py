@@ -391,3 +391,18 @@ def test_msmarco_run_is_read_by_rank(write) -> None:
     assert [d for d, _ in run.ranked("1048585")] == ["7187158", "7187157"]
     with pytest.raises(DataFormatError, match=r"run.tsv:2: expected 3 columns \(qid docno rank, an MS MARCO"):
         read_trec_run(write("run.tsv", "1\t7\t1\n1 Q0 8 2 0.5 tag\n"))
+
+
+def test_fbis_and_wsj_titles(write) -> None:
+    fbis = (
+        '<DOC>\n<DOCNO> FBIS3-1 </DOCNO>\n<HT>  "cr00000011094001" </HT>\n<HEADER>\n'
+        "<H2>   March Reports </H2>\n<DATE1>  1 March 1994 </DATE1>\nArticle Type:FBIS\n"
+        "<H3> <TI>      FBIS Daily Report Highlights </TI></H3>\n"
+        "</HEADER>\n<TEXT>\n<F P=102> BK0103102094 </F> Highlights of the report.\n</TEXT>\n</DOC>\n"
+        "<DOC>\n<DOCNO> WSJ870324-0001 </DOCNO>\n<HL> John Blair Is Near Accord </HL>\n<TEXT>\nJohn Blair.\n"
+        "</TEXT>\n</DOC>\n"
+    )
+    corpus = read_trec_docs(write("fbis3.1", fbis))
+    assert corpus["FBIS3-1"].title == "FBIS Daily Report Highlights"
+    assert corpus["FBIS3-1"].text == "BK0103102094 Highlights of the report."
+    assert corpus["WSJ870324-0001"].title == "John Blair Is Near Accord"

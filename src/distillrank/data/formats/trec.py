@@ -1,8 +1,9 @@
 """TREC formats: ``<DOC>`` documents, ``<top>`` topics, qrels, runs, and whole TREC-style collections.
 
-* documents: ``<DOC><DOCNO>id</DOCNO> ... </DOC>``; the title comes from ``<TITLE>``, ``<HEADLINE>`` or
-  ``<HEAD>``, the text from ``<TEXT>`` (or, without one, from everything else in the ``<DOC>``); tags and
-  ``<!-- comments -->`` are stripped, entities (``&amp;``, ``&hyph;``) decoded and whitespace collapsed.
+* documents: ``<DOC><DOCNO>id</DOCNO> ... </DOC>``; the title comes from the :data:`TITLE_TAGS`
+  (``<TITLE>``, ``<HEADLINE>``, FBIS's ``<TI>``, ...), the text from ``<TEXT>`` (or, without one, from
+  everything else in the ``<DOC>``); tags and ``<!-- comments -->`` are stripped, entities (``&amp;``,
+  ``&hyph;``) decoded and whitespace collapsed.
 * topics: ``<top><num>..</num><title>..</title><desc>..</desc><narr>..</narr></top>``, with closed tags
   (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), XML ``<topic number="1"><query>..``
   (TREC-COVID, Web track), or a plain ``qid<TAB>text`` file.
@@ -53,7 +54,8 @@ QRELS_LAYOUTS: dict[str, tuple[int, int, int, int | None, str]] = {
     "cisi": (4, 0, 1, None, "qid docno 0 0.0"),
 }
 
-TITLE_TAGS = ("TITLE", "HEADLINE", "HEAD")
+TITLE_TAGS = ("TITLE", "HEADLINE", "HEAD", "TI", "HL")
+"""Tags that hold a document's title: ``<HEADLINE>`` (FT, LA Times), ``<TI>`` (FBIS), ``<HL>`` (WSJ), ..."""
 TOPIC_LABELS = {"num": "number:", "title": "topic:", "desc": "description:", "narr": "narrative:"}
 
 _DOC_TAG = re.compile(r"<(/?)DOC>", re.IGNORECASE)
