@@ -361,6 +361,8 @@ def test_xml_topics_of_trec_covid_and_the_web_track(write) -> None:
     assert desc["2"] == "Find information on President Barack Obama's family history."
     with pytest.raises(DataFormatError, match=r"topics-rnd5.xml:7: topic '2' has no <narr> or <narrative>"):
         read_trec_topics(path, field="narr")
+    ntcir = write("ntcir.xml", "<TOPIC>\n<NUM>0001</NUM>\n<TITLE>digital libraries</TITLE>\n</TOPIC>\n")
+    assert dict(read_trec_topics(ntcir)) == {"0001": "digital libraries"}
 
 
 def test_documents_compressed_by_any_name_are_read_and_unreadable_ones_named(write, tmp_path: Path) -> None:

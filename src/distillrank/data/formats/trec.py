@@ -252,21 +252,22 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
 
 
 def _read_xml_topics(path: Path, text: str, wanted: list[str]) -> Queries:
-    """Queries of ``<topic number="N">`` elements; each wanted field is read from the first of its
-    :data:`XML_TOPIC_FIELDS` elements the topic has (``title`` from ``<title>`` or ``<query>``)."""
+    """Queries of ``<topic number="N">`` elements (or ``<topic><num>N</num>``, as NTCIR's); each wanted
+    field is read from the first of its :data:`XML_TOPIC_FIELDS` elements the topic has (``title`` from
+    ``<title>`` or ``<query>``)."""
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
     line, pos = 1, 0
     for m in _XML_TOPIC.finditer(text):
         line += text.count("\n", pos, m.start())
         pos = m.start()
-        number = _XML_NUMBER.search(m.group(1))
-        if number is None:
-            raise DataFormatError(path, line, '<topic> has no number="..." attribute')
-        qid = number.group(1)
         fields: dict[str, str] = {}
         for f in _XML_FIELD.finditer(m.group(2)):
             fields.setdefault(f.group(1).lower(), _clean(f.group(2)))
+        number = _XML_NUMBER.search(m.group(1))
+        qid = number.group(1) if number else fields.get("num", "").removeprefix("Number:").strip()
+        if not qid:
+            raise DataFormatError(path, line, '<topic> has neither a number="..." attribute nor a <num>')
         parts = []
         for want in wanted:
             names = XML_TOPIC_FIELDS.get(want, (want,))
