@@ -408,3 +408,12 @@ def test_fbis_and_wsj_titles(write) -> None:
     assert corpus["FBIS3-1"].title == "FBIS Daily Report Highlights"
     assert corpus["FBIS3-1"].text == "BK0103102094 Highlights of the report."
     assert corpus["WSJ870324-0001"].title == "John Blair Is Near Accord"
+
+
+def test_an_msmarco_run_in_the_folder_is_not_taken_for_qrels(write) -> None:
+    folder = _vaswani_like(write)
+    ranks = "".join(f"{q}\t{d}\t{r}\n" for q in (1, 2) for r, d in enumerate(range(20, 28), start=1))
+    assert sniff_file(write("coll/runs/bm25.tsv", ranks)) == "run"
+    assert sniff_file(write("grades", "1 d1 1\n1 d2 2\n1 d3 3\n1 d4 4\n1 d5 5\n2 d1 1\n2 d2 3\n")) == "qrels"
+    with pytest.warns(DataWarning):
+        assert read_trec_collection(folder).get_qrels("test").n_judgements == 3

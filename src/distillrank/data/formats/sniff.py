@@ -66,14 +66,26 @@ def _table_kind(lines: list[str]) -> str | None:
         if widths == {2} and not all(_is_number(f[1]) for f in fields):
             return "tsv-topics"
         if widths == {3} and all(_is_number(f[2]) for f in fields[1:]):
-            return "qrels"
+            return "run" if _ranked(fields) else "qrels"
     rows = [line.split() for line in lines]
     widths = {len(r) for r in rows}
     if widths == {6} and all(_is_number(r[3]) and _is_number(r[4]) for r in rows):
         return "run"
     if len(widths) == 1 and widths <= {3, 4} and all(_is_number(r[-1]) for r in rows):
-        return "qrels"
+        return "run" if widths == {3} and _ranked(rows) else "qrels"
     return None
+
+
+def _ranked(rows: list[list[str]]) -> bool:
+    """Whether ``qid docno n`` rows are an MS MARCO run rather than qrels: each query's third column counts
+    ``1, 2, 3, ...`` in file order, and some query reaches 5 (more than a relevance grade)."""
+    seen: dict[str, int] = {}
+    for r in rows:
+        expected = seen.get(r[0], 0) + 1
+        if r[2] != str(expected):
+            return False
+        seen[r[0]] = expected
+    return max(seen.values(), default=0) >= 5
 
 
 def sniff_file(path: str | Path) -> str | None:
@@ -81,7 +93,8 @@ def sniff_file(path: str | Path) -> str | None:
 
     Returns one of ``"trec-docs"`` (``<DOC>``), ``"trec-topics"`` (``<top>``), ``"smart"`` (starts with
     ``.I``), ``"jsonl"``, ``"qrels"`` (3 or 4 columns, numeric last; or BEIR's TSV with header), ``"run"``
-    (6 columns), ``"tsv-topics"`` (``qid<TAB>text``), or ``None`` when it is none of these.
+    (6 columns, or MS MARCO's ``qid docno rank`` where each query's ranks count 1, 2, 3, ...),
+    ``"tsv-topics"`` (``qid<TAB>text``), or ``None`` when it is none of these.
     """
     lines = _head_lines(Path(path))
     if not lines:
