@@ -8,8 +8,8 @@ import pytest
 
 from distillrank.data.catalogue import load_dataset
 from distillrank.data.formats.detect import detect_kind
-from distillrank.data.formats.msmarco import qrels_split, read_msmarco, read_tsv_corpus
-from distillrank.data.formats.sniff import detect_text_format
+from distillrank.data.formats.msmarco import read_msmarco, read_tsv_corpus
+from distillrank.data.formats.sniff import detect_text_format, qrels_split
 from distillrank.errors import DataFormatError
 
 COLLECTION = (

@@ -417,3 +417,15 @@ def test_an_msmarco_run_in_the_folder_is_not_taken_for_qrels(write) -> None:
     assert sniff_file(write("grades", "1 d1 1\n1 d2 2\n1 d3 3\n1 d4 4\n1 d5 5\n2 d1 1\n2 d2 3\n")) == "qrels"
     with pytest.warns(DataWarning):
         assert read_trec_collection(folder).get_qrels("test").n_judgements == 3
+
+
+def test_trec_qrels_files_named_by_split_make_splits(write) -> None:
+    folder = _vaswani_like(write)
+    (folder / "qrels").unlink()
+    write("coll/qrels/qrels.train.txt", "1 0 1 1\n")
+    write("coll/qrels/qrels.test.txt", "2 0 2 1\n")
+    coll = read_trec_collection(folder)
+    assert coll.splits == ["test", "train"]
+    assert (list(coll.get_qrels("train")), list(coll.get_qrels("test"))) == (["1"], ["2"])
+    (folder / "qrels" / "qrels.train.txt").rename(folder / "qrels" / "qrels.301-350.txt")
+    assert read_trec_collection(folder).splits == ["test"]  # no split in a name: one test split, as before

@@ -11,8 +11,8 @@ Layout of the MS MARCO passage release (and of the TREC Deep Learning tracks bui
 The corpus file is found by its name (:data:`CORPUS_NAME`); its rows are ``id<TAB>text``, ``id<TAB>title
 <TAB>text`` or, as in ``msmarco-docs.tsv``, ``id<TAB>url<TAB>title<TAB>body``. Queries and qrels files are
 found by their contents (:func:`~distillrank.data.formats.sniff.sniff_file`; of the files that look like
-qrels, those with ``rel`` in their names when there are some). Each qrels file is the split
-named by the first of :data:`SPLIT_WORDS` in its file name (``qrels.dev.small.tsv`` is ``dev``,
+qrels, those with ``rel`` in their names when there are some). Each qrels file is the split its name
+gives (:func:`~distillrank.data.formats.sniff.qrels_split`: ``qrels.dev.small.tsv`` is ``dev``,
 ``msmarco-doctrain-qrels.tsv`` ``train``, ``2019qrels-pass.txt`` ``test``).
 """
 
@@ -23,12 +23,12 @@ from pathlib import Path
 
 from distillrank.data.collection import Corpus, TextCollection
 from distillrank.data.formats._split_files import single_file_per_split
-from distillrank.data.formats.sniff import data_files, group_files, qrels_layout
+from distillrank.data.formats.sniff import data_files, group_files, qrels_layout, qrels_split
 from distillrank.data.formats.trec import check_qrels, merge_queries, parse_qrels, read_trec_topics
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import open_text
 
-__all__ = ["CORPUS_NAME", "SPLIT_WORDS", "find_tsv_corpus", "qrels_split", "read_msmarco", "read_tsv_corpus"]
+__all__ = ["CORPUS_NAME", "find_tsv_corpus", "read_msmarco", "read_tsv_corpus"]
 
 CORPUS_NAME = re.compile(
     r"^(?!.*lookup)(msmarco[-_.])?(collection|corpus|docs|documents|passages?)([-_.][^/]*)?\.tsv(\.gz)?$",
@@ -36,11 +36,6 @@ CORPUS_NAME = re.compile(
 )
 """File names of a tab-separated corpus: ``collection.tsv``, ``corpus.tsv.gz``, ``msmarco-docs.tsv``, ...
 (not ``msmarco-docs-lookup.tsv``, the offsets into ``msmarco-docs.tsv``)."""
-
-SPLIT_WORDS = ("train", "dev", "valid", "test", "eval")
-"""What a qrels file name says its split is: the first of these in the name (``msmarco-doctrain-qrels.tsv``
-is ``train``); a file with none of them is split ``test``."""
-_SPLIT = re.compile("|".join(SPLIT_WORDS))
 
 _COLUMNS = {2: (None, 1), 3: (1, 2), 4: (2, 3)}  # columns -> (title column or None, text column)
 
@@ -102,12 +97,6 @@ def read_tsv_corpus(path: str | Path) -> Corpus:
             titles.append(" ".join(parts[title_col].split()) if title_col is not None else "")
             texts.append(" ".join(parts[text_col].split()))
     return Corpus(docnos, titles, texts, source=path)
-
-
-def qrels_split(path: Path) -> str:
-    """The split a qrels file holds: the first of :data:`SPLIT_WORDS` in its name, else ``test``."""
-    m = _SPLIT.search(path.name.lower())
-    return m.group(0) if m else "test"
 
 
 def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:

@@ -17,9 +17,11 @@ from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarnin
 from distillrank.io import compression, open_text
 
 __all__ = [
+    "SPLIT_WORDS",
     "detect_text_format",
     "group_files",
     "qrels_layout",
+    "qrels_split",
     "read_qrels_file",
     "read_text_collection",
     "sniff_file",
@@ -28,6 +30,11 @@ __all__ = [
 HEAD_CHARS = 16384
 SKIP_SUFFIXES = {".md", ".readme", ".pdf", ".html", ".htm", ".py", ".json", ".yaml", ".yml", ".zip", ".tar"}
 BEIR_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
+
+SPLIT_WORDS = ("train", "dev", "valid", "test", "eval")
+"""What a qrels file name says its split is: the first of these in the name (``msmarco-doctrain-qrels.tsv``
+is ``train``); a file with none of them is split ``test``."""
+_SPLIT = re.compile("|".join(SPLIT_WORDS))
 
 _DOC = re.compile(r"<DOC>", re.IGNORECASE)
 _DOCNO = re.compile(r"<DOCNO>", re.IGNORECASE)
@@ -145,6 +152,12 @@ def qrels_layout(path: str | Path) -> str:
         f"not a qrels line: found {width} columns; expected 'qid iter docno rel', 'qid docno rel' "
         "or a BEIR TSV with header 'query-id corpus-id score'",
     )
+
+
+def qrels_split(path: Path) -> str:
+    """The split a qrels file holds: the first of :data:`SPLIT_WORDS` in its name, else ``test``."""
+    m = _SPLIT.search(path.name.lower())
+    return m.group(0) if m else "test"
 
 
 def read_qrels_file(path: str | Path) -> Qrels:

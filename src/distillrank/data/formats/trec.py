@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
-from distillrank.data.formats.sniff import group_files, qrels_layout
+from distillrank.data.formats.sniff import group_files, qrels_layout, qrels_split
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 from distillrank.io import atomic_write, open_text
@@ -544,9 +544,9 @@ def read_trec_collection(folder: str | Path, name: str | None = None, field: str
 
     Files (searched recursively; ``.gz`` ok) holding ``<DOC>`` are documents, ``<top>`` (or ``qid<TAB>text``)
     topics, 3-4 columns with a numeric last one qrels; others are ignored. Every qrels file goes to split
-    ``"test"`` (merged). Query ids are aligned with the qrels (:func:`align_query_ids`) and the qrels
-    checked against corpus and queries (:func:`check_qrels`). Vaswani's layout: ``doc-text.trec``,
-    ``query-text.trec``, ``qrels``.
+    ``"test"`` (merged), unless their names give different splits (:func:`assemble_collection`). Query ids
+    are aligned with the qrels (:func:`align_query_ids`) and the qrels checked against corpus and queries
+    (:func:`check_qrels`). Vaswani's layout: ``doc-text.trec``, ``query-text.trec``, ``qrels``.
 
     Raises:
         DatasetNotFoundError: the folder, or its documents, topics or qrels, cannot be found.
@@ -597,11 +597,19 @@ def assemble_collection(
     qrels_files: list[tuple[Path, str]],
     read: Callable[[Path, str], Qrels] = parse_qrels,
 ) -> TextCollection:
-    """Read qrels files (``(path, layout)``), align query ids, check them, merge them into split ``test``."""
-    merged: dict[str, dict[str, int]] = {}
+    """Read qrels files (``(path, layout)``), align query ids, check them, merge them into split ``test``.
+
+    Files whose names give different splits (``qrels.train.txt``, ``qrels.test.txt``:
+    :func:`~distillrank.data.formats.sniff.qrels_split`) make those splits instead.
+    """
+    splits = {path: qrels_split(path) for path, _ in qrels_files}
+    if len(set(splits.values())) < 2:
+        splits = dict.fromkeys(splits, "test")
+    merged: dict[str, dict[str, dict[str, int]]] = {s: {} for s in sorted(set(splits.values()))}
     for path, layout in qrels_files:
         qrels = read(path, layout)
         queries = align_query_ids(queries, qrels, source=queries_source, qrels_source=path)
         for qid, docs in check_qrels(qrels, corpus, queries, path).items():
-            merged.setdefault(qid, {}).update(docs)
-    return TextCollection(name or folder.name, corpus, queries, {"test": Qrels(merged)}, source=str(folder))
+            merged[splits[path]].setdefault(qid, {}).update(docs)
+    qrels_by_split = {s: Qrels(q) for s, q in merged.items()}
+    return TextCollection(name or folder.name, corpus, queries, qrels_by_split, source=str(folder))
