@@ -69,6 +69,15 @@ def test_early_stopping_on_validation_ndcg(train, test_set) -> None:
     assert student.feature_names_ == test_set.feature_names
 
 
+def test_a_validation_set_without_rows_is_ignored_and_no_training_rows_named(train) -> None:
+    empty = (np.zeros((0, train.X.shape[1])), np.zeros(0), np.zeros(0, dtype=np.int64))
+    student = LGBMStudent("qrels", params={**FAST, "n_estimators": 7}, early_stopping_rounds=5)
+    student.fit(train.X, train.y, train.group, eval_set=empty)  # validation queries without candidates
+    assert student.best_iteration_ == 7
+    with pytest.raises(ValueError, match="no training rows"):
+        LGBMStudent("qrels").fit(*empty)
+
+
 def test_save_load_round_trip(tmp_path: Path, train, test_set) -> None:
     student = LGBMStudent("joint", params=FAST, alpha=0.3, early_stopping_rounds=None)
     student.fit(train.X, train.y, train.group, teacher_scores=_teacher(train.X))

@@ -163,12 +163,15 @@ class LGBMStudent:
                 ``"rd"``; the other objectives ignore them.
             group: rows per query.
             teacher_scores: ``[n_rows]`` the teacher's scores; required except for ``"qrels"``.
-            eval_set: ``(X_val, y_val, group_val)`` or an LTRDataset, for early stopping on nDCG.
+            eval_set: ``(X_val, y_val, group_val)`` or an LTRDataset, for early stopping on nDCG; one without
+                rows (no validation query has candidates) is ignored: every round is kept.
             feature_names: names for the model file (default: ``eval_set``'s or ``f0, f1, ...``).
         """
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         group = np.asarray(group, dtype=np.int64).reshape(-1)
         n = X.shape[0]
+        if n == 0:
+            raise ValueError("no training rows: every training query has an empty candidate list")
         if len(y) != n or int(group.sum()) != n:
             raise ValueError(f"{n} rows, {len(y)} labels and groups adding up to {int(group.sum())}")
         if self.needs_teacher:
@@ -195,6 +198,8 @@ class LGBMStudent:
         if isinstance(eval_set, LTRDataset):
             feature_names = feature_names or eval_set.feature_names
             eval_set = (eval_set.X, eval_set.y, eval_set.group)
+        if eval_set is not None and len(eval_set[0]) == 0:  # (validation queries without candidates)
+            eval_set = None
         self.feature_names_ = feature_names
         train = lgb.Dataset(
             X,

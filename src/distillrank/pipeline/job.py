@@ -682,6 +682,13 @@ class _Job:
         fx = self._features(features)
         bm = self.signals["bm25"]
         train_run = Run.from_trusted({q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1})
+        if not train_run:
+            raise DistillrankError(
+                f"{self.coll.name}: none of the {len(fold.fit)} training queries"
+                f"{f' of fold {fold.index}' if len(self.folds) > 1 else ''} has two or more BM25 candidates, "
+                "so the LightGBM students have nothing to learn from (do the queries share words with the "
+                "documents?)"
+            )
         train_ds = fx.transform(train_run, self.queries, self.qrels)
         teacher = self.teacher_scores(fold.fit, lists=True)
         t_rows = np.array([teacher[q][d] for q, d in zip(train_ds.qids, train_ds.docnos, strict=True)])
