@@ -184,3 +184,18 @@ def test_qrels_tsv_in_other_layouts(write, qrels: str) -> None:
     coll = read_beir(write("other/qrels/test.tsv", qrels).parent.parent)
     d1 = "d 1" if "d 1" in qrels else "d1"
     assert coll.get_qrels("test").to_dict() == {"q1": {d1: 1}, "q2": {"d2": 2}}
+
+
+def test_pyserini_json_keys_are_read_as_beir_ones(tmp_path: Path) -> None:
+    from distillrank.data.formats.beir import read_beir_corpus, read_beir_queries
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "d1", "contents": "text one"}\n{"_id": "d2", "title": "T", "text": "two"}\n')
+    c = read_beir_corpus(corpus)
+    assert list(c.docnos) == ["d1", "d2"] and list(c.texts) == ["text one", "two"]
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"query_id": "q1", "text": "a question"}\n')
+    assert dict(read_beir_queries(queries)) == {"q1": "a question"}
+    (tmp_path / "bad.jsonl").write_text('{"title": "t", "text": "x"}\n')
+    with pytest.raises(DataFormatError, match=r'bad.jsonl:1: missing "_id"'):
+        read_beir_corpus(tmp_path / "bad.jsonl")

@@ -153,3 +153,13 @@ def test_a_path_works_wherever_a_name_does(shared_data: Path) -> None:
     by_name = load_dataset("vaswani", shared_data)
     by_path = load_dataset(shared_data / "classic" / "vaswani")
     assert len(by_name.corpus) == len(by_path.corpus) == 11429
+
+
+def test_an_archive_is_asked_to_be_unpacked(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "scifact.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("scifact/corpus.jsonl", '{"_id": "d1", "text": "x"}\n')
+    with pytest.raises(DatasetNotFoundError, match=r"scifact.zip: an archive, .* unpack it"):
+        load_dataset(archive)

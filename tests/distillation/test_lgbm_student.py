@@ -205,3 +205,14 @@ def test_rerank_breaks_ties_by_the_first_stage_order() -> None:
     assert [d for d, _ in out.ranked("q")] == ["a", "b", "z", "c"]  # ties in run order, c still last
     plain = rerank(_Constant(), run, ds, break_ties=False)
     assert [d for d, _ in plain.ranked("q")] == ["z", "b", "a", "c"]  # Run's convention: docno descending
+
+
+def test_training_data_too_small_to_split_is_a_clear_error() -> None:
+    """A custom (distillation) objective on fewer candidates than a leaf needs: LightGBM's own check
+    fails inside C++; the student says what is wrong instead."""
+    from distillrank.errors import DistillrankError
+
+    rng = np.random.default_rng(0)
+    X, y, group = rng.normal(size=(12, 3)), np.tile([1.0, 0.0, 0.0], 4), np.array([3, 3, 3, 3])
+    with pytest.raises(DistillrankError, match=r"no feature it can split on .*12 candidates of 4 queries"):
+        LGBMStudent(objective="soft").fit(X, y, group, teacher_scores=rng.normal(size=12))

@@ -50,6 +50,7 @@ from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
 from distillrank.data.run import break_ties as _break_ties
 from distillrank.distillation.lgbm_objectives import ListwiseObjective, make_objective
+from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 
 __all__ = ["OBJECTIVES", "LGBMStudent", "StudentObjective", "rerank"]
@@ -217,9 +218,19 @@ class LGBMStudent:
                 callbacks.append(
                     lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
                 )
-        self.booster_ = lgb.train(
-            params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
-        )
+        try:
+            self.booster_ = lgb.train(
+                params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
+            )
+        except lgb.basic.LightGBMError as e:
+            if "num_features" not in str(e):
+                raise
+            leaf = params.get("min_data_in_leaf", params.get("min_child_samples", 20))
+            raise DistillrankError(
+                f"LightGBM found no feature it can split on in the training data ({n} candidates of "
+                f"{len(group)} queries; a leaf needs {leaf}): too few candidates, or every feature constant; "
+                "train on more queries, or queries with more BM25 candidates"
+            ) from e
         best = self.booster_.best_iteration
         self.best_iteration_ = int(best) if best and best > 0 else self.booster_.current_iteration()
         return self

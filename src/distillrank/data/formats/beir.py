@@ -79,9 +79,17 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, obj
 
 
+# other spellings of BEIR's keys: Pyserini's JSON collections ({"id": ..., "contents": ...}), ir_datasets
+# exports ("doc_id", "query_id")
+_ALIASES = {"_id": ("id", "docid", "doc_id", "query_id"), "text": ("contents", "body")}
+
+
 def _field(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
     if key not in obj:
-        raise DataFormatError(path, line, f'missing "{key}"')
+        alias = next((a for a in _ALIASES.get(key, ()) if a in obj), None)
+        if alias is None:
+            raise DataFormatError(path, line, f'missing "{key}"')
+        key = alias
     value = obj[key]
     text = "" if value is None else str(value)
     if key == "_id" and not text.strip():
@@ -102,7 +110,8 @@ def _first_duplicate(ids: list[str], lines: list[int]) -> tuple[str, int, int] |
 
 
 def read_beir_corpus(path: str | Path) -> Corpus:
-    """Read a BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``; a missing title reads as empty).
+    """Read a BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``; a missing title reads as empty; Pyserini's
+    ``id`` and ``contents`` are read as ``_id`` and ``text``).
 
     Raises:
         DataFormatError: bad JSON, a missing or empty ``_id``, a missing ``text``, a duplicate ``_id`` (naming

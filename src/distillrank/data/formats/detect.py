@@ -92,6 +92,9 @@ def _file_kind(path: Path) -> str | None:
     return None
 
 
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
+
+
 def detect_kind(path: str | Path) -> str:
     """``"text" | "ltr" | "interactions" | "clicks" | "bandit"`` for a folder or file.
 
@@ -99,6 +102,10 @@ def detect_kind(path: str | Path) -> str:
         DatasetNotFoundError: when no supported format is recognised, listing what was looked at.
     """
     path = Path(path)
+    if path.is_file() and path.name.lower().endswith(_ARCHIVES):
+        raise DatasetNotFoundError(
+            f"{path}: an archive, which is not read in place; unpack it (unzip, tar -xf) and pass the folder"
+        )
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     files = [f for f in files if not f.name.startswith(".")]
     if path.is_dir() and any(f.name.startswith("corpus.jsonl") or CORPUS_NAME.match(f.name) for f in files):
