@@ -9,7 +9,8 @@
    validation. ``teacher_dir`` reuses a saved teacher instead.
 3. **Teacher labels** — the teacher's scores of every student-training candidate, cached on disk under a
    key of model + candidates + texts (:class:`~distillrank.distillation.TeacherScoreCache`).
-4. **Students** — for each family (:data:`~.config.FAMILIES`) and target (:data:`~.config.TARGETS`).
+4. **Students** — for each family (:data:`~.config.FAMILIES`; trained by :mod:`.families`) and target
+   (:data:`~.config.TARGETS`).
 5. **Evaluation** — test metrics of every model; cost of its full retrieve+rank path (:mod:`.paths`).
 6. **Report** — ``report.md``, ``report.html``, ``metrics.json`` (:mod:`.summary`).
 
@@ -44,20 +45,18 @@ from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.formats.trec import is_trec_id
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
-from distillrank.evaluation.cost import count_parameters
 from distillrank.evaluation.metrics import evaluate
 from distillrank.io import atomic_write
 from distillrank.pipeline.config import JobConfig
-from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path, rerank_head
-from distillrank.pipeline.ranker import by_query, score_with
+from distillrank.pipeline.families import Fold, StudentFamilies, rerank_run
+from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path
+from distillrank.pipeline.ranker import score_with
 from distillrank.pipeline.students import (
     TargetSpec,
     lgbm_kwargs,
-    make_lists,
     target_specs,
-    train_neural,
 )
-from distillrank.pipeline.teacher import Fusion, fit_fusion, rerank_scores, train_cross_encoder
+from distillrank.pipeline.teacher import Fusion, fit_fusion, train_cross_encoder
 
 __all__ = ["Fold", "JobResult", "run_job"]
 
@@ -73,16 +72,6 @@ _NEURAL_HARD_KEYS = ("hard_mode",)
 _MARGIN_KEYS = ("margin_anchor",)
 """Student settings of the ``margin_mse`` target only: in the cache key of those students."""
 _NEURAL = ("bi_encoder", "bi_encoder_shallow", "dssm")
-
-
-@dataclass
-class Fold:
-    """Query ids of one fold: ``fit`` (training), ``val`` (early stopping, model choice), ``test``."""
-
-    index: int
-    fit: list[str]
-    val: list[str]
-    test: list[str]
 
 
 @dataclass
@@ -119,17 +108,6 @@ def _sample(qids: Sequence[str], n: int | None, seed: int) -> list[str]:
     if n is None or n >= len(qids):
         return qids
     return sorted(random.Random(seed).sample(qids, n))
-
-
-def _rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: int, name: str) -> Run:
-    """``first`` with each query's top ``depth`` re-ordered by ``scores`` (the rest below, in order)."""
-    out: dict[str, dict[str, float]] = {}
-    for q in first:
-        ranking = first.ranked(q)
-        head = [d for d, _ in ranking[:depth]]
-        values = np.array([scores[q][d] for d in head], dtype=np.float64)
-        out[q] = dict(rerank_head(ranking, head, values))
-    return Run.from_trusted(out, name=name)
 
 
 def _teacher_model_dir(src: Path) -> Path:
@@ -228,7 +206,7 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
 
 
 # ------------------------------------------------------------------------------------------------ job
-class _Job:
+class _Job(StudentFamilies):
     def __init__(self, cfg: JobConfig, output: Path, teacher_dir: Path | None, log: Log) -> None:
         self.cfg, self.out, self.teacher_dir, self.log = cfg, output, teacher_dir, log
         self.cache = output / "cache"
@@ -637,226 +615,6 @@ class _Job:
             "run": str(out_run.relative_to(self.out)),
         }
 
-    # LightGBM over cheap features ------------------------------------------------------------------------
-    def _features(self, kind: str) -> Any:
-        """The fitted FeatureExtractor of a LightGBM family: ``lexical`` features only, or with
-        ``dense_cos`` from the bi-encoder's query tower (``dense``) or from the static query encoder
-        distilled from it (``static``); documents are the dense side's vectors in both cases."""
-        attr = f"_fx_{kind}"
-        if not hasattr(self, attr):
-            from distillrank.distillation.features import FeatureExtractor
-
-            encoder: Any = None
-            if kind == "dense":
-                encoder = self.dense_side
-            elif kind == "static":
-                encoder = self.dense_side.with_query_encoder(self._static_encoder())
-            setattr(self, attr, FeatureExtractor(encoder=encoder).fit(self.corpus))
-        return getattr(self, attr)
-
-    def _static_encoder(self) -> Any:
-        if not hasattr(self, "_static"):
-            s = self.cfg.students
-            t0 = time.perf_counter()
-            self.log(
-                f"static query encoder: distilling the dense side's query tower on up to "
-                f"{s.static_sentences:,} corpus sentences (cached after the first run)"
-            )
-            self._static = self.dense_side.static_encoder(
-                sentences=s.static_sentences, epochs=s.static_epochs, seed=self.cfg.seed, show_progress=True
-            )
-            self.timings["static_encoder_s"] = round(time.perf_counter() - t0, 2)
-        return self._static
-
-    def _fold_lgbm_dense(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
-        return self._fold_lgbm(fold, spec, features="dense")
-
-    def _fold_lgbm_static(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
-        return self._fold_lgbm(fold, spec, features="static")
-
-    def _fold_lgbm(
-        self, fold: Fold, spec: TargetSpec, features: str = "lexical"
-    ) -> tuple[Run, float, dict, Any, int]:
-        from distillrank.distillation.lgbm_student import LGBMStudent
-
-        fx = self._features(features)
-        bm = self.signals["bm25"]
-        train_run = Run.from_trusted({q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1})
-        if not train_run:
-            raise DistillrankError(
-                f"{self.coll.name}: none of the {len(fold.fit)} training queries"
-                f"{f' of fold {fold.index}' if len(self.folds) > 1 else ''} has two or more BM25 candidates, "
-                "so the LightGBM students have nothing to learn from (do the queries share words with the "
-                "documents?)"
-            )
-        train_ds = fx.transform(train_run, self.queries, self.qrels)
-        teacher = self.teacher_scores(fold.fit, lists=True)
-        t_rows = np.array([teacher[q][d] for q, d in zip(train_ds.qids, train_ds.docnos, strict=True)])
-        depth = self.cfg.candidates.depth
-        val_run = self.first.subset(fold.val).top_k(depth)
-        val_ds = fx.transform(val_run, self.queries, self.qrels)
-        student = LGBMStudent(**lgbm_kwargs(spec, self.cfg.students))
-        student.fit(train_ds.X, train_ds.y, train_ds.group, teacher_scores=t_rows, eval_set=val_ds)
-        val = self._eval_rerank(student.predict(val_ds.X), val_ds, fold.val)
-        test_ds = fx.transform(self.first.subset(fold.test).top_k(depth), self.queries)
-        scores = by_query(test_ds, student.predict(test_ds.X))
-        run = _rerank_run(self.first.subset(fold.test), scores, depth, "lgbm")
-        if fold.index == 0:
-            family = {"lexical": "lgbm", "dense": "lgbm_dense", "static": "lgbm_static"}[features]
-            student.save(self.out / "models" / family / spec.name)
-
-        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            by_doc = score_with(student, fx, {"q": dict(head)}, {"q": query})["q"]
-            return np.array([by_doc[d] for d, _ in head])
-
-        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
-        info = {"trees": student.num_trees, "best_iteration": student.best_iteration_}
-        params = student.num_parameters
-        if features == "dense":
-            params += self.dense_side.encoder.num_parameters()
-        elif features == "static":
-            params += self._static_encoder().num_parameters()
-        return run, val, info, path, params
-
-    def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
-        scores = by_query(ds, pred)
-        run = _rerank_run(self.first.subset(list(qids)), scores, self.cfg.candidates.depth, "val")
-        return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
-
-    # DSSM (re-ranks BM25's top depth) ------------------------------------------------------------------
-    def _fold_dssm(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
-        from distillrank.models.dssm import DSSM
-
-        s = self.cfg.students
-        vocabs = self._dssm_vocabs
-        if fold.index not in vocabs:
-            texts = self.corpus.full_texts() + [self.queries[q] for q in self.folds[fold.index].fit]
-            vocabs[fold.index] = DSSM.build_vocab(texts, max_size=30_000)
-        # every target of a fold starts from the same seeded weights, so each distilled student differs
-        # from its qrels-only twin by its target alone (not by the state of torch's global generator)
-        init = DSSM(vocab=vocabs[fold.index], hidden_sizes=(300, 300, 128), seed=self.cfg.seed)
-        depth = self.cfg.candidates.depth
-
-        def rerank(model: Any, qids: Sequence[str]) -> Run:
-            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
-            scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
-            return _rerank_run(self.first.subset(list(heads)), scored, depth, "dssm")
-
-        def validate(model: Any) -> float:
-            run = rerank(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
-
-        lists, scale = self._lists(fold, spec, init, "dssm")
-        model, info = train_neural(
-            init,
-            spec,
-            s,
-            lists=lists,
-            lr=s.dssm_lr,
-            epochs=s.dssm_epochs,
-            validate=validate,
-            seed=self.cfg.seed,
-        )
-        info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = rerank(model, fold.test)
-        corpus = self.corpus
-
-        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            return model.predict([(query, corpus[d].full_text()) for d, _ in head])
-
-        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
-        return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
-
-    def _lists(self, fold: Fold, spec: TargetSpec, init: Any, family: str) -> tuple[list[Any], float | None]:
-        """The training lists of a neural student, the teacher's scores brought to the scale of the
-        untrained student ``init`` (``students.teacher_scale``), and that scale (None for ``qrels``, which
-        uses no teacher scores). ``"auto"`` measures the scale once per family and fold: every target of a
-        family starts from the same ``init`` and learns from the same lists."""
-        from distillrank.distillation.calibration import scale_teacher, teacher_scale
-
-        teacher = self.teacher_scores(fold.fit, lists=True)
-        lists = make_lists(
-            fold.fit,
-            self.cands,
-            self.queries,
-            self.qrels,
-            self.corpus,
-            teacher,
-            anchor_first=self.cfg.students.margin_anchor if spec.target == "margin_mse" else None,
-        )
-        if spec.target == "qrels":
-            return lists, None
-        setting = self.cfg.students.teacher_scale
-        if setting != "auto":
-            return scale_teacher(lists, float(setting)), float(setting)
-        scales = self._teacher_scales
-        if (family, fold.index) not in scales:
-            scales[family, fold.index] = teacher_scale(init, lists, seed=self.cfg.seed)
-        scale = scales[family, fold.index]
-        return scale_teacher(lists, scale), scale
-
-    # bi-encoder students: query tower against the fixed document index --------------------------------
-    def _query_init(self, shallow: bool) -> Any:
-        from distillrank.models.bi_encoder import BiEncoder
-        from distillrank.models.query_encoder import QueryEncoder, align_query_tower
-
-        attr = "_shallow_init" if shallow else "_full_init"
-        if hasattr(self, attr):
-            return getattr(self, attr)
-        s, d = self.cfg.students, self.dense_side
-        tower = BiEncoder(
-            d.model_path,
-            max_length=self.cfg.dense.query_max_length,
-            num_layers=s.shallow_layers if shallow else None,
-            similarity="cosine",
-            temperature=0.05,
-        )
-        if s.freeze_embeddings:  # the word-piece table is the teacher's; training it costs most of a step
-            for p in tower.query_encoder.embeddings.word_embeddings.parameters():
-                p.requires_grad_(False)
-        if shallow and s.align_epochs:
-            # short, query-like texts: titles, first sentences and the training queries (measured: one
-            # epoch on these aligns better than on longer corpus sentences)
-            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
-            texts = sorted(
-                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
-            )
-            if len(texts) > s.align_max_texts:
-                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
-            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
-            losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
-            self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
-        model = QueryEncoder(tower, d.doc_vectors, d.docnos, d.texts)
-        setattr(self, attr, model)
-        return model
-
-    def _fold_bi_encoder(self, fold: Fold, spec: TargetSpec, shallow: bool = False) -> tuple:
-        s = self.cfg.students
-        init = self._query_init(shallow)
-        k = self.cfg.candidates.k
-
-        def retrieve(model: Any, qids: Sequence[str]) -> Run:
-            path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
-            ranked = path.search_many([self.queries[q] for q in qids])
-            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="dense")
-
-        def validate(model: Any) -> float:
-            run = retrieve(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
-
-        lists, scale = self._lists(fold, spec, init, "bi_encoder_shallow" if shallow else "bi_encoder")
-        lr = s.shallow_lr if shallow else s.neural_lr
-        model, info = train_neural(
-            init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
-        )
-        info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = retrieve(model, fold.test)
-        path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
-        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
-
-    def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
-        return self._fold_bi_encoder(fold, spec, shallow=True)
-
     def _measure(self, path: Any, texts: Sequence[str], *, params: int) -> dict[str, Any]:
         """:func:`~.paths.measure_path` with every query encoded afresh (no cached query vectors)."""
         with self.dense_side.uncached_queries():
@@ -899,7 +657,7 @@ class _Job:
         used = set(self.fusion.signals)
         dense_params = self.dense_side.encoder.num_parameters() if used & {"dense", "ranker"} else 0
         ranker_params = self.ranker.num_parameters if "ranker" in used else 0
-        teacher_run = _rerank_run(bm25_run, self.teacher_scores(test, lists=False), depth, "teacher")
+        teacher_run = rerank_run(bm25_run, self.teacher_scores(test, lists=False), depth, "teacher")
         models["teacher"] = {
             "role": "teacher",
             "family": "fusion" if len(self.fusion.signals) > 1 else self.fusion.signals[0],
@@ -916,7 +674,7 @@ class _Job:
         if self.ce is not None and len(self.fusion.signals) > 1:
             alone = Fusion()
             sig = self._restricted(test, {"cross_encoder": self.signals["cross_encoder"]})
-            ce_run = _rerank_run(bm25_run, alone.combine(sig), depth, "cross-encoder")
+            ce_run = rerank_run(bm25_run, alone.combine(sig), depth, "cross-encoder")
             models["teacher-cross-encoder"] = {
                 "role": "teacher_component",
                 "family": "cross_encoder",

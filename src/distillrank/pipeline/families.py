@@ -1,0 +1,308 @@
+"""The student families of the main job: how one fold's student of each family is trained on its lists
+and put on its serving path (:class:`StudentFamilies`, the part of :class:`~.job._Job` that knows the
+families).
+
+Every ``_fold_<family>(fold, spec)`` trains the family's student for target ``spec`` on ``fold.fit``
+(early-stopped on ``fold.val``), ranks ``fold.test`` and returns ``(run, validation nDCG@10, training info,
+serving path, parameters)``:
+
+* ``lgbm``, ``lgbm_dense``, ``lgbm_static`` — LambdaMART over the cheap features (lexical only, or with the
+  dense cosine from the MiniLM query tower or from the static query encoder distilled from it), re-ranking
+  BM25's top ``depth``; distilled targets through the custom objectives of
+  :mod:`~distillrank.distillation.lgbm_objectives`.
+* ``dssm`` — letter-trigram DSSM re-ranking BM25's top ``depth``.
+* ``bi_encoder``, ``bi_encoder_shallow`` — the MiniLM query tower (all layers, or the first
+  ``shallow_layers`` aligned to it) against the fixed document index.
+
+Every target of a family starts from the same seeded weights and learns from the same lists, so a
+distilled student differs from its qrels-only twin by its target alone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillrank.data.collection import Corpus, Qrels, TextCollection
+from distillrank.data.run import Run
+from distillrank.errors import DistillrankError
+from distillrank.evaluation.cost import count_parameters
+from distillrank.evaluation.metrics import evaluate
+from distillrank.pipeline.config import JobConfig
+from distillrank.pipeline.paths import DensePath, RerankPath, rerank_head
+from distillrank.pipeline.ranker import by_query, score_with
+from distillrank.pipeline.students import TargetSpec, lgbm_kwargs, make_lists, train_neural
+from distillrank.pipeline.teacher import rerank_scores
+
+__all__ = ["Fold", "StudentFamilies", "rerank_run"]
+
+
+@dataclass
+class Fold:
+    """Query ids of one fold: ``fit`` (training), ``val`` (early stopping, model choice), ``test``."""
+
+    index: int
+    fit: list[str]
+    val: list[str]
+    test: list[str]
+
+
+def rerank_run(first: Run, scores: Mapping[str, Mapping[str, float]], depth: int, name: str) -> Run:
+    """``first`` with each query's top ``depth`` re-ordered by ``scores`` (the rest below, in order)."""
+    out: dict[str, dict[str, float]] = {}
+    for q in first:
+        ranking = first.ranked(q)
+        head = [d for d, _ in ranking[:depth]]
+        values = np.array([scores[q][d] for d in head], dtype=np.float64)
+        out[q] = dict(rerank_head(ranking, head, values))
+    return Run.from_trusted(out, name=name)
+
+
+class StudentFamilies:
+    """The per-family fold trainers of the main job; :class:`~.job._Job` provides the state below."""
+
+    cfg: JobConfig
+    out: Path
+    log: Callable[[str], None]
+    timings: dict[str, float]
+    coll: TextCollection
+    corpus: Corpus
+    queries: dict[str, str]
+    qrels: Qrels
+    folds: list[Fold]
+    cands: dict[str, list[str]]
+    first: Run
+    bm25: Any
+    dense_side: Any
+    signals: dict[str, dict[str, dict[str, float]]]
+    _dssm_vocabs: dict[int, list[str]]
+    _teacher_scales: dict[tuple[str, int], float]
+
+    def teacher_scores(self, qids: Sequence[str], *, lists: bool) -> Run:  # pragma: no cover - the job's
+        raise NotImplementedError
+
+    # LightGBM over cheap features ------------------------------------------------------------------------
+    def _features(self, kind: str) -> Any:
+        """The fitted FeatureExtractor of a LightGBM family: ``lexical`` features only, or with
+        ``dense_cos`` from the bi-encoder's query tower (``dense``) or from the static query encoder
+        distilled from it (``static``); documents are the dense side's vectors in both cases."""
+        attr = f"_fx_{kind}"
+        if not hasattr(self, attr):
+            from distillrank.distillation.features import FeatureExtractor
+
+            encoder: Any = None
+            if kind == "dense":
+                encoder = self.dense_side
+            elif kind == "static":
+                encoder = self.dense_side.with_query_encoder(self._static_encoder())
+            setattr(self, attr, FeatureExtractor(encoder=encoder).fit(self.corpus))
+        return getattr(self, attr)
+
+    def _static_encoder(self) -> Any:
+        if not hasattr(self, "_static"):
+            s = self.cfg.students
+            t0 = time.perf_counter()
+            self.log(
+                f"static query encoder: distilling the dense side's query tower on up to "
+                f"{s.static_sentences:,} corpus sentences (cached after the first run)"
+            )
+            self._static = self.dense_side.static_encoder(
+                sentences=s.static_sentences, epochs=s.static_epochs, seed=self.cfg.seed, show_progress=True
+            )
+            self.timings["static_encoder_s"] = round(time.perf_counter() - t0, 2)
+        return self._static
+
+    def _fold_lgbm_dense(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        return self._fold_lgbm(fold, spec, features="dense")
+
+    def _fold_lgbm_static(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        return self._fold_lgbm(fold, spec, features="static")
+
+    def _fold_lgbm(
+        self, fold: Fold, spec: TargetSpec, features: str = "lexical"
+    ) -> tuple[Run, float, dict, Any, int]:
+        from distillrank.distillation.lgbm_student import LGBMStudent
+
+        fx = self._features(features)
+        bm = self.signals["bm25"]
+        train_run = Run.from_trusted({q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1})
+        if not train_run:
+            raise DistillrankError(
+                f"{self.coll.name}: none of the {len(fold.fit)} training queries"
+                f"{f' of fold {fold.index}' if len(self.folds) > 1 else ''} has two or more BM25 candidates, "
+                "so the LightGBM students have nothing to learn from (do the queries share words with the "
+                "documents?)"
+            )
+        train_ds = fx.transform(train_run, self.queries, self.qrels)
+        teacher = self.teacher_scores(fold.fit, lists=True)
+        t_rows = np.array([teacher[q][d] for q, d in zip(train_ds.qids, train_ds.docnos, strict=True)])
+        depth = self.cfg.candidates.depth
+        val_run = self.first.subset(fold.val).top_k(depth)
+        val_ds = fx.transform(val_run, self.queries, self.qrels)
+        student = LGBMStudent(**lgbm_kwargs(spec, self.cfg.students))
+        student.fit(train_ds.X, train_ds.y, train_ds.group, teacher_scores=t_rows, eval_set=val_ds)
+        val = self._eval_rerank(student.predict(val_ds.X), val_ds, fold.val)
+        test_ds = fx.transform(self.first.subset(fold.test).top_k(depth), self.queries)
+        scores = by_query(test_ds, student.predict(test_ds.X))
+        run = rerank_run(self.first.subset(fold.test), scores, depth, "lgbm")
+        if fold.index == 0:
+            family = {"lexical": "lgbm", "dense": "lgbm_dense", "static": "lgbm_static"}[features]
+            student.save(self.out / "models" / family / spec.name)
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            by_doc = score_with(student, fx, {"q": dict(head)}, {"q": query})["q"]
+            return np.array([by_doc[d] for d, _ in head])
+
+        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        info = {"trees": student.num_trees, "best_iteration": student.best_iteration_}
+        params = student.num_parameters
+        if features == "dense":
+            params += self.dense_side.encoder.num_parameters()
+        elif features == "static":
+            params += self._static_encoder().num_parameters()
+        return run, val, info, path, params
+
+    def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
+        scores = by_query(ds, pred)
+        run = rerank_run(self.first.subset(list(qids)), scores, self.cfg.candidates.depth, "val")
+        return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
+
+    # DSSM (re-ranks BM25's top depth) ------------------------------------------------------------------
+    def _fold_dssm(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        from distillrank.models.dssm import DSSM
+
+        s = self.cfg.students
+        vocabs = self._dssm_vocabs
+        if fold.index not in vocabs:
+            texts = self.corpus.full_texts() + [self.queries[q] for q in self.folds[fold.index].fit]
+            vocabs[fold.index] = DSSM.build_vocab(texts, max_size=30_000)
+        # every target of a fold starts from the same seeded weights, so each distilled student differs
+        # from its qrels-only twin by its target alone (not by the state of torch's global generator)
+        init = DSSM(vocab=vocabs[fold.index], hidden_sizes=(300, 300, 128), seed=self.cfg.seed)
+        depth = self.cfg.candidates.depth
+
+        def rerank(model: Any, qids: Sequence[str]) -> Run:
+            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
+            scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
+            return rerank_run(self.first.subset(list(heads)), scored, depth, "dssm")
+
+        def validate(model: Any) -> float:
+            run = rerank(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists, scale = self._lists(fold, spec, init, "dssm")
+        model, info = train_neural(
+            init,
+            spec,
+            s,
+            lists=lists,
+            lr=s.dssm_lr,
+            epochs=s.dssm_epochs,
+            validate=validate,
+            seed=self.cfg.seed,
+        )
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
+        run = rerank(model, fold.test)
+        corpus = self.corpus
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            return model.predict([(query, corpus[d].full_text()) for d, _ in head])
+
+        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
+
+    def _lists(self, fold: Fold, spec: TargetSpec, init: Any, family: str) -> tuple[list[Any], float | None]:
+        """The training lists of a neural student, the teacher's scores brought to the scale of the
+        untrained student ``init`` (``students.teacher_scale``), and that scale (None for ``qrels``, which
+        uses no teacher scores). ``"auto"`` measures the scale once per family and fold: every target of a
+        family starts from the same ``init`` and learns from the same lists."""
+        from distillrank.distillation.calibration import scale_teacher, teacher_scale
+
+        teacher = self.teacher_scores(fold.fit, lists=True)
+        lists = make_lists(
+            fold.fit,
+            self.cands,
+            self.queries,
+            self.qrels,
+            self.corpus,
+            teacher,
+            anchor_first=self.cfg.students.margin_anchor if spec.target == "margin_mse" else None,
+        )
+        if spec.target == "qrels":
+            return lists, None
+        setting = self.cfg.students.teacher_scale
+        if setting != "auto":
+            return scale_teacher(lists, float(setting)), float(setting)
+        scales = self._teacher_scales
+        if (family, fold.index) not in scales:
+            scales[family, fold.index] = teacher_scale(init, lists, seed=self.cfg.seed)
+        scale = scales[family, fold.index]
+        return scale_teacher(lists, scale), scale
+
+    # bi-encoder students: query tower against the fixed document index --------------------------------
+    def _query_init(self, shallow: bool) -> Any:
+        from distillrank.models.bi_encoder import BiEncoder
+        from distillrank.models.query_encoder import QueryEncoder, align_query_tower
+
+        attr = "_shallow_init" if shallow else "_full_init"
+        if hasattr(self, attr):
+            return getattr(self, attr)
+        s, d = self.cfg.students, self.dense_side
+        tower = BiEncoder(
+            d.model_path,
+            max_length=self.cfg.dense.query_max_length,
+            num_layers=s.shallow_layers if shallow else None,
+            similarity="cosine",
+            temperature=0.05,
+        )
+        if s.freeze_embeddings:  # the word-piece table is the teacher's; training it costs most of a step
+            for p in tower.query_encoder.embeddings.word_embeddings.parameters():
+                p.requires_grad_(False)
+        if shallow and s.align_epochs:
+            # short, query-like texts: titles, first sentences and the training queries (measured: one
+            # epoch on these aligns better than on longer corpus sentences)
+            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
+            texts = sorted(
+                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
+            )
+            if len(texts) > s.align_max_texts:
+                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
+            self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
+            losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
+            self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
+        model = QueryEncoder(tower, d.doc_vectors, d.docnos, d.texts)
+        setattr(self, attr, model)
+        return model
+
+    def _fold_bi_encoder(self, fold: Fold, spec: TargetSpec, shallow: bool = False) -> tuple:
+        s = self.cfg.students
+        init = self._query_init(shallow)
+        k = self.cfg.candidates.k
+
+        def retrieve(model: Any, qids: Sequence[str]) -> Run:
+            path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+            ranked = path.search_many([self.queries[q] for q in qids])
+            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="dense")
+
+        def validate(model: Any) -> float:
+            run = retrieve(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists, scale = self._lists(fold, spec, init, "bi_encoder_shallow" if shallow else "bi_encoder")
+        lr = s.shallow_lr if shallow else s.neural_lr
+        model, info = train_neural(
+            init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
+        )
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
+        run = retrieve(model, fold.test)
+        path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
+
+    def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
+        return self._fold_bi_encoder(fold, spec, shallow=True)
