@@ -204,6 +204,17 @@ def test_qrels_file_instead_of_dataset(tmp_path: Path) -> None:
         (["evaluate", "--run", "r.trec"], "give exactly one of --dataset"),
         (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "-m", "nDCG@10"], "BADRUN:2: "),
         (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "-m", "nosuch@3"], "unknown metric 'nosuch@3'"),
+        (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "-m", "ndgc@10"], "did you mean 'nDCG@10'?"),
+        (["evaluate", "--qrels", "QRELS", "--run", "BADRUN", "--missing", "drop"], "--missing must be"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--stemmer", "klingon"], "--stemmer must be"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--stopwords", "the"], "(one word: 'the,')"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--method", "bm42"], "--method must be one of"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--k1", "-1"], "--k1 must be >= 0; got -1.0"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--b", "2"], "--b must be in [0, 1]; got 2.0"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--threads", "0"], "--threads must be"),
+        (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--tag", "my run"], "--tag must be non-empty"),
+        (["retrieve", "dense", "-d", "nosuch", "-o", "x.trec", "--tag", "a b"], "--tag must be non-empty"),
+        (["datasets", "export", "nosuch", "-o", "QRELS"], "is a file; give a folder to write into"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -293,3 +304,22 @@ def test_nothing_to_evaluate_is_one_line(tmp_path: Path) -> None:
         result = runner.invoke(app, ["evaluate", *args, "--run", str(run)])
         assert result.exit_code == 2, result.output
         assert "error: r: nothing to evaluate: no judged query" in " ".join(result.output.split())
+
+
+def test_bm25_names_are_case_insensitive_and_own_stopwords_work(tiny: Path, tmp_path: Path) -> None:
+    base = ["retrieve", "bm25", "-d", str(tiny), "--k", "3"]
+    for i, extra in enumerate(
+        (["--stemmer", "English"], ["--stopwords", "EN"], ["--stopwords", "the,"], ["--method", "BM25L"])
+    ):
+        result = runner.invoke(app, [*base, *extra, "-o", str(tmp_path / f"{i}.trec")])
+        assert result.exit_code == 0, result.output
+
+
+def test_evaluate_table_shows_the_split_and_each_runs_own_name(tiny: Path, tmp_path: Path) -> None:
+    """``[test]`` in the title is not console markup, and repeated run names are told apart throughout."""
+    run = tmp_path / "r.trec"
+    Run({"q1": {"d1": 1.0}}).save(run)
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(run), "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "tiny [test] — 3 queries" in result.stdout
+    assert "r#0: 2, r#1: 2" in result.stdout

@@ -82,6 +82,17 @@ def test_errors_are_one_line_and_exit_2(
     assert message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--clip", "-1"], "--clip must be in [0, 1] (got -1.0)"), (["--rounds", "0"], "--rounds must be >= 1")],
+)
+def test_learn_option_errors_are_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
+    args = ["online", "learn", "-c", str(tmp_path / "none"), "-o", str(tmp_path)]
+    result = runner.invoke(app, [*args, *extra])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
 def _yandex_folder(tmp_path: Path) -> Path:
     sim = ClickSimulator(eta=1.0, eps_minus=0.05, eps_plus=1.0, top_k=5)
     rel = {f"{i}": {f"{i}{j}": int(j % 3 == 0) for j in range(7)} for i in range(1, 11)}

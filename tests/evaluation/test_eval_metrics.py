@@ -176,6 +176,38 @@ def test_parse_metrics_errors(spec: str | list[str], error: str) -> None:
         parse_metrics(spec)
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("ndcg_cut_10, ndcg_cut.20", ["nDCG@10", "nDCG@20"]),
+        ("P_5,recall_100,success_10,recip_rank,map_cut_10", ["P@5", "R@100", "Success@10", "RR", "AP@10"]),
+        ("bpref, Rprec, iprec_at_recall_0.50", ["Bpref", "Rprec", "IPrec@0.5"]),
+    ],
+)
+def test_trec_eval_names_are_accepted(spec: str, expected: list[str]) -> None:
+    assert [str(m) for m in parse_metrics(spec)] == expected
+    # and give trec_eval's values, as the ir_measures names do
+    ir = evaluate(RUN, QRELS, ",".join(expected)).aggregate
+    assert evaluate(RUN, QRELS, spec).aggregate == ir
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("ndgc@10", r"unknown metric 'ndgc@10' \(did you mean 'nDCG@10'\?\)"),
+        ("Recal@100", r"did you mean 'R@100'\?"),
+        ("P@0", r"invalid metric 'P@0': the cutoff after @ must be >= 1"),
+        ("MRR@0", r"invalid metric 'MRR@0': the cutoff after @ must be >= 1"),
+        ("nDCG@-1", r"the cutoff after @ must be a whole number >= 1 \(got '-1'\)"),
+        ("P@1.5", r"the cutoff after @ must be a whole number >= 1 \(got '1.5'\)"),
+    ],
+)
+def test_misspelled_names_and_bad_cutoffs_are_one_clear_error(spec: str, error: str) -> None:
+    # P@0 used to reach trec_eval, whose C assertion aborted the whole process
+    with pytest.raises(ValueError, match=error):
+        parse_metrics(spec)
+
+
 @pytest.mark.parametrize("metric", ["nDCG@10", "AP", "R@100", "P@5"])
 def test_standard_measures_come_from_trec_eval(metric: str) -> None:
     assert provider_of(metric) == "pytrec_eval"

@@ -145,6 +145,11 @@ def test_columns_name_the_columns_of_a_check_in_file(synthetic_file: Path, tmp_p
         (["--student-sizes", "4,x"], "--student-sizes must be integers"),
         (["--student-sizes", "500"], "student_sizes must be between"),
         (["--teacher-members", "0"], "teacher_members must be at least 1"),
+        (["--test-fraction", "1.5"], "--test-fraction and --valid-fraction must be in [0, 1)"),
+        (["--top-k", "0"], "--top-k must be >= 1 (got 0)"),
+        (["--sampled-metrics", "0"], "--sampled-metrics must be >= 1 (got 0)"),
+        (["--threads", "0"], "--threads must be >= 1 (got 0)"),
+        (["--epochs-scale", "-1"], "--epochs-scale must be > 0 (got -1)"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -14,6 +14,7 @@ from distillrank.data.catalogue import CATALOGUE, default_data_dir, find_local, 
 from distillrank.data.collection import TextCollection
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.interactions import Interactions
+from distillrank.errors import DistillrankError
 
 app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
 
@@ -97,6 +98,8 @@ def export(
     """Write a dataset as Parquet files (one per part and split); text collections also get TREC qrels."""
     from distillrank.data.formats.parquet import write_parquet
 
+    if output.exists() and not output.is_dir():
+        raise DistillrankError(f"--output {output}: is a file; give a folder to write into")
     with status(f"loading {dataset}"):
         ds = load_dataset(dataset, data_dir)
     output.mkdir(parents=True, exist_ok=True)

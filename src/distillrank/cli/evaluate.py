@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from distillrank.cli._common import DataDirOption, friendly_errors, out, status
@@ -53,6 +54,8 @@ def evaluate(
         raise DistillrankError(str(e)) from e
     if test not in ("t-test", "permutation"):
         raise DistillrankError(f"--test must be 't-test' or 'permutation', not {test!r}")
+    if missing not in ("zero", "skip"):
+        raise DistillrankError(f"--missing must be 'zero' or 'skip', not {missing!r}")
     if (dataset is None) == (qrels is None):
         raise DistillrankError("give exactly one of --dataset (with --split) or --qrels")
     if qrels is not None:
@@ -86,7 +89,7 @@ def evaluate(
         out.print_json(json.dumps(payload))
         return
     names = comparison.names if comparison else [results[0].name]
-    table = Table(title=f"{source} — {results[0].n_queries} queries", title_justify="left")
+    table = Table(title=escape(f"{source} — {results[0].n_queries} queries"), title_justify="left")
     table.add_column("run")
     for m in results[0].metrics:
         table.add_column(m, justify="right")
@@ -101,9 +104,10 @@ def evaluate(
                 cells.append(
                     "—" if i == 0 or p is None else (f"[bold]{p:.3g}[/]" if p < 0.05 else f"{p:.3g}")
                 )
-        table.add_row(*cells)
+        table.add_row(escape(cells[0]), *cells[1:])
     out.print(table)
-    missing_counts = [f"{r.name}: {r.n_missing}" for r in results if r.n_missing]
+    counts = zip(names, results, strict=True)
+    missing_counts = [f"{escape(n)}: {r.n_missing}" for n, r in counts if r.n_missing]
     if missing_counts:
         out.print(f"[yellow]queries without results (scored {missing}):[/] " + ", ".join(missing_counts))
     if comparison:

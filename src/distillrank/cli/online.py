@@ -222,6 +222,10 @@ def learn(
     from distillrank.pipeline.ranker import by_query
 
     names = _names(estimators, "naive,ips,snips,dr,unbiased_lambdamart")
+    if not 0 <= clip <= 1:
+        raise DistillrankError(f"--clip must be in [0, 1] (got {clip})")
+    if rounds < 1:
+        raise DistillrankError(f"--rounds must be >= 1 (got {rounds})")
     needs = [n for n in names if n in ("dr", "unbiased_lambdamart")]
     if needs and features is None:
         raise DistillrankError(

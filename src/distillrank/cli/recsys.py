@@ -128,6 +128,16 @@ def distill(
         column_names = parse_columns(columns)
     except ValueError as e:
         raise DistillrankError(f"--{e}") from e
+    if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
+        raise DistillrankError(
+            f"--test-fraction and --valid-fraction must be in [0, 1) and sum to less than 1 "
+            f"(got {test_fraction:g} and {valid_fraction:g})"
+        )
+    for option, value in (("--top-k", top_k), ("--threads", threads), ("--sampled-metrics", sampled_metrics)):
+        if value is not None and value < 1:
+            raise DistillrankError(f"{option} must be >= 1 (got {value})")
+    if not epochs_scale > 0:
+        raise DistillrankError(f"--epochs-scale must be > 0 (got {epochs_scale:g})")
     alpha_values = parse_list("--alphas", alphas, float)
     size_values = parse_list("--student-sizes", student_sizes, int)
     wd_values = parse_list("--weight-decays", weight_decays, float)

@@ -23,6 +23,7 @@ from distillrank.errors import DistillrankError
 
 if TYPE_CHECKING:
     from distillrank.models.splade import SpladeRetriever
+    from distillrank.retrieval.bm25 import BM25Config
     from distillrank.retrieval.dense import DenseRetriever
 
 R = TypeVar("R", "DenseRetriever", "SpladeRetriever")
@@ -44,6 +45,39 @@ IndexDirOption = Annotated[
 TorchThreadsOption = Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")]
 
 
+def _bm25_config(method: str, k1: float, b: float, stemmer: str, stopwords: str) -> BM25Config:
+    """The options of ``retrieve bm25`` as a :class:`BM25Config`; a bad one is a one-line error naming
+    the option. Stemmer and stop-word list names are case-insensitive."""
+    from distillrank.retrieval.bm25 import BM25Config
+
+    sw: str | tuple[str, ...] | None
+    if stopwords.strip().lower() == "none":
+        sw = None
+    elif "," in stopwords:
+        sw = tuple(w.strip() for w in stopwords.split(",") if w.strip())
+    else:
+        sw = stopwords.strip().lower()
+    stem = None if stemmer.strip().lower() == "none" else stemmer.strip().lower()
+    try:
+        return BM25Config(method=method.lower(), k1=k1, b=b, stemmer=stem, stopwords=sw)
+    except ValueError as e:
+        msg = str(e).replace("BM25Config.", "--")
+        if isinstance(sw, str) and "stopwords" in msg:
+            msg = (
+                f"--stopwords: unknown stop-word list {stopwords!r}; use a bm25s language code (en, de, "
+                f"fr, ...), 'none', or words separated by commas (one word: '{stopwords},')"
+            )
+        elif "stemmer" in msg:
+            msg = msg.replace("must be None or", "must be 'none' or")
+        raise DistillrankError(msg) from e
+
+
+def _check_tag(tag: str) -> None:
+    """A run tag is the last column of a TREC run: refused before any work when it cannot be written."""
+    if not tag or any(c.isspace() for c in tag):
+        raise DistillrankError(f"--tag must be non-empty and hold no whitespace (got {tag!r})")
+
+
 def _collection(dataset: str, data_dir: Path | None, what: str) -> TextCollection:
     with status(f"loading {dataset}"):
         coll = load_dataset(dataset, data_dir)
@@ -62,27 +96,29 @@ def bm25(
     method: Annotated[str, typer.Option(help="lucene, robertson, atire, bm25l or bm25+.")] = "lucene",
     k1: Annotated[float, typer.Option(help="Term-frequency saturation.")] = 1.2,
     b: Annotated[float, typer.Option(help="Length normalisation.")] = 0.75,
-    stemmer: Annotated[str, typer.Option(help="Snowball language, or 'none'.")] = "english",
-    stopwords: Annotated[str, typer.Option(help="'en', 'none', or a comma-separated list.")] = "en",
-    threads: Annotated[int, typer.Option(help="Threads for search.")] = 1,
+    stemmer: Annotated[
+        str, typer.Option(help="A PyStemmer language (english, porter, german, ...), or 'none'.")
+    ] = "english",
+    stopwords: Annotated[
+        str,
+        typer.Option(
+            help="A bm25s stop-word list (en, de, fr, ...), 'none', or your own words, comma-separated "
+            "('the,a,of'; one word: 'the,')."
+        ),
+    ] = "en",
+    threads: Annotated[int, typer.Option(help="Threads for search (-1: all cores).")] = 1,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "bm25",
     data_dir: DataDirOption = None,
 ) -> None:
     """BM25 (bm25s, Lucene variant by default) over title + text; writes `qid Q0 docno rank score tag`."""
-    from distillrank.retrieval.bm25 import BM25Config, BM25Retriever
+    from distillrank.retrieval.bm25 import BM25Retriever
 
+    config = _bm25_config(method, k1, b, stemmer, stopwords)
+    if threads < 1 and threads != -1:
+        raise DistillrankError(f"--threads must be >= 1, or -1 for all cores (got {threads})")
+    _check_tag(tag)
     coll = _collection(dataset, data_dir, "BM25")
     queries = coll.queries_for(split) if split != "all" else coll.queries
-    sw: str | tuple[str, ...] | None = (
-        None
-        if stopwords.lower() == "none"
-        else stopwords
-        if "," not in stopwords
-        else tuple(w.strip() for w in stopwords.split(","))
-    )
-    config = BM25Config(
-        method=method, k1=k1, b=b, stemmer=None if stemmer.lower() == "none" else stemmer, stopwords=sw
-    )
     retriever = BM25Retriever(config)
     with status(f"indexing {len(coll.corpus):,} documents"):
         retriever.index(coll.corpus)
@@ -132,6 +168,7 @@ def dense(
         config = DenseConfig(index=index, hnsw_m=hnsw_m, ef_search=ef_search, batch_size=batch_size)
     except ValueError as e:
         raise DistillrankError(str(e)) from e
+    _check_tag(tag)
     torch_threads(threads)
     coll = _collection(dataset, data_dir, "dense retrieval")
     queries = coll.queries_for(split) if split != "all" else coll.queries
@@ -228,6 +265,7 @@ def splade(
     from distillrank.models._hf import torch_threads
     from distillrank.models.splade import Splade, SpladeRetriever
 
+    _check_tag(tag)
     torch_threads(threads)
     coll = _collection(dataset, data_dir, "SPLADE retrieval")
     queries = coll.queries_for(split) if split != "all" else coll.queries

@@ -21,6 +21,7 @@ Conventions (those of trec_eval and of the BEIR and MS MARCO leaderboards):
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import warnings
@@ -52,16 +53,20 @@ def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure
 
     Names are ir_measures names, matched case-insensitively, with the usual aliases: ``MAP`` is ``AP``,
     ``MRR@10`` is ``RR@10``, ``recall@100`` is ``R@100``, ``precision@5`` and ``p@5`` are ``P@5``.
-    Parameters go in parentheses as in ir_measures (``P(rel=2)@5``).
+    Parameters go in parentheses as in ir_measures (``P(rel=2)@5``). trec_eval names work too
+    (``ndcg_cut_10`` is ``nDCG@10``, ``recip_rank`` is ``RR``). A cutoff must be at least 1.
 
     Args:
         spec: a comma-separated string (``"nDCG@10,RR@10,AP"``), or a sequence of names or measures.
 
     Raises:
-        ValueError: for an empty spec, an unknown name or invalid parameters, listing valid examples.
+        ValueError: for an empty spec, an unknown name (suggesting a close one) or invalid parameters,
+            listing valid examples.
 
     >>> [str(m) for m in parse_metrics("ndcg@10, MRR@10, map, recall@100, p@5")]
     ['nDCG@10', 'RR@10', 'AP', 'R@100', 'P@5']
+    >>> [str(m) for m in parse_metrics("ndcg_cut_10, recip_rank, P_5")]
+    ['nDCG@10', 'RR', 'P@5']
     """
     items: list[str | Measure]
     if isinstance(spec, str):
@@ -71,12 +76,12 @@ def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure
     else:
         items = list(spec)
     if not items:
-        raise ValueError(f"no metric given; use ir_measures names such as {EXAMPLES}")
+        raise ValueError(f"no metric given; {_NAMES_HINT}")
     out: list[Measure] = []
     for item in items:
-        measure = item if isinstance(item, Measure) else _parse_one(str(item))
-        if measure not in out:
-            out.append(measure)
+        for measure in [item] if isinstance(item, Measure) else _parse_one(str(item)):
+            if measure not in out:
+                out.append(measure)
     return out
 
 
@@ -95,24 +100,58 @@ def _split_top_level(spec: str) -> list[str]:
     return parts
 
 
-def _parse_one(text: str) -> Measure:
+def _parse_one(text: str) -> list[Measure]:
+    """One name: an ir_measures name (any case, with the aliases), else a trec_eval name
+    (``ndcg_cut_10``, ``P_5``, ``recip_rank``, ``ndcg_cut.10,20`` gives two)."""
     m = _NAME.match(text)
     canonical = _ALIASES.get(m.group(1).lower()) if m else None
     if m is None or canonical is None:
-        raise ValueError(
-            f"unknown metric {text!r}; use ir_measures names (case-insensitive) such as {EXAMPLES}"
-        )
+        trec = _trec_eval_measures(text)
+        if trec:
+            return trec
+        raise ValueError(f"unknown metric {text!r}{_suggestion(text)}; {_NAMES_HINT}")
+    suffix = m.group(2)
+    cutoff = suffix.rpartition("@")[2].strip() if "@" in suffix else None
     try:
-        measure = ir_measures.parse_measure(canonical + m.group(2))
+        measure = ir_measures.parse_measure(canonical + suffix)
         measure.validate_params()
     except (ValueError, AssertionError, NameError, SyntaxError, TypeError) as e:
-        raise ValueError(f"invalid metric {text!r} ({e}); valid examples: {EXAMPLES}") from e
+        why = str(e) if isinstance(e, AssertionError) else "parameters go in parentheses, the cutoff after @"
+        if cutoff is not None and not cutoff.isdigit():
+            why = f"the cutoff after @ must be a whole number >= 1 (got {cutoff!r})"
+        raise ValueError(f"invalid metric {text!r}: {why}; valid examples: {EXAMPLES}") from e
+    if isinstance(measure.params.get("cutoff"), int) and measure.params["cutoff"] < 1:
+        # trec_eval aborts the whole process on a cutoff of 0 (an assertion in pytrec_eval's C code)
+        raise ValueError(
+            f"invalid metric {text!r}: the cutoff after @ must be >= 1; valid examples: {EXAMPLES}"
+        )
     if not ir_measures.DefaultPipeline.supports(measure):
         raise ValueError(
             f"metric {text!r} needs an ir_measures provider that is not installed; "
             f"supported examples: {EXAMPLES}"
         )
-    return measure
+    return [measure]
+
+
+_NAMES_HINT = f"use ir_measures names (case-insensitive) such as {EXAMPLES}, or trec_eval names (ndcg_cut_10)"
+
+
+def _trec_eval_measures(text: str) -> list[Measure]:
+    """The measures of a trec_eval name (``ndcg_cut_10``, ``ndcg_cut.10``, ``map``, ``P_5``), or ``[]``."""
+    try:
+        measures = list(ir_measures.parse_trec_measure(text.strip()))
+    except Exception:  # ir_measures raises a bare ValueError or KeyError for an unknown name
+        return []
+    return [m for m in measures if ir_measures.DefaultPipeline.supports(m)]
+
+
+def _suggestion(text: str) -> str:
+    """`` (did you mean 'nDCG@10'?)`` for a name close to a known one (``ndgc@10``), else ``""``."""
+    m = _NAME.match(text)
+    if m is None:
+        return ""
+    close = difflib.get_close_matches(m.group(1).lower(), list(_ALIASES), n=1, cutoff=0.6)
+    return f" (did you mean {_ALIASES[close[0]] + m.group(2)!r}?)" if close else ""
 
 
 def provider_of(measure: str | Measure) -> str:

@@ -17,9 +17,10 @@ protocol end to end in a few minutes, with numbers that are not comparable to th
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from distillrank.config import ConfigModel
 
@@ -56,6 +57,14 @@ class CandidateSettings(_Section):
     k: StrictInt = Field(default=100, ge=1)
     depth: StrictInt = Field(default=20, ge=2)
 
+    @model_validator(mode="after")
+    def _depth_within_k(self) -> CandidateSettings:
+        if self.depth > self.k:
+            raise ValueError(
+                f"depth: must be <= k ({self.k}), the candidates BM25 retrieves (got {self.depth})"
+            )
+        return self
+
 
 class TeacherSettings(_Section):
     """The cross-encoder teacher, fine-tuned on the train qrels with BM25 hard negatives.
@@ -88,6 +97,23 @@ class TeacherSettings(_Section):
     ranker_folds: StrictInt = Field(default=5, ge=2)
     ranker_labels: Literal["cross_fit", "in_sample"] = "in_sample"
     scoring_batch_size: StrictInt = Field(default=32, ge=1)
+
+    @field_validator("loss")
+    @classmethod
+    def _label_loss(cls, value: str) -> str:
+        from distillrank.losses import LOSSES
+
+        usable = sorted(n for n, info in LOSSES.items() if info.kind in ("pointwise", "pairwise", "listwise"))
+        if value not in usable:
+            raise ValueError(f"must be a loss trained on labels, one of {', '.join(usable)} (got {value!r})")
+        return value
+
+    @field_validator("skip")
+    @classmethod
+    def _window(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= value[0] < value[1]:
+            raise ValueError(f"must be [start, stop] BM25 ranks with 0 <= start < stop (got {list(value)})")
+        return value
 
 
 class DenseSettings(_Section):
@@ -155,8 +181,17 @@ class StudentSettings(_Section):
     @field_validator("temperatures")
     @classmethod
     def _positive(cls, value: list[float]) -> list[float]:
-        if not value or any(t <= 0 for t in value):
-            raise ValueError(f"must be a non-empty list of positive numbers (got {value!r})")
+        if not value or any(not (0 < t < math.inf) for t in value):
+            raise ValueError(f"must be a non-empty list of finite numbers > 0 (got {value!r})")
+        return value
+
+    @field_validator("joint_temperature")
+    @classmethod
+    def _positive_or_none(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < math.inf:
+            raise ValueError(
+                f"must be a finite number > 0, or null for the best on validation (got {value!r})"
+            )
         return value
 
 
@@ -180,6 +215,20 @@ class EvaluationSettings(_Section):
 
     measures: list[str] = Field(default_factory=lambda: ["nDCG@10", "RR@10", "R@100"])
     latency_queries: StrictInt = Field(default=100, ge=1)
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, value: list[str]) -> list[str]:
+        """Each name parsed now (not after hours of training) and spelled as ir_measures does, so that
+        ``ndcg@10`` reports as ``nDCG@10``; nDCG@10 is required, the report compares models by it."""
+        from distillrank.evaluation.metrics import parse_metrics
+
+        names = [str(m) for m in parse_metrics(value)]
+        if "nDCG@10" not in names:
+            raise ValueError(
+                f"must include nDCG@10, which the report compares every model by (got {value!r})"
+            )
+        return names
 
 
 class JobConfig(ConfigModel):

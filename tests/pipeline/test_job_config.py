@@ -1,0 +1,81 @@
+"""JobConfig (``distillrank run --config``): every mistake is a one-line error naming the file, the
+setting and what is allowed, raised before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from distillrank.cli.main import app
+from distillrank.config import ConfigError
+from distillrank.pipeline.config import JobConfig
+
+BAD: list[tuple[str, str]] = [
+    ("studnets: {}\n", "studnets: unknown setting (did you mean 'students'? valid settings: "),
+    (
+        "students: {famlies: [lgbm]}\n",
+        "students.famlies: unknown setting (did you mean 'families'? valid settings: align_epochs, ",
+    ),
+    ("students: {temperatures: 2}\n", "students.temperatures: must be a list (got 2)"),
+    ("students: [lgbm]\n", "students: must be a mapping (got ['lgbm'])"),
+    (
+        "students: {temperatures: [1, .nan]}\n",
+        "students.temperatures: must be a non-empty list of finite numbers > 0 (got [1.0, nan])",
+    ),
+    ("students: {temperatures: [1, .inf]}\n", "students.temperatures: must be a non-empty list of finite"),
+    ("students: {joint_temperature: 0}\n", "students.joint_temperature: must be a finite number > 0"),
+    ("students: {teacher_scale: x}\n", "students.teacher_scale: must be a number or 'auto' (got 'x')"),
+    (
+        "candidates: {k: 10, depth: 50}\n",
+        "candidates.depth: must be <= k (10), the candidates BM25 retrieves (got 50)",
+    ),
+    ("teacher: {loss: softmaxx}\n", "teacher.loss: must be a loss trained on labels, one of bce, "),
+    ("teacher: {loss: soft_label}\n", "teacher.loss: must be a loss trained on labels"),
+    ("teacher: {skip: [100, 3]}\n", "teacher.skip: must be [start, stop] BM25 ranks with 0 <= start < stop"),
+    ("evaluation: {measures: [nDCG@10, ndgc@5]}\n", "evaluation.measures: unknown metric 'ndgc@5'"),
+    ("evaluation: {measures: [RR@10]}\n", "evaluation.measures: must include nDCG@10"),
+    (
+        "students:\n  families: [lgbm\nteacher: {epochs: 1}\n",
+        "cannot parse YAML: line 3, column 8: expected ',' or ']', but got ':' (while parsing a flow "
+        "sequence started at line 2, column 13)",
+    ),
+    (
+        "students: {families: [lgbm]}\nteacher: {epochs: 1}\nstudents: {targets: [soft]}\n",
+        "cannot parse YAML: line 3, column 1: key 'students' given twice (first at line 1, column 1)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_settings_are_one_line_naming_file_and_setting(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        JobConfig.from_file(path)
+    assert str(info.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(info.value)
+
+
+def test_measures_are_spelled_as_ir_measures_does() -> None:
+    # the job looks each measure up by its ir_measures name: 'ndcg@10' would be a KeyError at the end
+    cfg = JobConfig.from_dict({"evaluation": {"measures": ["ndcg@10", "mrr@10", "recall_100"]}})
+    assert cfg.evaluation.measures == ["nDCG@10", "RR@10", "R@100"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("job.json", '{"dataset": "nosuch", "candidates": {"k": 10, "depth": 50}}'),
+        ("job.toml", 'dataset = "nosuch"\n[candidates]\nk = 10\ndepth = 50\n'),
+        ("job.yaml", "run:\n  dataset: nosuch\n  candidates: {k: 10, depth: 50}\n"),
+    ],
+)
+def test_cli_run_refuses_a_bad_config_before_any_work(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    res = CliRunner().invoke(app, ["run", "--config", str(path), "--output", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert f"{name}: candidates.depth: must be <= k (10)" in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
