@@ -240,3 +240,11 @@ def test_learn_from_the_yandex_sample(shared_data: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["estimators"]["ips"]["utility@10"] > metrics["logged"]["utility@10"]
+
+
+def test_simulate_refuses_no_clipping_before_it_starts(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["online", "simulate", "-d", "lightgbm-lambdarank", "--clip", "0", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "clip must be in (0, 1], got 0.0" in " ".join(result.output.split())

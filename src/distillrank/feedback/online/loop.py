@@ -211,8 +211,12 @@ class OnlineConfig:
             raise ValueError(f"estimators repeat a name: {self.estimators}")
         if not self.exploration >= 0:
             raise ValueError(f"exploration must be >= 0, got {self.exploration}")
-        if not 0 <= self.clip <= 1:
-            raise ValueError(f"clip must be in [0, 1], got {self.clip}")
+        if not 0 < self.clip <= 1:
+            raise ValueError(
+                f"clip must be in (0, 1], got {self.clip}: a result the loop showed can have an expected "
+                "exposure of 0 (its policy's sampled rankings never placed it), and without clipping its "
+                "clicks have no finite IPS estimate"
+            )
         if self.propensities not in ("em", "true"):
             raise ValueError(f"propensities must be 'em' or 'true', got {self.propensities!r}")
         if self.propensity_sessions is not None and self.propensity_sessions < 1:
