@@ -323,3 +323,9 @@ def test_evaluate_table_shows_the_split_and_each_runs_own_name(tiny: Path, tmp_p
     assert result.exit_code == 0, result.output
     assert "tiny [test] — 3 queries" in result.stdout
     assert "r#0: 2, r#1: 2" in result.stdout
+
+
+def test_a_folder_given_as_a_run_says_so(tiny: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path}: a folder, not a file" in " ".join(result.output.split())

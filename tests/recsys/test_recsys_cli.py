@@ -138,6 +138,7 @@ def test_columns_name_the_columns_of_a_check_in_file(synthetic_file: Path, tmp_p
     ("extra", "message"),
     [
         (["--student-dim", "200"], "must not exceed"),
+        (["--teacher-dim", "0"], "teacher_d and student_d must be at least 1, got 0, 10"),
         (["--weightings", "linear"], "unknown weighting"),
         (["--alphas", "one"], "--alphas must be numbers"),
         (["--weight-decays", "1e-4,small"], "--weight-decays must be numbers"),

@@ -161,6 +161,10 @@ class JobConfig:
     quick: bool = False
 
     def __post_init__(self) -> None:
+        if self.teacher_d < 1 or self.student_d < 1:
+            raise ValueError(
+                f"teacher_d and student_d must be at least 1, got {self.teacher_d}, {self.student_d}"
+            )
         if self.student_d > self.teacher_d:
             raise ValueError(f"student_d ({self.student_d}) must not exceed teacher_d ({self.teacher_d})")
         bad = [w for w in self.weightings if w not in WEIGHTINGS]

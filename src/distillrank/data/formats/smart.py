@@ -48,7 +48,7 @@ _QRELS_NAME = re.compile(r"rel", re.IGNORECASE)
 def _records(path: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
     """``(line of .I, id, {field: text})`` for every record; only :data:`KEPT_FIELDS` are collected."""
     if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file")
+        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     rec_id: str | None = None
     rec_line = 0
     fields: dict[str, list[str]] = {}

@@ -130,7 +130,7 @@ def qrels_layout(path: str | Path) -> str:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file")
+        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     lines = _head_lines(path)
     if not lines:
         raise DataFormatError(path, None, "empty or unreadable qrels file")

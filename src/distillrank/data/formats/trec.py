@@ -107,7 +107,7 @@ def _as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 def _read_text(path: Path) -> str:
     if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file")
+        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     with open_text(path) as f:
         return f.read()
 
@@ -115,7 +115,7 @@ def _read_text(path: Path) -> str:
 def _data_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of the non-blank lines of a file (``.gz`` ok)."""
     if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file")
+        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     with open_text(path) as f:
         for n, line in enumerate(f, start=1):
             if line.strip():
