@@ -45,7 +45,6 @@ from distillrank.evaluation.significance import permutation_test
 from distillrank.io import atomic_write
 from distillrank.recsys import (
     Caser,
-    CaserConfig,
     JobConfig,
     ScoreEnsemble,
     SequentialData,
@@ -54,7 +53,7 @@ from distillrank.recsys import (
     make_windows,
     teacher_topk,
 )
-from distillrank.recsys.protocol import job_split, train_rd_student, train_student, train_teacher
+from distillrank.recsys.protocol import build_caser, job_split, train_rd_student, train_student, train_teacher
 
 CACHE = RESULTS / "cache" / "recsys_teacher_ensemble"
 TARGET = 1.10  # the issue's RD student over the student alone
@@ -91,10 +90,6 @@ def _save(model: torch.nn.Module, path: Path, info: dict[str, Any]) -> None:
         torch.save({"state": model.state_dict(), "info": info}, f)
 
 
-def _caser(data: SequentialData, s: Settings, d: int) -> Caser:
-    return Caser(CaserConfig(data.n_users, data.n_items, d=d, L=s.job.L))
-
-
 def teacher(s: Settings, seed: int, cache: Path) -> Path:
     """The job's teacher with ``seed`` (seed 0: the job's own), checkpointed; cached when present."""
     path = cache / f"teacher-seed{seed}-{_key(s, 'teacher', seed)}.pt"
@@ -110,7 +105,7 @@ def teacher(s: Settings, seed: int, cache: Path) -> Path:
 
 def _load(path: Path, data: SequentialData, s: Settings, d: int) -> tuple[Caser, dict[str, Any]]:
     blob = torch.load(path, weights_only=False)
-    model = _caser(data, s, d)
+    model = build_caser(data, s.job, d)
     model.load_state_dict(blob["state"])
     return model.eval(), blob["info"]
 

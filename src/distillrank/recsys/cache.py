@@ -63,13 +63,20 @@ def recipe_key(recipe: Mapping[str, Any]) -> str:
 class ModelCache:
     """Trained models by recipe, in ``folder`` (``None``: nothing is kept, every model is trained).
 
-    ``reused`` and ``trained`` list the names of the models taken from the folder and trained by this
-    instance, in order.
+    ``on_reuse(name)`` is called for every model taken from the folder (a progress message). ``reused``
+    and ``trained`` list the names of the models taken from the folder and trained by this instance, in
+    order.
     """
 
-    def __init__(self, folder: str | Path | None, data: SequentialData) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None,
+        data: SequentialData,
+        on_reuse: Callable[[str], None] | None = None,
+    ) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.data_key = data_fingerprint(data)
+        self.on_reuse = on_reuse
         self.reused: list[str] = []
         self.trained: list[str] = []
 
@@ -107,6 +114,8 @@ class ModelCache:
             else:
                 model.eval()
                 self.reused.append(name)
+                if self.on_reuse is not None:
+                    self.on_reuse(name)
                 return model, result, True
         model, result = train()
         self._save(path, model, result, {"name": name, "key": key, "data": self.data_key, **recipe})

@@ -407,7 +407,9 @@ def run_job(
         )
     windows = make_windows(data, cfg.L, cfg.T)
     runs: dict[str, ModelRun] = {}
-    cache = ModelCache(cache_dir, data)
+    cache = ModelCache(
+        cache_dir, data, on_reuse=lambda name: cb(f"{name}: reused from {cache.folder}", None, 0)
+    )
 
     def stage(name: str, total: int) -> Callable[[EpochLog], None]:
         cb(name, None, total)
@@ -416,9 +418,7 @@ def run_job(
     def caser(
         label: str, recipe: dict[str, Any], d: int, train: Callable[[], tuple[Caser, FitResult]]
     ) -> tuple[Caser, FitResult]:
-        model, result, reused = cache.get_or_train(label, recipe, lambda: build_caser(data, cfg, d), train)
-        if reused:
-            cb(f"{label}: reused from {cache.folder}", None, 0)
+        model, result, _ = cache.get_or_train(label, recipe, lambda: build_caser(data, cfg, d), train)
         return model, result
 
     weight_decay_search: list[dict[str, Any]] = []
@@ -548,7 +548,7 @@ def run_job(
 
     # -- two-tower models
     if cfg.two_tower:
-        runs.update(_two_tower_runs(data, cfg, stage, cache, cb))
+        runs.update(_two_tower_runs(data, cfg, stage, cache))
 
     # -- test metrics and cost
     cb("evaluation", None, 0)
@@ -593,7 +593,6 @@ def _two_tower_runs(
     cfg: JobConfig,
     stage: Callable[[str, int], Callable[[EpochLog], None]],
     cache: ModelCache,
-    cb: Callback,
 ) -> dict[str, ModelRun]:
     windows = make_windows(data, cfg.tt_L, 1)
     runs: dict[str, ModelRun] = {}
@@ -612,14 +611,6 @@ def _two_tower_runs(
             eval_every=1,
             seed=cfg.seed + 2,
         )
-
-    def trained(
-        name: str, recipe: dict[str, Any], train: Callable[[], tuple[TwoTower, FitResult]]
-    ) -> tuple[TwoTower, FitResult]:
-        m, result, reused = cache.get_or_train(name, recipe, model, train)
-        if reused:
-            cb(f"{name}: reused from {cache.folder}", None, 0)
-        return m, result
 
     def recipe(loss: str, train: TrainConfig, **extra: Any) -> dict[str, Any]:
         return {
@@ -649,13 +640,14 @@ def _two_tower_runs(
             return sampled_list_step(m, windows, sampler, loss, cfg.tt_neg, **kw)
 
         spec = recipe(loss, tconf(cfg.tt_epochs), kw=kw, n_neg=cfg.tt_neg, sampler_seed=cfg.seed + 2)
-        m, result = trained(name, spec, from_scratch(loss, sampled))
+        m, result, _ = cache.get_or_train(name, spec, model, from_scratch(loss, sampled))
         runs[name] = ModelRun(name, "two_tower", m, result, {"loss": loss, "training": "from scratch"})
     name = "two-tower-in_batch_softmax"
     spec = recipe("in_batch_softmax", tconf(cfg.tt_epochs), sampler_seed=cfg.seed + 2)
-    m, result = trained(
+    m, result, _ = cache.get_or_train(
         name,
         spec,
+        model,
         from_scratch(
             "in_batch_softmax", lambda m: in_batch_step(m, windows, NegativeSampler(data, seed=cfg.seed + 2))
         ),
@@ -680,7 +672,7 @@ def _two_tower_runs(
         spec_ft = recipe(
             loss, ft_conf, n_neg=cfg.tt_neg, sampler_seed=cfg.seed + 3, pretrained=pretrained_key
         )
-        ft, result = trained(name, spec_ft, finetune)
+        ft, result, _ = cache.get_or_train(name, spec_ft, model, finetune)
         runs[name] = ModelRun(
             name, "two_tower", ft, result, {"loss": loss, "training": "FPS pre-training + fine-tuning"}
         )
