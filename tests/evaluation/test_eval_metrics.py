@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import ir_measures
 import numpy as np
 import pandas as pd
 import pytest
@@ -198,6 +199,8 @@ def test_trec_eval_names_are_accepted(spec: str, expected: list[str]) -> None:
         ("Recal@100", r"did you mean 'R@100'\?"),
         ("P@0", r"invalid metric 'P@0': the cutoff after @ must be >= 1"),
         ("MRR@0", r"invalid metric 'MRR@0': the cutoff after @ must be >= 1"),
+        ("ndcg_cut_0", r"invalid metric 'ndcg_cut_0': the cutoff after @ must be >= 1"),  # trec_eval name
+        ("P_0", r"invalid metric 'P_0': the cutoff after @ must be >= 1"),
         ("nDCG@-1", r"the cutoff after @ must be a whole number >= 1 \(got '-1'\)"),
         ("P@1.5", r"the cutoff after @ must be a whole number >= 1 \(got '1.5'\)"),
     ],
@@ -206,6 +209,11 @@ def test_misspelled_names_and_bad_cutoffs_are_one_clear_error(spec: str, error: 
     # P@0 used to reach trec_eval, whose C assertion aborted the whole process
     with pytest.raises(ValueError, match=error):
         parse_metrics(spec)
+
+
+def test_a_measure_object_with_a_zero_cutoff_is_refused_too() -> None:
+    with pytest.raises(ValueError, match=r"invalid metric 'nDCG@0': the cutoff after @ must be >= 1"):
+        parse_metrics([ir_measures.nDCG @ 0])
 
 
 @pytest.mark.parametrize("metric", ["nDCG@10", "AP", "R@100", "P@5"])

@@ -80,6 +80,12 @@ def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure
     out: list[Measure] = []
     for item in items:
         for measure in [item] if isinstance(item, Measure) else _parse_one(str(item)):
+            if isinstance(measure.params.get("cutoff"), int) and measure.params["cutoff"] < 1:
+                # trec_eval aborts the whole process on a cutoff of 0 (an assertion in pytrec_eval's C
+                # code): checked here, whatever spelling (ir_measures, trec_eval, a Measure) gave it
+                raise ValueError(
+                    f"invalid metric {str(item)!r}: the cutoff after @ must be >= 1; valid examples: {EXAMPLES}"
+                )
             if measure not in out:
                 out.append(measure)
     return out
@@ -120,11 +126,6 @@ def _parse_one(text: str) -> list[Measure]:
         if cutoff is not None and not cutoff.isdigit():
             why = f"the cutoff after @ must be a whole number >= 1 (got {cutoff!r})"
         raise ValueError(f"invalid metric {text!r}: {why}; valid examples: {EXAMPLES}") from e
-    if isinstance(measure.params.get("cutoff"), int) and measure.params["cutoff"] < 1:
-        # trec_eval aborts the whole process on a cutoff of 0 (an assertion in pytrec_eval's C code)
-        raise ValueError(
-            f"invalid metric {text!r}: the cutoff after @ must be >= 1; valid examples: {EXAMPLES}"
-        )
     if not ir_measures.DefaultPipeline.supports(measure):
         raise ValueError(
             f"metric {text!r} needs an ir_measures provider that is not installed; "
