@@ -199,3 +199,6 @@ def test_pyserini_json_keys_are_read_as_beir_ones(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"title": "t", "text": "x"}\n')
     with pytest.raises(DataFormatError, match=r'bad.jsonl:1: missing "_id"'):
         read_beir_corpus(tmp_path / "bad.jsonl")
+    (tmp_path / "empty.jsonl").write_text('{"id": "d1", "contents": "x"}\n{"id": " ", "contents": "y"}\n')
+    with pytest.raises(DataFormatError, match=r'empty.jsonl:2: empty "id"'):
+        read_beir_corpus(tmp_path / "empty.jsonl")

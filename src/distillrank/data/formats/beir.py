@@ -85,15 +85,13 @@ _ALIASES = {"_id": ("id", "docid", "doc_id", "query_id"), "text": ("contents", "
 
 
 def _field(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
-    if key not in obj:
-        alias = next((a for a in _ALIASES.get(key, ()) if a in obj), None)
-        if alias is None:
-            raise DataFormatError(path, line, f'missing "{key}"')
-        key = alias
-    value = obj[key]
+    found = key if key in obj else next((a for a in _ALIASES.get(key, ()) if a in obj), None)
+    if found is None:
+        raise DataFormatError(path, line, f'missing "{key}"')
+    value = obj[found]
     text = "" if value is None else str(value)
-    if key == "_id" and not text.strip():
-        raise DataFormatError(path, line, 'empty "_id"')
+    if key == "_id" and not text.strip():  # the id, under whichever spelling it came
+        raise DataFormatError(path, line, f'empty "{found}"')
     return text
 
 
