@@ -214,6 +214,14 @@ def test_qrels_file_instead_of_dataset(tmp_path: Path) -> None:
         (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--threads", "0"], "--threads must be"),
         (["retrieve", "bm25", "-d", "nosuch", "-o", "x.trec", "--tag", "my run"], "--tag must be non-empty"),
         (["retrieve", "dense", "-d", "nosuch", "-o", "x.trec", "--tag", "a b"], "--tag must be non-empty"),
+        (
+            ["retrieve", "dense", "-d", "nosuch", "-o", "x.trec", "--threads", "0"],
+            "Invalid value for '--threads'",
+        ),
+        (
+            ["retrieve", "splade", "-d", "nosuch", "-o", "x.trec", "--threads", "0"],
+            "Invalid value for '--threads'",
+        ),
         (["datasets", "export", "nosuch", "-o", "QRELS"], "is a file; give a folder to write into"),
     ],
 )

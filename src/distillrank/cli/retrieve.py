@@ -42,7 +42,9 @@ IndexDirOption = Annotated[
         "collection's documents is reused, so the documents are encoded once.",
     ),
 ]
-TorchThreadsOption = Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")]
+TorchThreadsOption = Annotated[
+    int | None, typer.Option(min=1, help="torch threads (default: the machine's cores).")
+]
 
 
 def _bm25_config(method: str, k1: float, b: float, stemmer: str, stopwords: str) -> BM25Config:
@@ -74,7 +76,9 @@ def _bm25_config(method: str, k1: float, b: float, stemmer: str, stopwords: str)
 
 def _check_tag(tag: str) -> None:
     """A run tag is the last column of a TREC run: refused before any work when it cannot be written."""
-    if not tag or any(c.isspace() for c in tag):
+    from distillrank.data.formats.trec import is_trec_id
+
+    if not is_trec_id(tag):
         raise DistillrankError(f"--tag must be non-empty and hold no whitespace (got {tag!r})")
 
 

@@ -84,7 +84,8 @@ def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure
                 # trec_eval aborts the whole process on a cutoff of 0 (an assertion in pytrec_eval's C
                 # code): checked here, whatever spelling (ir_measures, trec_eval, a Measure) gave it
                 raise ValueError(
-                    f"invalid metric {str(item)!r}: the cutoff after @ must be >= 1; valid examples: {EXAMPLES}"
+                    f"invalid metric {str(item)!r}: the cutoff after @ must be >= 1; "
+                    f"valid examples: {EXAMPLES}"
                 )
             if measure not in out:
                 out.append(measure)
