@@ -70,6 +70,15 @@ COMPRESSION_MAGIC: dict[bytes, str] = {
 """Leading bytes of compressed files -> the compression; :func:`open_text` reads gzip, bzip2 and xz."""
 
 
+def require_file(path: Path) -> None:
+    """Raise :class:`~distillrank.errors.DatasetNotFoundError` unless ``path`` is a file: ``"<path>: no
+    such file"``, or ``"<path>: a folder, not a file"`` for a folder given where a file is needed."""
+    if not path.is_file():
+        from distillrank.errors import DatasetNotFoundError
+
+        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+
+
 def compression(path: str | Path) -> str | None:
     """The compression of a file by its leading bytes (:data:`COMPRESSION_MAGIC`), ``None`` when none (or
     when the file cannot be read)."""

@@ -21,7 +21,7 @@ from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.sniff import group_files, qrels_layout
 from distillrank.data.formats.trec import assemble_collection, merge_queries, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
-from distillrank.io import open_text
+from distillrank.io import open_text, require_file
 
 __all__ = [
     "CRANFIELD_GAINS",
@@ -47,8 +47,7 @@ _QRELS_NAME = re.compile(r"rel", re.IGNORECASE)
 
 def _records(path: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
     """``(line of .I, id, {field: text})`` for every record; only :data:`KEPT_FIELDS` are collected."""
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    require_file(path)
     rec_id: str | None = None
     rec_line = 0
     fields: dict[str, list[str]] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
-from distillrank.io import compression, open_text
+from distillrank.io import compression, open_text, require_file
 
 __all__ = [
     "SPLIT_WORDS",
@@ -129,8 +129,7 @@ def qrels_layout(path: str | Path) -> str:
         DataFormatError: the file does not look like qrels.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    require_file(path)
     lines = _head_lines(path)
     if not lines:
         raise DataFormatError(path, None, "empty or unreadable qrels file")

@@ -26,7 +26,7 @@ from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.sniff import group_files, qrels_layout, qrels_split
 from distillrank.data.run import Run
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
-from distillrank.io import atomic_write, open_text
+from distillrank.io import atomic_write, open_text, require_file
 
 __all__ = [
     "QRELS_LAYOUTS",
@@ -106,16 +106,14 @@ def _as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    require_file(path)
     with open_text(path) as f:
         return f.read()
 
 
 def _data_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of the non-blank lines of a file (``.gz`` ok)."""
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    require_file(path)
     with open_text(path) as f:
         for n, line in enumerate(f, start=1):
             if line.strip():
