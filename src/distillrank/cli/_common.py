@@ -52,6 +52,17 @@ def install_warning_display() -> None:
     warnings.showwarning = _show_warning
 
 
+def columns_option(text: str | None) -> list[str] | dict[str, str] | None:
+    """``--columns`` parsed (:func:`~distillrank.data.formats.interactions_io.parse_columns`); a bad value
+    is a one-line error naming the option."""
+    from distillrank.data.formats.interactions_io import parse_columns
+
+    try:
+        return parse_columns(text)
+    except ValueError as e:
+        raise DistillrankError(f"--{e}") from e
+
+
 def friendly_errors(fn: F) -> F:
     """Show our own errors (bad input, missing data) as one red line and exit 2, without a traceback."""
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from distillrank.cli._common import DataDirOption, friendly_errors, out, status
+from distillrank.cli._common import DataDirOption, columns_option, friendly_errors, out, status
 from distillrank.data.catalogue import CATALOGUE, default_data_dir, find_local, load_dataset
 from distillrank.data.collection import TextCollection
 from distillrank.data.dataset import SplitDataset
@@ -57,13 +57,9 @@ def info(
         if columns is None:
             ds = load_dataset(dataset, data_dir)
         else:
-            from distillrank.data.formats.interactions_io import parse_columns, read_interactions
-            from distillrank.errors import DistillrankError
+            from distillrank.data.formats.interactions_io import read_interactions
 
-            try:
-                named = parse_columns(columns)
-            except ValueError as e:
-                raise DistillrankError(f"--{e}") from e
+            named = columns_option(columns)
             path = Path(dataset)
             ds = (
                 read_interactions(path, columns=named)

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from distillrank.cli._common import DataDirOption, console, friendly_errors, out, progress, status
+from distillrank.cli._common import (
+    DataDirOption,
+    columns_option,
+    console,
+    friendly_errors,
+    out,
+    progress,
+    status,
+)
 
 app = typer.Typer(
     help="Sequential recommenders: Caser teacher/student with Ranking Distillation, two-tower models.",
@@ -122,12 +130,7 @@ def distill(
             what = "integers" if kind is int else "numbers"
             raise DistillrankError(f"{option} must be {what} separated by commas, got {text!r}") from e
 
-    from distillrank.data.formats.interactions_io import parse_columns
-
-    try:
-        column_names = parse_columns(columns)
-    except ValueError as e:
-        raise DistillrankError(f"--{e}") from e
+    column_names = columns_option(columns)
     if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
         raise DistillrankError(
             f"--test-fraction and --valid-fraction must be in [0, 1) and sum to less than 1 "

@@ -172,8 +172,8 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
 
     given = Path(str(name_or_path)).expanduser()
     if options.get("columns") is not None and str(name_or_path).lower() not in CATALOGUE and given.exists():
-        # only interaction tables take columns, and theirs may be beyond detection (check-ins)
-        return load_path(given, "interactions", name=given.name, **options)
+        # a path with columns is an interaction table (load_path), whatever detection would say of it
+        return load_path(given, name=given.name, **options)
     path, kind, name = resolve(name_or_path, data_dir)
 
     return load_path(path, kind, name=name, **options)

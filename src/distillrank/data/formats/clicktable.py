@@ -184,8 +184,7 @@ def read_click_file(path: str | Path) -> ClickLog:
     """One click-log file, whatever its format: Parquet, a click table with a header, the original
     Yandex WSCD 2011 log (:mod:`~distillrank.data.formats.yandex_original`) or Yandex sample sessions
     (:mod:`~distillrank.data.formats.yandex`)."""
-    from distillrank.data.formats.yandex import read_yandex_clicklog
-    from distillrank.data.formats.yandex_original import is_yandex_original_line, read_yandex_original
+    from distillrank.data.formats.yandex import read_yandex_file
 
     path = Path(path)
     if path.name.lower().endswith(".parquet"):
@@ -198,9 +197,7 @@ def read_click_file(path: str | Path) -> ClickLog:
         first = next((line for line in f if line.strip()), "")
     if is_click_table_header(first):
         return read_click_table(path)
-    if is_yandex_original_line(first):
-        return read_yandex_original(path)
-    return read_yandex_clicklog(path)
+    return read_yandex_file(path)
 
 
 def _split_of(name: str) -> str | None:

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from distillrank.data.formats.clicktable import REQUIRED as CLICK_TABLE_COLUMNS
 from distillrank.data.formats.clicktable import is_click_table_header
 from distillrank.data.formats.msmarco import CORPUS_NAME
 from distillrank.data.formats.yandex_original import is_yandex_original_line
@@ -42,9 +43,6 @@ def _head(path: Path, n: int = 4096) -> str:
         return ""
 
 
-_CLICKLOG_COLUMNS = {"session_id", "qid", "docno", "position", "click"}
-
-
 def _parquet_kind(path: Path) -> str | None:
     """``interactions`` or ``clicks`` for a Parquet table, from its metadata or its columns."""
     import pyarrow.parquet as pq
@@ -55,7 +53,7 @@ def _parquet_kind(path: Path) -> str | None:
     except (OSError, ValueError):  # not Parquet after all, or metadata that is not JSON
         return None
     kind = {"interactions": "interactions", "clicklog": "clicks"}.get(meta.get("kind"))
-    if kind is None and set(schema.names) >= _CLICKLOG_COLUMNS:
+    if kind is None and set(schema.names) >= set(CLICK_TABLE_COLUMNS):
         kind = "clicks"
     if kind is None and _INTERACTION_HEADER.search(" ".join(schema.names)):
         kind = "interactions"

@@ -30,7 +30,7 @@ from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 from distillrank.io import atomic_write, open_text
 
-__all__ = ["read_yandex_clicklog", "read_yandex_folder", "write_yandex_clicklog"]
+__all__ = ["read_yandex_clicklog", "read_yandex_file", "read_yandex_folder", "write_yandex_clicklog"]
 
 UnknownClicks = Literal["error", "warn", "ignore"]
 
@@ -51,8 +51,7 @@ def read_yandex_clicklog(path: str | Path, unknown_clicks: UnknownClicks = "warn
             repeated document in the shown list, or (with ``unknown_clicks="error"``) a click on a
             document not shown.
     """
-    if unknown_clicks not in ("error", "warn", "ignore"):
-        raise ValueError(f"unknown_clicks must be 'error', 'warn' or 'ignore', not {unknown_clicks!r}")
+    check_unknown_clicks(unknown_clicks)
     path = Path(path)
     with open_text(path) as f:
         text = f.read()
@@ -208,13 +207,20 @@ def read_yandex_folder(
         )
     files = single_file_per_split(folder, found)
     splits: dict[str, ClickLog] = {
-        s: _read_either_layout(files[s], unknown_clicks) for s in ("train", "test") if s in files
+        s: read_yandex_file(files[s], unknown_clicks) for s in ("train", "test") if s in files
     }
     return SplitDataset(name or folder.name, splits, source=str(folder))
 
 
-def _read_either_layout(path: Path, unknown_clicks: UnknownClicks) -> ClickLog:
-    """A Yandex click-log file in the sample layout or the original one, by its first line."""
+def check_unknown_clicks(unknown_clicks: str) -> None:
+    """The readers' ``unknown_clicks`` must be ``"error"``, ``"warn"`` or ``"ignore"``."""
+    if unknown_clicks not in ("error", "warn", "ignore"):
+        raise ValueError(f"unknown_clicks must be 'error', 'warn' or 'ignore', not {unknown_clicks!r}")
+
+
+def read_yandex_file(path: str | Path, unknown_clicks: UnknownClicks = "warn") -> ClickLog:
+    """A Yandex click-log file in the sample layout (:func:`read_yandex_clicklog`) or the original one
+    (:func:`~distillrank.data.formats.yandex_original.read_yandex_original`), by its first line."""
     from distillrank.data.formats.yandex_original import is_yandex_original_line, read_yandex_original
 
     with open_text(path) as f:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from distillrank.data.clicklog import ClickLog
-from distillrank.data.formats.yandex import UnknownClicks
+from distillrank.data.formats.yandex import UnknownClicks, check_unknown_clicks
 from distillrank.errors import DataFormatError, DataWarning
 from distillrank.io import open_text
 
@@ -235,8 +235,7 @@ def read_yandex_original(path: str | Path, unknown_clicks: UnknownClicks = "warn
             before any query action of its session, a TimePassed that is not an integer, an empty id,
             or (with ``unknown_clicks="error"``) a click that cannot be placed.
     """
-    if unknown_clicks not in ("error", "warn", "ignore"):
-        raise ValueError(f"unknown_clicks must be 'error', 'warn' or 'ignore', not {unknown_clicks!r}")
+    check_unknown_clicks(unknown_clicks)
     log = _LogBuilder(Path(path), unknown_clicks)
     with open_text(log.path) as f:
         for lineno, line in enumerate(f, start=1):
