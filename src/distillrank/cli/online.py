@@ -242,11 +242,12 @@ def learn(
     test = splits.get(test_split) if test_split else None
     if test_split and test is None:
         raise DistillrankError(f"the click log has no split {test_split!r} (it has {list(splits)})")
+    # before the EM estimate: a log whose documents have no feature rows is an error, found at once
+    if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
+        warnings.warn(gap, DataWarning, stacklevel=1)
     with status("estimating propensities (EM regression)"):
         alpha = estimate_propensities(train)
     console.print("p_k/p_1: " + " ".join(f"{a:.3f}" for a in alpha), highlight=False)
-    if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
-        warnings.warn(gap, DataWarning, stacklevel=1)
     results: dict[str, dict[str, Any]] = {}
     output.mkdir(parents=True, exist_ok=True)
     test_alpha = estimate_propensities(test) if test is not None else None
