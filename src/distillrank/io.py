@@ -106,3 +106,9 @@ def open_text(path: str | Path) -> IO[str]:
     if kind == "xz":
         return io.TextIOWrapper(lzma.open(path, "rb"), encoding="utf-8-sig", errors="replace")
     return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def first_line(path: str | Path) -> str:
+    """The first non-blank line of a text file (compressed ones too, :func:`open_text`); ``""`` for none."""
+    with open_text(path) as f:
+        return next((line for line in f if line.strip()), "")

@@ -24,7 +24,7 @@ from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.sniff import qrels_layout
 from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
 from distillrank.errors import DataFormatError, DatasetNotFoundError
-from distillrank.io import atomic_write, open_text
+from distillrank.io import atomic_write, first_line
 
 try:
     import orjson
@@ -164,8 +164,7 @@ def _first_line(path: Path) -> str:
     """The first non-blank line of a file (``""`` for none)."""
     if not path.is_file():
         raise DatasetNotFoundError(f"{path}: no such file")
-    with open_text(path) as f:
-        return next((line for line in f if line.strip()), "")
+    return first_line(path)
 
 
 def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:

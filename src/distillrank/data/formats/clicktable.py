@@ -24,7 +24,7 @@ from distillrank.data.clicklog import COLUMNS, ClickLog
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError
-from distillrank.io import open_text
+from distillrank.io import first_line, open_text
 
 __all__ = [
     "click_log_from_frame",
@@ -193,8 +193,7 @@ def read_click_file(path: str | Path) -> ClickLog:
         log = read_parquet(path, kind="clicklog")
         assert isinstance(log, ClickLog)
         return log
-    with open_text(path) as f:
-        first = next((line for line in f if line.strip()), "")
+    first = first_line(path)
     if is_click_table_header(first):
         return read_click_table(path)
     return read_yandex_file(path)

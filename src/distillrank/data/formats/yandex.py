@@ -28,7 +28,7 @@ from distillrank.data.clicklog import ClickLog
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
-from distillrank.io import atomic_write, open_text
+from distillrank.io import atomic_write, first_line, open_text
 
 __all__ = ["read_yandex_clicklog", "read_yandex_file", "read_yandex_folder", "write_yandex_clicklog"]
 
@@ -223,8 +223,7 @@ def read_yandex_file(path: str | Path, unknown_clicks: UnknownClicks = "warn") -
     (:func:`~distillrank.data.formats.yandex_original.read_yandex_original`), by its first line."""
     from distillrank.data.formats.yandex_original import is_yandex_original_line, read_yandex_original
 
-    with open_text(path) as f:
-        first = next((line for line in f if line.strip()), "")
+    first = first_line(path)
     if is_yandex_original_line(first):
         return read_yandex_original(path, unknown_clicks)
     return read_yandex_clicklog(path, unknown_clicks)
