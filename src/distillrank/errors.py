@@ -43,3 +43,17 @@ def format_location(path: str | Path | None, line: int | None, problem: str) -> 
     if line is not None:
         where = f"{where}:{line}"
     return f"{where}: {problem}"
+
+
+def row_place(row: int, line: int | None) -> str:
+    """Where row ``row`` (0-based) of a table stands in its file, in words: ``line N`` where the row has a
+    line of the file (text), ``record N`` (counted from 1) where it has none (Parquet, in-memory tables)."""
+    return f"line {line}" if line is not None else f"record {row + 1}"
+
+
+def row_error(path: str | Path | None, row: int, line: int | None, problem: str) -> DataFormatError:
+    """The error for row ``row`` (0-based) of a table read from ``path``: ``path:line: problem`` where the
+    row has a ``line`` of the file, ``path: record N: problem`` where it has none."""
+    if line is not None:
+        return DataFormatError(path, line, problem)
+    return DataFormatError(path, None, f"{row_place(row, None)}: {problem}")

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distillrank.data.formats.obd import read_obd, read_obd_csv, read_obd_item_context
-from distillrank.errors import DatasetNotFoundError
+from distillrank.data.formats.obd import _check_values, read_obd, read_obd_csv, read_obd_item_context
+from distillrank.errors import DataFormatError, DatasetNotFoundError
 
 HEADER = (
     ",timestamp,item_id,position,click,propensity_score,user_feature_0,user_feature_1,"
@@ -95,3 +95,11 @@ def test_open_bandit_dataset(shared_data: Path) -> None:
         assert np.all(random_p == random_p[0])  # uniform logging: all equal ...
         assert random_p[0] == pytest.approx(1 / n_items)  # ... to 1 / n_items
         assert ds["bts"].df["propensity"].nunique() > 100
+
+
+def test_check_values_names_the_line_and_value_of_the_first_bad_row() -> None:
+    df = pd.DataFrame({"click": [0, 1, 2, 3]})
+    _check_values(df, "click", np.array([False, False, False, False]), "is not 0 or 1", Path("o.csv"))
+    with pytest.raises(DataFormatError) as e:
+        _check_values(df, "click", np.array([False, False, True, True]), "is not 0 or 1", Path("o.csv"))
+    assert str(e.value) == "o.csv:4: click 2 is not 0 or 1"

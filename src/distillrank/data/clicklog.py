@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,3 +88,51 @@ class ClickLog:
             f"ClickLog({self.n_sessions} sessions, {len(self)} shown results, "
             f"{int(self.df['click'].sum())} clicks)"
         )
+
+
+def click_log_from_sessions(
+    session_ids: np.ndarray | Sequence[str],
+    qids: Sequence[str],
+    n_shown: np.ndarray | Sequence[int],
+    docnos: np.ndarray | Sequence[str],
+    clicks: np.ndarray | Sequence[int],
+    source: str | Path | None = None,
+) -> ClickLog:
+    """A :class:`ClickLog` from its sessions in log order, for readers of session-per-page formats.
+
+    Args:
+        session_ids: one id a session: an integer array (kept as ``int64``), or strings.
+        qids: the query of each session.
+        n_shown: how many results each session shows.
+        docnos: the shown documents of every session, one session after the other, each in list order
+            (their positions are 1..n within the session).
+        clicks: 0/1, one a shown document, in the order of ``docnos``.
+        source: the file, for the log's errors.
+
+    The columns ``qid``, ``docno`` (and string ``session_id``) are strings; ``propensity`` is NaN.
+    """
+    n_per = np.asarray(n_shown, dtype=np.int64)
+    starts = np.cumsum(n_per) - n_per
+    n_rows = int(n_per.sum())
+    if isinstance(session_ids, np.ndarray) and np.issubdtype(session_ids.dtype, np.integer):
+        sid_col: np.ndarray | pd.api.extensions.ExtensionArray = np.repeat(
+            session_ids.astype(np.int64, copy=False), n_per
+        )
+    else:
+        sid_col = _per_row(session_ids, n_per)
+    df = pd.DataFrame(
+        {
+            "session_id": sid_col,
+            "qid": _per_row(qids, n_per),
+            "position": np.arange(n_rows, dtype=np.int64) - np.repeat(starts, n_per) + 1,
+            "docno": pd.array(np.asarray(docnos, dtype=object), dtype=str),
+            "click": np.asarray(clicks, dtype=np.int64),
+            "propensity": np.full(n_rows, np.nan),
+        }
+    )
+    return ClickLog(df, source=None if source is None else str(source))
+
+
+def _per_row(values: np.ndarray | Sequence[str], n_per: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A string column with each session's value repeated on its ``n_per`` rows."""
+    return pd.array(np.repeat(np.asarray(values, dtype=object), n_per), dtype=str)

@@ -23,7 +23,7 @@ import pandas as pd
 from distillrank.data.clicklog import COLUMNS, ClickLog
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats._split_files import single_file_per_split
-from distillrank.errors import DataFormatError, DatasetNotFoundError
+from distillrank.errors import DataFormatError, DatasetNotFoundError, row_error, row_place
 from distillrank.io import first_line, open_text
 
 __all__ = [
@@ -79,8 +79,7 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
     path = Path(path)
 
     def bad(row: int, problem: str) -> DataFormatError:
-        line = where(row)
-        return DataFormatError(path, line, problem if line is not None else f"record {row + 1}: {problem}")
+        return row_error(path, row, where(row), problem)
 
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
@@ -127,7 +126,7 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
         i = int(np.argmax(dup))
         sid, p = out["session_id"].iloc[i], int(out["position"].iloc[i])
         j = int(np.argmax((out["session_id"] == sid).to_numpy() & (out["position"] == p).to_numpy()))
-        before = f"line {where(j)}" if where(j) is not None else f"record {j + 1}"
+        before = row_place(j, where(j))
         raise bad(i, f"session {_show(sid)} shows position {p - shift} twice (also at {before})")
     n_qids = out.groupby("session_id", sort=False)["qid"].transform("nunique").to_numpy()
     if (n_qids > 1).any():

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from distillrank.data.interactions import Interactions, timestamp_seconds
-from distillrank.errors import DataFormatError
+from distillrank.errors import DataFormatError, row_error
 from distillrank.io import open_text
 
 __all__ = ["looks_like_interactions", "parse_columns", "read_interactions"]
@@ -419,9 +419,7 @@ def _from_frame(
     errors name the record, or its line when ``line_numbers`` (one per row) are given."""
 
     def error(row: int, problem: str) -> DataFormatError:
-        if line_numbers is not None:
-            return DataFormatError(path, line_numbers[row], problem)
-        return DataFormatError(path, None, f"record {row + 1}: {problem}")
+        return row_error(path, row, None if line_numbers is None else line_numbers[row], problem)
 
     raw_names = [str(c) for c in df.columns]
     canon = _canonical_columns(raw_names, path, None, mapping)

@@ -64,6 +64,13 @@ def _numeric(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     return num.to_numpy(dtype=np.float64)
 
 
+def _check_values(df: pd.DataFrame, col: str, bad: np.ndarray, problem: str, path: Path) -> None:
+    """Reject the first row where ``bad`` holds: ``path:line: col value problem`` (the header is line 1)."""
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(path, r + 2, f"{col} {_show(df[col].iloc[r])} {problem}")
+
+
 def _user_context_id(df: pd.DataFrame) -> np.ndarray:
     cols = [c for c in _USER_FEATURES if c in df.columns]
     if not cols:
@@ -97,22 +104,9 @@ def read_obd_csv(path: str | Path) -> ClickLog:
     prop = _numeric(raw, "propensity_score", path)
     pos = _numeric(raw, "position", path)
     click = _numeric(raw, "click", path)
-    bad = ~((prop > 0) & (prop <= 1))
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(
-            path, r + 2, f"propensity_score {_show(raw['propensity_score'].iloc[r])} is not in (0, 1]"
-        )
-    bad = (pos < 1) | (pos != np.floor(pos))
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(
-            path, r + 2, f"position {_show(raw['position'].iloc[r])} is not an integer >= 1"
-        )
-    bad = ~np.isin(click, (0, 1))
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(path, r + 2, f"click {_show(raw['click'].iloc[r])} is not 0 or 1")
+    _check_values(raw, "propensity_score", ~((prop > 0) & (prop <= 1)), "is not in (0, 1]", path)
+    _check_values(raw, "position", (pos < 1) | (pos != np.floor(pos)), "is not an integer >= 1", path)
+    _check_values(raw, "click", ~np.isin(click, (0, 1)), "is not 0 or 1", path)
     items = raw["item_id"]
     if items.isna().any():
         r = int(np.flatnonzero(items.isna().to_numpy())[0])

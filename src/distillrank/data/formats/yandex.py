@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from distillrank.data.clicklog import ClickLog
+from distillrank.data.clicklog import ClickLog, click_log_from_sessions
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
@@ -119,19 +118,8 @@ def read_yandex_clicklog(path: str | Path, unknown_clicks: UnknownClicks = "warn
             DataWarning,
             stacklevel=2,
         )
-    n_per = np.asarray(lengths, dtype=np.int64)
-    starts = np.repeat(np.cumsum(n_per) - n_per, n_per)
-    df = pd.DataFrame(
-        {
-            "session_id": np.repeat(np.arange(len(lengths), dtype=np.int64), n_per),
-            "qid": np.repeat(np.asarray(qids, dtype=object), n_per).astype(str),
-            "position": np.arange(len(docnos), dtype=np.int64) - starts + 1,
-            "docno": pd.array(docnos, dtype=str),
-            "click": np.asarray(clicks, dtype=np.int64),
-            "propensity": np.full(len(docnos), np.nan),
-        }
-    )
-    return ClickLog(df, source=str(path))
+    session_ids = np.arange(len(lengths), dtype=np.int64)
+    return click_log_from_sessions(session_ids, qids, lengths, docnos, clicks, source=path)
 
 
 def _check_field(value: str, what: str, sid: int, path: Path) -> None:

@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from distillrank.data.clicklog import ClickLog
+from distillrank.data.clicklog import ClickLog, click_log_from_sessions
 from distillrank.data.formats.yandex import UnknownClicks, check_unknown_clicks
 from distillrank.errors import DataFormatError, DataWarning
 from distillrank.io import open_text
@@ -148,26 +147,13 @@ class _LogBuilder:
             )
 
     def to_clicklog(self) -> ClickLog:
-        starts = np.frombuffer(self.starts, dtype=np.int64)
-        n_per = np.diff(starts)
+        n_per = np.diff(np.frombuffer(self.starts, dtype=np.int64))
         codes = np.frombuffer(self.docs, dtype=np.int64)
         urls = np.asarray(self.urls, dtype=object)
-        df = pd.DataFrame(
-            {
-                "session_id": _per_row(self.session_ids, n_per),
-                "qid": _per_row(self.qids, n_per),
-                "position": np.arange(len(codes), dtype=np.int64) - np.repeat(starts[:-1], n_per) + 1,
-                "docno": pd.array(urls[codes], dtype=str),
-                "click": np.frombuffer(self.clicks, dtype=np.uint8).astype(np.int64),
-                "propensity": np.full(len(codes), np.nan),
-            }
+        clicks = np.frombuffer(self.clicks, dtype=np.uint8)
+        return click_log_from_sessions(
+            self.session_ids, self.qids, n_per, urls[codes], clicks, source=self.path
         )
-        return ClickLog(df, source=str(self.path))
-
-
-def _per_row(values: list[str], n_per: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A string column with each query action's value repeated on its ``n_per`` rows."""
-    return pd.array(np.repeat(np.asarray(values, dtype=object), n_per), dtype=str)
 
 
 def _check_common(fields: list[str], path: Path, lineno: int) -> None:
