@@ -304,14 +304,87 @@ def test_error_text_in_square_brackets_is_shown_as_is(tiny: Path) -> None:
 
 def test_nothing_to_evaluate_is_one_line(tmp_path: Path) -> None:
     """An empty qrels split, or runs sharing no judged query with --missing skip: an error line, exit 2."""
-    empty, qrels, run = tmp_path / "empty.tsv", tmp_path / "qrels.txt", tmp_path / "r.trec"
+    empty, qrels, run, other = (
+        tmp_path / "empty.tsv",
+        tmp_path / "qrels.txt",
+        tmp_path / "r.trec",
+        tmp_path / "o",
+    )
     empty.write_text("query-id\tcorpus-id\tscore\n")
-    Qrels({"1": {"a": 1}}).save(qrels)
+    Qrels({"1": {"a": 1}, "2": {"a": 1}}).save(qrels)
     run.write_text("2 Q0 a 1 2.0 t\n")
-    for args in (["--qrels", str(empty)], ["--qrels", str(qrels), "--missing", "skip"]):
-        result = runner.invoke(app, ["evaluate", *args, "--run", str(run)])
+    other.write_text("1 Q0 a 1 2.0 t\n")
+    for args, label in (
+        (["--qrels", str(empty), "--run", str(run)], "r"),
+        (["--qrels", str(qrels), "--missing", "skip", "--run", str(run), "--run", str(other)], "compare"),
+    ):
+        result = runner.invoke(app, ["evaluate", *args])
         assert result.exit_code == 2, result.output
-        assert "error: r: nothing to evaluate: no judged query" in " ".join(result.output.split())
+        assert f"error: {label}: nothing to evaluate: no judged query" in " ".join(result.output.split())
+
+
+def test_a_run_of_another_split_names_that_split(tiny: Path, tmp_path: Path) -> None:
+    """A run none of whose queries is judged in --split: an error naming the run, the split, and the split
+    that does judge its queries; with --missing skip too (not 'nothing to evaluate')."""
+    (tiny / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq9\td3\t1\nq8\td1\t1\n")
+    (tiny / "queries.jsonl").open("a").write('{"_id": "q9", "text": "stock"}\n{"_id": "q8", "text": "cat"}\n')
+    run = tmp_path / "train.trec"
+    Run({"q9": {"d3": 1.0}, "q8": {"d1": 1.0}, "q7": {"d1": 1.0}}).save(run)
+    for extra in ([], ["--missing", "skip"]):
+        result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(run), *extra])
+        assert result.exit_code == 2, result.output
+        assert (
+            f"error: {run}: no query of the run is judged in split 'test' of {tiny}; 2 of its 3 queries are "
+            "judged in split 'train': use --split train" in " ".join(result.output.split())
+        ), result.output
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--split", "train", "--run", str(run)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_run_with_foreign_query_ids_shows_ids_of_both_sides(tiny: Path, tmp_path: Path) -> None:
+    run, other = tmp_path / "r.trec", tmp_path / "other.trec"
+    Run({f"x{i}": {"d1": 1.0} for i in range(5)}).save(run)
+    Run({"q1": {"d1": 1.0}}).save(other)
+    for args in (["-d", str(tiny)], ["--qrels", str(tiny / "qrels" / "test.tsv")]):
+        # the second run is fine, the first is not: the error names the first
+        result = runner.invoke(app, ["evaluate", *args, "--run", str(other), "--run", str(run)])
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"error: {run}: no query of the run is judged in " in text, text
+        assert (
+            "(run query ids: 'x0', 'x1', 'x2', ...; qrels query ids: 'q1', 'q2', 'q3'): do the ids match?"
+            in text
+        )
+
+
+def test_a_run_judged_on_some_queries_is_evaluated_with_the_rest_counted_0(
+    tiny: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "r.trec"
+    Run({"q1": {"d1": 1.0}, "x": {"d1": 1.0}}).save(run)
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(run), "-m", "P@1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runs"][0]["aggregate"] == {"P@1": pytest.approx(1 / 3)}
+
+
+@pytest.mark.parametrize("runs", [1, 2])
+@pytest.mark.parametrize("test", [None, "permutation", "t-test"])
+def test_a_test_asked_for_with_one_run_is_a_warning(
+    tiny: Path, tmp_path: Path, runs: int, test: str | None
+) -> None:
+    run = tmp_path / "r.trec"
+    Run({"q1": {"d1": 1.0}, "q2": {"d3": 1.0}}).save(run)
+    args = ["evaluate", "-d", str(tiny), *["--run", str(run)] * runs, *(["--test", test] if test else [])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    warned = "warning: --test" in result.stderr
+    assert warned is (test is not None and runs == 1), result.stderr
+    if warned:
+        assert f"--test {test} is ignored: a paired test needs two or more runs" in " ".join(
+            result.stderr.split()
+        )
+    if runs == 2:
+        assert f"paired {test or 't-test'} against" in result.stdout
 
 
 def test_bm25_names_are_case_insensitive_and_own_stopwords_work(tiny: Path, tmp_path: Path) -> None:

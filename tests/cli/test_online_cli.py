@@ -82,9 +82,64 @@ def test_errors_are_one_line_and_exit_2(
     assert message in result.output and "Traceback" not in result.output
 
 
+SIMULATE_BAD: list[tuple[list[str], str]] = [
+    (["--rounds", "-1"], "--rounds must be an integer >= 1, got -1"),
+    (["--quick", "--rounds", "-1"], "--rounds must be an integer >= 1, got -1"),
+    (["--sessions-per-round", "0"], "--sessions-per-round must be an integer >= 1, got 0"),
+    (["--trees-per-round", "0"], "--trees-per-round must be an integer >= 1, got 0"),
+    (["--eta", "-0.5"], "--eta must be >= 0, got -0.5"),
+    (["--eps-minus", "-0.1"], "--eps-minus must be in [0, 1], got -0.1"),
+    (["--eps-plus", "1.5"], "--eps-plus must be in [0, 1], got 1.5"),
+    (["--eps-minus", "0.6", "--eps-plus", "0.5"], "--eps-minus must be <= --eps-plus, got --eps-minus=0.6 >"),
+    (["--clip", "0"], "--clip must be in (0, 1], got 0.0"),
+    (["--clip", "1.5"], "--clip must be in (0, 1], got 1.5"),
+    (["--exploration", "-1"], "--exploration must be >= 0, got -1.0"),
+    (
+        ["--estimators", "ips,snps"],
+        "--estimators: unknown estimator 'snps' (did you mean 'snips'?); choose from",
+    ),
+    (
+        ["--estimators", "ips,magic"],
+        "--estimators: unknown estimator 'magic'; choose from naive, ips, snips,",
+    ),
+    (["--estimators", ","], "--estimators names no estimator (got ',')"),
+    (["--estimators", "ips,IPS"], "--estimators repeat a name: ('ips', 'ips')"),
+    (["--noise", "guess"], "--noise must be 'none', 'true' or 'estimate', got 'guess'"),
+    (["--store", "disk"], "--store must be 'duckdb' or 'memory', got 'disk'"),
+    (["--depth", "0"], "--depth must be >= 1 (got 0)"),
+    (["--seed", "-1"], "--seed must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), SIMULATE_BAD, ids=[" ".join(a) for a, _ in SIMULATE_BAD])
+def test_simulate_option_errors_name_the_option_before_any_work(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    """Every bad value is refused before the dataset is even looked up (``nosuch`` would fail there)."""
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["online", "simulate", "-d", "nosuch", "-o", str(out), *extra])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith(f"error: {message}"), text
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_estimator_names_are_case_insensitive(tiny_ltr: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["online", "simulate", "-d", str(tiny_ltr), "--rounds", "1", "--sessions-per-round", "50"]
+    args += ["--trees-per-round", "2", "--estimators", "Naive", "--store", "memory", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert list(json.loads((out / "metrics.json").read_text())["estimators"]) == ["naive"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--clip", "-1"], "--clip must be in [0, 1] (got -1.0)"), (["--rounds", "0"], "--rounds must be >= 1")],
+    [
+        (["--clip", "-1"], "--clip must be in [0, 1] (got -1.0)"),
+        (["--rounds", "0"], "--rounds must be >= 1"),
+        (["--estimators", "snps"], "--estimators: unknown estimator 'snps' (did you mean 'snips'?)"),
+    ],
 )
 def test_learn_option_errors_are_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
     args = ["online", "learn", "-c", str(tmp_path / "none"), "-o", str(tmp_path)]

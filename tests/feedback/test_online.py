@@ -238,6 +238,7 @@ def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp
         ({"candidates": "some"}, "candidates must be"),
         ({"regression_folds": 0}, "regression_folds must be an integer >= 1"),
         ({"eps_minus": 0.5, "eps_plus": 0.2}, "eps_minus must be <= eps_plus"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
     ],
 )
 def test_bad_configurations(kwargs: dict[str, object], message: str) -> None:

@@ -36,6 +36,18 @@ BAD: list[tuple[str, str]] = [
     ("teacher: {skip: [100, 3]}\n", "teacher.skip: must be [start, stop] BM25 ranks with 0 <= start < stop"),
     ("evaluation: {measures: [nDCG@10, ndgc@5]}\n", "evaluation.measures: unknown metric 'ndgc@5'"),
     ("evaluation: {measures: [RR@10]}\n", "evaluation.measures: must include nDCG@10"),
+    ("evaluation: {measures: []}\n", "evaluation.measures: no metric given"),
+    ("students: {temperatures: []}\n", "students.temperatures: must be a non-empty list of finite numbers"),
+    (
+        "students: {families: []}\n",
+        "students.families: must name at least one, from lgbm, lgbm_dense, lgbm_static, bi_encoder, "
+        "bi_encoder_shallow, dssm (leave the key out for all of them)",
+    ),
+    (
+        "students: {targets: []}\n",
+        "students.targets: must name at least one, from qrels, hard, soft, joint, margin_mse, rd (leave the "
+        "key out for all of them)",
+    ),
     (
         "students:\n  families: [lgbm\nteacher: {epochs: 1}\n",
         "cannot parse YAML: line 3, column 8: expected ',' or ']', but got ':' (while parsing a flow "
@@ -79,3 +91,17 @@ def test_cli_run_refuses_a_bad_config_before_any_work(tmp_path: Path, name: str,
     assert res.exit_code == 2
     assert f"{name}: candidates.depth: must be <= k (10)" in " ".join(res.output.split())
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_run_refuses_empty_students_before_any_work(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text("dataset: nosuch\nstudents: {families: [lgbm], targets: []}\n")
+    res = CliRunner().invoke(app, ["run", "--config", str(path), "--output", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "job.yaml: students.targets: must name at least one" in " ".join(res.output.split())
+    assert not (tmp_path / "o").exists()
+
+
+def test_distilled_targets_without_qrels_are_allowed() -> None:
+    cfg = JobConfig.from_dict({"students": {"families": ["lgbm"], "targets": ["soft", "rd"]}})
+    assert cfg.students.targets == ["soft", "rd"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,3 +100,77 @@ def test_job_report_shows_a_student_slower_than_the_teacher(
     metrics["headline"]["best_student_speedup_vs_teacher"] = speedup
     write_report(metrics, tmp_path)
     assert f"the teacher at {shown} its throughput." in (tmp_path / "report.md").read_text()
+
+
+def _finished_job(targets: list[str]) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """What :func:`build_metrics` reads of a finished job with one LightGBM student per target (no runs
+    on disk: no paired tests), and its reference models."""
+    from distillrank.pipeline.config import JobConfig
+
+    cost = {
+        "params": 1,
+        "docs_per_s": 1.0,
+        "queries_per_s": 1.0,
+        "latency_p50_ms": 1.0,
+        "latency_p99_ms": 1.0,
+    }
+    results = {
+        f"lgbm/{t}": {
+            "family": "lgbm",
+            "target": t,
+            "temperature": None,
+            "metrics": {"nDCG@10": 0.6 + 0.01 * i},
+            "cost": {**cost, "queries_per_s": 100.0},
+            "validation_ndcg@10": 0.6,
+            "train_seconds": 1.0,
+            "training": {},
+            "run": f"runs/lgbm/{t}.trec",
+        }
+        for i, t in enumerate(targets)
+    }
+    cfg = JobConfig.from_dict({"students": {"families": ["lgbm"], "targets": targets}})
+    job = SimpleNamespace(
+        results=results,
+        out=None,
+        qrels=None,
+        folds=[SimpleNamespace(fit=["q1"], val=["q2"], test=["q3"])],
+        coll=SimpleNamespace(name="tiny"),
+        corpus=[1, 2, 3],
+        teacher_info={},
+        fusion=SimpleNamespace(weights={"cross_encoder": 1.0}, validation={}),
+        has_train=True,
+        test_split="test",
+        cfg=cfg,
+        transfer=[],
+        timings={"total_s": 1.0},
+    )
+    reference = {
+        "teacher": {
+            "role": "teacher",
+            "family": "cross_encoder",
+            "targets": "qrels",
+            "metrics": {"nDCG@10": 0.7},
+            "cost": cost,
+        }
+    }
+    return job, reference
+
+
+@pytest.mark.parametrize("targets", [["soft", "rd"], ["qrels"], ["qrels", "soft"]])
+def test_job_report_without_a_qrels_only_twin_claims_nothing_about_twins(
+    tmp_path: Path, targets: list[str]
+) -> None:
+    """Distilled students without their qrels-only twin (or a twin alone): no vacuous 'every distilled
+    student beats its twin: True'."""
+    from distillrank.pipeline.summary import BEATS_TWIN, build_metrics, write_report
+
+    job, reference = _finished_job(targets)
+    metrics = build_metrics(job, reference)
+    compared = "qrels" in targets and len(targets) > 1
+    assert (BEATS_TWIN in metrics["checks"]) is compared
+    assert metrics["checks"]["distilled_vs_qrels_only_summary"]["distilled_students"] == int(compared)
+    assert metrics["headline"]["best_student"] == f"lgbm/{targets[-1]}"
+    write_report(metrics, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert ("Every distilled student beats the same student" in text) is compared
+    assert ("No distilled student has a twin" in text) is not compared

@@ -43,8 +43,13 @@ DatasetOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def warn(message: str) -> None:
+    """One yellow ``warning: ...`` line on stderr (the look of every warning the CLI shows)."""
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    warn(str(message))
 
 
 def install_warning_display() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from distillrank.cli._common import DataDirOption, friendly_errors, out, status
+from distillrank.cli._common import DataDirOption, friendly_errors, out, status, warn
 from distillrank.data.catalogue import load_dataset
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.run import Run
@@ -40,7 +42,10 @@ def evaluate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print aggregate and per-query values as JSON.")
     ] = False,
-    test: Annotated[str, typer.Option(help="Paired test with 2+ runs: t-test or permutation.")] = "t-test",
+    test: Annotated[
+        str | None,
+        typer.Option(help="Paired test with 2+ runs: t-test or permutation.", show_default="t-test"),
+    ] = None,
     missing: Annotated[str, typer.Option(help="Judged queries absent from a run: zero or skip.")] = "zero",
     data_dir: DataDirOption = None,
 ) -> None:
@@ -52,15 +57,19 @@ def evaluate(
         measures = parse_metrics(metrics)
     except ValueError as e:
         raise DistillrankError(str(e)) from e
-    if test not in ("t-test", "permutation"):
+    if test is not None and test not in ("t-test", "permutation"):
         raise DistillrankError(f"--test must be 't-test' or 'permutation', not {test!r}")
     if missing not in ("zero", "skip"):
         raise DistillrankError(f"--missing must be 'zero' or 'skip', not {missing!r}")
     if (dataset is None) == (qrels is None):
         raise DistillrankError("give exactly one of --dataset (with --split) or --qrels")
+    if test is not None and len(run) < 2:
+        warn(f"--test {test} is ignored: a paired test needs two or more runs (repeat --run)")
+    test = test or "t-test"
+    others: dict[str, Qrels] = {}  # the dataset's other splits, to name the one a stray run belongs to
     if qrels is not None:
         judgements = Qrels.from_file(qrels)
-        source = str(qrels)
+        source = where = str(qrels)
     else:
         assert dataset is not None
         with status(f"loading {dataset}"):
@@ -68,8 +77,12 @@ def evaluate(
         if not isinstance(coll, TextCollection):
             raise DistillrankError(f"{dataset}: not a text collection with qrels")
         judgements = coll.get_qrels(split)
-        source = f"{dataset} [{split}]"
+        others = {s: coll.get_qrels(s) for s in coll.splits if s != split}
+        source, where = f"{dataset} [{split}]", f"split {split!r} of {dataset}"
     runs = [Run.from_file(p, name=p.stem) for p in run]
+    if len(judgements):  # no qrels at all: evaluate_run's own error says so
+        for path, r in zip(run, runs, strict=True):
+            _check_judged(path, r, judgements, where, others)
     try:
         results = [
             evaluate_run(r, judgements, measures, per_query=as_json, missing=missing)  # type: ignore[arg-type]
@@ -112,3 +125,29 @@ def evaluate(
         out.print(f"[yellow]queries without results (scored {missing}):[/] " + ", ".join(missing_counts))
     if comparison:
         out.print(f"[dim]p: two-sided paired {test} against {names[0]} over the same queries[/]")
+
+
+def _check_judged(path: Path, run: Run, judgements: Qrels, where: str, others: dict[str, Qrels]) -> None:
+    """Refuse a run none of whose queries is judged in ``where``: every measure would be 0 (a run of
+    another split, or ids of another namespace). The error names the split of ``others`` that judges
+    most of them when one does, else shows a few ids of each side. A run with some of its queries judged
+    passes (judged queries without results count 0)."""
+    if any(q in judgements for q in run):
+        return
+    problem = f"{path}: no query of the run is judged in {where}"
+    overlap = {s: sum(q in qrels for q in run) for s, qrels in others.items()}
+    best = max(overlap, key=lambda s: overlap[s], default=None)
+    if best is not None and overlap[best]:
+        raise DistillrankError(
+            f"{problem}; {overlap[best]} of its {len(run)} queries are judged in split {best!r}: "
+            f"use --split {best}"
+        )
+    raise DistillrankError(
+        f"{problem} (run query ids: {_some(run)}; qrels query ids: {_some(judgements)}): do the ids match?"
+    )
+
+
+def _some(ids: Iterable[str], n: int = 3) -> str:
+    """The first ``n`` of ``ids``, quoted, with ``...`` when there are more."""
+    head = list(itertools.islice(ids, n + 1))
+    return ", ".join(repr(q) for q in head[:n]) + (", ..." if len(head) > n else "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,13 +23,50 @@ ALL_ESTIMATOR_NAMES = ESTIMATOR_NAMES + ",unbiased_lambdamart"
 
 
 def _names(value: str, allowed: str) -> tuple[str, ...]:
+    """The estimator names of ``--estimators`` (case-insensitive); an unknown one is an error naming the
+    option, with the closest known name."""
     from distillrank.errors import DistillrankError
 
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    unknown = [n for n in names if n not in allowed.split(",")]
-    if unknown or not names:
-        raise DistillrankError(f"unknown estimator(s) {unknown or value!r}; choose from {allowed}")
+    names = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+    choices = allowed.split(",")
+    if not names:
+        raise DistillrankError(
+            f"--estimators names no estimator (got {value!r}); choose from {', '.join(choices)}"
+        )
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], choices, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DistillrankError(
+            f"--estimators: unknown estimator {unknown[0]!r}{hint}; choose from {', '.join(choices)}"
+        )
     return names
+
+
+_SIMULATE_OPTIONS = (
+    "rounds",
+    "sessions_per_round",
+    "estimators",
+    "exploration",
+    "clip",
+    "propensities",
+    "noise",
+    "eta",
+    "eps_minus",
+    "eps_plus",
+    "trees_per_round",
+    "candidates",
+    "store",
+    "seed",
+)
+"""The :class:`~distillrank.feedback.online.OnlineConfig` fields ``online simulate`` sets from its options."""
+_SIMULATE_FIELD = re.compile(r"\b(" + "|".join(_SIMULATE_OPTIONS) + r")\b")
+
+
+def _as_options(message: str) -> str:
+    """An :class:`OnlineConfig` error with its field names written as the options that set them
+    (``eps_minus must be <= eps_plus`` -> ``--eps-minus must be <= --eps-plus``)."""
+    return _SIMULATE_FIELD.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 @app.command("simulate")
@@ -115,7 +154,9 @@ def simulate(
             seed=seed,
         )
     except ValueError as e:
-        raise DistillrankError(str(e)) from e
+        raise DistillrankError(_as_options(str(e))) from e
+    if depth < 1:
+        raise DistillrankError(f"--depth must be >= 1 (got {depth})")
     with status(f"loading {dataset} (candidates and features)"):
         data = load_online_data(dataset, data_dir, depth=depth, seed=seed)
     console.print(f"{data!r}", highlight=False)

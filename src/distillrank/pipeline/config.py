@@ -20,7 +20,15 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from distillrank.config import ConfigModel
 
@@ -170,6 +178,17 @@ class StudentSettings(_Section):
     lgbm_leaves: StrictInt = Field(default=31, ge=2)
     static_sentences: StrictInt = Field(default=20_000, ge=1)
     static_epochs: StrictInt = Field(default=8, ge=1)
+
+    @field_validator("families", "targets")
+    @classmethod
+    def _not_empty(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """An empty list would train no student at all (and report only the reference models)."""
+        if not value:
+            names = FAMILIES if info.field_name == "families" else TARGETS
+            raise ValueError(
+                f"must name at least one, from {', '.join(names)} (leave the key out for all of them)"
+            )
+        return value
 
     @field_validator("teacher_scale")
     @classmethod

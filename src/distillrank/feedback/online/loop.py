@@ -202,6 +202,10 @@ class OnlineConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int) or self.mc_samples < 1:
             raise ValueError(f"mc_samples must be an integer >= 1, got {self.mc_samples!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(
+                f"seed must be an integer >= 0 (numpy's generators take no other), got {self.seed!r}"
+            )
         object.__setattr__(self, "estimators", tuple(self.estimators))
         known = (*ESTIMATORS, *SESSION_LEARNERS)
         unknown = [e for e in self.estimators if e not in known]
