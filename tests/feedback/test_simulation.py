@@ -147,7 +147,7 @@ RUN = Run({"q": {"a": 1.0, "b": 0.5}})
 QRELS = {"q": {"a": 1}}
 
 BAD: list[tuple[Callable[[], object], str]] = [
-    (lambda: ClickSimulator(eta=-1), "eta must be >= 0, got -1"),
+    (lambda: ClickSimulator(eta=-1), "eta must be finite and >= 0, got -1"),
     (
         lambda: ClickSimulator(eps_minus=0.5, eps_plus=0.2),
         "eps_minus must be <= eps_plus, got eps_minus=0.5 > eps_plus=0.2",

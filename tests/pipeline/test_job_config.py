@@ -49,6 +49,11 @@ BAD: list[tuple[str, str]] = [
         "key out for all of them)",
     ),
     (
+        "students: {families: [lgbm, dssm, lgbm], targets: [qrels, soft]}\n",
+        "students.families: names lgbm more than once (each trains once)",
+    ),
+    ("students: {targets: [soft, rd, soft, rd]}\n", "students.targets: names rd, soft more than once"),
+    (
         "students:\n  families: [lgbm\nteacher: {epochs: 1}\n",
         "cannot parse YAML: line 3, column 8: expected ',' or ']', but got ':' (while parsing a flow "
         "sequence started at line 2, column 13)",

@@ -166,8 +166,8 @@ class ClickSimulator:
     _eps: tuple[tuple[float, ...], tuple[float, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {self.eta}")
+        if not 0 <= self.eta < float("inf"):
+            raise ValueError(f"eta must be finite and >= 0, got {self.eta}")
         lo, hi = _per_rank(self.eps_minus, "eps_minus"), _per_rank(self.eps_plus, "eps_plus")
         n = max(len(lo), len(hi))
         lo_n, hi_n = _extend(lo, n), _extend(hi, n)

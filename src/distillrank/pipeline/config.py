@@ -182,12 +182,16 @@ class StudentSettings(_Section):
     @field_validator("families", "targets")
     @classmethod
     def _not_empty(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        """An empty list would train no student at all (and report only the reference models)."""
+        """An empty list would train no student at all (and report only the reference models); a repeated
+        name would train the same students twice."""
         if not value:
             names = FAMILIES if info.field_name == "families" else TARGETS
             raise ValueError(
                 f"must name at least one, from {', '.join(names)} (leave the key out for all of them)"
             )
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"names {', '.join(repeated)} more than once (each trains once)")
         return value
 
     @field_validator("teacher_scale")

@@ -213,8 +213,8 @@ class OnlineConfig:
             raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(known)}")
         if len(set(self.estimators)) != len(self.estimators):
             raise ValueError(f"estimators repeat a name: {self.estimators}")
-        if not self.exploration >= 0:
-            raise ValueError(f"exploration must be >= 0, got {self.exploration}")
+        if not 0 <= self.exploration < float("inf"):
+            raise ValueError(f"exploration must be finite and >= 0, got {self.exploration}")
         if not 0 < self.clip <= 1:
             raise ValueError(
                 f"clip must be in (0, 1], got {self.clip}: a result the loop showed can have an expected "
