@@ -46,6 +46,25 @@ def test_markdown_has_tables_and_linked_figures() -> None:
     assert "![quality against latency](frontier.png)" in md
 
 
+def test_column_formats_apply_to_their_column_in_both_renderings() -> None:
+    r = Report("cost")
+    rows = [{"model": "bm25", "docs/s": 49_300_000.0, "p50 ms": 0.09, "nDCG@10": 0.67909}]
+    r.table(rows, formats={"docs/s": ",.0f", "p50 ms": ".2f"})
+    assert "| bm25 | 49,300,000 | 0.09 | 0.6791 |" in r.to_markdown()
+    assert "<td class='num'>49,300,000</td><td class='num'>0.09</td>" in r.to_html()
+
+
+def test_job_report_writes_cost_columns_readably(tmp_path: Path) -> None:
+    """docs/s as whole numbers with separators (not 4.93e+07 next to 15574.2000), ms to 0.01."""
+    from distillrank.pipeline.summary import write_report
+
+    committed = Path(__file__).parents[2] / "bench" / "results" / "main_job" / "metrics.json"
+    write_report(json.loads(committed.read_text()), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    bm25 = next(line for line in md.splitlines() if line.startswith("| bm25 |"))
+    assert "| 49,263,898 | 0.09 | 0.20 | 3802.0 |" in bm25, bm25
+
+
 def test_html_is_self_contained() -> None:
     page = _report().to_html()
     assert page.count("data:image/png;base64,") == 3

@@ -43,9 +43,14 @@ img{max-width:100%}.caption{color:#57606a;font-size:14px}code{background:#f6f8fa
 """
 
 
-def _fmt(v: Any, digits: int = 4) -> str:
+def _fmt(v: Any, digits: int = 4, spec: str | None = None) -> str:
+    """A cell's text: ``spec`` (a format spec such as ``",.0f"``) for a finite number when given, else
+    integers with thousands separators, floats with ``digits`` decimals (3 significant digits when
+    very large or very small), NaN as a dash."""
     if isinstance(v, bool) or v is None:
         return "" if v is None else str(v)
+    if spec is not None and isinstance(v, int | float) and math.isfinite(v):
+        return format(v, spec)
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
@@ -78,9 +83,17 @@ class Report:
         """A paragraph (Markdown inline code with backticks is kept as ``<code>`` in HTML)."""
         self.sections.append(("p", text))
 
-    def table(self, rows: list[dict[str, Any]], caption: str = "", digits: int = 4) -> None:
-        """A table from a list of dicts (columns: the union of keys, in first-seen order)."""
-        self.sections.append(("table", (rows, caption, digits)))
+    def table(
+        self,
+        rows: list[dict[str, Any]],
+        caption: str = "",
+        digits: int = 4,
+        formats: dict[str, str] | None = None,
+    ) -> None:
+        """A table from a list of dicts (columns: the union of keys, in first-seen order); ``formats``
+        gives a column's numbers a format spec of their own (``{"docs/s": ",.0f"}``), the other
+        numbers get ``digits`` decimals."""
+        self.sections.append(("table", (rows, caption, digits, formats or {})))
 
     def figure(self, fig: Figure, name: str, caption: str = "") -> None:
         """A matplotlib figure, saved as ``name.png`` and embedded in the HTML; the figure is closed."""
@@ -100,14 +113,14 @@ class Report:
             elif kind == "p":
                 out += [payload, ""]
             elif kind == "table":
-                rows, caption, digits = payload
+                rows, caption, digits, formats = payload
                 cols = _columns(rows)
                 if caption:
                     out += [f"*{caption}*", ""]
                 out.append("| " + " | ".join(cols) + " |")
                 out.append("|" + "|".join("---:" if _numeric(rows, c) else "---" for c in cols) + "|")
                 for r in rows:
-                    out.append("| " + " | ".join(_fmt(r.get(c), digits) for c in cols) + " |")
+                    out.append("| " + " | ".join(_fmt(r.get(c), digits, formats.get(c)) for c in cols) + " |")
                 out.append("")
             elif kind == "figure":
                 out += [f"![{payload.caption or payload.name}]({payload.name}.png)", ""]
@@ -123,7 +136,7 @@ class Report:
             elif kind == "p":
                 body.append(f"<p>{_inline(payload)}</p>")
             elif kind == "table":
-                rows, caption, digits = payload
+                rows, caption, digits, formats = payload
                 cols = _columns(rows)
                 parts = ["<table>"]
                 if caption:
@@ -134,7 +147,7 @@ class Report:
                     for c in cols:
                         v = r.get(c)
                         cls = " class='num'" if isinstance(v, int | float) and not isinstance(v, bool) else ""
-                        cells.append(f"<td{cls}>{html.escape(_fmt(v, digits))}</td>")
+                        cells.append(f"<td{cls}>{html.escape(_fmt(v, digits, formats.get(c)))}</td>")
                     parts.append("<tr>" + "".join(cells) + "</tr>")
                 parts.append("</table>")
                 body.append("".join(parts))
