@@ -65,10 +65,19 @@ def _is_number(token: str) -> bool:
     return True
 
 
+def _tab_fields(line: str) -> list[str]:
+    """The tab-separated fields of a line, less blank ones at its end beyond the second (a trailing tab
+    or spaces add no column; ``qid<TAB>`` still reads as a query with an empty text)."""
+    fields = line.rstrip("\r\n").split("\t")
+    while len(fields) > 2 and not fields[-1].strip():
+        fields.pop()
+    return fields
+
+
 def _table_kind(lines: list[str]) -> str | None:
     """``"qrels"``, ``"run"`` or ``"tsv-topics"`` for column files, else ``None``."""
     if all("\t" in line for line in lines):
-        fields = [line.rstrip("\r\n").split("\t") for line in lines]
+        fields = [_tab_fields(line) for line in lines]
         widths = {len(f) for f in fields}
         if widths == {2} and not all(_is_number(f[1]) for f in fields):
             return "tsv-topics"
@@ -133,7 +142,7 @@ def qrels_layout(path: str | Path) -> str:
     lines = _head_lines(path)
     if not lines:
         raise DataFormatError(path, None, "empty or unreadable qrels file")
-    first = lines[0].rstrip("\r\n").split("\t")
+    first = _tab_fields(lines[0])
     if len(first) == 3 and not _is_number(first[2]):
         return "beir"
     rows = [line.split() for line in lines]

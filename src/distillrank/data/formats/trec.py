@@ -313,8 +313,9 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
     Layouts: ``"trec"`` (``qid iter docno rel``), ``"triple"`` (``qid docno rel``), ``"beir"`` (tab-separated
     ``query-id corpus-id score`` with a header line), ``"cisi"`` (``qid docno 0 0.0``: every listed pair is
     relevant, label 1). Blank lines are skipped, and so is a header line (a first line whose last column is
-    not a number) in the ``"beir"`` and ``"triple"`` layouts. A pair judged twice with the same label is
-    kept once (with a :class:`DataWarning`); with different labels it is an error.
+    not a number) in the ``"beir"`` and ``"triple"`` layouts; whitespace at the end of a line (a trailing
+    tab, as some tools write) is ignored. A pair judged twice with the same label is kept once (with a
+    :class:`DataWarning`); with different labels it is an error.
     """
     path = Path(path)
     n_cols, qcol, dcol, rcol, desc = QRELS_LAYOUTS[layout]
@@ -323,7 +324,7 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
     where: dict[str, dict[str, int]] = {}
     repeats = 0
     for i, (n, raw) in enumerate(_data_lines(path)):
-        parts = raw.rstrip("\r\n").split(sep) if sep else raw.split()
+        parts = raw.rstrip().split(sep) if sep else raw.split()
         if i == 0 and layout in ("beir", "triple") and _is_header(parts):
             continue
         if len(parts) != n_cols:
