@@ -472,6 +472,30 @@ def test_an_ltr_folder_without_a_test_file_has_test_queries_held_out_of_train(tm
     assert set(load_online_data(folder, seed=1).test.query_ids) != test_q
 
 
+def test_a_trec_collection_serves_the_query_field_asked_for(tmp_path: Path) -> None:
+    """``query_field`` reaches the collection: BM25 retrieves for the topics' descriptions."""
+    topics = ["solar panel", "river flood", "wheat harvest", "jet engine"]
+    docs = "".join(
+        f"<DOC><DOCNO>d{i}</DOCNO><TEXT>{topics[i % 4]} study {i}</TEXT></DOC>\n" for i in range(40)
+    )
+    (tmp_path / "docs.trec").write_text(docs)
+    (tmp_path / "topics.txt").write_text(
+        "".join(
+            f"<top>\n<num> Number: {j}\n<title> {topics[j % 4]}\n<desc> {topics[(j + 1) % 4]}\n</top>\n"
+            for j in range(20)
+        )
+    )
+    (tmp_path / "qrels.txt").write_text("".join(f"{j} 0 d{j % 4} 1\n" for j in range(20)))
+    by_title = load_online_data(tmp_path, depth=5)
+    by_desc = load_online_data(tmp_path, depth=5, query_field="desc")
+    assert by_title.test.query_ids == by_desc.test.query_ids  # the same queries held out
+    # named apart, so that the loop's checkpoints of one are never resumed with the other
+    assert (by_title.name, by_desc.name) == (tmp_path.name, f"{tmp_path.name} (desc queries)")
+    q = by_title.test.query_ids[0]
+    assert {int(d[1:]) % 4 for d in by_title.test.docnos[by_title.test.qids == q]} == {int(q) % 4}
+    assert {int(d[1:]) % 4 for d in by_desc.test.docnos[by_desc.test.qids == q]} == {(int(q) + 1) % 4}
+
+
 def test_hold_out_queries_keeps_one_query_on_each_side() -> None:
     assert hold_out_queries(["a", "b"], 0.9, seed=0)[0] != []
     assert hold_out_queries(["a", "b", "c"], 0.01, seed=0)[1] != []

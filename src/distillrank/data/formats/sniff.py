@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from distillrank.data.collection import Qrels, TextCollection
-from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning, DistillrankError
 from distillrank.io import compression, open_text, require_file
 
 __all__ = [
@@ -275,23 +275,45 @@ def _refuse_parent_of_beir_folders(folder: Path) -> None:
         )
 
 
-def read_text_collection(path: str | Path, name: str | None = None) -> TextCollection:
-    """Read a BEIR, TREC, SMART or MS MARCO collection folder, whichever :func:`detect_text_format` finds."""
+_ONE_TEXT_QUERIES = {
+    "beir": "a BEIR collection, whose queries (queries.jsonl)",
+    "smart": "a SMART collection, whose queries (.I/.W records)",
+    "msmarco": "an MS MARCO collection, whose queries (qid<TAB>text files)",
+}
+"""What a query-field error says of the collections whose queries have one text each."""
+
+
+def read_text_collection(
+    path: str | Path, name: str | None = None, query_field: str = "title"
+) -> TextCollection:
+    """Read a BEIR, TREC, SMART or MS MARCO collection folder, whichever :func:`detect_text_format` finds.
+
+    ``query_field``: the TREC topic field(s) that are the query text (``title``, ``desc``, ``narr`` or
+    several joined with ``+``: :func:`~distillrank.data.formats.trec.check_query_field`). Any but
+    ``title`` is an error for a collection whose queries have one text each (BEIR, SMART, MS MARCO).
+
+    Raises:
+        ValueError: ``query_field`` is not a field (or fields) of TREC topics.
+        DistillrankError: a ``query_field`` other than ``title`` for a collection without TREC topics.
+    """
     from distillrank.data.formats.beir import read_beir
     from distillrank.data.formats.msmarco import read_msmarco
     from distillrank.data.formats.smart import read_smart_collection
-    from distillrank.data.formats.trec import read_trec_collection
+    from distillrank.data.formats.trec import check_query_field, read_trec_collection
 
     path = Path(path)
+    field = check_query_field(query_field)
     fmt = detect_text_format(path)
     if not path.is_dir():
         raise DataFormatError(
             path, None, f"a {fmt.upper()} file alone is not a collection: pass the folder that holds it"
         )
-    readers = {
-        "beir": read_beir,
-        "trec": read_trec_collection,
-        "smart": read_smart_collection,
-        "msmarco": read_msmarco,
-    }
+    if fmt == "trec":
+        return read_trec_collection(path, name=name, field=field)
+    if field != "title":
+        raise DistillrankError(
+            f"{path}: query field {field!r} applies to TREC topics files (<top> or <topic> blocks) only; "
+            f"this is {_ONE_TEXT_QUERIES[fmt]} have one text each"
+        )
+    readers = {"beir": read_beir, "smart": read_smart_collection, "msmarco": read_msmarco}
     return readers[fmt](path, name=name)

@@ -28,6 +28,7 @@ import numpy as np
 
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.dataset import SplitDataset
+from distillrank.data.formats.trec import check_query_field
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
 from distillrank.distillation.folds import split_by_queries
@@ -271,8 +272,15 @@ def load_online_data(
     depth: int = 100,
     initial_queries: float = 0.05,
     seed: int = 0,
+    query_field: str | None = None,
 ) -> OnlineData:
     """:func:`online_data_from_text` or :func:`online_data_from_ltr` for a catalogue name or a path.
+
+    ``query_field``: the TREC topic field(s) that are a text collection's query text (``None``: title;
+    :func:`~distillrank.data.catalogue.load_dataset`); any other than title is named with the data
+    (``"robust04 (desc queries)"``), which keys the loop's checkpoints
+    (:meth:`~distillrank.feedback.online.loop.OnlineConfig.fingerprint`): a run with other queries never
+    resumes one with title queries.
 
     Raises:
         DistillrankError: the dataset is neither a text collection nor an LTR dataset, or lacks splits.
@@ -281,9 +289,13 @@ def load_online_data(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # data-quirk warnings of the readers are not the loop's business
-        loaded = load_dataset(dataset, data_dir)
+        loaded = load_dataset(dataset, data_dir, query_field=query_field)
     if isinstance(loaded, TextCollection):
-        return online_data_from_text(loaded, depth=depth, seed=seed)
+        data = online_data_from_text(loaded, depth=depth, seed=seed)
+        field = check_query_field(query_field or "title")
+        if field != "title":
+            data.name = f"{data.name} ({field} queries)"
+        return data
     if (
         isinstance(loaded, SplitDataset)
         and loaded.splits
