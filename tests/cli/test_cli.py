@@ -410,3 +410,77 @@ def test_a_folder_given_as_a_run_says_so(tiny: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert f"{tmp_path}: a folder, not a file" in " ".join(result.output.split())
+
+
+@pytest.fixture()
+def tiny_trec(tmp_path: Path) -> Path:
+    """The tiny collection in TREC layout, whose topics' titles and descriptions ask different things."""
+    folder = tmp_path / "tiny-trec"
+    folder.mkdir()
+    (folder / "docs.trec").write_text(
+        "".join(f"<DOC>\n<DOCNO>{d}</DOCNO>\n<TEXT>{t}</TEXT>\n</DOC>\n" for d, t in DOCS.items())
+    )
+    (folder / "topics.txt").write_text(
+        "<top>\n<num> Number: 1\n<title> cat mat\n<desc> Description: stock markets\n</top>\n"
+        "<top>\n<num> Number: 2\n<title> garden flowers\n<desc> Description: cat food market\n</top>\n"
+    )
+    (folder / "qrels.txt").write_text("1 0 d1 1\n2 0 d5 1\n")
+    return folder
+
+
+def test_query_field_picks_the_topic_field_of_a_trec_collection(tiny_trec: Path, tmp_path: Path) -> None:
+    """Title queries by default; --query-field desc (or title+desc) everywhere a text collection loads."""
+    from distillrank.data.formats.parquet import read_parquet
+
+    base = ["retrieve", "bm25", "-d", str(tiny_trec), "--k", "3"]
+    top = {}
+    for field in ("title", "desc", "title+desc"):
+        out = tmp_path / f"{field}.trec"
+        result = runner.invoke(app, [*base, "-o", str(out), "--query-field", field])
+        assert result.exit_code == 0, result.output
+        top[field] = [Run.from_file(out).ranked(q)[0][0] for q in ("1", "2")]
+    default = runner.invoke(app, [*base, "-o", str(tmp_path / "default.trec")])
+    assert default.exit_code == 0, default.output
+    assert [Run.from_file(tmp_path / "default.trec").ranked(q)[0][0] for q in ("1", "2")] == top["title"]
+    assert top["title"] == ["d1", "d5"] and top["desc"] == ["d3", "d4"]
+    result = runner.invoke(app, ["datasets", "export", str(tiny_trec), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    assert dict(read_parquet(tmp_path / "x" / "queries.parquet")) == {"1": "cat mat", "2": "garden flowers"}
+    args = ["datasets", "export", str(tiny_trec), "-o", str(tmp_path / "x"), "--query-field", "desc"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert dict(read_parquet(tmp_path / "x" / "queries.parquet")) == {
+        "1": "stock markets",
+        "2": "cat food market",
+    }
+    result = runner.invoke(app, ["datasets", "info", str(tiny_trec), "--query-field", "narr"])
+    assert result.exit_code == 2 and f"{tiny_trec / 'topics.txt'}:1: topic '1' has no <narr>" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["retrieve", "bm25", "-d", "TINY", "-o", "x.trec", "--query-field", "abstract"],
+            "--query-field: must be title, desc or narr, or several joined with '+' such as title+desc "
+            "(got 'abstract')",
+        ),
+        (
+            ["retrieve", "dense", "-d", "TINY", "-o", "x.trec", "--query-field", "desc"],
+            "TINY: query field 'desc' applies to TREC topics files (<top> or <topic> blocks) only; this is a "
+            "BEIR collection, whose queries (queries.jsonl) have one text each",
+        ),
+        (["retrieve", "splade", "-d", "TINY", "-o", "x.trec", "--query-field", "desc"], "applies to TREC"),
+        (["datasets", "info", "TINY", "--query-field", "title+narr"], "applies to TREC topics files"),
+        (
+            ["datasets", "export", "TINY", "-o", "OUT", "--query-field", "desc"],
+            "applies to TREC topics files",
+        ),
+        (["datasets", "info", "TINY", "--query-field", "desc", "--columns", "user,item"], "give one of them"),
+        (["run", "-d", "TINY", "-o", "OUT", "--query-field", "narrative"], "--query-field: must be title,"),
+    ],
+)
+def test_query_field_errors_are_one_line(tiny: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    args = [str(tiny) if a == "TINY" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message.replace("TINY", str(tiny)) in " ".join(result.output.split()), result.output

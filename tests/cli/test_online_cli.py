@@ -72,6 +72,8 @@ def test_quick_and_a_subset_of_estimators(tiny_ltr: Path, tmp_path: Path) -> Non
         (["--exploration", "-1"], "exploration must be finite and >= 0"),
         (["--propensities", "guess"], "propensities must be"),
         (["--candidates", "some"], "candidates must be one of"),
+        (["--query-field", "desc"], "applies to TREC topics files only; this is a learning-to-rank feature"),
+        (["--query-field", "summary"], "--query-field: must be title, desc or narr"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(

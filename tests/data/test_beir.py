@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from distillrank.data.formats.beir import read_beir, read_beir_corpus, write_beir
-from distillrank.data.formats.sniff import detect_text_format, read_text_collection
+from distillrank.data.formats.beir import read_beir, read_beir_corpus, read_beir_qrels, write_beir
+from distillrank.data.formats.sniff import (
+    detect_text_format,
+    read_qrels_file,
+    read_text_collection,
+    sniff_file,
+)
 from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
 
 CORPUS = (
@@ -202,3 +207,53 @@ def test_pyserini_json_keys_are_read_as_beir_ones(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text('{"id": "d1", "contents": "x"}\n{"id": " ", "contents": "y"}\n')
     with pytest.raises(DataFormatError, match=r'empty.jsonl:2: empty "id"'):
         read_beir_corpus(tmp_path / "empty.jsonl")
+
+
+@pytest.mark.parametrize(
+    "qrels",
+    [
+        HEADER + "q1\td1\t1\t\nq2\td2\t2\n",  # a trailing tab on one line
+        HEADER.replace("\n", "\t\n") + "q1\td1\t1\t\nq2\td2\t2\t\n",  # on every line, the header too
+        HEADER + "q1\td1\t1  \nq2\td2\t2 \t \n",  # trailing spaces (and a tab between them)
+        "q1\td 1\t1\t\r\nq2\td2\t2\t\r\n",  # no header, an id with a space, CRLF line ends
+    ],
+)
+def test_qrels_lines_with_trailing_whitespace_are_read(write, qrels: str) -> None:
+    write("trail/corpus.jsonl", CORPUS)
+    write("trail/queries.jsonl", QUERIES)
+    path = write("trail/qrels/test.tsv", qrels)
+    d1 = "d 1" if "d 1" in qrels else "d1"
+    expected = {"q1": {d1: 1}, "q2": {"d2": 2}}
+    assert read_beir_qrels(path).to_dict() == expected
+    assert sniff_file(path) == "qrels"  # (how TREC and MS MARCO folders find their qrels files)
+    if d1 == "d1":  # (sniffed without a header, an id with a space reads as a TREC line, with or without)
+        assert read_qrels_file(path).to_dict() == expected  # as in TREC and MS MARCO folders
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # ("d 1" is not in the corpus)
+        assert read_beir(path.parent.parent).get_qrels("test").to_dict() == expected
+
+
+@pytest.mark.parametrize(
+    ("qrels", "line", "problem"),
+    [
+        (
+            "q1\td1\t1\t\nq1\td2\t1\tx\n",
+            2,
+            "expected 3 columns (tab-separated query-id corpus-id score), found 4",
+        ),
+        ("q1\td1\t1\t\nq1\td2\n", 2, "expected 3 columns (tab-separated query-id corpus-id score), found 2"),
+        (
+            "q1\td1\t1\t\nq1\td2\t\t\n",
+            2,
+            "expected 3 columns (tab-separated query-id corpus-id score), found 2",
+        ),
+        ("q1\td1\t1\t\nq1\td2\thigh\t\n", 2, "relevance 'high' is not an integer"),
+    ],
+)
+def test_qrels_lines_still_malformed_without_their_trailing_whitespace(
+    write, qrels: str, line: int, problem: str
+) -> None:
+    path = write("qrels/test.tsv", HEADER + qrels)
+    with pytest.raises(DataFormatError) as e:
+        read_beir_qrels(path)
+    assert str(e.value) == f"{path}:{line + 1}: {problem}"

@@ -69,6 +69,20 @@ def test_tsv_corpus_widths_and_errors(write) -> None:
         read_tsv_corpus(write("d.tsv", "1\ta\n2\tb\n1\tc\n"))
 
 
+def test_trailing_tabs_add_no_column(write) -> None:
+    """A trailing tab (or spaces) on corpus, query and qrels lines, as some export scripts write."""
+    write("trail/collection.tsv", "0\tfirst passage\n1\tsecond passage\t\n2\tthird \t \n")
+    write("trail/queries.dev.tsv", "7\tpassage one\t\n8\tpassage two \n")
+    folder = write("trail/qrels.dev.tsv", "7\t0\t0\t1\t\n8\t0\t1\t1 \n").parent
+    coll = load_dataset(folder)
+    assert [coll.corpus[d].text for d in ("0", "1", "2")] == ["first passage", "second passage", "third"]
+    assert all(coll.corpus[d].title == "" for d in ("0", "1", "2"))
+    assert dict(coll.queries) == {"7": "passage one", "8": "passage two"}
+    assert coll.get_qrels("dev").to_dict() == {"7": {"0": 1}, "8": {"1": 1}}
+    with pytest.raises(DataFormatError, match=r"c.tsv:2: expected 2 tab-separated columns .* found 3"):
+        read_tsv_corpus(write("c.tsv", "1\ta\n2\tb\tc\t\n"))  # a third column, not a trailing tab
+
+
 @pytest.mark.parametrize(
     ("name", "split"),
     [

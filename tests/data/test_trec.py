@@ -5,8 +5,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from distillrank.data.catalogue import load_dataset
 from distillrank.data.collection import Qrels
 from distillrank.data.formats.sniff import (
     detect_text_format,
@@ -16,6 +18,7 @@ from distillrank.data.formats.sniff import (
     sniff_file,
 )
 from distillrank.data.formats.trec import (
+    check_query_field,
     read_trec_collection,
     read_trec_docs,
     read_trec_qrels,
@@ -25,7 +28,7 @@ from distillrank.data.formats.trec import (
     write_trec_run,
 )
 from distillrank.data.run import Run
-from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning, DistillrankError
 
 DOCS = """<DOC>
 <DOCNO> FT911-1 </DOCNO>
@@ -429,3 +432,109 @@ def test_trec_qrels_files_named_by_split_make_splits(write) -> None:
     assert (list(coll.get_qrels("train")), list(coll.get_qrels("test"))) == (["1"], ["2"])
     (folder / "qrels" / "qrels.train.txt").rename(folder / "qrels" / "qrels.301-350.txt")
     assert read_trec_collection(folder).splits == ["test"]  # no split in a name: one test split, as before
+
+
+# ------------------------------------------------------------------------------------------ query field
+def _robust_like(write) -> Path:
+    """A TREC collection whose topics have title, description and narrative (as Robust04's)."""
+    write("robust/docs/ft.trec", "<DOC><DOCNO>FT1</DOCNO><TEXT>airbus aid</TEXT></DOC>\n")
+    write("robust/topics.txt", CLASSIC_TOPICS)
+    return write("robust/qrels.robust", "051 0 FT1 1\n301 0 FT1 0\n").parent
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("title", "title"),
+        ("DESC", "desc"),
+        (" Title + desc ", "title+desc"),
+        ("narr+title+desc", "narr+title+desc"),
+    ],
+)
+def test_check_query_field_normalises(field: str, expected: str) -> None:
+    assert check_query_field(field) == expected
+
+
+@pytest.mark.parametrize("field", ["description", "", "title+", "title+title", "head", "title desc"])
+def test_check_query_field_refuses_what_topics_do_not_have(field: str) -> None:
+    message = f"must be title, desc or narr, or several joined with '+' such as title+desc (got {field!r})"
+    with pytest.raises(ValueError) as e:
+        check_query_field(field)
+    assert str(e.value) == message
+
+
+def test_a_collection_reads_the_query_field_asked_for(write) -> None:
+    folder = _robust_like(write)
+    assert read_text_collection(folder).queries["051"] == "Airbus Subsidies"
+    desc = read_text_collection(folder, query_field="desc").queries
+    assert desc["051"] == "Document will discuss government assistance to Airbus Industrie."
+    both = load_dataset(folder, query_field="Title+Desc").queries
+    assert both["301"] == (
+        "International Organized Crime Identify organizations that participate in international "
+        "criminal activity."
+    )
+    assert load_dataset(folder, query_field="narr").queries["051"].startswith("To be relevant")
+
+
+def test_a_topic_without_the_query_field_names_the_file_and_line(write) -> None:
+    folder = _vaswani_like(write)
+    with pytest.raises(DataFormatError) as e:
+        read_text_collection(folder, query_field="desc")
+    assert str(e.value) == f"{folder / 'query-text.trec'}:1: topic '1' has no <desc>"
+
+
+def test_qid_tab_text_topics_have_no_other_field(write) -> None:
+    path = write("topics.tsv", "q1\tfirst query\n")
+    assert dict(read_trec_topics(path, field="title")) == {"q1": "first query"}
+    with pytest.raises(DataFormatError) as e:
+        read_trec_topics(path, field="desc")
+    assert str(e.value) == (
+        f"{path}: query field 'desc' applies to TREC topics (<top> or <topic> blocks) only; this file "
+        "has qid<TAB>text lines, one text per query"
+    )
+
+
+def test_a_query_field_other_than_title_is_refused_where_queries_have_one_text(write, tmp_path: Path) -> None:
+    """BEIR, SMART and MS MARCO queries are not TREC topics: a field is an error, not silently ignored."""
+    from distillrank.data.collection import Corpus, Queries, TextCollection
+    from distillrank.data.formats.beir import write_beir
+    from distillrank.data.formats.svmlight import write_svmlight
+    from distillrank.data.ltr import LTRDataset
+
+    beir = tmp_path / "beir"
+    write_beir(
+        TextCollection(
+            "b", Corpus(["d1"], [""], ["x"]), Queries({"q1": "y"}), {"test": Qrels({"q1": {"d1": 1}})}
+        ),
+        beir,
+    )
+    write("smart/cran.all", ".I 1\n.W\nwing\n")
+    write("smart/cran.qry", ".I 1\n.W\nwing\n")
+    write("smart/cranqrel", "1 1 1\n")
+    write("marco/collection.tsv", "0\tpassage\n")
+    write("marco/queries.dev.tsv", "1\tquery\n")
+    write("marco/qrels.dev.tsv", "1\t0\t0\t1\n")
+    ltr = tmp_path / "ltr" / "train.txt"
+    ltr.parent.mkdir()
+    write_svmlight(LTRDataset(np.eye(2), np.array([1.0, 0.0]), np.array(["q", "q"], dtype=object)), ltr)
+    cases = {
+        beir: "this is a BEIR collection, whose queries (queries.jsonl) have one text each",
+        tmp_path / "smart": "this is a SMART collection, whose queries (.I/.W records) have one text each",
+        tmp_path
+        / "marco": "this is an MS MARCO collection, whose queries (qid<TAB>text files) have one text each",
+    }
+    for folder, what in cases.items():
+        assert len(load_dataset(folder, query_field="title").queries) == 1  # the default is fine
+        with pytest.raises(DistillrankError) as e:
+            load_dataset(folder, query_field="title+desc")
+        assert str(e.value) == (
+            f"{folder}: query field 'title+desc' applies to TREC topics files (<top> or <topic> blocks) "
+            f"only; {what}"
+        )
+    load_dataset(ltr.parent, query_field="title")
+    with pytest.raises(DistillrankError) as e:
+        load_dataset(ltr.parent, query_field="desc")
+    assert str(e.value) == (
+        f"{ltr.parent}: query field 'desc' applies to TREC topics files only; this is a learning-to-rank "
+        "feature dataset, not a text collection"
+    )

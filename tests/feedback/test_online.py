@@ -446,9 +446,55 @@ def test_an_ltr_dataset_with_one_split_has_test_queries_held_out(tmp_path: Path)
     assert len(test_q) == 6 and len(train_q) == 14 and not train_q & test_q
     assert set(data.test_qrels) == test_q
     assert data.held_out == "6 of the 20 queries of set1.train.txt, seed 0"
-    two = SplitDataset("two", {"train": synthetic_ltr(0, 20), "valid": synthetic_ltr(1, 5)})
-    with pytest.raises(DistillrankError, match=r"has no 'test' split \(it has \['train', 'valid'\]\)"):
+    two = SplitDataset("two", {"valid": synthetic_ltr(1, 5), "test": synthetic_ltr(0, 20)})
+    with pytest.raises(DistillrankError, match=r"has no 'train' split \(it has \['valid', 'test'\]\)"):
         online_data_from_ltr(two)
+
+
+def test_an_ltr_folder_without_a_test_file_has_test_queries_held_out_of_train(tmp_path: Path) -> None:
+    """train.txt + vali.txt, no test.txt: 30% of the training queries are held out for test, drawn as for
+    a single file (the same queries, with the same seed); the validation queries stay out of both."""
+    from distillrank.data.formats.svmlight import write_svmlight
+
+    single = tmp_path / "single" / "set1.train.txt"
+    single.parent.mkdir()
+    write_svmlight(synthetic_ltr(0, 20), single)
+    folder = tmp_path / "Fold1"
+    folder.mkdir()
+    write_svmlight(synthetic_ltr(0, 20), folder / "train.txt")
+    write_svmlight(synthetic_ltr(1, 5), folder / "vali.txt")
+    data = load_online_data(folder)
+    train_q, test_q = set(data.train.query_ids), set(data.test.query_ids)
+    assert len(test_q) == 6 and len(train_q) == 14 and not train_q & test_q
+    assert train_q | test_q == set(synthetic_ltr(0, 20).query_ids)  # none of vali.txt's
+    assert test_q == set(load_online_data(single).test.query_ids)
+    assert data.held_out == "6 of the 20 queries of train.txt, seed 0"
+    assert "test queries held out: 6 of the 20 queries of train.txt" in repr(data)
+    assert set(load_online_data(folder, seed=1).test.query_ids) != test_q
+
+
+def test_a_trec_collection_serves_the_query_field_asked_for(tmp_path: Path) -> None:
+    """``query_field`` reaches the collection: BM25 retrieves for the topics' descriptions."""
+    topics = ["solar panel", "river flood", "wheat harvest", "jet engine"]
+    docs = "".join(
+        f"<DOC><DOCNO>d{i}</DOCNO><TEXT>{topics[i % 4]} study {i}</TEXT></DOC>\n" for i in range(40)
+    )
+    (tmp_path / "docs.trec").write_text(docs)
+    (tmp_path / "topics.txt").write_text(
+        "".join(
+            f"<top>\n<num> Number: {j}\n<title> {topics[j % 4]}\n<desc> {topics[(j + 1) % 4]}\n</top>\n"
+            for j in range(20)
+        )
+    )
+    (tmp_path / "qrels.txt").write_text("".join(f"{j} 0 d{j % 4} 1\n" for j in range(20)))
+    by_title = load_online_data(tmp_path, depth=5)
+    by_desc = load_online_data(tmp_path, depth=5, query_field="desc")
+    assert by_title.test.query_ids == by_desc.test.query_ids  # the same queries held out
+    # named apart, so that the loop's checkpoints of one are never resumed with the other
+    assert (by_title.name, by_desc.name) == (tmp_path.name, f"{tmp_path.name} (desc queries)")
+    q = by_title.test.query_ids[0]
+    assert {int(d[1:]) % 4 for d in by_title.test.docnos[by_title.test.qids == q]} == {int(q) % 4}
+    assert {int(d[1:]) % 4 for d in by_desc.test.docnos[by_desc.test.qids == q]} == {(int(q) + 1) % 4}
 
 
 def test_hold_out_queries_keeps_one_query_on_each_side() -> None:

@@ -505,3 +505,77 @@ def test_cli_run_evaluates_on_the_test_split_asked_for(
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["data"]["test_split"] == "dev" and metrics["config"]["test_split"] == "dev"
     assert metrics["data"]["test_queries"] == first_run["result"].metrics["data"]["test_queries"]
+
+
+def _write_trec(coll: TextCollection, folder: Path) -> None:
+    """``coll`` as a TREC collection whose topics' descriptions are other texts than their titles."""
+    folder.mkdir(parents=True)
+    (folder / "docs.trec").write_text(
+        "".join(
+            f"<DOC>\n<DOCNO>{d}</DOCNO>\n<TITLE>{coll.corpus[d].title}</TITLE>\n<TEXT>{coll.corpus[d].text}"
+            "</TEXT>\n</DOC>\n"
+            for d in coll.corpus.docnos
+        )
+    )
+    (folder / "topics.txt").write_text(
+        "".join(
+            f"<top>\n<num> Number: {q}\n<title> {text}\n<desc> Description: documents on {text} please\n"
+            "</top>\n"
+            for q, text in coll.queries.items()
+        )
+    )
+    for split, qrels in coll.qrels.items():
+        (folder / f"qrels.{split}.txt").write_text(
+            "".join(f"{q} 0 {d} {rel}\n" for q, docs in qrels.items() for d, rel in docs.items())
+        )
+
+
+def test_query_field_keys_the_teacher_and_the_students(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """Title and description queries share their ids, not their texts: changing ``query_field`` retrains
+    the teacher, re-scores its labels and retrains the students; the same field again reuses them all."""
+    _write_trec(_collection(), tmp_path / "trec")
+    settings = _settings(tiny_bert_dir, tmp_path / "trec")
+    settings["teacher"].update({"fusion": False, "ranker": False})
+    settings["students"].update({"families": ["lgbm"], "targets": ["qrels", "hard"]})
+
+    def run(query_field: str | None) -> list[str]:
+        extra = {} if query_field is None else {"query_field": query_field}
+        logs: list[str] = []
+        run_job(JobConfig.from_dict({**settings, **extra}), tmp_path / "out", log=logs.append)
+        return logs
+
+    def fine_tuned(logs: list[str]) -> bool:
+        assert any(m.startswith(("teacher: fine-tuning", "teacher: reusing")) for m in logs)
+        return any(m.startswith("teacher: fine-tuning") for m in logs)
+
+    def cached(logs: list[str]) -> int:
+        return sum(": cached (test nDCG@10" in m for m in logs)
+
+    title = run(None)
+    assert fine_tuned(title) and cached(title) == 0
+    again = run("title")  # the default, named: the same keys
+    assert not fine_tuned(again) and cached(again) == 2
+    desc = run("desc")
+    assert fine_tuned(desc) and cached(desc) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"]["query_field"] == "desc" and metrics["teacher"]["scored_pairs_this_run"] > 0
+    desc_again = run("desc")
+    assert not fine_tuned(desc_again) and cached(desc_again) == 2
+
+
+def test_teacher_checkpoints_are_kept_only_for_the_teacher_they_can_resume(tmp_path: Path) -> None:
+    from distillrank.pipeline.job import _resumable_checkpoints
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "checkpoint-00000003.pt").write_bytes(b"")
+    _resumable_checkpoints(folder, "k1", None)  # unmarked, no finished teacher: a crashed run's, kept
+    assert (folder / "checkpoint-00000003.pt").exists() and (folder / "teacher-key").read_text() == "k1"
+    _resumable_checkpoints(folder, "k1", "k0")  # marked for this teacher: kept
+    assert (folder / "checkpoint-00000003.pt").exists()
+    _resumable_checkpoints(folder, "k2", None)  # another teacher's: removed
+    assert [p.name for p in folder.iterdir()] == ["teacher-key"]
+    (folder / "checkpoint-00000003.pt").write_bytes(b"")
+    (folder / "teacher-key").unlink()
+    _resumable_checkpoints(folder, "k3", "k2")  # unmarked, of the finished teacher k2: removed
+    assert [p.name for p in folder.iterdir()] == ["teacher-key"]

@@ -54,6 +54,11 @@ BAD: list[tuple[str, str]] = [
     ),
     ("students: {targets: [soft, rd, soft, rd]}\n", "students.targets: names rd, soft more than once"),
     (
+        "query_field: description\n",
+        "query_field: must be title, desc or narr, or several joined with '+' such as title+desc "
+        "(got 'description')",
+    ),
+    (
         "students:\n  families: [lgbm\nteacher: {epochs: 1}\n",
         "cannot parse YAML: line 3, column 8: expected ',' or ']', but got ':' (while parsing a flow "
         "sequence started at line 2, column 13)",
@@ -79,6 +84,11 @@ def test_measures_are_spelled_as_ir_measures_does() -> None:
     # the job looks each measure up by its ir_measures name: 'ndcg@10' would be a KeyError at the end
     cfg = JobConfig.from_dict({"evaluation": {"measures": ["ndcg@10", "mrr@10", "recall_100"]}})
     assert cfg.evaluation.measures == ["nDCG@10", "RR@10", "R@100"]
+
+
+def test_query_field_is_spelled_as_the_topics_reader_takes_it() -> None:
+    assert JobConfig().query_field == "title"
+    assert JobConfig.from_dict({"query_field": "Title + Desc"}).query_field == "title+desc"
 
 
 @pytest.mark.parametrize(

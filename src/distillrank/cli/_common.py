@@ -40,6 +40,16 @@ DatasetOption = Annotated[
     str, typer.Option("--dataset", "-d", help="A catalogue name (see `distillrank datasets list`) or a path.")
 ]
 
+QueryFieldOption = Annotated[
+    str | None,
+    typer.Option(
+        "--query-field",
+        help="TREC topics only: the topic field(s) that are the query text: title (default), desc, narr, "
+        "or several joined with '+' (title+desc).",
+        show_default=False,
+    ),
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -66,6 +76,19 @@ def columns_option(text: str | None) -> list[str] | dict[str, str] | None:
         return parse_columns(text)
     except ValueError as e:
         raise DistillrankError(f"--{e}") from e
+
+
+def query_field_option(text: str | None) -> str | None:
+    """``--query-field`` checked (:func:`~distillrank.data.formats.trec.check_query_field`); a bad value is
+    a one-line error naming the option."""
+    from distillrank.data.formats.trec import check_query_field
+
+    if text is None:
+        return None
+    try:
+        return check_query_field(text)
+    except ValueError as e:
+        raise DistillrankError(f"--query-field: {e}") from e
 
 
 def friendly_errors(fn: F) -> F:

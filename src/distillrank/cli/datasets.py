@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from distillrank.cli._common import DataDirOption, columns_option, friendly_errors, out, status
+from distillrank.cli._common import (
+    DataDirOption,
+    QueryFieldOption,
+    columns_option,
+    friendly_errors,
+    out,
+    query_field_option,
+    status,
+)
 from distillrank.data.catalogue import CATALOGUE, default_data_dir, find_local, load_dataset
 from distillrank.data.collection import TextCollection
 from distillrank.data.dataset import SplitDataset
@@ -50,12 +58,19 @@ def info(
             "--columns): 'user,timestamp,,,item' for a file without a header, or NAME=COLUMN pairs."
         ),
     ] = None,
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Load a dataset and print its size per split (also a quick check that it parses)."""
+    field = query_field_option(query_field)
+    if columns is not None and field is not None:
+        raise DistillrankError(
+            "--query-field applies to text collections with TREC topics, --columns to interaction tables: "
+            "give one of them"
+        )
     with status(f"loading {dataset}"):
         if columns is None:
-            ds = load_dataset(dataset, data_dir)
+            ds = load_dataset(dataset, data_dir, query_field=field)
         else:
             from distillrank.data.formats.interactions_io import read_interactions
 
@@ -89,6 +104,7 @@ def info(
 def export(
     dataset: Annotated[str, typer.Argument(help="Catalogue name or path.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")],
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Write a dataset as Parquet files (one per part and split); text collections also get TREC qrels."""
@@ -96,8 +112,9 @@ def export(
 
     if output.exists() and not output.is_dir():
         raise DistillrankError(f"--output {output}: is a file; give a folder to write into")
+    field = query_field_option(query_field)
     with status(f"loading {dataset}"):
-        ds = load_dataset(dataset, data_dir)
+        ds = load_dataset(dataset, data_dir, query_field=field)
     output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if isinstance(ds, TextCollection):

@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from distillrank.cli._common import DataDirOption, console, friendly_errors, out, progress, status
+from distillrank.cli._common import (
+    DataDirOption,
+    QueryFieldOption,
+    console,
+    friendly_errors,
+    out,
+    progress,
+    query_field_option,
+    status,
+)
 
 app = typer.Typer(
     help="Unbiased learning to rank from clicks: simulate the online loop, or learn from a click log.",
@@ -122,6 +131,7 @@ def simulate(
         bool, typer.Option("--quick", help="A smoke run: 3 rounds of 2,000 sessions, 10 trees a round.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed (runs are repeatable and resumable).")] = 0,
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve -> log clicks (DuckDB) -> estimate propensities -> fine-tune -> evaluate, per estimator.
@@ -157,8 +167,9 @@ def simulate(
         raise DistillrankError(_as_options(str(e))) from e
     if depth < 1:
         raise DistillrankError(f"--depth must be >= 1 (got {depth})")
+    field = query_field_option(query_field)
     with status(f"loading {dataset} (candidates and features)"):
-        data = load_online_data(dataset, data_dir, depth=depth, seed=seed)
+        data = load_online_data(dataset, data_dir, depth=depth, seed=seed, query_field=field)
     console.print(f"{data!r}", highlight=False)
 
     bar = progress()

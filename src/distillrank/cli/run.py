@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from distillrank.cli._common import DataDirOption, console, friendly_errors, out
+from distillrank.cli._common import (
+    DataDirOption,
+    QueryFieldOption,
+    console,
+    friendly_errors,
+    out,
+    query_field_option,
+)
 
 
 @friendly_errors
@@ -59,6 +66,7 @@ def run(
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed (overrides the config).")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: the machine's cores).")] = None,
+    query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Distil a cross-encoder teacher into fast students and report quality next to cost.
@@ -81,6 +89,8 @@ def run(
         updates["data_dir"] = str(data_dir)
     if test_split is not None:
         updates["test_split"] = test_split
+    if query_field is not None:
+        updates["query_field"] = query_field_option(query_field)
     if seed is not None:
         updates["seed"] = seed
     if threads is not None:

@@ -164,9 +164,15 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
     :class:`~distillrank.data.SplitDataset` of :class:`~distillrank.data.LTRDataset` (ltr) or of
     :class:`~distillrank.data.ClickLog` (clicks, bandit), or :class:`~distillrank.data.Interactions`.
 
+    ``options`` go to the reader (:func:`~distillrank.data.formats.detect.load_path`): ``columns`` for an
+    interaction table; ``query_field`` for a text collection with TREC topics, the topic field(s) that are
+    the query text (``"title"``, the default; ``"desc"``, ``"narr"``, ``"title+desc"``...), an error for
+    any other data but ``"title"``.
+
     Example:
         >>> coll = load_dataset("scifact")  # doctest: +SKIP
         >>> coll.queries_for("test")  # doctest: +SKIP
+        >>> robust = load_dataset("path/to/robust04", query_field="desc")  # doctest: +SKIP
     """
     from distillrank.data.formats.detect import load_path
 

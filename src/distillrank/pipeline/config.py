@@ -255,13 +255,19 @@ class EvaluationSettings(_Section):
 
 
 class JobConfig(ConfigModel):
-    """Every setting of the main job. ``from_file`` reads the settings at the top level or under ``run``."""
+    """Every setting of the main job. ``from_file`` reads the settings at the top level or under ``run``.
+
+    ``query_field``: the TREC topic field(s) that are the query text — ``title`` (the default), ``desc``,
+    ``narr`` or several joined with ``+`` (``title+desc``); any but ``title`` is an error for a collection
+    whose queries do not come from TREC topics files.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     section = "run"
 
     dataset: str = "scifact"
     data_dir: str | None = None
+    query_field: str = "title"
     test_split: str | None = None
     seed: StrictInt = 42
     validation_fraction: float = Field(default=0.1, gt=0, lt=1)
@@ -276,6 +282,15 @@ class JobConfig(ConfigModel):
     students: StudentSettings = Field(default_factory=StudentSettings)
     transfer: TransferSettings = Field(default_factory=TransferSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+
+    @field_validator("query_field")
+    @classmethod
+    def _topic_field(cls, value: str) -> str:
+        """The TREC topic field(s) that are the query text; only TREC topics have several (the loader
+        refuses any but ``title`` for other collections)."""
+        from distillrank.data.formats.trec import check_query_field
+
+        return check_query_field(value)
 
     def with_quick(self) -> JobConfig:
         """These settings with :data:`QUICK` applied (values set explicitly in QUICK win)."""

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,27 @@ class JobResult:
 # ---------------------------------------------------------------------------------------------- helpers
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _with_query_field(key: str, cfg: JobConfig) -> str:
+    """``key`` made to depend on the query field: the same query ids then have other texts, so a teacher
+    or a student trained on one field is not reused for another. Keyed only off its default (``title``),
+    so the caches of runs made before the setting stay valid."""
+    return key if cfg.query_field == "title" else _digest(key, cfg.query_field)
+
+
+def _resumable_checkpoints(folder: Path, key: str, finished_key: str | None) -> None:
+    """Keep the teacher's training checkpoints in ``folder`` only where a run of teacher ``key`` can resume
+    from them, and mark them as this key's. Those of another teacher (other settings, or the same query
+    ids with other texts: another ``query_field``) are removed, which the trainer would refuse to resume
+    from; without a mark, they are the teacher's of ``teacher.json`` (``finished_key``) when there is one."""
+    mark = folder / "teacher-key"
+    if folder.is_dir():
+        written_for = mark.read_text(encoding="utf-8").strip() if mark.is_file() else finished_key
+        if written_for is not None and written_for != key:
+            shutil.rmtree(folder)
+    with atomic_write(mark) as f:
+        f.write(key)
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -220,7 +242,7 @@ class _Job(StudentFamilies):
         from distillrank.retrieval.bm25 import BM25Retriever
 
         t0 = time.perf_counter()
-        coll = load_dataset(self.cfg.dataset, self.cfg.data_dir)
+        coll = load_dataset(self.cfg.dataset, self.cfg.data_dir, query_field=self.cfg.query_field)
         if not isinstance(coll, TextCollection):
             raise DistillrankError(
                 f"{self.cfg.dataset}: distillrank run needs a text collection (queries, documents, qrels), "
@@ -351,6 +373,7 @@ class _Job(StudentFamilies):
         elif self.has_train:
             fold = self.folds[0]
             key = _digest(ts.model_dump(exclude=CE_FREE), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
+            key = _with_query_field(key, self.cfg)
             meta = _read_json(folder / "teacher.json")
             self.ce_dir = folder / "cross-encoder"
             if meta and meta.get("key") == key and self.ce_dir.is_dir():
@@ -358,6 +381,7 @@ class _Job(StudentFamilies):
                 self.ce = CrossEncoder.load(self.ce_dir)
                 self.teacher_info = meta["summary"]
             else:
+                _resumable_checkpoints(folder / "checkpoints", key, meta.get("key") if meta else None)
                 self.log(
                     f"teacher: fine-tuning a cross-encoder on {len(fold.fit)} training queries "
                     f"(BM25 hard negatives from ranks {ts.skip[0] + 1}-{ts.skip[1]}; "
@@ -529,6 +553,7 @@ class _Job(StudentFamilies):
                     "evaluation": True,
                     "threads": True,
                     "test_split": True,
+                    "query_field": True,
                     "transfer": True,
                     "students": {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS},
                 }
@@ -539,6 +564,7 @@ class _Job(StudentFamilies):
         )
         if self.cfg.test_split is not None:  # (keys of runs on the default split are unchanged)
             base_key = _digest(base_key, self.test_split)
+        base_key = _with_query_field(base_key, self.cfg)
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None

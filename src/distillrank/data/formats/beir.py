@@ -148,14 +148,15 @@ def read_beir_queries(path: str | Path) -> Queries:
 
 
 def read_beir_qrels(path: str | Path) -> Qrels:
-    """Read one BEIR qrels TSV (``query-id corpus-id score``, with or without its header line).
+    """Read one BEIR qrels TSV (``query-id corpus-id score``, with or without its header line; a trailing
+    tab or spaces at the end of a line are ignored).
 
     A file of another qrels layout (``qid 0 docno rel`` TREC lines, or three columns separated by spaces, as
     some tools write ``qrels/test.tsv``) is read in that layout
     (:func:`~distillrank.data.formats.sniff.qrels_layout`).
     """
     path = Path(path)
-    if len(_first_line(path).rstrip("\r\n").split("\t")) == 3:  # BEIR's own (its ids may hold spaces)
+    if len(_first_line(path).rstrip().split("\t")) == 3:  # BEIR's own (its ids may hold spaces)
         return parse_qrels(path, "beir")
     return parse_qrels(path, qrels_layout(path))
 

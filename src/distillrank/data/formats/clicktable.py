@@ -22,7 +22,7 @@ import pandas as pd
 
 from distillrank.data.clicklog import COLUMNS, ClickLog
 from distillrank.data.dataset import SplitDataset
-from distillrank.data.formats._split_files import single_file_per_split
+from distillrank.data.formats._split_files import files_by_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, row_error, row_place
 from distillrank.io import first_line, open_text
 
@@ -220,15 +220,11 @@ def read_click_folder(folder: str | Path, name: str | None = None) -> SplitDatas
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: not a folder of click-log files")
-    found: dict[str, list[Path]] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and (split := _split_of(p.name)):
-            found.setdefault(split, []).append(p)
-    if not found:
+    files = files_by_split(folder, _split_of)
+    if not files:
         raise DatasetNotFoundError(
             f"{folder}: no click-log files found (expected trainSample/testSample, or Yandex (sample or "
             "original WSCD layout), Parquet or CSV/TSV click logs with 'train'/'test' in their names)"
         )
-    files = single_file_per_split(folder, found)
     splits = {s: read_click_file(files[s]) for s in _SPLITS if s in files}
     return SplitDataset(name or folder.name, splits, source=str(folder))

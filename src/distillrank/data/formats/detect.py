@@ -23,8 +23,9 @@ from typing import Any
 from distillrank.data.formats.clicktable import REQUIRED as CLICK_TABLE_COLUMNS
 from distillrank.data.formats.clicktable import is_click_table_header
 from distillrank.data.formats.msmarco import CORPUS_NAME
+from distillrank.data.formats.trec import check_query_field
 from distillrank.data.formats.yandex_original import is_yandex_original_line
-from distillrank.errors import DatasetNotFoundError
+from distillrank.errors import DatasetNotFoundError, DistillrankError
 from distillrank.io import open_text
 
 _SVMLIGHT = re.compile(r"^-?\d+(\.\d+)?\s+(qid:\S+\s+)?\d+:\S+")
@@ -89,6 +90,14 @@ def _file_kind(path: Path) -> str | None:
         return "interactions"
     return None
 
+
+_KIND_NAMES = {
+    "ltr": "a learning-to-rank feature dataset",
+    "interactions": "an interaction table",
+    "clicks": "a click log",
+    "bandit": "a bandit log",
+}
+"""How a query-field error names data that is not a text collection."""
 
 _ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
 
@@ -163,8 +172,20 @@ def _interaction_file(folder: Path, *, named: bool) -> Path:
     )
 
 
-def load_path(path: str | Path, kind: str | None = None, *, name: str | None = None, **options: Any) -> Any:
-    """Load ``path`` (a folder or file) with the reader for ``kind`` (sniffed when ``None``)."""
+def load_path(
+    path: str | Path,
+    kind: str | None = None,
+    *,
+    name: str | None = None,
+    query_field: str | None = None,
+    **options: Any,
+) -> Any:
+    """Load ``path`` (a folder or file) with the reader for ``kind`` (sniffed when ``None``).
+
+    ``query_field`` (``None``: ``title``) is the TREC topic field(s) that are a text collection's query
+    text (:func:`~distillrank.data.formats.sniff.read_text_collection`); any but ``title`` is an error for
+    data of another kind.
+    """
     path = Path(path)
     if kind is None and options.get("columns") is not None:
         kind = "interactions"  # only interaction tables take columns; theirs may be beyond detection
@@ -172,7 +193,12 @@ def load_path(path: str | Path, kind: str | None = None, *, name: str | None = N
     if kind == "text":
         from distillrank.data.formats.sniff import read_text_collection
 
-        return read_text_collection(path, name=name, **options)
+        return read_text_collection(path, name=name, query_field=query_field or "title", **options)
+    if query_field is not None and (field := check_query_field(query_field)) != "title":
+        raise DistillrankError(
+            f"{path}: query field {field!r} applies to TREC topics files only; this is "
+            f"{_KIND_NAMES.get(kind, kind)}, not a text collection"
+        )
     if kind == "ltr":
         from distillrank.data.formats.svmlight import read_ltr_folder, read_svmlight
 

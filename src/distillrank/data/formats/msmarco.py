@@ -55,7 +55,8 @@ def find_tsv_corpus(folder: str | Path) -> Path | None:
 
 def read_tsv_corpus(path: str | Path) -> Corpus:
     """Read a tab-separated corpus, streaming: ``id<TAB>text``, ``id<TAB>title<TAB>text`` or
-    ``id<TAB>url<TAB>title<TAB>body`` (MS MARCO documents); every row has the first row's width.
+    ``id<TAB>url<TAB>title<TAB>body`` (MS MARCO documents); every row has the first row's width (blank
+    columns beyond it, a trailing tab, are ignored; the first row's own last column may be an empty text).
 
     Raises:
         DataFormatError: a row without a tab, a row of another width, an empty id or a duplicate id
@@ -75,6 +76,8 @@ def read_tsv_corpus(path: str | Path) -> Corpus:
             if not line.strip():
                 continue
             parts = line.split("\t")
+            while width and len(parts) > width and not parts[-1].strip():
+                parts.pop()  # a trailing tab (or spaces) beyond the first row's width adds no column
             width = width or len(parts)
             if len(parts) != width or width not in _COLUMNS:
                 raise DataFormatError(

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from distillrank.data.collection import Qrels, TextCollection
-from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning
+from distillrank.errors import DataFormatError, DatasetNotFoundError, DataWarning, DistillrankError
 from distillrank.io import compression, open_text, require_file
 
 __all__ = [
@@ -65,10 +65,19 @@ def _is_number(token: str) -> bool:
     return True
 
 
+def _tab_fields(line: str) -> list[str]:
+    """The tab-separated fields of a line, less blank ones at its end beyond the second (a trailing tab
+    or spaces add no column; ``qid<TAB>`` still reads as a query with an empty text)."""
+    fields = line.rstrip("\r\n").split("\t")
+    while len(fields) > 2 and not fields[-1].strip():
+        fields.pop()
+    return fields
+
+
 def _table_kind(lines: list[str]) -> str | None:
     """``"qrels"``, ``"run"`` or ``"tsv-topics"`` for column files, else ``None``."""
     if all("\t" in line for line in lines):
-        fields = [line.rstrip("\r\n").split("\t") for line in lines]
+        fields = [_tab_fields(line) for line in lines]
         widths = {len(f) for f in fields}
         if widths == {2} and not all(_is_number(f[1]) for f in fields):
             return "tsv-topics"
@@ -133,7 +142,7 @@ def qrels_layout(path: str | Path) -> str:
     lines = _head_lines(path)
     if not lines:
         raise DataFormatError(path, None, "empty or unreadable qrels file")
-    first = lines[0].rstrip("\r\n").split("\t")
+    first = _tab_fields(lines[0])
     if len(first) == 3 and not _is_number(first[2]):
         return "beir"
     rows = [line.split() for line in lines]
@@ -266,23 +275,45 @@ def _refuse_parent_of_beir_folders(folder: Path) -> None:
         )
 
 
-def read_text_collection(path: str | Path, name: str | None = None) -> TextCollection:
-    """Read a BEIR, TREC, SMART or MS MARCO collection folder, whichever :func:`detect_text_format` finds."""
+_ONE_TEXT_QUERIES = {
+    "beir": "a BEIR collection, whose queries (queries.jsonl)",
+    "smart": "a SMART collection, whose queries (.I/.W records)",
+    "msmarco": "an MS MARCO collection, whose queries (qid<TAB>text files)",
+}
+"""What a query-field error says of the collections whose queries have one text each."""
+
+
+def read_text_collection(
+    path: str | Path, name: str | None = None, query_field: str = "title"
+) -> TextCollection:
+    """Read a BEIR, TREC, SMART or MS MARCO collection folder, whichever :func:`detect_text_format` finds.
+
+    ``query_field``: the TREC topic field(s) that are the query text (``title``, ``desc``, ``narr`` or
+    several joined with ``+``: :func:`~distillrank.data.formats.trec.check_query_field`). Any but
+    ``title`` is an error for a collection whose queries have one text each (BEIR, SMART, MS MARCO).
+
+    Raises:
+        ValueError: ``query_field`` is not a field (or fields) of TREC topics.
+        DistillrankError: a ``query_field`` other than ``title`` for a collection without TREC topics.
+    """
     from distillrank.data.formats.beir import read_beir
     from distillrank.data.formats.msmarco import read_msmarco
     from distillrank.data.formats.smart import read_smart_collection
-    from distillrank.data.formats.trec import read_trec_collection
+    from distillrank.data.formats.trec import check_query_field, read_trec_collection
 
     path = Path(path)
+    field = check_query_field(query_field)
     fmt = detect_text_format(path)
     if not path.is_dir():
         raise DataFormatError(
             path, None, f"a {fmt.upper()} file alone is not a collection: pass the folder that holds it"
         )
-    readers = {
-        "beir": read_beir,
-        "trec": read_trec_collection,
-        "smart": read_smart_collection,
-        "msmarco": read_msmarco,
-    }
+    if fmt == "trec":
+        return read_trec_collection(path, name=name, field=field)
+    if field != "title":
+        raise DistillrankError(
+            f"{path}: query field {field!r} applies to TREC topics files (<top> or <topic> blocks) only; "
+            f"this is {_ONE_TEXT_QUERIES[fmt]} have one text each"
+        )
+    readers = {"beir": read_beir, "smart": read_smart_collection, "msmarco": read_msmarco}
     return readers[fmt](path, name=name)

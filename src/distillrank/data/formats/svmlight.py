@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from distillrank.data.dataset import SplitDataset
-from distillrank.data.formats._split_files import single_file_per_split
+from distillrank.data.formats._split_files import files_by_split
 from distillrank.data.ltr import LTRDataset
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write, open_text
@@ -445,11 +445,8 @@ def read_ltr_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: not a folder of learning-to-rank files")
-    found: dict[str, list[Path]] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and (split := _split_of(p.name)):
-            found.setdefault(split, []).append(p)
-    if not found:
+    files = files_by_split(folder, _split_of)
+    if not files:
         folds = _fold_folders(folder)
         hint = (
             f"; this is an MSLR/LETOR download: pass one of its folds, e.g. {folder / folds[0]} "
@@ -461,7 +458,6 @@ def read_ltr_folder(
             f"{folder}: no learning-to-rank split files found (looked for rank.train/rank.test, "
             f"train.txt/vali.txt/test.txt, *.svmlight){hint}"
         )
-    files = single_file_per_split(folder, found)
     order: list[str] = [s for s in ("train", "valid", "test") if s in files]
     raws = {s: _parse(files[s], None) for s in order}
     offset = _offset(zero_based, list(raws.values()))

@@ -30,9 +30,11 @@ from distillrank.io import atomic_write, open_text, require_file
 
 __all__ = [
     "QRELS_LAYOUTS",
+    "TOPIC_FIELDS",
     "align_query_ids",
     "assemble_collection",
     "check_qrels",
+    "check_query_field",
     "check_trec_ids",
     "is_trec_id",
     "merge_queries",
@@ -57,6 +59,8 @@ QRELS_LAYOUTS: dict[str, tuple[int, int, int, int | None, str]] = {
 TITLE_TAGS = ("TITLE", "HEADLINE", "HEAD", "TI", "HL")
 """Tags that hold a document's title: ``<HEADLINE>`` (FT, LA Times), ``<TI>`` (FBIS), ``<HL>`` (WSJ), ..."""
 TOPIC_LABELS = {"num": "number:", "title": "topic:", "desc": "description:", "narr": "narrative:"}
+TOPIC_FIELDS = ("title", "desc", "narr")
+"""The topic fields a query can be made of (:func:`check_query_field`): title, description, narrative."""
 
 _DOC_TAG = re.compile(r"<(/?)DOC>", re.IGNORECASE)
 _DOCNO = re.compile(r"<DOCNO>(.*?)</DOCNO>", re.IGNORECASE | re.DOTALL)
@@ -213,6 +217,25 @@ def add_query(
     lines[qid] = line
 
 
+def check_query_field(field: str) -> str:
+    """``field`` as the query field of TREC topics: one of :data:`TOPIC_FIELDS` or several joined with
+    ``+``, in lower case without spaces (``"Title + Desc"`` gives ``"title+desc"``).
+
+    >>> check_query_field("Title+desc")
+    'title+desc'
+
+    Raises:
+        ValueError: ``must be title, desc or narr, or several joined with '+' such as title+desc (got ...)``.
+    """
+    parts = [p.strip().lower() for p in str(field).split("+")]
+    if not all(p in TOPIC_FIELDS for p in parts) or len(set(parts)) < len(parts):
+        raise ValueError(
+            f"must be {', '.join(TOPIC_FIELDS[:-1])} or {TOPIC_FIELDS[-1]}, or several joined with '+' "
+            f"such as title+desc (got {field!r})"
+        )
+    return "+".join(parts)
+
+
 def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
     """Read TREC topics (``<top>`` blocks, closed or classic unclosed tags; or XML ``<topic number="N">``
     elements) or a ``qid<TAB>text`` file.
@@ -220,10 +243,12 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
     Args:
         path: the topics file (``.gz`` ok).
         field: which topic field is the query text: ``"title"``, ``"desc"``, ``"narr"``, or several
-            joined with ``+`` (``"title+desc"``). Ignored for a TSV file.
+            joined with ``+`` (``"title+desc"``; :func:`check_query_field`). A ``qid<TAB>text`` file has
+            one text per query: any field but ``"title"`` is an error there.
 
     Raises:
-        DataFormatError: a topic without ``<num>`` or without the field, an empty query, a duplicate id.
+        DataFormatError: a topic without ``<num>`` or without the field, an empty query, a duplicate id;
+            a field other than ``"title"`` for a ``qid<TAB>text`` file.
     """
     path = Path(path)
     text = _read_text(path)
@@ -233,7 +258,15 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
     if not _TOP.search(text):
         if _XML_TOPIC.search(text):
             return _read_xml_topics(path, text, wanted)
-        return _read_tsv_topics(path, text)
+        tsv = _read_tsv_topics(path, text)
+        if wanted != ["title"]:
+            raise DataFormatError(
+                path,
+                None,
+                f"query field {field!r} applies to TREC topics (<top> or <topic> blocks) only; this file "
+                "has qid<TAB>text lines, one text per query",
+            )
+        return tsv
     line, pos = 1, 0
     for m in _TOP.finditer(text):
         line += text.count("\n", pos, m.start())
@@ -313,8 +346,9 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
     Layouts: ``"trec"`` (``qid iter docno rel``), ``"triple"`` (``qid docno rel``), ``"beir"`` (tab-separated
     ``query-id corpus-id score`` with a header line), ``"cisi"`` (``qid docno 0 0.0``: every listed pair is
     relevant, label 1). Blank lines are skipped, and so is a header line (a first line whose last column is
-    not a number) in the ``"beir"`` and ``"triple"`` layouts. A pair judged twice with the same label is
-    kept once (with a :class:`DataWarning`); with different labels it is an error.
+    not a number) in the ``"beir"`` and ``"triple"`` layouts; whitespace at the end of a line (a trailing
+    tab, as some tools write) is ignored. A pair judged twice with the same label is kept once (with a
+    :class:`DataWarning`); with different labels it is an error.
     """
     path = Path(path)
     n_cols, qcol, dcol, rcol, desc = QRELS_LAYOUTS[layout]
@@ -323,7 +357,7 @@ def parse_qrels(path: str | Path, layout: str = "trec") -> Qrels:
     where: dict[str, dict[str, int]] = {}
     repeats = 0
     for i, (n, raw) in enumerate(_data_lines(path)):
-        parts = raw.rstrip("\r\n").split(sep) if sep else raw.split()
+        parts = raw.rstrip().split(sep) if sep else raw.split()
         if i == 0 and layout in ("beir", "triple") and _is_header(parts):
             continue
         if len(parts) != n_cols:
@@ -544,7 +578,8 @@ def read_trec_collection(folder: str | Path, name: str | None = None, field: str
     topics, 3-4 columns with a numeric last one qrels; others are ignored. Every qrels file goes to split
     ``"test"`` (merged), unless their names give different splits (:func:`assemble_collection`). Query ids
     are aligned with the qrels (:func:`align_query_ids`) and the qrels checked against corpus and queries
-    (:func:`check_qrels`). Vaswani's layout: ``doc-text.trec``, ``query-text.trec``, ``qrels``.
+    (:func:`check_qrels`). Vaswani's layout: ``doc-text.trec``, ``query-text.trec``, ``qrels``. ``field``:
+    the topic field(s) that are the query text (:func:`read_trec_topics`).
 
     Raises:
         DatasetNotFoundError: the folder, or its documents, topics or qrels, cannot be found.

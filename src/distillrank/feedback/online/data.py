@@ -12,8 +12,9 @@ catalogued dataset or path:
 * an **LTR dataset** (the LightGBM lambdarank example, LETOR files, ...): its own features and query
   groups; the first round is served by a "production ranker", LambdaMART trained on the true labels of
   a small share (``initial_queries``) of the training queries — the protocol of Joachims et al. (2017)
-  and Ai et al. (2018); a dataset with a single split (one svmlight file) has a seeded 30% of its
-  queries held out for test. Rows without document ids get ``<qid>:<row within the query>``.
+  and Ai et al. (2018); a dataset without a test split (one svmlight file, or a folder of train and
+  valid files) has a seeded 30% of its (training) queries held out for test. Rows without document ids
+  get ``<qid>:<row within the query>``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.dataset import SplitDataset
+from distillrank.data.formats.trec import check_query_field
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
 from distillrank.distillation.folds import split_by_queries
@@ -128,27 +130,26 @@ def online_data_from_ltr(
 ) -> OnlineData:
     """From an LTR dataset with ``train`` and ``test`` splits (see the module docstring).
 
-    A dataset with a single split (one svmlight file, say) has a seeded random ``test_fraction`` of its
-    queries held out for test, as :func:`online_data_from_text` does (:attr:`OnlineData.held_out`).
+    A dataset without a test split — a single split (one svmlight file, say), or ``train`` with or
+    without ``valid`` (a folder without a test file) — has a seeded random ``test_fraction`` of its
+    training queries (of its only split's) held out for test, as :func:`online_data_from_text` does
+    (:attr:`OnlineData.held_out`); a ``valid`` split stays out of both.
 
     Raises:
-        DistillrankError: a split is missing (of two or more), or ``initial_queries`` is not in
-            ``(0, 1]``.
+        DistillrankError: no ``train`` split (of two or more), or ``initial_queries`` is not in ``(0, 1]``.
     """
     held_out: str | None = None
-    if "train" not in data and len(data.splits) == 1:
-        ((only, whole),) = data.splits.items()
+    if "train" in data and "test" in data:
+        train, test = data["train"], data["test"]
+    elif "train" in data or len(data.splits) == 1:
+        split = "train" if "train" in data else next(iter(data.splits))
+        whole = data[split]
         train_ids, test_ids = hold_out_queries([str(q) for q in whole.query_ids], test_fraction, seed)
         train, test = split_by_queries(whole, train_ids, test_ids)
-        where = Path(data.source).name if data.source else repr(only)
+        where = next((Path(s).name for s in (whole.source, data.source) if s), repr(split))
         held_out = f"{len(test_ids)} of the {len(train_ids) + len(test_ids)} queries of {where}, seed {seed}"
     else:
-        for split in ("train", "test"):
-            if split not in data:
-                raise DistillrankError(
-                    f"dataset {data.name!r} has no {split!r} split (it has {list(data.splits)})"
-                )
-        train, test = data["train"], data["test"]
+        raise DistillrankError(f"dataset {data.name!r} has no 'train' split (it has {list(data.splits)})")
     if not 0 < initial_queries <= 1:
         raise DistillrankError(f"initial_queries must be in (0, 1], got {initial_queries}")
     train, test = _with_docnos(train), _with_docnos(test)
@@ -271,8 +272,15 @@ def load_online_data(
     depth: int = 100,
     initial_queries: float = 0.05,
     seed: int = 0,
+    query_field: str | None = None,
 ) -> OnlineData:
     """:func:`online_data_from_text` or :func:`online_data_from_ltr` for a catalogue name or a path.
+
+    ``query_field``: the TREC topic field(s) that are a text collection's query text (``None``: title;
+    :func:`~distillrank.data.catalogue.load_dataset`); any other than title is named with the data
+    (``"robust04 (desc queries)"``), which keys the loop's checkpoints
+    (:meth:`~distillrank.feedback.online.loop.OnlineConfig.fingerprint`): a run with other queries never
+    resumes one with title queries.
 
     Raises:
         DistillrankError: the dataset is neither a text collection nor an LTR dataset, or lacks splits.
@@ -281,9 +289,13 @@ def load_online_data(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # data-quirk warnings of the readers are not the loop's business
-        loaded = load_dataset(dataset, data_dir)
+        loaded = load_dataset(dataset, data_dir, query_field=query_field)
     if isinstance(loaded, TextCollection):
-        return online_data_from_text(loaded, depth=depth, seed=seed)
+        data = online_data_from_text(loaded, depth=depth, seed=seed)
+        field = check_query_field(query_field or "title")
+        if field != "title":
+            data.name = f"{data.name} ({field} queries)"
+        return data
     if (
         isinstance(loaded, SplitDataset)
         and loaded.splits
