@@ -451,6 +451,26 @@ def test_an_ltr_dataset_with_one_split_has_test_queries_held_out(tmp_path: Path)
         online_data_from_ltr(two)
 
 
+def test_an_ltr_dataset_without_a_positive_label_is_refused_by_name() -> None:
+    """All-zero labels (a file of another task, a label column lost): a one-line error naming the split,
+    not a ValueError from inside OnlineData after the first ranker was trained."""
+
+    def zeroed(ds: LTRDataset, source: str) -> LTRDataset:
+        return LTRDataset(ds.X, np.zeros_like(ds.y), ds.qids, source=source)
+
+    train, test = synthetic_ltr(0, 10), synthetic_ltr(1, 5)
+    flat = SplitDataset("flat", {"train": zeroed(train, "flat.txt")}, source="flat.txt")
+    with pytest.raises(
+        DataFormatError,
+        match=r"^flat\.txt: no document of the training queries has a "
+        r"relevance label above 0 \(labels 0\.\.0\)",
+    ):
+        online_data_from_ltr(flat)
+    blind = SplitDataset("blind", {"train": train, "test": zeroed(test, "blind/test.txt")})
+    with pytest.raises(DataFormatError, match=r"^blind/test\.txt: no document of the test queries"):
+        online_data_from_ltr(blind)
+
+
 def test_an_ltr_folder_without_a_test_file_has_test_queries_held_out_of_train(tmp_path: Path) -> None:
     """train.txt + vali.txt, no test.txt: 30% of the training queries are held out for test, drawn as for
     a single file (the same queries, with the same seed); the validation queries stay out of both."""

@@ -32,7 +32,7 @@ from distillrank.data.formats.trec import check_query_field
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
 from distillrank.distillation.folds import split_by_queries
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataFormatError, DistillrankError
 
 __all__ = [
     "OnlineData",
@@ -137,6 +137,8 @@ def online_data_from_ltr(
 
     Raises:
         DistillrankError: no ``train`` split (of two or more), or ``initial_queries`` is not in ``(0, 1]``.
+        DataFormatError: the training or the test queries have no document with a positive label (the
+            simulated users would click noise only, or there would be nothing to evaluate).
     """
     held_out: str | None = None
     if "train" in data and "test" in data:
@@ -152,6 +154,8 @@ def online_data_from_ltr(
         raise DistillrankError(f"dataset {data.name!r} has no 'train' split (it has {list(data.splits)})")
     if not 0 < initial_queries <= 1:
         raise DistillrankError(f"initial_queries must be in (0, 1], got {initial_queries}")
+    for part, role in ((train, "training"), (test, "held-out test" if held_out else "test")):
+        _require_positive_labels(part, role, data.source)
     train, test = _with_docnos(train), _with_docnos(test)
     qids = train.query_ids
     rng = np.random.default_rng(seed)
@@ -183,6 +187,29 @@ def online_data_from_ltr(
         initial_model=booster,
         initial_name=f"LambdaMART on the labels of {len(keep_q)} training queries",
         held_out=held_out,
+    )
+
+
+def _require_positive_labels(part: LTRDataset, role: str, source: str | None) -> None:
+    """Refuse ``part`` (the ``role`` queries of an LTR dataset) when no row has a label above 0: the
+    simulator's grade scale would be empty (training) or every query's nDCG undefined (test).
+
+    Raises:
+        DataFormatError: naming the file, the labels found and what they are needed for.
+    """
+    if part.n_rows and (part.y > 0).any():
+        return
+    found = "no rows" if not part.n_rows else f"labels {float(part.y.min()):g}..{float(part.y.max()):g}"
+    need = (
+        "simulated users would click noise only"
+        if role == "training"
+        else "nDCG@10 has no relevant document to find"
+    )
+    raise DataFormatError(
+        part.source or source,
+        None,
+        f"no document of the {role} queries has a relevance label above 0 ({found}): {need}; "
+        "online simulate needs graded or binary labels (0 = not relevant)",
     )
 
 
