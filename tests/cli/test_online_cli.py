@@ -194,6 +194,11 @@ def test_learn_from_one_click_log_file(tmp_path: Path) -> None:
         assert metrics["logged"]["utility@10"] is None and metrics["test_propensities"] is None
         assert set(metrics["estimators"]) == {"naive", "ips", "snips"}
         assert (out / "runs" / "ips.trec").exists()
+        # the report and the console say that nothing was evaluated, not "held-out utility@10"
+        report = (out / "report.md").read_text()
+        assert "held-out utility" not in report and "on the held-out sessions" not in report
+        assert "**Not evaluated**: the rankings were learnt from every session" in report
+        assert "not evaluated: the rankings were learnt from every session" in " ".join(result.output.split())
     bad = runner.invoke(
         app, ["online", "learn", "--clicks", str(parquet), "-o", str(out), "--test-split", "x"]
     )

@@ -342,7 +342,16 @@ def learn(
         out.print(f"{name}: {entry}", highlight=False)
     if baseline is not None:
         out.print(f"logged ranking: utility@10 {baseline:.5f}", highlight=False)
+    else:
+        out.print(f"not evaluated: {NO_HELD_OUT}", highlight=False)
     out.print(f"wrote {output}", highlight=False)
+
+
+NO_HELD_OUT = (
+    "the rankings were learnt from every session and no held-out split was given to measure them on "
+    "(a single log file is all training: a folder of train and test files gives one)"
+)
+"""What ``online learn`` says, in its report and on the console, when it has nothing to evaluate on."""
 
 
 def _features(features: str, split: str | None, data_dir: Path | None) -> Any:
@@ -426,13 +435,16 @@ def _write_learn_report(
         "estimates (unbiased_lambdamart: from the sessions' clicked/unclicked pairs, position biases "
         "learned jointly) and ranks every feature row"
     )
+    evaluation = (
+        "Evaluation: the counterfactual PBM utility on the held-out sessions, sum over the top 10 of "
+        "p_k/p_1 times the held-out IPS relevance (expected clicks relative to rank 1)."
+        if test is not None
+        else f"**Not evaluated**: {NO_HELD_OUT}."
+    )
     r = Report(f"Learning to rank from the click log {source}")
     r.text(
         f"Learned from {train.n_sessions:,} sessions ({len(train):,} shown results); propensities by EM "
-        f"regression (Wang et al. 2018) under PBM; {ranking}. Evaluation: the counterfactual PBM utility "
-        "on the held-out "
-        "sessions, sum over the top 10 of p_k/p_1 times the held-out IPS relevance (expected clicks "
-        "relative to rank 1)."
+        f"regression (Wang et al. 2018) under PBM; {ranking}. {evaluation}"
     )
     r.table(
         [{"rank": k + 1, "p_k/p_1 (train)": float(a)} for k, a in enumerate(alpha)],
@@ -440,7 +452,12 @@ def _write_learn_report(
     )
     rows = [{"ranking": "logged (mean position)", "utility@10": baseline}] if baseline is not None else []
     rows += [{"ranking": n, **e} for n, e in results.items()]
-    r.table(rows, caption="held-out utility@10 (higher is better)")
+    caption = (
+        "held-out utility@10 (higher is better)"
+        if test is not None
+        else "relevance estimates (not evaluated: no held-out split)"
+    )
+    r.table(rows, caption=caption)
     metrics = {
         "source": source,
         "features": features,
