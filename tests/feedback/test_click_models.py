@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -323,7 +324,9 @@ BAD: list[tuple[Callable[[], object], type[Exception], str]] = [
     (
         lambda: PBM().fit(gap_log()),
         DataFormatError,
-        "session 0: positions must be 1..n with no gap or repeat, got [1, 3]",
+        "session 0 lacks position 2 (its positions: 1, 3); click models and propensity estimates need "
+        "every session's results at positions 1, 2, ... without gaps or repeats: drop such sessions or "
+        "renumber their positions",
     ),
     (lambda: FITTED.click_probabilities(mixed_log()), DataFormatError, "session 0: more than one qid"),
 ]
@@ -335,3 +338,29 @@ def test_invalid_inputs(make: Callable[[], object], error: type[Exception], mess
         make()
     got = info.value.problem if isinstance(info.value, DataFormatError) else str(info.value)
     assert got == message
+
+
+def test_a_gap_is_named_in_the_numbers_of_the_file(tmp_path: Path) -> None:
+    """A CSV log counted from 0 whose session 7 lacks its third result: the message says position 2 (the
+    file's number, not the shifted 3), lists what the session shows and says what to do."""
+    from distillrank.data.formats.clicktable import read_click_table
+    from distillrank.feedback.online import estimate_propensities
+
+    rows = ["session_id,qid,docno,position,click"]
+    rows += [
+        f"{s},q,d{(p + s) % 4},{p},{int(p == 0)}" for s in range(6, 9) for p in range(4) if (s, p) != (7, 2)
+    ]
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    log = read_click_table(path)
+    assert log.first_position == 0
+    for fit in (lambda: PBM().fit(log), lambda: estimate_propensities(log)):
+        with pytest.raises(DataFormatError) as info:
+            fit()
+        assert info.value.problem.startswith(
+            "session 7 lacks position 2 (its positions: 0, 1, 3); click models and propensity estimates "
+            "need every session's results at positions 0, 1, ... without gaps or repeats"
+        )
+    repeated = ClickLog(pd.concat([log.df, log.df.iloc[[0]]], ignore_index=True), first_position=0)
+    with pytest.raises(DataFormatError, match=r"session 6 shows position 0 twice \(its positions: 0, 0, 1"):
+        PBM().fit(repeated)

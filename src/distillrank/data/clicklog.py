@@ -33,10 +33,14 @@ class ClickLog:
     ``position`` (1-based int), ``docno`` (str), ``click`` (0/1 int), ``propensity`` (float: the
     logging policy's probability of this result at this position, NaN when unknown), plus any extra
     columns of the source (timestamps, context features).
+
+    ``first_position`` is how the source numbered the top position (``0`` for a log counted from 0,
+    whose positions were shifted by one when read): messages about positions use the source's numbers.
     """
 
     df: pd.DataFrame
     source: str | None = None
+    first_position: int = 1
 
     def __post_init__(self) -> None:
         missing = [c for c in COLUMNS if c not in self.df.columns]

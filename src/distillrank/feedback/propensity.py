@@ -169,7 +169,8 @@ class EMRegressionEstimator:
         if self.max_rank is not None:
             df = df[df["position"] <= self.max_rank]
         _identifiable(df)
-        pbm = PBM(prior=self.prior).fit(ClickLog(df, source=log.source), max_iter=self.max_iter, tol=self.tol)
+        sub = ClickLog(df, source=log.source, first_position=log.first_position)
+        pbm = PBM(prior=self.prior).fit(sub, max_iter=self.max_iter, tol=self.tol)
         assert pbm.examination is not None
         return _normalise(pbm.examination.copy(), "EMRegressionEstimator")
 

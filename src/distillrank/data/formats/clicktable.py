@@ -135,7 +135,11 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
         other = rows[int(np.argmax(out["qid"].to_numpy()[rows] != out["qid"].iloc[rows[0]]))]
         here, before_q = out["qid"].iloc[other], out["qid"].iloc[rows[0]]
         raise bad(int(other), f"session {_show(sid)} has query {here!r} here but {before_q!r} before")
-    return ClickLog(out[[*COLUMNS, *(c for c in out.columns if c not in COLUMNS)]], source=str(path))
+    return ClickLog(
+        out[[*COLUMNS, *(c for c in out.columns if c not in COLUMNS)]],
+        source=str(path),
+        first_position=1 - shift,
+    )
 
 
 def read_click_table(path: str | Path) -> ClickLog:

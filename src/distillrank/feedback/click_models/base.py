@@ -119,6 +119,27 @@ class Sessions:
         )
 
 
+def _position_problem(session: object, positions: np.ndarray, log: ClickLog) -> str:
+    """What is wrong with the sorted 1-based ``positions`` of ``session`` (not ``1..n``), in the numbers
+    of the log's source (``log.first_position``: a log counted from 0 shows 0..n-1) and what to do."""
+    shift = log.first_position - 1
+    shown = [int(p) + shift for p in positions]
+    listed = ", ".join(map(str, shown[:12])) + (", ..." if len(shown) > 12 else "")
+    repeats = sorted({p for p in shown if shown.count(p) > 1})
+    if repeats:
+        what = f"shows position {repeats[0]} twice"
+    else:
+        missing = sorted(set(range(log.first_position, max(shown) + 1)) - set(shown))
+        gaps = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        what = f"lacks position{'s' if len(missing) > 1 else ''} {gaps}"
+    top = log.first_position
+    return (
+        f"session {session} {what} (its positions: {listed}); click models and propensity estimates need "
+        f"every session's results at positions {top}, {top + 1}, ... without gaps or repeats: drop such "
+        "sessions or renumber their positions"
+    )
+
+
 def encode_sessions(log: ClickLog) -> Sessions:
     """Encode ``log`` for the click models (see :class:`Sessions`).
 
@@ -142,11 +163,8 @@ def encode_sessions(log: ClickLog) -> Sessions:
     if bad.any():
         s = int(sess[np.argmax(bad)])
         end = starts[s + 1] if s + 1 < len(starts) else len(order)
-        got = pos_s[starts[s] : end].tolist()
         raise DataFormatError(
-            log.source,
-            None,
-            f"session {sid_s[starts[s]]}: positions must be 1..n with no gap or repeat, got {got}",
+            log.source, None, _position_problem(sid_s[starts[s]], pos_s[starts[s] : end], log)
         )
     qcode, quniq = pd.factorize(df["qid"].astype(str).to_numpy())
     qcode = qcode[order]
@@ -367,7 +385,7 @@ class ClickModel(ABC):
         clicks = self._simulate(s, rng_from(rng))
         df = log.df.copy()
         df["click"] = s.to_rows(clicks.astype(np.float64), len(df)).astype(np.int64)
-        return ClickLog(df, source=log.source)
+        return ClickLog(df, source=log.source, first_position=log.first_position)
 
     def copy(self) -> Self:
         return copy.deepcopy(self)
