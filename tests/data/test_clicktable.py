@@ -46,6 +46,13 @@ def test_positions_counted_from_zero_are_read_as_zero_based(tmp_path: Path) -> N
     assert isinstance(parquet, ClickLog) and parquet.df["position"].tolist() == [1, 2]
 
 
+def test_clicks_written_as_floats_read_as_clicks(tmp_path: Path) -> None:
+    """``1.0``/``0.0``: a click column pandas wrote as floats (it had a missing value once), as positions
+    written ``2.0`` are read as 2."""
+    log = read_click_table(_write(tmp_path / "log.csv", HEADER + "0,q,1,a,1.0\n0,q,2.0,b,0.0\n0,q,3,c,1\n"))
+    assert log.df["click"].tolist() == [1, 0, 1] and log.df["position"].tolist() == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
@@ -53,6 +60,8 @@ def test_positions_counted_from_zero_are_read_as_zero_based(tmp_path: Path) -> N
         ("1,q,0,a,1\n\n1,q,0,b,0\n", r"log\.csv:4: session 1 shows position 0 twice \(also at line 2\)"),
         ("1,q,1,a,1\n1,r,2,b,0\n", r"log\.csv:3: session 1 has query 'r' here but 'q' before"),
         ("1,q,1,a,yes\n", r"log\.csv:2: click must be 0 or 1, not 'yes'"),
+        ("1,q,1,a,0.5\n", r"log\.csv:2: click must be 0 or 1, not '0\.5'"),
+        ("1,q,1,a,\n", r"log\.csv:2: click must be 0 or 1, not ''"),
         ("1,q,1.5,a,1\n", r"log\.csv:2: position '1\.5' is not an integer"),
         ("1,q,-1,a,1\n", r"log\.csv:2: position -1 is negative"),
         ("1,q,1,a\n", r"log\.csv:2: 4 fields but the header has 5"),

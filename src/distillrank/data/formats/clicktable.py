@@ -8,7 +8,7 @@ line 1) or the record (Parquet, counted from 1):
 * positions are integers; a log whose positions start at 0 is read as 0-based (every position + 1, as
   most logging systems count from 0), one that starts at 1 as 1-based;
 * a session shows each position once and belongs to one query;
-* clicks are 0/1 (``true``/``false`` too).
+* clicks are 0/1 (``1.0``/``0.0`` and ``true``/``false`` too).
 """
 
 from __future__ import annotations
@@ -105,8 +105,10 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
     shift = int(len(position) > 0 and position.min() == 0)  # 0-based positions
     position = position + shift
     click = df["click"]
-    if click.dtype == object:  # text: 0/1 or true/false
-        click = click.astype(str).str.strip().str.lower().map({"0": 0, "1": 1, "true": 1, "false": 0})
+    if not pd.api.types.is_numeric_dtype(click) and not pd.api.types.is_bool_dtype(click):
+        # text: 0/1 as integers or floats (1, 1.0: a column pandas wrote as floats) or true/false
+        text = click.astype(str).str.strip().str.lower()
+        click = pd.to_numeric(text.replace({"true": "1", "false": "0"}), errors="coerce")
     click = pd.to_numeric(click, errors="coerce")
     wrong = ~click.isin([0, 1]).to_numpy()
     if wrong.any():
