@@ -207,3 +207,29 @@ def test_unusable_interaction_files_are_one_line_errors(tmp_path: Path, text: st
     result = runner.invoke(app, ["recsys", "distill", "--data", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_the_report_says_which_users_and_items_the_split_leaves_out(
+    synthetic_file: Path, tmp_path: Path
+) -> None:
+    """Users with one or two interactions are training-only and test items unseen in training are cold:
+    the report says so next to the user count, instead of '40 users ... at least one each'."""
+    df = pd.read_csv(synthetic_file, sep="\t")[["user", "item", "timestamp"]]
+    short = pd.DataFrame(
+        {"user": ["s1", "s2", "s2"], "item": ["i1", "i1", "i2"], "timestamp": [1.0, 1.0, 2.0]}
+    )
+    cold = pd.DataFrame({"user": ["u0"], "item": ["brand-new"], "timestamp": [1e9]})  # u0's last item
+    path = tmp_path / "short.csv"
+    pd.concat([df, short, cold]).to_csv(path, index=False)
+    out = tmp_path / "rd"
+    args = ["recsys", "distill", "--data", str(path), "--output", str(out), "--threads", "1", "--quick"]
+    args += ["--teacher-dim", "8", "--student-dim", "4", "--epochs-scale", "0.02", "--no-two-tower"]
+    args += ["--weightings", "hybrid", "--leave-one-out"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "metrics.json").read_text())["data"]
+    assert (data["users"], data["test_users"], data["train_only_users"], data["cold_test"]) == (42, 40, 2, 1)
+    report = " ".join((out / "report.md").read_text().split())
+    assert "2 user(s) with fewer than 3 different items are kept for training only" in report
+    assert "metrics are over 40 test users" in report
+    assert "1 test interactions (2.5%) are of items that no training sequence has" in report

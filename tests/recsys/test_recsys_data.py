@@ -45,6 +45,17 @@ def test_split_orders_each_user_by_time_and_keeps_file_order_for_ties() -> None:
     assert _ids(data, "train", "b") == ["y1"] and _ids(data, "test", "b") == []
 
 
+def test_stats_count_training_only_users_and_cold_test_items() -> None:
+    """Users with one or two items hold nothing out (training only, never evaluated); a test item that
+    no training sequence has is a cold item: the split's stats say how many of each."""
+    rows = [("a", f"x{t}", float(t)) for t in range(9)] + [("a", "new", 9.0)]  # a's last item: only in test
+    rows += [("b", "x1", 1.0), ("c", "x2", 1.0), ("c", "x3", 2.0)]  # one and two items
+    rows += [("d", f"x{t}", float(t)) for t in range(5)]
+    stats = split_sequential(_frame(rows), n_test=1, n_valid=1).stats()
+    assert stats["users"] == 4 and stats["test_users"] == 2 and stats["train_only_users"] == 2
+    assert stats["test"] == 2 and stats["cold_test"] == 1  # 'new'; d's test item x4 is in a's training
+
+
 def test_leave_one_out_and_repeated_items_keep_the_first_occurrence() -> None:
     rows = [("a", "p", 1.0), ("a", "q", 2.0), ("a", "p", 3.0), ("a", "r", 4.0), ("a", "s", 5.0)]
     data = split_sequential(_frame(rows), n_test=1, n_valid=1)

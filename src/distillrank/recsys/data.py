@@ -113,12 +113,28 @@ class SequentialData:
         return mask
 
     def stats(self) -> dict[str, int | float]:
+        """Sizes of the split: users, items, interactions per part, and what the split could not do.
+
+        ``train_only_users``: users with too few interactions to hold any out (fewer than three
+        different items), kept for training and never evaluated; ``test_users``: users evaluated on
+        test; ``cold_test``: test interactions whose item is in no user's training sequence (no model
+        has learnt anything about it: a cold-start item the full-catalogue ranking still has to find);
+        ``tied_timestamps_share``: see :attr:`tied_share`.
+        """
+        trained = np.zeros(self.n_items, dtype=bool)
+        for seq in self.train:
+            trained[seq] = True
         return {
             "users": self.n_users,
             "items": self.n_items,
             "train": int(sum(len(s) for s in self.train)),
             "valid": int(sum(len(s) for s in self.valid)),
             "test": int(sum(len(s) for s in self.test)),
+            "test_users": int(sum(len(t) > 0 for t in self.test)),
+            "train_only_users": int(
+                sum(len(t) == 0 and len(v) == 0 for t, v in zip(self.test, self.valid, strict=True))
+            ),
+            "cold_test": int(sum(int((~trained[t]).sum()) for t in self.test)),
             "tied_timestamps_share": round(self.tied_share, 4),
         }
 

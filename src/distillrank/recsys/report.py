@@ -23,6 +23,26 @@ def _row(run: ModelRun, **extra: Any) -> dict[str, Any]:
     return row
 
 
+def _split_caveats(stats: dict[str, int | float]) -> str:
+    """What the split left out of the evaluation, in a sentence or two ("" when nothing): users with too
+    few interactions to hold any out, and test items no training sequence has."""
+    out = ""
+    short = int(stats.get("train_only_users", 0))
+    if short:
+        out += (
+            f"{short:,} user(s) with fewer than 3 different items are kept for training only (nothing "
+            f"held out, not evaluated): metrics are over {int(stats.get('test_users', 0)):,} test users. "
+        )
+    cold = int(stats.get("cold_test", 0))
+    if cold:
+        share = cold / max(1, int(stats.get("test", 0)))
+        out += (
+            f"{cold:,} test interactions ({share:.1%}) are of items that no training sequence has (cold "
+            "items, which no model has learnt anything about). "
+        )
+    return out
+
+
 def build_report(result: JobResult) -> Report:
     cfg, data, runs = result.config, result.data, result.runs
     h = result.headline
@@ -38,6 +58,7 @@ def build_report(result: JobResult) -> Report:
             else f"(the last {cfg.test_fraction:.0%} for test, the {cfg.valid_fraction:.0%} before for "
             "validation, at least one each). "
         )
+        + _split_caveats(stats)
         + "Metrics rank the **full catalogue** for every test user, without the items the user had in "
         "training and validation; the held-out items are relevant (binary). "
         + (
