@@ -91,8 +91,17 @@ def query_field_option(text: str | None) -> str | None:
         raise DistillrankError(f"--query-field: {e}") from e
 
 
+def resumable(fn: F) -> F:
+    """Mark a command whose finished work under ``--output`` is kept when it is stopped, so that the same
+    command resumes (:func:`friendly_errors` then says so on Ctrl-C)."""
+    fn.resumes_from_output = True  # type: ignore[attr-defined]
+    return fn
+
+
 def friendly_errors(fn: F) -> F:
-    """Show our own errors (bad input, missing data) as one red line and exit 2, without a traceback."""
+    """Show our own errors (bad input, missing data) as one red line and exit 2, without a traceback;
+    Ctrl-C as one line (exit 130), which for a :func:`resumable` command says where its finished work is
+    kept and that the same command resumes from it."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -102,6 +111,13 @@ def friendly_errors(fn: F) -> F:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from e
+        except KeyboardInterrupt:
+            output = kwargs.get("output")
+            msg = "interrupted"
+            if getattr(fn, "resumes_from_output", False) and output is not None:
+                msg += f": the finished work is kept in {output}; run the same command again to resume"
+            console.print(f"[yellow]{escape(msg)}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 

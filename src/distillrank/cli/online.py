@@ -19,6 +19,7 @@ from distillrank.cli._common import (
     out,
     progress,
     query_field_option,
+    resumable,
     status,
 )
 
@@ -80,6 +81,7 @@ def _as_options(message: str) -> str:
 
 @app.command("simulate")
 @friendly_errors
+@resumable
 def simulate(
     dataset: Annotated[
         str,

@@ -14,6 +14,7 @@ from distillrank.cli._common import (
     friendly_errors,
     out,
     progress,
+    resumable,
     status,
 )
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 
 @app.command("distill")
 @friendly_errors
+@resumable
 def distill(
     data: Annotated[
         str,

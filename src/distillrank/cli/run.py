@@ -14,10 +14,12 @@ from distillrank.cli._common import (
     friendly_errors,
     out,
     query_field_option,
+    resumable,
 )
 
 
 @friendly_errors
+@resumable
 def run(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for report.md, report.html, metrics.json, models.")
