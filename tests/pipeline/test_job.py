@@ -249,6 +249,37 @@ def test_target_settings_retrain_only_their_students(first_run: dict[str, Any], 
     assert loss == {"top_k": 1, "mode": "pairwise"}
 
 
+def test_changing_which_targets_to_train_retrains_no_finished_student(
+    first_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """``targets`` and ``temperatures`` choose which students to train, not how: a re-run with fewer (or
+    more) of them reuses every student already trained and trains only the new ones."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(deep=True)
+    cfg.students.families = ["lgbm", "dssm"]
+    cfg.students.targets = ["qrels", "soft", "rd"]
+    cfg.students.temperatures = [2.0, 4.0]
+    logs: list[str] = []
+    again = run_job(cfg, out, log=logs.append)
+    retrained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
+    assert retrained == {"lgbm/soft-T4", "dssm/soft-T4"}
+    assert sum(": cached (test nDCG@10" in line for line in logs) == 6
+    before = first_run["result"].metrics["models"]
+    assert again.metrics["models"]["dssm/rd"]["metrics"] == before["dssm/rd"]["metrics"]
+
+
+def test_naming_the_default_test_split_retrains_no_student(first_run: dict[str, Any], tmp_path: Path) -> None:
+    """``--test-split test`` where ``test`` is the split evaluated on anyway changes nothing to train."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(update={"test_split": "test"})
+    cfg.students.families = ["lgbm", "dssm"]
+    logs: list[str] = []
+    run_job(cfg, out, log=logs.append)
+    assert not [line for line in logs if ": validation nDCG@10" in line]
+
+
 def test_collection_without_train_split_uses_kfold_and_a_saved_teacher(
     first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path
 ) -> None:

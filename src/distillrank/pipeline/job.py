@@ -628,27 +628,67 @@ class _Job(StudentFamilies):
         return score
 
     # -- stage 4: students ------------------------------------------------------------------------------
+    def _student_base_keys(self) -> tuple[str, str]:
+        """The key every student's own key starts from, and the one of folders written before it.
+
+        The key leaves out the student settings that only choose *which* students to train
+        (``families``, ``targets``, ``temperatures``: each student's key names its family, target and
+        temperature), so a re-run that adds a target or a temperature trains only the new students. The
+        legacy key (which held ``targets`` and ``temperatures``) is still accepted for the students of
+        folders written before, as long as those lists are unchanged."""
+        s_exclude = {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
+
+        def base(students_exclude: set[str], test_split_always: bool) -> str:
+            key = _digest(
+                self.cfg.model_dump(
+                    exclude={
+                        "evaluation": True,
+                        "threads": True,
+                        "test_split": True,
+                        "query_field": True,
+                        "transfer": True,
+                        "students": students_exclude,
+                    }
+                ),
+                self.fusion.weights,
+                str(self.teacher_dir),
+                self.teacher_info.get("best_step"),
+            )
+            # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)
+            named = self.cfg.test_split is not None
+            if named and (test_split_always or self.test_split != self._default_split):
+                key = _digest(key, self.test_split)
+            return _with_query_field(key, self.cfg)
+
+        return base(s_exclude | {"targets", "temperatures"}, False), base(s_exclude, True)
+
+    @property
+    def _default_split(self) -> str | None:
+        """The split evaluated on without ``test_split`` (None when that would be an error)."""
+        try:
+            return _evaluation_split(self.coll, self.cfg.model_copy(update={"test_split": None}))
+        except DistillrankError:
+            return None
+
+    def _student_key(self, base_key: str, family: str, spec: TargetSpec) -> str:
+        """The cache key of student ``family/spec.name`` (see :meth:`_student_base_keys`)."""
+        s = self.cfg.students
+        key = _digest(base_key, family, spec.name, spec.temperature)
+        if extra := self._transfer_for(spec):
+            key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
+        if family == "lgbm_static":
+            key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
+        if family in _NEURAL and spec.target == "hard":
+            key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
+        if spec.target == "margin_mse" and s.margin_anchor != "teacher":
+            # keyed only off its default, so the students of folders made before it stay cached
+            key = _digest(key, *(getattr(s, k) for k in _MARGIN_KEYS))
+        return key
+
     def students(self) -> None:
         s = self.cfg.students
         self.results: dict[str, dict[str, Any]] = {}
-        base_key = _digest(
-            self.cfg.model_dump(
-                exclude={
-                    "evaluation": True,
-                    "threads": True,
-                    "test_split": True,
-                    "query_field": True,
-                    "transfer": True,
-                    "students": {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS},
-                }
-            ),
-            self.fusion.weights,
-            str(self.teacher_dir),
-            self.teacher_info.get("best_step"),
-        )
-        if self.cfg.test_split is not None:  # (keys of runs on the default split are unchanged)
-            base_key = _digest(base_key, self.test_split)
-        base_key = _with_query_field(base_key, self.cfg)
+        base_key, legacy_base_key = self._student_base_keys()
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None
@@ -657,17 +697,11 @@ class _Job(StudentFamilies):
                     spec = TargetSpec("joint", "joint", s.joint_temperature or joint_t or 1.0)
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
-                key = _digest(base_key, family, spec.name, spec.temperature)
-                if extra := self._transfer_for(spec):
-                    key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
-                if family == "lgbm_static":
-                    key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
-                if family in _NEURAL and spec.target == "hard":
-                    key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
-                if spec.target == "margin_mse" and s.margin_anchor != "teacher":
-                    # keyed only off its default, so the students of folders made before it stay cached
-                    key = _digest(key, *(getattr(s, k) for k in _MARGIN_KEYS))
+                key = self._student_key(base_key, family, spec)
                 cached = _read_json(path)
+                if cached and cached.get("key") == self._student_key(legacy_base_key, family, spec):
+                    cached["key"] = key  # a folder written before: re-keyed, so later target changes keep it
+                    _write_json(path, cached)
                 if cached and cached.get("key") == key:
                     result = cached["result"]
                     self.log(f"  {name}: cached (test nDCG@10 {result['metrics']['nDCG@10']:.4f})")
