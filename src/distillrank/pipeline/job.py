@@ -860,7 +860,11 @@ def run_job(
     from distillrank.models._hf import torch_threads
     from distillrank.pipeline.summary import build_metrics, write_report
 
-    cfg = config.with_quick() if config.quick and not config.max_train_queries else config
+    cfg = config
+    if config.quick and not config.max_train_queries:
+        for line in config.quick_overrides():
+            log(f"warning: quick replaces {line}")
+        cfg = config.with_quick()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch_threads(cfg.threads)
     out = Path(output)
