@@ -249,6 +249,37 @@ def test_target_settings_retrain_only_their_students(first_run: dict[str, Any], 
     assert loss == {"top_k": 1, "mode": "pairwise"}
 
 
+def test_changing_which_targets_to_train_retrains_no_finished_student(
+    first_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """``targets`` and ``temperatures`` choose which students to train, not how: a re-run with fewer (or
+    more) of them reuses every student already trained and trains only the new ones."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(deep=True)
+    cfg.students.families = ["lgbm", "dssm"]
+    cfg.students.targets = ["qrels", "soft", "rd"]
+    cfg.students.temperatures = [2.0, 4.0]
+    logs: list[str] = []
+    again = run_job(cfg, out, log=logs.append)
+    retrained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
+    assert retrained == {"lgbm/soft-T4", "dssm/soft-T4"}
+    assert sum(": cached (test nDCG@10" in line for line in logs) == 6
+    before = first_run["result"].metrics["models"]
+    assert again.metrics["models"]["dssm/rd"]["metrics"] == before["dssm/rd"]["metrics"]
+
+
+def test_naming_the_default_test_split_retrains_no_student(first_run: dict[str, Any], tmp_path: Path) -> None:
+    """``--test-split test`` where ``test`` is the split evaluated on anyway changes nothing to train."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(update={"test_split": "test"})
+    cfg.students.families = ["lgbm", "dssm"]
+    logs: list[str] = []
+    run_job(cfg, out, log=logs.append)
+    assert not [line for line in logs if ": validation nDCG@10" in line]
+
+
 def test_collection_without_train_split_uses_kfold_and_a_saved_teacher(
     first_run: dict[str, Any], tiny_bert_dir: Path, tmp_path: Path
 ) -> None:
@@ -579,3 +610,99 @@ def test_teacher_checkpoints_are_kept_only_for_the_teacher_they_can_resume(tmp_p
     (folder / "teacher-key").unlink()
     _resumable_checkpoints(folder, "k3", "k2")  # unmarked, of the finished teacher k2: removed
     assert [p.name for p in folder.iterdir()] == ["teacher-key"]
+
+
+def _judged_only(coll: TextCollection, keep: dict[str, int]) -> TextCollection:
+    """``coll`` with only the first ``keep[split]`` judged queries of each split in ``keep``."""
+    qrels = {s: Qrels({q: coll.qrels[s][q] for q in sorted(coll.qrels[s])[:n]}) for s, n in keep.items()}
+    return TextCollection(coll.name, coll.corpus, coll.queries, qrels)
+
+
+@pytest.mark.parametrize(
+    ("with_train", "keep", "message"),
+    [
+        (
+            False,
+            {"test": 2},
+            r"^synthetic: 2 judged queries with a text are too few for k-fold cross-fitting \(folds 5, "
+            r"validation_fraction 0\.1\): a fold trains on the other folds' queries less a validation share, "
+            r"which leaves 0; the job needs at least 3 \(1 more\)$",
+        ),
+        (
+            False,
+            {"test": 1},
+            r"^synthetic: 1 judged query with a text is too few .* needs at least 3 \(2 more\)$",
+        ),
+        (
+            True,
+            {"train": 1, "test": 4},
+            r"^synthetic: the train split has 1 judged query with a text, too few to hold validation "
+            r"queries out \(validation_fraction 0\.1\) and train on the rest, which leaves 0; the job needs "
+            r"at least 2 \(1 more\)$",
+        ),
+    ],
+)
+def test_plan_says_how_many_more_queries_a_tiny_collection_needs(
+    with_train: bool, keep: dict[str, int], message: str
+) -> None:
+    """Too few judged queries for every fold to keep one to train on (after the validation share) is one
+    line saying how many more, from the plan, not a crash or a misleading error in the students."""
+    coll = _judged_only(_collection(with_train=with_train), keep)
+    with pytest.raises(DistillrankError, match=message):
+        _plan(coll, JobConfig())
+
+
+def test_plan_counts_the_queries_max_test_queries_leaves() -> None:
+    capped = r"^synthetic: 2 judged queries with a text \(max_test_queries\) are too few"
+    with pytest.raises(DistillrankError, match=capped):
+        _plan(_collection(with_train=False), JobConfig(max_test_queries=2))
+    folds, _, _, _ = _plan(_judged_only(_collection(with_train=False), {"test": 3}), JobConfig())
+    assert [len(f.fit) for f in folds] == [1, 1, 1]  # the smallest that works: one to train on per fold
+
+
+def _no_dense(self: Any) -> None:
+    raise AssertionError("the dense side was reached: the problem was not caught before any work")
+
+
+def test_lightgbm_students_with_too_few_candidates_are_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold training on fewer candidates than LightGBM needs to split once would make a constant
+    qrels-only student and fail on the distilled ones after the teacher: refused at load, by how many."""
+    from distillrank.pipeline import job as job_module
+
+    monkeypatch.setattr(job_module._Job, "dense", _no_dense)
+    write_beir(_judged_only(_collection(with_train=False), {"test": 3}), tmp_path / "data")
+    settings = {"dataset": str(tmp_path / "data"), "candidates": {"k": 20, "depth": 8}}
+    cfg = JobConfig.from_dict({**settings, "students": {"families": ["dssm", "lgbm"]}})
+    with pytest.raises(DistillrankError) as err:
+        run_job(cfg, tmp_path / "out", log=lambda m: None)
+    assert str(err.value) == (
+        "data: fold 0's LightGBM students would train on 8 candidates (1 query with two or more), fewer "
+        "than the 40 LightGBM needs for one split (min_data_in_leaf 20 on each side): 32 more; add judged "
+        "queries, raise candidates.depth, or leave the lgbm families out of students.families"
+    )
+    neural_only = JobConfig.from_dict({**settings, "students": {"families": ["dssm"]}})
+    job = job_module._Job(neural_only, tmp_path / "out", None, lambda m: None)
+    job.load()  # the neural students have no such floor
+    assert [len(f.fit) for f in job.folds] == [1, 1, 1]
+
+
+def test_teacher_without_a_relevant_training_judgement_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A train split judging no document relevant (every score 0) leaves the teacher nothing to learn:
+    one line at load, not a ValueError traceback after the document embeddings."""
+    from distillrank.pipeline import job as job_module
+
+    monkeypatch.setattr(job_module._Job, "dense", _no_dense)
+    coll = _collection()
+    coll.qrels["train"] = Qrels({q: dict.fromkeys(j, 0) for q, j in coll.qrels["train"].items()})
+    write_beir(coll, tmp_path / "data")
+    with pytest.raises(DistillrankError) as err:
+        run_job(JobConfig(dataset=str(tmp_path / "data")), tmp_path / "out", log=lambda m: None)
+    assert str(err.value) == (
+        "data: none of the 16 training queries has a judged relevant document (score > 0) in the corpus, so "
+        "the teacher has nothing to be fine-tuned on; give the train split relevant judgements, or a saved "
+        "teacher with --teacher DIR"
+    )

@@ -120,3 +120,20 @@ def test_cli_run_refuses_empty_students_before_any_work(tmp_path: Path) -> None:
 def test_distilled_targets_without_qrels_are_allowed() -> None:
     cfg = JobConfig.from_dict({"students": {"families": ["lgbm"], "targets": ["soft", "rd"]}})
     assert cfg.students.targets == ["soft", "rd"]
+
+
+def test_quick_names_the_chosen_settings_it_replaces(tmp_path: Path) -> None:
+    """``--quick`` wins over the config file (its values are the quick protocol), but not silently: each
+    setting chosen in the file that it replaces is named with both values; defaults are not listed."""
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "max_test_queries: 300\nseed: 7\ncandidates: {depth: 10}\n"
+        "students: {temperatures: [1.0, 2.0, 4.0], lgbm_rounds: 50}\n"
+    )
+    cfg = JobConfig.from_file(path)
+    assert cfg.quick_overrides() == [
+        "max_test_queries: 300 -> 60",
+        "students.temperatures: [1.0, 2.0, 4.0] -> [1.0, 2.0]",
+    ]
+    assert JobConfig().quick_overrides() == []
+    assert cfg.with_quick().quick_overrides() == []  # applied once: nothing left to replace

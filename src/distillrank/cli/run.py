@@ -107,6 +107,8 @@ def run(
             transfer.pseudo_queries = pseudo_queries
         cfg = cfg.model_copy(update={"transfer": transfer})
     if quick:
+        for line in cfg.quick_overrides():
+            console.print(f"[yellow]warning:[/] --quick replaces {line}", highlight=False, soft_wrap=True)
         cfg = cfg.with_quick()
     result = run_job(cfg, output, teacher_dir=teacher, log=lambda m: console.print(m, highlight=False))
     h = result.metrics["headline"]

@@ -292,6 +292,21 @@ class JobConfig(ConfigModel):
 
         return check_query_field(value)
 
+    def quick_overrides(self) -> list[str]:
+        """The settings given explicitly (in a file, or as arguments) that :meth:`with_quick` replaces, as
+        ``"key: given -> quick"`` lines, so that ``--quick`` does not drop a chosen value silently."""
+        lines: list[str] = []
+        for key, value in QUICK.items():
+            if isinstance(value, dict):
+                section = getattr(self, key)
+                for sub, quick in value.items():
+                    given = getattr(section, sub)
+                    if sub in section.model_fields_set and given != quick:
+                        lines.append(f"{key}.{sub}: {given!r} -> {quick!r}")
+            elif key in self.model_fields_set and getattr(self, key) != value:
+                lines.append(f"{key}: {getattr(self, key)!r} -> {value!r}")
+        return lines
+
     def with_quick(self) -> JobConfig:
         """These settings with :data:`QUICK` applied (values set explicitly in QUICK win)."""
         data = self.model_dump()

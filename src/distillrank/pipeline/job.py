@@ -184,6 +184,42 @@ def _evaluation_split(coll: TextCollection, cfg: JobConfig) -> str:
     raise DistillrankError(f"{coll.name}: no test split to evaluate on (splits: {listed}){hint}")
 
 
+def _fewest_fit(n: int, cfg: JobConfig, *, kfold: bool) -> int:
+    """The fewest queries any fold of :func:`_plan` trains on, out of ``n`` judged queries: the train split
+    (``kfold=False``) or, in k-fold, the other folds' queries, less the validation share of each."""
+    if kfold:
+        k = min(cfg.folds, n)
+        n = n - -(-n // k) if k >= 2 else 0  # the smallest fold's training side
+    return n - max(1, round(cfg.validation_fraction * n))
+
+
+def _check_enough_queries(coll: TextCollection, n: int, cfg: JobConfig, *, kfold: bool, capped: bool) -> None:
+    """Refuse, before any work, too few judged queries for every fold to keep one to train on.
+
+    Raises:
+        DistillrankError: one line saying how many there are, how many the plan needs and how many more.
+    """
+    fewest = _fewest_fit(n, cfg, kfold=kfold)
+    if fewest >= 1:
+        return
+    need = next(m for m in range(max(n, 2), n + 10_000) if _fewest_fit(m, cfg, kfold=kfold) >= 1)
+    share = f"validation_fraction {cfg.validation_fraction:g}"
+    cap = f" (max_{'test' if kfold else 'train'}_queries)" if capped else ""
+    judged = f"{n} judged {'query' if n == 1 else 'queries'} with a text{cap}"
+    if kfold:
+        what = (
+            f"{judged} {'is' if n == 1 else 'are'} too few for k-fold cross-fitting (folds {cfg.folds}, "
+            f"{share}): a fold trains on the other folds' queries less a validation share, which leaves "
+            f"{max(fewest, 0)}"
+        )
+    else:
+        what = (
+            f"the train split has {judged}, too few to hold validation queries out ({share}) and train on "
+            f"the rest, which leaves {max(fewest, 0)}"
+        )
+    raise DistillrankError(f"{coll.name}: {what}; the job needs at least {need} ({need - n} more)")
+
+
 def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool, str]:
     """The folds, the qrels of every used query, whether the collection had a train split, and the split
     evaluated on (:func:`_evaluation_split`)."""
@@ -194,7 +230,8 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
     if not test_qrels:
         raise DistillrankError(f"{coll.name}: split {test_split_!r} has no judgements")
     test_queries = coll.queries_for(test_split_)
-    test = _sample([q for q in test_qrels if q in test_queries], cfg.max_test_queries, cfg.seed)
+    judged_test = [q for q in test_qrels if q in test_queries]
+    test = _sample(judged_test, cfg.max_test_queries, cfg.seed)
     if not test:
         raise DistillrankError(f"{coll.name}: no judged test query has a text")
     rng = random.Random(cfg.seed)
@@ -206,7 +243,9 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
             raise DistillrankError(
                 f"{coll.name}: {len(both)} query ids are in both train and test, e.g. {sorted(both)[0]!r}"
             )
-        train = _sample([q for q in train_qrels if q in train_queries], cfg.max_train_queries, cfg.seed)
+        judged_train = [q for q in train_qrels if q in train_queries]
+        train = _sample(judged_train, cfg.max_train_queries, cfg.seed)
+        _check_enough_queries(coll, len(train), cfg, kfold=False, capped=len(train) < len(judged_train))
         shuffled = train[:]
         rng.shuffle(shuffled)
         n_val = max(1, round(cfg.validation_fraction * len(train)))
@@ -215,9 +254,8 @@ def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool
         return [Fold(0, fit, val, test)], qrels, True, test_split_
     from distillrank.distillation.folds import kfold_queries
 
+    _check_enough_queries(coll, len(test), cfg, kfold=True, capped=len(test) < len(judged_test))
     k = min(cfg.folds, len(test))
-    if k < 2:
-        raise DistillrankError(f"{coll.name}: k-fold needs at least 2 judged queries, found {len(test)}")
     folds = []
     for i, (train, held_out) in enumerate(kfold_queries(test, k, seed=cfg.seed)):
         shuffled = sorted(train)
@@ -252,6 +290,8 @@ class _Job(StudentFamilies):
         self.coll = coll
         self.corpus = coll.corpus
         self.folds, self.qrels, self.has_train, self.test_split = _plan(coll, self.cfg)
+        if self.has_train and self.teacher_dir is None:
+            self._check_teacher_positives()
         self.queries: dict[str, str] = {}
         for split in coll.splits:
             self.queries.update(coll.queries_for(split))
@@ -270,6 +310,7 @@ class _Job(StudentFamilies):
                 head += [d for d, y in sorted(self.qrels.get(q, {}).items()) if y > 0 and d not in head]
             self.cands[q] = [d for d in head if d in self.corpus]
         self.transfer = self._transfer_queries()
+        self._check_lgbm_rows()
         self.timings["load_and_bm25_s"] = round(time.perf_counter() - t0, 2)
         n_fit = sum(len(f.fit) for f in self.folds) // len(self.folds)
         self.log(
@@ -277,6 +318,49 @@ class _Job(StudentFamilies):
             f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
             f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
         )
+
+    def _check_teacher_positives(self) -> None:
+        """Refuse, before any work, a teacher to fine-tune on training queries none of which has a judged
+        relevant document (score > 0) in the corpus: it would have no positive to learn from.
+
+        Raises:
+            DistillrankError: names the collection and the number of training queries.
+        """
+        fit = self.folds[0].fit
+        if any(d in self.corpus for q in fit for d in self.qrels.relevant(q)):
+            return
+        raise DistillrankError(
+            f"{self.coll.name}: none of the {len(fit)} training queries has a judged relevant document "
+            "(score > 0) in the corpus, so the teacher has nothing to be fine-tuned on; give the train split "
+            "relevant judgements, or a saved teacher with --teacher DIR"
+        )
+
+    def _check_lgbm_rows(self) -> None:
+        """Refuse, before the dense side and the teacher, LightGBM students with fewer training candidates
+        than LightGBM needs to make one split (``min_data_in_leaf`` on each side): below that it keeps no
+        feature, and would train a constant qrels-only student and fail on the distilled ones.
+
+        Raises:
+            DistillrankError: names the fold, its candidates and queries, and how many more are needed.
+        """
+        s = self.cfg.students
+        if not any(f.startswith("lgbm") for f in s.families):
+            return
+        leaf = int(lgbm_kwargs(TargetSpec("qrels", "qrels"), s)["params"]["min_data_in_leaf"])
+        extra = self.transfer if "qrels" not in s.targets else []  # every student then has them too
+        for fold in self.folds:
+            lists = [self.cands[q] for q in (*fold.fit, *extra) if len(self.cands.get(q, ())) > 1]
+            rows = sum(len(c) for c in lists)
+            if rows >= 2 * leaf:
+                continue
+            which = f"fold {fold.index}'s" if len(self.folds) > 1 else "the"
+            queries = f"{len(lists)} {'query' if len(lists) == 1 else 'queries'}"
+            raise DistillrankError(
+                f"{self.coll.name}: {which} LightGBM students would train on {rows} candidates "
+                f"({queries} with two or more), fewer than the {2 * leaf} LightGBM needs for one split "
+                f"(min_data_in_leaf {leaf} on each side): {2 * leaf - rows} more; add judged queries, raise "
+                "candidates.depth, or leave the lgbm families out of students.families"
+            )
 
     def _transfer_queries(self) -> list[str]:
         """The transfer queries (setting ``transfer``, :mod:`~distillrank.distillation.transfer`), added to
@@ -544,27 +628,67 @@ class _Job(StudentFamilies):
         return score
 
     # -- stage 4: students ------------------------------------------------------------------------------
+    def _student_base_keys(self) -> tuple[str, str]:
+        """The key every student's own key starts from, and the one of folders written before it.
+
+        The key leaves out the student settings that only choose *which* students to train
+        (``families``, ``targets``, ``temperatures``: each student's key names its family, target and
+        temperature), so a re-run that adds a target or a temperature trains only the new students. The
+        legacy key (which held ``targets`` and ``temperatures``) is still accepted for the students of
+        folders written before, as long as those lists are unchanged."""
+        s_exclude = {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
+
+        def base(students_exclude: set[str], test_split_always: bool) -> str:
+            key = _digest(
+                self.cfg.model_dump(
+                    exclude={
+                        "evaluation": True,
+                        "threads": True,
+                        "test_split": True,
+                        "query_field": True,
+                        "transfer": True,
+                        "students": students_exclude,
+                    }
+                ),
+                self.fusion.weights,
+                str(self.teacher_dir),
+                self.teacher_info.get("best_step"),
+            )
+            # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)
+            named = self.cfg.test_split is not None
+            if named and (test_split_always or self.test_split != self._default_split):
+                key = _digest(key, self.test_split)
+            return _with_query_field(key, self.cfg)
+
+        return base(s_exclude | {"targets", "temperatures"}, False), base(s_exclude, True)
+
+    @property
+    def _default_split(self) -> str | None:
+        """The split evaluated on without ``test_split`` (None when that would be an error)."""
+        try:
+            return _evaluation_split(self.coll, self.cfg.model_copy(update={"test_split": None}))
+        except DistillrankError:
+            return None
+
+    def _student_key(self, base_key: str, family: str, spec: TargetSpec) -> str:
+        """The cache key of student ``family/spec.name`` (see :meth:`_student_base_keys`)."""
+        s = self.cfg.students
+        key = _digest(base_key, family, spec.name, spec.temperature)
+        if extra := self._transfer_for(spec):
+            key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
+        if family == "lgbm_static":
+            key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
+        if family in _NEURAL and spec.target == "hard":
+            key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
+        if spec.target == "margin_mse" and s.margin_anchor != "teacher":
+            # keyed only off its default, so the students of folders made before it stay cached
+            key = _digest(key, *(getattr(s, k) for k in _MARGIN_KEYS))
+        return key
+
     def students(self) -> None:
         s = self.cfg.students
         self.results: dict[str, dict[str, Any]] = {}
-        base_key = _digest(
-            self.cfg.model_dump(
-                exclude={
-                    "evaluation": True,
-                    "threads": True,
-                    "test_split": True,
-                    "query_field": True,
-                    "transfer": True,
-                    "students": {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS},
-                }
-            ),
-            self.fusion.weights,
-            str(self.teacher_dir),
-            self.teacher_info.get("best_step"),
-        )
-        if self.cfg.test_split is not None:  # (keys of runs on the default split are unchanged)
-            base_key = _digest(base_key, self.test_split)
-        base_key = _with_query_field(base_key, self.cfg)
+        base_key, legacy_base_key = self._student_base_keys()
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None
@@ -573,17 +697,11 @@ class _Job(StudentFamilies):
                     spec = TargetSpec("joint", "joint", s.joint_temperature or joint_t or 1.0)
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
-                key = _digest(base_key, family, spec.name, spec.temperature)
-                if extra := self._transfer_for(spec):
-                    key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
-                if family == "lgbm_static":
-                    key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
-                if family in _NEURAL and spec.target == "hard":
-                    key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
-                if spec.target == "margin_mse" and s.margin_anchor != "teacher":
-                    # keyed only off its default, so the students of folders made before it stay cached
-                    key = _digest(key, *(getattr(s, k) for k in _MARGIN_KEYS))
+                key = self._student_key(base_key, family, spec)
                 cached = _read_json(path)
+                if cached and cached.get("key") == self._student_key(legacy_base_key, family, spec):
+                    cached["key"] = key  # a folder written before: re-keyed, so later target changes keep it
+                    _write_json(path, cached)
                 if cached and cached.get("key") == key:
                     result = cached["result"]
                     self.log(f"  {name}: cached (test nDCG@10 {result['metrics']['nDCG@10']:.4f})")
@@ -742,7 +860,11 @@ def run_job(
     from distillrank.models._hf import torch_threads
     from distillrank.pipeline.summary import build_metrics, write_report
 
-    cfg = config.with_quick() if config.quick and not config.max_train_queries else config
+    cfg = config
+    if config.quick and not config.max_train_queries:
+        for line in config.quick_overrides():
+            log(f"warning: quick replaces {line}")
+        cfg = config.with_quick()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch_threads(cfg.threads)
     out = Path(output)
