@@ -1,4 +1,5 @@
-"""Ctrl-C is one line (exit 130); a resumable job says where its finished work is kept."""
+"""The command line as a whole: Ctrl-C is one line (exit 130), a resumable job says where its finished work
+is kept, and `python -m distillrank` is the same command line."""
 
 from __future__ import annotations
 
@@ -42,3 +43,14 @@ def test_the_resumable_jobs_are_marked() -> None:
     for command in (run_cli.run, recsys.distill, online.simulate):
         assert getattr(command, "resumes_from_output", False), command.__name__
     assert not getattr(online.learn, "resumes_from_output", False)
+
+
+def test_python_m_distillrank_is_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "distillrank", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("distillrank ")
