@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,31 @@ def test_new_head_is_seeded_and_leaves_the_global_generator_alone(tiny_bert_dir:
     unseeded = head(seed=None)
     torch.manual_seed(11)
     assert torch.equal(head(seed=None), unseeded)  # seed=None: the global generator decides
+
+
+def test_a_fresh_head_loads_quietly_and_a_damaged_encoder_warns(
+    tiny_bert_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """From an encoder the head is new by design: no transformers load report; an encoder checkpoint that
+    lacks weights of the encoder itself is a warning naming them."""
+    import warnings
+
+    from safetensors.torch import load_file, save_file
+
+    from distillrank.models._hf import load_sequence_classifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_sequence_classifier(tiny_bert_dir)
+    captured = capfd.readouterr()
+    assert "MISSING" not in captured.out + captured.err
+    assert "LOAD REPORT" not in captured.out + captured.err
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_bert_dir, damaged)
+    weights = load_file(damaged / "model.safetensors")
+    dropped = sorted(k for k in weights if "layer.1." in k)
+    save_file({k: v for k, v in weights.items() if k not in dropped}, damaged / "model.safetensors")
+    with pytest.warns(UserWarning, match="encoder weights missing from the checkpoint") as record:
+        load_sequence_classifier(damaged)
+    assert "layer.1." in str(record[0].message)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +103,54 @@ def load_encoder(name_or_path: str | Path, **kwargs: Any) -> Any:
 
 def load_sequence_classifier(name_or_path: str | Path, num_labels: int = 1, **kwargs: Any) -> Any:
     """``AutoModelForSequenceClassification.from_pretrained``; a fresh ``num_labels``-output head is
-    initialised when the checkpoint is a plain encoder (such as all-MiniLM-L6-v2)."""
+    initialised when the checkpoint is a plain encoder (such as all-MiniLM-L6-v2).
+
+    transformers' own load report (a table of the head's "MISSING" keys on every fine-tune from an
+    encoder) and its progress bar are kept quiet: a fresh head is what loading an encoder here means.
+    What would be a real problem is a warning (:class:`UserWarning`) naming the keys: weights of the
+    encoder itself missing from the checkpoint, or weights whose shapes do not match."""
     from transformers import AutoModelForSequenceClassification
 
     _check_exists(name_or_path, "model")
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            str(name_or_path), num_labels=num_labels, **kwargs
-        )
+        with _quiet_transformers():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                str(name_or_path), num_labels=num_labels, output_loading_info=True, **kwargs
+            )
     except OSError as err:
         raise _not_found(name_or_path, "model", err) from err
+    prefix = f"{model.base_model_prefix}."
+    problems = []
+    if missing := sorted(k for k in info.get("missing_keys", ()) if k.startswith(prefix)):
+        problems.append(f"encoder weights missing from the checkpoint, newly initialised: {_few(missing)}")
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ()))
+    if mismatched:
+        problems.append(f"weights whose shapes do not match, newly initialised: {_few(mismatched)}")
+    if problems:
+        warnings.warn(f"{name_or_path}: " + "; ".join(problems), UserWarning, stacklevel=2)
+    return model
+
+
+def _few(keys: Sequence[str], n: int = 4) -> str:
+    """The first ``n`` keys and how many more."""
+    more = f" (and {len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' logging at errors only and its progress bars off, restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _layer_list(model: torch.nn.Module) -> tuple[torch.nn.ModuleList, str]:
