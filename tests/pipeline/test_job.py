@@ -229,6 +229,48 @@ def test_rerun_reuses_every_stage(first_run: dict[str, Any]) -> None:
     assert again.metrics["timings"] != first["timings"]
 
 
+def test_a_stopped_first_run_adds_its_time_to_the_first_run_timings(
+    first_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run stopped in the students' stage and resumed: the first-run timings are the time of
+    reaching the first report, both runs added stage by stage, not the resumed run's cached stages."""
+    import shutil
+
+    from distillrank.pipeline import job as job_module
+
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    for name in ("metrics.json", "report.md", "report.html"):  # a folder that has no report yet
+        (out / name).unlink()
+
+    def stop(self: Any) -> None:
+        self.timings["students_lgbm_s"] = 7.0  # a family that finished before the Ctrl-C
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(job_module._Job, "students", stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_job(first_run["cfg"], out, log=lambda _: None)
+    ledger = json.loads((out / "cache" / job_module.UNFINISHED_FIRST_RUNS).read_text())
+    assert ledger["unfinished_runs"] == 1 and ledger["students_lgbm_s"] == 7.0
+    assert ledger["total_s"] >= sum(v for k, v in ledger.items() if k.endswith("_s") and k != "total_s") - 7.0
+
+    again = run_job(first_run["cfg"], out, log=lambda _: None)
+    first, this = again.metrics["first_run_timings"], again.metrics["timings"]
+    assert first["unfinished_runs"] == 1
+    assert first["total_s"] == pytest.approx(ledger["total_s"] + this["total_s"], abs=0.2)
+    assert first["students_lgbm_s"] == pytest.approx(7.0 + this["students_lgbm_s"], abs=0.02)
+    assert not (out / "cache" / job_module.UNFINISHED_FIRST_RUNS).exists()
+    assert "the first run was stopped 1 time(s) and resumed" in (out / "report.md").read_text()
+    # a finished folder stopped again keeps its first run's figures and writes no ledger
+    with monkeypatch.context() as m:
+        m.setattr(job_module._Job, "students", stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_job(first_run["cfg"], out, log=lambda _: None)
+    assert not (out / "cache" / job_module.UNFINISHED_FIRST_RUNS).exists()
+    assert run_job(first_run["cfg"], out, log=lambda _: None).metrics["first_run_timings"] == first
+
+
 def test_target_settings_retrain_only_their_students(first_run: dict[str, Any], tmp_path: Path) -> None:
     import shutil
 

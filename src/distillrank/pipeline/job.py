@@ -834,10 +834,13 @@ class _Job(StudentFamilies):
         return models
 
 
-def _first_run_timings(previous: Path, timings: dict[str, float]) -> dict[str, float]:
-    """The stage timings of the first run into this output folder: a re-run's ``timings`` are those of
-    the cached stages, so the previous ``metrics.json``'s first-run timings are carried over (or its
-    ``timings``, when it predates this key); ``timings`` when there is no previous report."""
+UNFINISHED_FIRST_RUNS = "unfinished_first_runs.json"
+"""Under ``OUTPUT/cache/``: the stage timings of the runs that stopped before the folder's first report."""
+
+
+def _previous_first_run(previous: Path) -> dict[str, float] | None:
+    """The first-run timings of the report a finished run left in the folder (its ``timings`` when it
+    predates that key); None when there is none."""
     try:
         before = _read_json(previous)
     except (OSError, ValueError):  # an unreadable report from an earlier run is replaced, not fatal
@@ -846,7 +849,42 @@ def _first_run_timings(previous: Path, timings: dict[str, float]) -> dict[str, f
         kept = before.get("first_run_timings") or before.get("timings")
         if isinstance(kept, dict) and kept:
             return kept
-    return dict(timings)
+    return None
+
+
+def _first_run_timings(
+    previous: Path, timings: dict[str, float], unfinished: Path | None = None
+) -> dict[str, float]:
+    """The stage timings of the first run into this output folder, i.e. of reaching its first report.
+
+    A re-run's ``timings`` are those of the cached stages, so the previous ``metrics.json``'s first-run
+    timings are carried over. Without a previous report, they are this run's ``timings`` plus those of
+    the runs before it that were stopped (``unfinished``, written by :func:`_note_unfinished`): a first
+    run interrupted and resumed took the time of both, stage by stage (``total_s`` summed, and
+    ``unfinished_runs`` counting the stopped ones)."""
+    kept = _previous_first_run(previous)
+    if kept is not None:
+        return kept
+    earlier = _read_json(unfinished) if unfinished is not None and unfinished.is_file() else None
+    if not isinstance(earlier, dict):
+        return dict(timings)
+    out = {k: v if k == "unfinished_runs" else round(float(v), 2) for k, v in earlier.items()}
+    for k, v in timings.items():
+        out[k] = round(out.get(k, 0.0) + float(v), 2)
+    return out
+
+
+def _note_unfinished(path: Path, timings: dict[str, float], elapsed: float) -> None:
+    """Add a stopped run's stage timings and wall time to ``path`` (the ledger of :func:`_first_run_timings`);
+    the time it spent in the stage it did not finish counts under ``total_s`` only."""
+    before = _read_json(path) if path.is_file() else None
+    ledger: dict[str, float] = dict(before) if isinstance(before, dict) else {}
+    for k, v in timings.items():
+        if k != "total_s":
+            ledger[k] = round(ledger.get(k, 0.0) + float(v), 2)
+    ledger["total_s"] = round(ledger.get("total_s", 0.0) + elapsed, 1)
+    ledger["unfinished_runs"] = ledger.get("unfinished_runs", 0) + 1
+    _write_json(path, ledger)
 
 
 def run_job(
@@ -873,16 +911,24 @@ def run_job(
     if teacher_dir:
         _teacher_model_dir(Path(teacher_dir))  # a wrong folder is told now, not after BM25 and embeddings
     job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
-    job.load()
-    job.dense()
-    job.teacher()
-    log("students:")
-    job.students()
-    t0 = time.perf_counter()
-    models = job.reference_models()
-    job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
+    unfinished = out / "cache" / UNFINISHED_FIRST_RUNS
+    first_report = _previous_first_run(out / "metrics.json") is None
+    try:
+        job.load()
+        job.dense()
+        job.teacher()
+        log("students:")
+        job.students()
+        t0 = time.perf_counter()
+        models = job.reference_models()
+        job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
+    except BaseException:  # stopped or failed: its time still counts towards the folder's first run
+        if first_report:
+            _note_unfinished(unfinished, job.timings, time.perf_counter() - t_start)
+        raise
     job.timings["total_s"] = round(time.perf_counter() - t_start, 1)
     metrics = build_metrics(job, models)
-    metrics["first_run_timings"] = _first_run_timings(out / "metrics.json", job.timings)
+    metrics["first_run_timings"] = _first_run_timings(out / "metrics.json", job.timings, unfinished)
     files = write_report(metrics, out)
+    unfinished.unlink(missing_ok=True)
     return JobResult(out, metrics, files)

@@ -425,12 +425,18 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         ]
     )
     r.heading("Timings")
-    first = metrics.get("first_run_timings") or {}
+    first = dict(metrics.get("first_run_timings") or {})
+    stopped = first.pop("unfinished_runs", 0)
     r.table(
         [
             {"stage": k, "seconds": metrics["timings"].get(k), "first run": first.get(k)}
             for k in {**first, **metrics["timings"]}  # the stages of either run, the first run's order
         ],
-        caption="this run; the first run into this folder (a re-run reads its stages from the cache)",
+        caption="this run; the first run into this folder (a re-run reads its stages from the cache)"
+        + (
+            f"; the first run was stopped {int(stopped)} time(s) and resumed: its figures add up every part"
+            if stopped
+            else ""
+        ),
     )
     return r.write(folder, metrics=metrics)
