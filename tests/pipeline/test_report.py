@@ -193,3 +193,20 @@ def test_job_report_without_a_qrels_only_twin_claims_nothing_about_twins(
     text = (tmp_path / "report.md").read_text()
     assert ("Every distilled student beats the same student" in text) is compared
     assert ("No distilled student has a twin" in text) is not compared
+
+
+def test_job_report_counts_test_queries_without_a_relevant_document(tmp_path: Path) -> None:
+    """A test query judged with nothing relevant scores 0 for every model: the report says how many."""
+    from distillrank.data.collection import Qrels
+    from distillrank.pipeline.summary import build_metrics, write_report
+
+    job, reference = _finished_job(["qrels"])
+    job.folds = [SimpleNamespace(fit=["q1"], val=["q2"], test=["q3", "q4", "q5"])]
+    job.qrels = Qrels({"q3": {"d1": 1}, "q4": {"d1": 0, "d2": 0}, "q5": {"d2": 2}})
+    metrics = build_metrics(job, reference)
+    assert metrics["data"]["test_queries_without_relevant"] == 1
+    write_report(metrics, tmp_path)
+    assert "1 test query has judgements but no relevant document" in (tmp_path / "report.md").read_text()
+    job.qrels = Qrels({"q3": {"d1": 1}, "q4": {"d1": 1}, "q5": {"d2": 2}})
+    write_report(build_metrics(job, reference), tmp_path)
+    assert "no relevant document" not in (tmp_path / "report.md").read_text()

@@ -212,6 +212,7 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
         if compared:  # not a vacuous True when no distilled student has a twin (targets without qrels)
             checks[BEATS_TWIN] = all(v["beats_qrels"] for v in compared)
     fold = job.folds[0]
+    test_queries = {q for f in job.folds for q in f.test}
     return {
         "dataset": job.coll.name,
         "models": models,
@@ -229,7 +230,11 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
             "folds": len(job.folds),
             "fit_queries": len(fold.fit),
             "validation_queries": len(fold.val),
-            "test_queries": len({q for f in job.folds for q in f.test}),
+            "test_queries": len(test_queries),
+            # judged, but nothing relevant: every model scores 0 there (as trec_eval), lowering every mean
+            "test_queries_without_relevant": (
+                sum(not job.qrels.relevant(q) for q in test_queries) if job.qrels is not None else None
+            ),
             "candidates_k": job.cfg.candidates.k,
             "rerank_depth": job.cfg.candidates.depth,
             "transfer_queries": len(job.transfer),
@@ -237,6 +242,11 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
         "timings": job.timings,
         "config": job.cfg.model_dump(mode="json"),
     }
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 test query has`` / ``3 test queries have``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 COST_FORMATS = {"docs/s": ",.0f", "p50 ms": ".2f", "p99 ms": ".2f", "speed-up": ".1f"}
@@ -284,6 +294,13 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
             f" The distilled students also learn from the teacher's scores on {d['transfer_queries']:,} "
             "unlabelled transfer queries; the qrels-only students do not see them."
             if d.get("transfer_queries")
+            else ""
+        )
+        + (
+            f" {_count(d['test_queries_without_relevant'], 'test query has', 'test queries have')} "
+            "judgements but no relevant document: every model scores 0 there (as trec_eval does), which "
+            "lowers every mean alike."
+            if d.get("test_queries_without_relevant")
             else ""
         )
     )
