@@ -210,3 +210,19 @@ def test_job_report_counts_test_queries_without_a_relevant_document(tmp_path: Pa
     job.qrels = Qrels({"q3": {"d1": 1}, "q4": {"d1": 1}, "q5": {"d2": 2}})
     write_report(build_metrics(job, reference), tmp_path)
     assert "no relevant document" not in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("documents", "every"), [(50, True), (100, True), (5_183, False)])
+def test_job_report_says_when_bm25_candidates_are_every_document(
+    tmp_path: Path, documents: int, every: bool
+) -> None:
+    """BM25 top-100 of a 50-document corpus is every document: the report says so."""
+    from distillrank.pipeline.summary import build_metrics, write_report
+
+    job, reference = _finished_job(["qrels"])
+    job.corpus = list(range(documents))
+    job.cfg.candidates.k = 100
+    write_report(build_metrics(job, reference), tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "Candidates: BM25 top-100" in text
+    assert ("BM25 top-100 (every document);" in text) is every

@@ -317,6 +317,7 @@ class _Job(StudentFamilies):
             f"{coll.name}: {len(self.corpus):,} documents, {len(used)} queries "
             f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
             f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
+            + (" (every document)" if len(self.corpus) <= self.cfg.candidates.k else "")
         )
 
     def _check_teacher_positives(self) -> None:

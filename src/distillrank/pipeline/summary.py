@@ -287,7 +287,9 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
     r.text(
         f"{d['documents']:,} documents; {d['fit_queries']} training and {d['validation_queries']} validation "
         f"queries per fold, {d['test_queries']} test queries ({split}). "
-        f"Candidates: BM25 top-{d['candidates_k']}; "
+        f"Candidates: BM25 top-{d['candidates_k']}"
+        + (" (every document)" if d["documents"] <= d["candidates_k"] else "")
+        + "; "
         f"rerankers (teacher, LightGBM, DSSM) re-order the top {d['rerank_depth']}; bi-encoder students "
         "retrieve from the whole corpus with their query tower and the fixed document index."
         + (
