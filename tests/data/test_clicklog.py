@@ -83,3 +83,19 @@ def test_click_log_from_sessions_of_no_sessions_is_empty() -> None:
     log = click_log_from_sessions(np.array([], dtype=np.int64), [], [], [], [])
     assert len(log) == 0 and log.n_sessions == 0
     assert list(log.df.columns) == ["session_id", "qid", "position", "docno", "click", "propensity"]
+
+
+def test_a_log_of_other_rows_keeps_the_source_and_its_numbering() -> None:
+    df = pd.DataFrame(
+        {
+            "session_id": [0, 0, 1, 1],
+            "qid": ["q", "q", "q", "q"],
+            "position": [1, 2, 1, 2],
+            "docno": ["a", "b", "a", "b"],
+            "click": [1, 0, 0, 1],
+            "propensity": [float("nan")] * 4,
+        }
+    )
+    log = ClickLog(df, source="log.csv", first_position=0)
+    part = log.with_rows(df[df["session_id"] == 1].reset_index(drop=True))
+    assert (part.source, part.first_position, len(part)) == ("log.csv", 0, 2)

@@ -56,6 +56,11 @@ class ClickLog:
             i = int(np.flatnonzero(pos < 1)[0])
             raise DataFormatError(self.source, None, f"record {i + 1}: position must be >= 1")
 
+    def with_rows(self, df: pd.DataFrame) -> ClickLog:
+        """A log of other rows (a subset, or new clicks) from the same source: its ``source`` and
+        ``first_position`` carry over, so that its errors still name the file and the file's positions."""
+        return ClickLog(df, source=self.source, first_position=self.first_position)
+
     @property
     def n_sessions(self) -> int:
         return int(self.df["session_id"].nunique())

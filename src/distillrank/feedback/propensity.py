@@ -169,8 +169,7 @@ class EMRegressionEstimator:
         if self.max_rank is not None:
             df = df[df["position"] <= self.max_rank]
         _identifiable(df)
-        sub = ClickLog(df, source=log.source, first_position=log.first_position)
-        pbm = PBM(prior=self.prior).fit(sub, max_iter=self.max_iter, tol=self.tol)
+        pbm = PBM(prior=self.prior).fit(log.with_rows(df), max_iter=self.max_iter, tol=self.tol)
         assert pbm.examination is not None
         return _normalise(pbm.examination.copy(), "EMRegressionEstimator")
 

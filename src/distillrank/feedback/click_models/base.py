@@ -385,7 +385,7 @@ class ClickModel(ABC):
         clicks = self._simulate(s, rng_from(rng))
         df = log.df.copy()
         df["click"] = s.to_rows(clicks.astype(np.float64), len(df)).astype(np.int64)
-        return ClickLog(df, source=log.source, first_position=log.first_position)
+        return log.with_rows(df)
 
     def copy(self) -> Self:
         return copy.deepcopy(self)

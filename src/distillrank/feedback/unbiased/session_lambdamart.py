@@ -472,8 +472,8 @@ def choose_bias_cost(
     if held.all() or not held.any():
         raise DistillrankError(f"{len(sessions)} session(s): too few to hold out {held_out:.0%} of them")
     in_held = log.df["session_id"].isin(sessions[held]).to_numpy()
-    fit_log = ClickLog(log.df[~in_held].reset_index(drop=True), log.source, log.first_position)
-    held_log = ClickLog(log.df[in_held].reset_index(drop=True), log.source, log.first_position)
+    fit_log = log.with_rows(log.df[~in_held].reset_index(drop=True))
+    held_log = log.with_rows(log.df[in_held].reset_index(drop=True))
     alpha = estimate_propensities(log, max_rank=k)
     values: dict[str, float] = {}
     for cost in BIAS_COSTS:
