@@ -15,6 +15,7 @@ from distillrank.cli._common import (
     out,
     query_field_option,
     resumable,
+    warn,
 )
 
 
@@ -108,7 +109,7 @@ def run(
         cfg = cfg.model_copy(update={"transfer": transfer})
     if quick:
         for line in cfg.quick_overrides():
-            console.print(f"[yellow]warning:[/] --quick replaces {line}", highlight=False, soft_wrap=True)
+            warn(f"--quick replaces {line}")
         cfg = cfg.with_quick()
     result = run_job(cfg, output, teacher_dir=teacher, log=lambda m: console.print(m, highlight=False))
     h = result.metrics["headline"]

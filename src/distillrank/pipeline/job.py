@@ -854,19 +854,18 @@ def _previous_first_run(previous: Path) -> dict[str, float] | None:
 
 
 def _first_run_timings(
-    previous: Path, timings: dict[str, float], unfinished: Path | None = None
+    previous: dict[str, float] | None, timings: dict[str, float], unfinished: Path
 ) -> dict[str, float]:
     """The stage timings of the first run into this output folder, i.e. of reaching its first report.
 
-    A re-run's ``timings`` are those of the cached stages, so the previous ``metrics.json``'s first-run
-    timings are carried over. Without a previous report, they are this run's ``timings`` plus those of
-    the runs before it that were stopped (``unfinished``, written by :func:`_note_unfinished`): a first
-    run interrupted and resumed took the time of both, stage by stage (``total_s`` summed, and
-    ``unfinished_runs`` counting the stopped ones)."""
-    kept = _previous_first_run(previous)
-    if kept is not None:
-        return kept
-    earlier = _read_json(unfinished) if unfinished is not None and unfinished.is_file() else None
+    A re-run's ``timings`` are those of the cached stages, so the first-run timings of the report a
+    finished run left (``previous``, :func:`_previous_first_run`) are carried over. Without one, they are
+    this run's ``timings`` plus those of the runs before it that were stopped (``unfinished``, written by
+    :func:`_note_unfinished`): a first run interrupted and resumed took the time of both, stage by stage
+    (``total_s`` summed, and ``unfinished_runs`` counting the stopped ones)."""
+    if previous is not None:
+        return previous
+    earlier = _read_json(unfinished) if unfinished.is_file() else None
     if not isinstance(earlier, dict):
         return dict(timings)
     out = {k: v if k == "unfinished_runs" else round(float(v), 2) for k, v in earlier.items()}
@@ -913,7 +912,7 @@ def run_job(
         _teacher_model_dir(Path(teacher_dir))  # a wrong folder is told now, not after BM25 and embeddings
     job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
     unfinished = out / "cache" / UNFINISHED_FIRST_RUNS
-    first_report = _previous_first_run(out / "metrics.json") is None
+    previous = _previous_first_run(out / "metrics.json")  # None: this run writes the folder's first report
     try:
         job.load()
         job.dense()
@@ -924,12 +923,12 @@ def run_job(
         models = job.reference_models()
         job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
     except BaseException:  # stopped or failed: its time still counts towards the folder's first run
-        if first_report:
+        if previous is None:
             _note_unfinished(unfinished, job.timings, time.perf_counter() - t_start)
         raise
     job.timings["total_s"] = round(time.perf_counter() - t_start, 1)
     metrics = build_metrics(job, models)
-    metrics["first_run_timings"] = _first_run_timings(out / "metrics.json", job.timings, unfinished)
+    metrics["first_run_timings"] = _first_run_timings(previous, job.timings, unfinished)
     files = write_report(metrics, out)
     unfinished.unlink(missing_ok=True)
     return JobResult(out, metrics, files)
