@@ -748,3 +748,41 @@ def test_teacher_without_a_relevant_training_judgement_is_refused_before_any_wor
         "the teacher has nothing to be fine-tuned on; give the train split relevant judgements, or a saved "
         "teacher with --teacher DIR"
     )
+
+
+def test_a_new_teacher_retrains_the_distilled_students_and_no_qrels_only_one(
+    first_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A qrels-only student reads no teacher score: a teacher setting changed retrains the teacher and the
+    distilled students, not the qrels-only twins. Their folders written when their key held the teacher's
+    settings are re-keyed, not retrained."""
+    from distillrank.pipeline import job as job_module
+
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(deep=True)
+    cfg.students.families = ["lgbm", "dssm"]
+    cfg.students.targets = ["qrels", "hard"]
+
+    def run(cfg: JobConfig) -> tuple[set[str], set[str]]:
+        logs: list[str] = []
+        run_job(cfg, out, log=logs.append)
+        trained = {m.split(":")[0].strip() for m in logs if ": validation nDCG@10" in m}
+        cached = {m.split(":")[0].strip() for m in logs if ": cached (test nDCG@10" in m}
+        return trained, cached
+
+    with monkeypatch.context() as m:  # the qrels-only students as the code before keyed them
+        teacher_key = job_module._Job._base_key
+        m.setattr(
+            job_module._Job,
+            "_base_key",
+            lambda self, teacher, legacy=False: teacher_key(self, teacher=True, legacy=legacy),
+        )
+        assert run(cfg)[0] == {"lgbm/qrels", "dssm/qrels"}  # written anew, under the old keys
+    everything = {"lgbm/qrels", "lgbm/hard", "dssm/qrels", "dssm/hard"}
+    assert run(cfg) == (set(), everything)  # the old keys are taken (and re-keyed)
+    new_teacher = cfg.model_copy(deep=True)
+    new_teacher.teacher.max_steps = 2
+    assert run(new_teacher) == ({"lgbm/hard", "dssm/hard"}, {"lgbm/qrels", "dssm/qrels"})
+    assert json.loads((out / "teacher" / "teacher.json").read_text())["summary"]["steps"] == 2
+    assert not (out / "teacher" / "checkpoints").exists()  # a finished teacher keeps no checkpoint

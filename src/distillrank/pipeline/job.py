@@ -487,6 +487,9 @@ class _Job(StudentFamilies):
                 )
                 self.teacher_info = {"fine_tuned_here": True, **summary}
                 _write_json(folder / "teacher.json", {"key": key, "summary": self.teacher_info})
+                shutil.rmtree(
+                    folder / "checkpoints", ignore_errors=True
+                )  # a finished teacher resumes nothing
         else:
             self.log(
                 "teacher: this collection has no train split and no --teacher was given; using a zero-shot "
@@ -637,31 +640,33 @@ class _Job(StudentFamilies):
         temperature), so a re-run that adds a target or a temperature trains only the new students. The
         legacy key (which held ``targets`` and ``temperatures``) is still accepted for the students of
         folders written before, as long as those lists are unchanged."""
+        return self._base_key(teacher=True), self._base_key(teacher=True, legacy=True)
+
+    def _base_key(self, *, teacher: bool, legacy: bool = False) -> str:
+        """The settings every student of a kind depends on: with ``teacher``, the teacher's (its settings,
+        fusion weights, saved folder and best step; every distilled student), without, none of them (the
+        qrels-only students, which read no teacher score). ``legacy``: as folders written before the
+        key left out ``targets`` and ``temperatures`` (see :meth:`_student_base_keys`)."""
         s_exclude = {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
-
-        def base(students_exclude: set[str], test_split_always: bool) -> str:
-            key = _digest(
-                self.cfg.model_dump(
-                    exclude={
-                        "evaluation": True,
-                        "threads": True,
-                        "test_split": True,
-                        "query_field": True,
-                        "transfer": True,
-                        "students": students_exclude,
-                    }
-                ),
-                self.fusion.weights,
-                str(self.teacher_dir),
-                self.teacher_info.get("best_step"),
-            )
-            # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)
-            named = self.cfg.test_split is not None
-            if named and (test_split_always or self.test_split != self._default_split):
-                key = _digest(key, self.test_split)
-            return _with_query_field(key, self.cfg)
-
-        return base(s_exclude | {"targets", "temperatures"}, False), base(s_exclude, True)
+        if not legacy:
+            s_exclude |= {"targets", "temperatures"}
+        exclude: dict[str, Any] = {
+            "evaluation": True,
+            "threads": True,
+            "test_split": True,
+            "query_field": True,
+            "transfer": True,
+            "students": s_exclude,
+        }
+        if not teacher:
+            exclude["teacher"] = True
+        teacher_parts = (self.fusion.weights, str(self.teacher_dir), self.teacher_info.get("best_step"))
+        key = _digest(self.cfg.model_dump(exclude=exclude), *(teacher_parts if teacher else ("qrels-only",)))
+        # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)
+        named = self.cfg.test_split is not None
+        if named and (legacy or self.test_split != self._default_split):
+            key = _digest(key, self.test_split)
+        return _with_query_field(key, self.cfg)
 
     @property
     def _default_split(self) -> str | None:
@@ -690,6 +695,7 @@ class _Job(StudentFamilies):
         s = self.cfg.students
         self.results: dict[str, dict[str, Any]] = {}
         base_key, legacy_base_key = self._student_base_keys()
+        qrels_key = self._base_key(teacher=False)
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None
@@ -698,10 +704,12 @@ class _Job(StudentFamilies):
                     spec = TargetSpec("joint", "joint", s.joint_temperature or joint_t or 1.0)
                 name = f"{family}/{spec.name}"
                 path = self.out / "students" / family / f"{spec.name}.json"
-                key = self._student_key(base_key, family, spec)
+                # a qrels-only student depends on no teacher setting: a new teacher retrains none of them
+                key = self._student_key(qrels_key if spec.target == "qrels" else base_key, family, spec)
+                earlier = [legacy_base_key] + ([base_key] if spec.target == "qrels" else [])
                 cached = _read_json(path)
-                if cached and cached.get("key") == self._student_key(legacy_base_key, family, spec):
-                    cached["key"] = key  # a folder written before: re-keyed, so later target changes keep it
+                if cached and cached.get("key") in {self._student_key(k, family, spec) for k in earlier}:
+                    cached["key"] = key  # a folder written before: re-keyed, so later changes keep it
                     _write_json(path, cached)
                 if cached and cached.get("key") == key:
                     result = cached["result"]

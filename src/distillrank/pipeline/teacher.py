@@ -5,7 +5,8 @@ negatives drawn from ranks ``skip[0]+1 .. skip[1]`` (skipping the very top, wher
 documents sit), a listwise softmax cross-entropy (the localised contrastive loss of Gao et al. 2021,
 *Rethink Training of BERT Rerankers in Multi-Stage Retrieval Pipeline*), AdamW with warm-up, evaluated
 ``evaluations`` times on the held-out validation queries (nDCG@10 of re-ranking BM25's top ``depth``),
-early stopping and best-weights restore; checkpoints make a crashed run resume.
+early stopping and best-weights restore. A checkpoint every tenth of the steps (:data:`CHECKPOINTS`) makes
+a stopped or crashed run resume where it was, not from the first step.
 
 **Fusion** (:class:`Fusion`): a weighted sum of per-query standardised signals,
 
@@ -38,6 +39,9 @@ __all__ = ["SIGNALS", "Fusion", "fit_fusion", "rerank_scores", "train_cross_enco
 
 SIGNALS = ("cross_encoder", "bm25", "dense", "ranker")
 FUSION_FILE = "fusion.json"
+CHECKPOINTS = 10
+"""How many checkpoints the teacher's fine-tuning writes (one every ``ceil(steps / CHECKPOINTS)`` steps):
+at most a tenth of it is redone after a crash."""
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -155,7 +159,7 @@ def train_cross_encoder(
     """Fine-tune a :class:`~distillrank.models.CrossEncoder` (see the module docstring); save it to
     ``folder`` and return it with a summary (steps, validation history, seconds)."""
     from distillrank.models.cross_encoder import CrossEncoder
-    from distillrank.training import Trainer, TrainerConfig, build_examples
+    from distillrank.training import Trainer, TrainerConfig, build_examples, latest_checkpoint
 
     examples = build_examples(
         {q: queries[q] for q in fit_qids},
@@ -200,6 +204,9 @@ def train_cross_encoder(
     )
     total = trainer.total_steps(len(examples))
     trainer.config.eval_every = max(1, -(-total // settings.evaluations))
+    trainer.config.checkpoint_every = max(1, -(-total // CHECKPOINTS))
+    if (latest := latest_checkpoint(folder / "checkpoints")) is not None:
+        log(f"  teacher: resuming from the checkpoint of step {int(latest.stem.split('-')[1])} of {total}")
     result = trainer.fit(model, examples, evaluate=validate if val_candidates else None)
     model.save(folder / "cross-encoder")
     summary = {
