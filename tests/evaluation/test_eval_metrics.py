@@ -312,3 +312,27 @@ def test_compare_names_and_errors() -> None:
         compare([RUN], QRELS, "AP")
     with pytest.raises(ValueError, match="test must be"):
         compare([RUN, RUN], QRELS, "AP", test="wilcoxon")  # type: ignore[arg-type]
+
+
+def test_compare_refuses_a_dict_of_runs_instead_of_scoring_its_keys() -> None:
+    # iterating a dict gives its keys: the strings were read as runs and every mean was a silent 0
+    with pytest.raises(TypeError, match=r"compare: runs must be a sequence.*list\(runs.values\(\)\)"):
+        compare({"a": RUN, "b": RUN}, QRELS, "AP")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="runs must be a sequence"):
+        compare(RUN, QRELS, "AP")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"runs\[1\] must be a mapping qid -> \{docno: score\}"):
+        compare([RUN, "other.trec"], QRELS, "AP")  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("run", "qrels", "error"),
+    [
+        ("bm25.trec", QRELS, r"run must be a mapping qid -> .* \(a Run\), got a str.*Run.from_file"),
+        ([RUN], QRELS, "run must be a mapping .* got a list"),
+        (QRELS, RUN, r"qrels is a Run; the arguments go \(run, qrels, metrics\)"),
+        (RUN, [("q1", "d1", 1)], "qrels must be a mapping qid -> .* got a list"),
+    ],
+)
+def test_evaluate_names_a_misplaced_or_mistyped_argument(run: object, qrels: object, error: str) -> None:
+    with pytest.raises(TypeError, match=error):
+        evaluate(run, qrels, "AP")  # type: ignore[arg-type]

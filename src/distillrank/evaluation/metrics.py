@@ -27,6 +27,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Literal
 
 import ir_measures
@@ -239,12 +240,16 @@ def evaluate(
 
     Raises:
         ValueError: unknown metric or ``missing`` value, or no query left to evaluate.
+        TypeError: ``run`` or ``qrels`` is not a mapping of mappings (a file name, a list), or ``qrels``
+            is a :class:`Run` (the arguments swapped).
 
     >>> from distillrank.data.run import Run
     >>> r = evaluate(Run({"q1": {"d1": 2.0, "d2": 1.0}}), {"q1": {"d2": 1}, "q2": {"d3": 1}}, "RR@10,P@1")
     >>> r.aggregate
     {'RR@10': 0.25, 'P@1': 0.0}
     """
+    _check_run(run, "evaluate: run")
+    _check_qrels(qrels, "evaluate")
     measures = parse_metrics(metrics)
     name = str(getattr(run, "name", "run"))
     qids, n_missing = _query_set([run], qrels, queries, missing, name)
@@ -257,6 +262,30 @@ def evaluate(
         n_queries=len(qids),
         n_missing=n_missing,
     )
+
+
+def _type_name(value: object) -> str:
+    return f"a {type(value).__name__}" + (f" ({value!r})" if isinstance(value, str | bytes) else "")
+
+
+def _check_run(run: object, label: str) -> None:
+    """A run is ``qid -> {docno: score}``: refuse file names, lists and the like before they are read
+    as one (a string is a sequence of one-letter query ids that match no judgement)."""
+    if not isinstance(run, Mapping) or any(not isinstance(docs, Mapping) for docs in run.values()):
+        raise TypeError(
+            f"{label} must be a mapping qid -> {{docno: score}} (a Run), got {_type_name(run)}"
+            + ("; read a run file with Run.from_file(path)" if isinstance(run, str | PathLike) else "")
+        )
+
+
+def _check_qrels(qrels: object, label: str) -> None:
+    """Judgements are ``qid -> {docno: label}``, and not a :class:`Run` (``evaluate(qrels, run)``)."""
+    from distillrank.data.run import Run
+
+    if isinstance(qrels, Run):
+        raise TypeError(f"{label}: qrels is a Run; the arguments go (run, qrels, metrics)")
+    if not isinstance(qrels, Mapping) or any(not isinstance(docs, Mapping) for docs in qrels.values()):
+        raise TypeError(f"{label}: qrels must be a mapping qid -> {{docno: label}}, got {_type_name(qrels)}")
 
 
 def _aggregate(measure: Measure, values: Iterable[float]) -> float:
@@ -413,7 +442,17 @@ def compare(
 
     Raises:
         ValueError: fewer than two runs, or an unknown test.
+        TypeError: ``runs`` is not a sequence of runs (a dict of named runs, a single run), or ``qrels``
+            is not judgements.
     """
+    if isinstance(runs, Mapping | str) or not isinstance(runs, Sequence):
+        raise TypeError(
+            f"compare: runs must be a sequence of runs, baseline first ([baseline, other, ...]), got "
+            f"{_type_name(runs)}; for a dict of runs pass list(runs.values()) (a Run's name labels it)"
+        )
+    for i, run in enumerate(runs):
+        _check_run(run, f"compare: runs[{i}]")
+    _check_qrels(qrels, "compare")
     if len(runs) < 2:
         raise ValueError(f"compare needs a baseline and at least one other run, got {len(runs)} run(s)")
     if test not in ("t-test", "permutation"):
