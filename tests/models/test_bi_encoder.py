@@ -211,3 +211,13 @@ def test_shared_flag_must_match_saved_towers(tiny_bert_dir: Path, tmp_path: Path
     _make(tiny_bert_dir, shared=False).save(tmp_path)
     with pytest.raises(DistillrankError, match="separate query and document towers: use shared=False"):
         BiEncoder(tmp_path, shared=True)
+
+
+def test_a_string_instead_of_a_list_is_a_clear_error(bi: BiEncoder) -> None:
+    # a string was encoded as one text per character: [len(text), D] embeddings, silently
+    with pytest.raises(TypeError, match=r"texts must be a sequence of strings.*for one text pass \[text\]"):
+        bi.encode("what is bm25")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="docs must be a sequence of strings"):
+        bi.rank("what is bm25", "BM25 ranks documents")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"for one pair pass \[\(query, document\)\]"):
+        bi.predict(("what is bm25", "BM25 ranks documents"))  # type: ignore[arg-type]

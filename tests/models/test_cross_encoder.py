@@ -299,3 +299,15 @@ def test_a_fresh_head_loads_quietly_and_a_damaged_encoder_warns(
     with pytest.warns(UserWarning, match="encoder weights missing from the checkpoint") as record:
         load_sequence_classifier(damaged)
     assert "layer.1." in str(record[0].message)
+
+
+def test_a_single_pair_or_a_string_is_a_clear_error(ce: CrossEncoder) -> None:
+    # a bare pair was read as two "pairs" of characters (IndexError: string index out of range), and a
+    # string given to rank as one document per character (a silent wrong ranking)
+    with pytest.raises(TypeError, match=r"pairs\[0\] is a str \('what is bm25'\).*\[\(query, document\)\]"):
+        ce.predict(("what is bm25", "BM25 ranks documents"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pairs\[0\] is a tuple of 1 item"):
+        ce.predict([("what is bm25",)])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="docs must be a sequence of strings, not one string"):
+        ce.rank("what is bm25", "BM25 ranks documents")  # type: ignore[arg-type]
+    assert ce.predict([["what is bm25", "BM25 ranks documents"]]).shape == (1,)  # type: ignore[list-item]

@@ -16,6 +16,41 @@ def check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
 
 
+def check_texts(texts: Sequence[str], what: str = "texts") -> None:
+    """Refuse a single string where a list of texts belongs: it would be read as one text per character.
+
+    Raises:
+        TypeError: ``texts`` is a ``str``.
+    """
+    if isinstance(texts, str):
+        raise TypeError(f"{what} must be a sequence of strings, not one string; for one text pass [text]")
+
+
+def check_pairs(pairs: Sequence[tuple[str, str]]) -> None:
+    """Refuse anything but a list of ``(query, document)`` pairs, a single pair included (whose two
+    strings would be read as pairs of characters).
+
+    Raises:
+        TypeError: ``pairs`` is a string, or an element is not a pair of two items.
+    """
+    if isinstance(pairs, str):
+        raise TypeError("pairs must be a list of (query, document) pairs, got a str")
+    for i, pair in enumerate(pairs):
+        if isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2:
+            single = " (for one pair pass [(query, document)])" if isinstance(pair, str) else ""
+            raise TypeError(
+                f"pairs must be a list of (query, document) pairs; pairs[{i}] is {_describe(pair)}{single}"
+            )
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return f"a str ({value[:40]!r})"
+    if hasattr(value, "__len__"):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    return f"a {type(value).__name__}"
+
+
 def progress(items: range, show: bool, desc: str) -> Any:
     """``items`` wrapped in a tqdm bar when ``show``, else unchanged."""
     if not show:

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import inference, list_width
+from distillrank.models._common import check_pairs, check_texts, inference, list_width
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -204,6 +204,7 @@ class BiEncoder(torch.nn.Module):
         Texts are batched by token length (little padding) under ``torch.inference_mode()``; the output
         is in input order. ``is_query`` picks the query tower (only matters with separate towers).
         """
+        check_texts(texts)
         n = len(texts)
         out = np.empty((n, self.embedding_dim), dtype=np.float32)
         if n == 0:
@@ -226,6 +227,7 @@ class BiEncoder(torch.nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """``float32 [n]`` scores of ``(query, document)`` pairs; each distinct text is encoded once."""
+        check_pairs(pairs)
         if not pairs:
             return np.empty(0, dtype=np.float32)
         q_index: dict[str, int] = {}
@@ -241,6 +243,7 @@ class BiEncoder(torch.nn.Module):
         self, query: str, docs: Sequence[str], top_k: int | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
         """``[{"corpus_id": i, "score": s}, ...]`` best first (``i`` indexes ``docs``)."""
+        check_texts(docs, "docs")
         return rank_by_scores(self.predict([(query, d) for d in docs], batch_size=batch_size), top_k)
 
     # -- persistence -------------------------------------------------------------------------------

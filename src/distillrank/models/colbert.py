@@ -43,7 +43,14 @@ from distillrank._dataclass import dataclass_from_dict
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write, read_versioned_json
 from distillrank.models import _hf
-from distillrank.models._common import check_batch_size, inference, progress, seeded_init
+from distillrank.models._common import (
+    check_batch_size,
+    check_pairs,
+    check_texts,
+    inference,
+    progress,
+    seeded_init,
+)
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ColBERT", "ColBERTConfig", "maxsim"]
@@ -291,6 +298,7 @@ class ColBERT(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """MaxSim score of each (query, document) pair, ``float32 [n_pairs]``."""
+        check_pairs(pairs)
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with inference(self):
@@ -302,6 +310,7 @@ class ColBERT(nn.Module):
 
     def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """``docs`` best first, as ``[{"corpus_id": i, "score": s}, ...]``."""
+        check_texts(docs, "docs")
         return rank_by_scores(self.score_precomputed(query, self.encode_docs_tokens(docs)), top_k)
 
     # ------------------------------------------------------------------ persistence

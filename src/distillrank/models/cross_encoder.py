@@ -39,7 +39,7 @@ import torch
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import inference, list_width, seeded_init
+from distillrank.models._common import check_pairs, check_texts, inference, list_width, seeded_init
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -138,6 +138,7 @@ class CrossEncoder(torch.nn.Module):
             sort_by_length: batch pairs of similar token length together (the output order is the
                 input order either way; ``False`` is only useful for comparisons).
         """
+        check_pairs(pairs)
         n = len(pairs)
         shape = (n,) if self.num_labels == 1 else (n, self.num_labels)
         out = np.empty(shape, dtype=np.float32)
@@ -168,6 +169,7 @@ class CrossEncoder(torch.nn.Module):
         self, query: str, docs: Sequence[str], top_k: int | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
         """``[{"corpus_id": i, "score": s}, ...]`` best first (``i`` indexes ``docs``)."""
+        check_texts(docs, "docs")
         scores = self.predict([(query, d) for d in docs], batch_size=batch_size)
         return rank_by_scores(scores, top_k)
 

@@ -51,7 +51,14 @@ from torch import nn
 
 from distillrank._dataclass import dataclass_from_dict
 from distillrank.io import atomic_write, read_versioned_json
-from distillrank.models._common import check_batch_size, inference, progress, seeded_init
+from distillrank.models._common import (
+    check_batch_size,
+    check_pairs,
+    check_texts,
+    inference,
+    progress,
+    seeded_init,
+)
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["ACTIVATIONS", "DSSM", "WEIGHTINGS", "DSSMConfig", "LetterTrigrams", "letter_trigrams"]
@@ -402,6 +409,7 @@ class DSSM(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 256, show_progress: bool = False
     ) -> np.ndarray:
         """``gamma * cos`` of each (query, document) pair, ``float32 [n_pairs]``."""
+        check_pairs(pairs)
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with inference(self):
@@ -414,6 +422,7 @@ class DSSM(nn.Module):
 
     def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """``docs`` best first, as ``[{"corpus_id": i, "score": s}, ...]``."""
+        check_texts(docs, "docs")
         q = self.encode([query], is_query=True)
         d = self.encode(docs)
         scores = (float(self.gamma) * (d @ q[0])).astype(np.float32)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
-from distillrank.models._common import list_width
+from distillrank.models._common import check_pairs, check_texts, list_width
 from distillrank.models.base import rank_by_scores
 from distillrank.models.bi_encoder import BiEncoder
 
@@ -132,6 +132,7 @@ class QueryEncoder(torch.nn.Module):
         self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False, is_query: bool = True
     ) -> np.ndarray:
         """Query embeddings from the tower (``is_query=True``) or document rows of the table."""
+        check_texts(texts)
         if is_query:
             return self.tower.encode(texts, batch_size, show_progress, is_query=True)
         with torch.no_grad():
@@ -141,6 +142,7 @@ class QueryEncoder(torch.nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 64, show_progress: bool = False
     ) -> np.ndarray:
         """``float32 [n]`` scores ``cos(q, e_d) / τ`` of (query, indexed document text) pairs."""
+        check_pairs(pairs)
         if not pairs:
             return np.empty(0, dtype=np.float32)
         queries = sorted({q for q, _ in pairs})
@@ -151,6 +153,7 @@ class QueryEncoder(torch.nn.Module):
 
     def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """``[{"corpus_id": i, "score": s}, ...]`` best first (``i`` indexes ``docs``)."""
+        check_texts(docs, "docs")
         return rank_by_scores(self.predict([(query, d) for d in docs]), top_k)
 
     def doc_vectors(self) -> np.ndarray:

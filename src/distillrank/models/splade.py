@@ -45,7 +45,7 @@ from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write
 from distillrank.losses.regularizers import flops_regularizer
 from distillrank.models import _hf
-from distillrank.models._common import check_batch_size, inference, progress
+from distillrank.models._common import check_batch_size, check_pairs, check_texts, inference, progress
 from distillrank.models.base import rank_by_scores
 
 __all__ = ["POOLINGS", "Splade", "SpladeConfig", "SpladeRetriever"]
@@ -258,6 +258,7 @@ class Splade(nn.Module):
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """Dot-product score of each (query, document) pair, ``float32 [n_pairs]``."""
+        check_pairs(pairs)
         check_batch_size(batch_size)
         out = np.zeros(len(pairs), dtype=np.float32)
         with inference(self):
@@ -270,6 +271,7 @@ class Splade(nn.Module):
 
     def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """``docs`` best first, as ``[{"corpus_id": i, "score": s}, ...]``."""
+        check_texts(docs, "docs")
         q = self.encode([query], is_query=True)
         d = self.encode(docs)
         scores = np.asarray((d @ q.T).toarray()).ravel().astype(np.float32)

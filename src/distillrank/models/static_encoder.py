@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
-from distillrank.models._common import list_width
+from distillrank.models._common import check_pairs, check_texts, list_width
 from distillrank.models.base import rank_by_scores
 from distillrank.models.query_encoder import fit_alignment
 
@@ -122,6 +122,7 @@ class StaticEncoder(torch.nn.Module):
         self, texts: Sequence[str], batch_size: int = 4096, show_progress: bool = False, is_query: bool = True
     ) -> np.ndarray:
         """``float32 [n, D]`` normalised embeddings (the same function for queries and documents)."""
+        check_texts(texts)
         del show_progress, is_query
         out = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         with torch.inference_mode():
@@ -143,6 +144,7 @@ class StaticEncoder(torch.nn.Module):
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 4096) -> np.ndarray:
         """``float32 [n]`` cosines of ``(query, document)`` pairs (documents embedded by the same table;
         in a dense index, documents keep the tower's vectors and only queries use this encoder)."""
+        check_pairs(pairs)
         if not pairs:
             return np.empty(0, dtype=np.float32)
         q = self.encode([p[0] for p in pairs], batch_size)
@@ -151,6 +153,7 @@ class StaticEncoder(torch.nn.Module):
 
     def rank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[dict[str, Any]]:
         """``[{"corpus_id": i, "score": s}, ...]`` best first (``i`` indexes ``docs``)."""
+        check_texts(docs, "docs")
         return rank_by_scores(self.predict([(query, d) for d in docs]), top_k)
 
     # -- construction ----------------------------------------------------------------------------------
