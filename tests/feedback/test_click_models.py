@@ -364,3 +364,16 @@ def test_a_gap_is_named_in_the_numbers_of_the_file(tmp_path: Path) -> None:
     repeated = ClickLog(pd.concat([log.df, log.df.iloc[[0]]], ignore_index=True), first_position=0)
     with pytest.raises(DataFormatError, match=r"session 6 shows position 0 twice \(its positions: 0, 0, 1"):
         PBM().fit(repeated)
+
+
+def test_a_loaded_dataset_or_a_table_instead_of_a_log_is_a_clear_error(pages: ClickLog) -> None:
+    # load_dataset gives a SplitDataset of logs: passing it whole failed with "'SplitDataset' object has
+    # no attribute 'df'"
+    from distillrank.data.dataset import SplitDataset
+
+    loaded = SplitDataset("yandex", {"train": pages, "test": pages})
+    with pytest.raises(TypeError, match=r"PBM.fit takes a ClickLog, got a SplitDataset; .*'train'"):
+        PBM().fit(loaded)  # type: ignore[arg-type]
+    model = PBM().fit(pages)
+    with pytest.raises(TypeError, match=r"PBM takes a ClickLog, got a DataFrame; wrap the table"):
+        model.perplexity(pages.df)  # type: ignore[arg-type]

@@ -606,3 +606,9 @@ def test_unbiased_lambdamart_learns_online_from_its_session_window(tiny: OnlineD
     assert "Unbiased LambdaMART (sessions) on the clicked/unclicked pairs of the latest 400 sessions" in md
     with pytest.raises(ValueError, match="session_window"):
         quick_config(session_window=0)
+
+
+def test_learn_from_log_names_a_dataset_given_for_a_log() -> None:
+    log = _two_ranker_log()
+    with pytest.raises(TypeError, match=r"learn_from_log takes a ClickLog, got a SplitDataset; .*'train'"):
+        learn_from_log(SplitDataset("clicks", {"train": log}), "ips")  # type: ignore[arg-type]

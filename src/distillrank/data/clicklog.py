@@ -56,6 +56,26 @@ class ClickLog:
             i = int(np.flatnonzero(pos < 1)[0])
             raise DataFormatError(self.source, None, f"record {i + 1}: position must be >= 1")
 
+    @staticmethod
+    def check(log: object, user: str) -> None:
+        """Refuse anything but a :class:`ClickLog` given to ``user`` (a function or method name), with
+        what to pass instead: one split of a loaded dataset, or a table wrapped in a ``ClickLog``.
+
+        Raises:
+            TypeError: ``log`` is not a :class:`ClickLog`.
+        """
+        if isinstance(log, ClickLog):
+            return
+        from distillrank.data.dataset import SplitDataset
+
+        hint = ""
+        if isinstance(log, SplitDataset) and log.splits:
+            first = next(iter(log.splits))
+            hint = f"; pick one of its splits ({', '.join(log.splits)}), e.g. .splits[{first!r}]"
+        elif isinstance(log, pd.DataFrame):
+            hint = f"; wrap the table: ClickLog(df) (columns {', '.join(COLUMNS)})"
+        raise TypeError(f"{user} takes a ClickLog, got a {type(log).__name__}{hint}")
+
     def with_rows(self, df: pd.DataFrame) -> ClickLog:
         """A log of other rows (a subset, or new clicks) from the same source: its ``source`` and
         ``first_position`` carry over, so that its errors still name the file and the file's positions."""

@@ -311,6 +311,7 @@ class ClickModel(ABC):
         return pd.Series(values, index=s.pairs, name=name)
 
     def _prepare(self, log: ClickLog) -> Sessions:
+        ClickLog.check(log, f"{type(self).__name__}")
         missing = [p for p in self._params if getattr(self, p) is None]
         if missing:
             raise ValueError(
@@ -341,6 +342,7 @@ class ClickModel(ABC):
             raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
         if not tol >= 0:
             raise ValueError(f"tol must be >= 0, got {tol!r}")
+        ClickLog.check(log, f"{type(self).__name__}.fit")
         if len(log.df) == 0:
             raise ValueError(f"cannot fit {type(self).__name__} on an empty click log")
         s = encode_sessions(log)

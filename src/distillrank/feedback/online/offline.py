@@ -180,12 +180,14 @@ def learn_from_log(
             model's rate over the shown candidates — the loop's ``noise="estimate"``.
 
     Raises:
+        TypeError: ``log`` is not a :class:`ClickLog` (a loaded dataset rather than one of its splits).
         ValueError: ``candidates`` not ``"auto"``, ``"all"`` or ``"shown"``.
         DistillrankError: ``full_info`` (a log has no true labels), ``dr`` without features, features
             without docnos or sharing no query with the log.
     """
     from distillrank.feedback.online.loop import DEFAULT_LGBM_PARAMS
 
+    ClickLog.check(log, "learn_from_log")
     mode = training_candidates(estimator, candidates)
     if estimator == "full_info":
         raise DistillrankError("a click log has no true labels: choose naive, ips, snips or dr")
