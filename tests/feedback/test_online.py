@@ -612,3 +612,11 @@ def test_learn_from_log_names_a_dataset_given_for_a_log() -> None:
     log = _two_ranker_log()
     with pytest.raises(TypeError, match=r"learn_from_log takes a ClickLog, got a SplitDataset; .*'train'"):
         learn_from_log(SplitDataset("clicks", {"train": log}), "ips")  # type: ignore[arg-type]
+
+
+def test_final_of_an_estimator_the_run_did_not_have_lists_those_it_had() -> None:
+    from distillrank.feedback.online.loop import OnlineResult
+
+    result = OnlineResult("x", OnlineConfig(), 0.5, "BM25", [1.0], curves={})
+    with pytest.raises(KeyError, match="no estimator 'ips' in this run; it ran: "):
+        result.final("ips")

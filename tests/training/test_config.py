@@ -45,6 +45,16 @@ BAD: list[tuple[dict[str, Any], str]] = [
         {"loss": "listnet", "in_batch": True},
         "loss: in_batch needs an in-batch loss such as 'in_batch_softmax' (got 'listnet')",
     ),
+    # loss_kwargs were accepted unchecked until a Trainer was built from the config
+    (
+        {"loss": "soft_label", "loss_kwargs": {"temp": 2.0}},
+        "loss_kwargs: loss 'soft_label' has no hyper-parameter 'temp'; its hyper-parameters: divergence, "
+        "temperature",
+    ),
+    (
+        {"loss": "soft_label", "loss_kwargs": {"temperature": -1.0}},
+        "loss_kwargs: loss 'soft_label': temperature must be a positive number, got -1.0",
+    ),
 ]
 
 
@@ -88,11 +98,11 @@ def test_config_error_is_a_value_error() -> None:
 def test_from_yaml_file(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
     path.write_text(
-        "loss: softmax\nloss_kwargs: {temperature: 0.5}\nepochs: 3\nlr: 3.0e-5\neval_every: 100\n"
+        "loss: listnet\nloss_kwargs: {temperature: 0.5}\nepochs: 3\nlr: 3.0e-5\neval_every: 100\n"
         "patience: 2\ncheckpoint_dir: runs/x\ncheckpoint_every: 50\nbucket_by_length: true\n"
     )
     cfg = TrainerConfig.from_file(path)
-    assert (cfg.loss, cfg.loss_kwargs, cfg.epochs, cfg.lr) == ("softmax", {"temperature": 0.5}, 3, 3e-5)
+    assert (cfg.loss, cfg.loss_kwargs, cfg.epochs, cfg.lr) == ("listnet", {"temperature": 0.5}, 3, 3e-5)
     assert (cfg.eval_every, cfg.patience, cfg.checkpoint_every, cfg.bucket_by_length) == (100, 2, 50, True)
     assert cfg.checkpoint_dir == Path("runs/x")
 

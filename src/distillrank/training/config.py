@@ -168,6 +168,12 @@ class TrainerConfig(ConfigModel):
             )
         if not self.in_batch and kinds[self.loss] == "inbatch":
             raise ValueError(f"loss: {self.loss!r} takes a full-product matrix: set in_batch to true")
+        from distillrank.losses import get_loss
+
+        try:  # the hyper-parameters' names and values, checked now rather than when a Trainer is built
+            get_loss(self.loss, **self.loss_kwargs)
+        except ValueError as e:
+            raise ValueError(f"loss_kwargs: {e}") from None
         return self
 
     # -- views ----------------------------------------------------------------------------------------

@@ -284,6 +284,13 @@ class OnlineResult:
     held_out: str | None = None
 
     def final(self, name: str) -> float:
+        """Test nDCG@10 of estimator ``name`` after the last round.
+
+        Raises:
+            KeyError: ``name`` is not one of the run's estimators (the message lists them).
+        """
+        if name not in self.curves:
+            raise KeyError(f"no estimator {name!r} in this run; it ran: {', '.join(self.curves)}")
         return self.curves[name].ndcg[-1]
 
     def sessions_to(self, name: str, fraction: float = 0.98, reference: str = "full_info") -> int | None:
