@@ -139,3 +139,12 @@ def test_many_tied_timestamps_are_a_warning_and_a_few_are_not() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 10 of 15 tied: below the threshold (MovieLens-100K has 0.76)
         assert split_sequential(_frame(some)).stats()["tied_timestamps_share"] == round(10 / 15, 4)
+
+
+def test_repr_is_a_summary_not_every_array(synthetic: Interactions) -> None:
+    data = split_sequential(synthetic, n_test=1, n_valid=1)
+    counts = {p: sum(len(s) for s in getattr(data, p)) for p in ("train", "valid", "test")}
+    assert repr(data) == (
+        f"SequentialData({data.n_users} users, {data.n_items} items; interactions train={counts['train']:,}, "
+        f"valid={counts['valid']}, test={counts['test']}, source='synthetic')"
+    )

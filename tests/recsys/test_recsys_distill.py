@@ -147,6 +147,13 @@ def test_job_config_validation() -> None:
         JobConfig(teacher_n_neg=0)
     with pytest.raises(ValueError, match="weight_decays"):
         JobConfig(weight_decays=())
+    # sizes and counts that would only fail deep in training (make_windows, the batch loop) fail here
+    with pytest.raises(ValueError, match=r"L=0, tt_neg=-1: must be an integer of at least 1"):
+        JobConfig(L=0, tt_neg=-1)
+    with pytest.raises(ValueError, match=r"batch_size=2\.5"):
+        JobConfig(batch_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lr, tt_lr and tt_finetune_lr must be positive"):
+        JobConfig(lr=0.0)
     assert JobConfig(quick=True).effective().weight_decays == JobConfig().weight_decays[:1]
     # the default student is well under half the teacher and every student shares one budget
     cfg = JobConfig()

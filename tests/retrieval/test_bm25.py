@@ -312,3 +312,8 @@ def test_top_k_selection_kernel(kind: str, k: int) -> None:
     np.testing.assert_array_equal(out_v, np.sort(a)[::-1][:k])  # the k largest, best first
     np.testing.assert_array_equal(a[out_i], out_v)
     assert len(set(out_i.tolist())) == k
+
+
+def test_index_names_what_it_needs_when_given_texts() -> None:
+    with pytest.raises(TypeError, match=r"corpus must be a Corpus .*got list"):
+        BM25Retriever().index(["cats purr", "dogs bark"])  # type: ignore[arg-type]

@@ -175,3 +175,20 @@ def test_module_doctest() -> None:
 
     result = doctest.testmod(negatives)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_queries_as_a_list_or_of_another_split_are_errors_not_an_empty_result(
+    corpus: Corpus, qrels: Qrels
+) -> None:
+    with pytest.raises(TypeError, match="queries must be a mapping qid -> text"):
+        build_examples(["text of d000"], qrels, corpus)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"none of the 2 queries has qrels .*'t7'.* same split"):
+        build_examples({"t7": "a", "t8": "b"}, qrels, corpus)
+    assert build_examples({"q2": "nothing relevant"}, qrels, corpus) == []  # judged, without a positive
+
+
+def test_a_list_without_documents_is_an_error_where_it_is_made() -> None:
+    from distillrank.training import ListExample
+
+    with pytest.raises(ValueError, match="query 'q9': a training list needs at least one document"):
+        ListExample("cats", [], [], qid="q9")

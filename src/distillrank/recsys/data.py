@@ -61,6 +61,15 @@ class SequentialData:
     tied_share: float = 0.0
     _seen_keys: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        counts = ", ".join(
+            f"{p}={sum(len(s) for s in getattr(self, p)):,}" for p in ("train", "valid", "test")
+        )
+        source = f", source={self.source!r}" if self.source else ""
+        return (
+            f"SequentialData({self.n_users:,} users, {self.n_items:,} items; interactions {counts}{source})"
+        )
+
     @property
     def n_users(self) -> int:
         return len(self.users)

@@ -222,6 +222,11 @@ class BM25Retriever:
     # ------------------------------------------------------------------ indexing
     def index(self, corpus: Corpus, *, show_progress: bool = False) -> None:
         """Tokenise and index ``corpus`` (title and text, or text only: see ``config.index_title``)."""
+        if not isinstance(corpus, Corpus):
+            raise TypeError(
+                f"corpus must be a Corpus (e.g. load_dataset(...).corpus, or Corpus(docnos, titles, texts)); "
+                f"got {type(corpus).__name__}"
+            )
         if len(corpus) == 0:
             raise ValueError("cannot index an empty corpus")
         cfg = self.config

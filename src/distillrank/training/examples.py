@@ -27,6 +27,8 @@ class ListExample:
     docnos: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if not self.docs:
+            raise ValueError(f"query {self.qid or self.query!r}: a training list needs at least one document")
         if len(self.docs) != len(self.labels):
             raise ValueError(
                 f"query {self.qid or self.query!r}: {len(self.docs)} docs but {len(self.labels)} labels"

@@ -273,7 +273,17 @@ def build_examples(
     """
     if positives not in ("all", "first", "each"):
         raise ValueError(f"positives must be 'all', 'first' or 'each', got {positives!r}")
+    if not isinstance(queries, Mapping):
+        raise TypeError(
+            "queries must be a mapping qid -> text (e.g. coll.queries_for('train')); "
+            f"got {type(queries).__name__}"
+        )
     qids = [q for q in queries if q in qrels and _positives(qrels, q, min_label)]
+    if queries and not qids and not any(q in qrels for q in queries):
+        raise ValueError(
+            f"none of the {len(queries)} queries has qrels (e.g. {next(iter(queries))!r}): are the "
+            "queries and the qrels of the same split?"
+        )
     used = {q: qrels[q] for q in qids}
     if isinstance(negatives, str):
         if negatives == "random":
