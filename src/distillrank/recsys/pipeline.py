@@ -85,6 +85,27 @@ Callback = Callable[[str, EpochLog | None, int], None]
 """``callback(stage, epoch_log_or_None, max_epochs)``: ``None`` announces a stage, a log ends an epoch."""
 
 
+_POSITIVE_INTS = (
+    "L",
+    "T",
+    "K",
+    "teacher_epochs",
+    "student_epochs",
+    "batch_size",
+    "patience",
+    "eval_every",
+    "tt_d",
+    "tt_L",
+    "tt_neg",
+    "tt_epochs",
+    "tt_batch_size",
+    "tt_patience",
+    "timing_batch",
+    "timing_rounds",
+)
+"""The settings of :class:`JobConfig` that are sizes or counts (at least 1)."""
+
+
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -186,10 +207,7 @@ class JobConfig:
             raise ValueError("n_neg and teacher_n_neg must be at least 1")
         if self.dynamic_start_epoch < 0:
             raise ValueError("dynamic_start_epoch must be non-negative")
-        positive = ("L", "T", "K", "teacher_epochs", "student_epochs", "batch_size", "patience", "eval_every")
-        positive += ("tt_d", "tt_L", "tt_neg", "tt_epochs", "tt_batch_size", "tt_patience", "timing_batch")
-        positive += ("timing_rounds",)
-        bad = [f"{k}={getattr(self, k)!r}" for k in positive if not _positive_int(getattr(self, k))]
+        bad = [f"{k}={getattr(self, k)!r}" for k in _POSITIVE_INTS if not _positive_int(getattr(self, k))]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be an integer of at least 1")
         if not (self.lr > 0 and self.tt_lr > 0 and self.tt_finetune_lr > 0):
