@@ -109,6 +109,18 @@ def test_fetch_without_ir_datasets_says_how_to_install(
         load_dataset("vaswani", tmp_path)
 
 
+def test_failed_fetch_says_where_to_point_for_data_on_disk(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def load(_: str) -> None:
+        raise ConnectionError("Max retries exceeded")
+
+    monkeypatch.setitem(sys.modules, "ir_datasets", types.SimpleNamespace(load=load))
+    with pytest.raises(DatasetNotFoundError, match=r"failed: Max retries exceeded\. If you have it on disk, "
+                       r"point --data-dir / \$DISTILLRANK_DATA at the folder"):  # fmt: skip
+        load_dataset("scifact", tmp_path)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "kind"),
     [

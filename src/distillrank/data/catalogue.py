@@ -221,7 +221,9 @@ def _download_ir_datasets(name: str, ids: dict[str, str], target: Path) -> None:
                 qrels.setdefault(split, {}).setdefault(str(r.query_id), {})[str(r.doc_id)] = int(r.relevance)
     except Exception as e:  # network, unknown id, ...
         raise DatasetNotFoundError(
-            f"dataset {name!r} is not at {target} and fetching it through ir_datasets ({docs_id}) failed: {e}"
+            f"dataset {name!r} is not at {target} and fetching it through ir_datasets ({docs_id}) "
+            f"failed: {e}. If you have it on disk, point --data-dir / ${ENV_VAR} at the folder that "
+            "holds it, or pass its path."
         ) from e
     if name == "cranfield":  # Cleverdon's grades: 1 best .. 4 least, -1 none -> gains 4..1, 0
         qrels = {
