@@ -268,10 +268,15 @@ def _type_name(value: object) -> str:
     return f"a {type(value).__name__}" + (f" ({value!r})" if isinstance(value, str | bytes) else "")
 
 
+def _is_nested_mapping(value: object) -> bool:
+    """Whether ``value`` is shaped like a run or qrels: ``qid -> {docno: number}``."""
+    return isinstance(value, Mapping) and all(isinstance(docs, Mapping) for docs in value.values())
+
+
 def _check_run(run: object, label: str) -> None:
     """A run is ``qid -> {docno: score}``: refuse file names, lists and the like before they are read
     as one (a string is a sequence of one-letter query ids that match no judgement)."""
-    if not isinstance(run, Mapping) or any(not isinstance(docs, Mapping) for docs in run.values()):
+    if not _is_nested_mapping(run):
         raise TypeError(
             f"{label} must be a mapping qid -> {{docno: score}} (a Run), got {_type_name(run)}"
             + ("; read a run file with Run.from_file(path)" if isinstance(run, str | PathLike) else "")
@@ -284,7 +289,7 @@ def _check_qrels(qrels: object, label: str) -> None:
 
     if isinstance(qrels, Run):
         raise TypeError(f"{label}: qrels is a Run; the arguments go (run, qrels, metrics)")
-    if not isinstance(qrels, Mapping) or any(not isinstance(docs, Mapping) for docs in qrels.values()):
+    if not _is_nested_mapping(qrels):
         raise TypeError(f"{label}: qrels must be a mapping qid -> {{docno: label}}, got {_type_name(qrels)}")
 
 

@@ -487,9 +487,8 @@ class _Job(StudentFamilies):
                 )
                 self.teacher_info = {"fine_tuned_here": True, **summary}
                 _write_json(folder / "teacher.json", {"key": key, "summary": self.teacher_info})
-                shutil.rmtree(
-                    folder / "checkpoints", ignore_errors=True
-                )  # a finished teacher resumes nothing
+                # a finished teacher resumes nothing: its checkpoints (~360 MB each for MiniLM) go
+                shutil.rmtree(folder / "checkpoints", ignore_errors=True)
         else:
             self.log(
                 "teacher: this collection has no train split and no --teacher was given; using a zero-shot "
@@ -632,21 +631,17 @@ class _Job(StudentFamilies):
         return score
 
     # -- stage 4: students ------------------------------------------------------------------------------
-    def _student_base_keys(self) -> tuple[str, str]:
-        """The key every student's own key starts from, and the one of folders written before it.
-
-        The key leaves out the student settings that only choose *which* students to train
-        (``families``, ``targets``, ``temperatures``: each student's key names its family, target and
-        temperature), so a re-run that adds a target or a temperature trains only the new students. The
-        legacy key (which held ``targets`` and ``temperatures``) is still accepted for the students of
-        folders written before, as long as those lists are unchanged."""
-        return self._base_key(teacher=True), self._base_key(teacher=True, legacy=True)
-
     def _base_key(self, *, teacher: bool, legacy: bool = False) -> str:
-        """The settings every student of a kind depends on: with ``teacher``, the teacher's (its settings,
-        fusion weights, saved folder and best step; every distilled student), without, none of them (the
-        qrels-only students, which read no teacher score). ``legacy``: as folders written before the
-        key left out ``targets`` and ``temperatures`` (see :meth:`_student_base_keys`)."""
+        """The key every student's own key starts from: the settings every student of a kind depends on.
+
+        With ``teacher``, the teacher's settings, fusion weights, saved folder and best step (every
+        distilled student); without, none of them (the qrels-only students, which read no teacher score,
+        so a new teacher retrains none of them). The key leaves out the student settings that only choose
+        *which* students to train (``families``, ``targets``, ``temperatures``: each student's key names
+        its family, target and temperature), so a re-run that adds a target or a temperature trains only
+        the new students. ``legacy``: the key of folders written before it left out ``targets`` and
+        ``temperatures`` (always with the teacher's settings), still accepted for their students as long
+        as those lists are unchanged."""
         s_exclude = {"families", *_STATIC_KEYS, *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
         if not legacy:
             s_exclude |= {"targets", "temperatures"}
@@ -677,7 +672,7 @@ class _Job(StudentFamilies):
             return None
 
     def _student_key(self, base_key: str, family: str, spec: TargetSpec) -> str:
-        """The cache key of student ``family/spec.name`` (see :meth:`_student_base_keys`)."""
+        """The cache key of student ``family/spec.name`` (see :meth:`_base_key`)."""
         s = self.cfg.students
         key = _digest(base_key, family, spec.name, spec.temperature)
         if extra := self._transfer_for(spec):
@@ -694,8 +689,8 @@ class _Job(StudentFamilies):
     def students(self) -> None:
         s = self.cfg.students
         self.results: dict[str, dict[str, Any]] = {}
-        base_key, legacy_base_key = self._student_base_keys()
-        qrels_key = self._base_key(teacher=False)
+        base_key, qrels_key = self._base_key(teacher=True), self._base_key(teacher=False)
+        legacy_base_key = self._base_key(teacher=True, legacy=True)
         for family in s.families:
             t0 = time.perf_counter()
             joint_t: float | None = None

@@ -159,7 +159,13 @@ def train_cross_encoder(
     """Fine-tune a :class:`~distillrank.models.CrossEncoder` (see the module docstring); save it to
     ``folder`` and return it with a summary (steps, validation history, seconds)."""
     from distillrank.models.cross_encoder import CrossEncoder
-    from distillrank.training import Trainer, TrainerConfig, build_examples, latest_checkpoint
+    from distillrank.training import (
+        Trainer,
+        TrainerConfig,
+        build_examples,
+        checkpoint_step,
+        latest_checkpoint,
+    )
 
     examples = build_examples(
         {q: queries[q] for q in fit_qids},
@@ -206,7 +212,7 @@ def train_cross_encoder(
     trainer.config.eval_every = max(1, -(-total // settings.evaluations))
     trainer.config.checkpoint_every = max(1, -(-total // CHECKPOINTS))
     if (latest := latest_checkpoint(folder / "checkpoints")) is not None:
-        log(f"  teacher: resuming from the checkpoint of step {int(latest.stem.split('-')[1])} of {total}")
+        log(f"  teacher: resuming from the checkpoint of step {checkpoint_step(latest)} of {total}")
     result = trainer.fit(model, examples, evaluate=validate if val_candidates else None)
     model.save(folder / "cross-encoder")
     summary = {

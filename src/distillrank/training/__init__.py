@@ -12,6 +12,7 @@ from distillrank.training.trainer import (
     TrainResult,
     TrainState,
     batch_order,
+    checkpoint_step,
     in_batch_inputs,
     latest_checkpoint,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "TrainerConfig",
     "batch_order",
     "build_examples",
+    "checkpoint_step",
     "collate",
     "hard_negatives",
     "in_batch_inputs",

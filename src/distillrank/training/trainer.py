@@ -67,6 +67,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "batch_order",
+    "checkpoint_step",
     "in_batch_inputs",
     "latest_checkpoint",
 ]
@@ -648,10 +649,11 @@ def _checkpoints(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if _CKPT_RE.match(p.name)]
-    return sorted(found, key=_checkpoint_step)
+    return sorted(found, key=checkpoint_step)
 
 
-def _checkpoint_step(path: Path) -> int:
+def checkpoint_step(path: Path) -> int:
+    """The optimizer step a checkpoint file (``checkpoint-<step>.pt``) was written at."""
     m = _CKPT_RE.match(path.name)
     assert m is not None
     return int(m.group(1))
