@@ -1,0 +1,238 @@
+"""The Open Bandit Dataset check: estimate one logged policy's click rate from another policy's log.
+
+Saito et al., "Open Bandit Dataset and Pipeline" (NeurIPS 2021 D&B) evaluate Bernoulli Thompson sampling
+(``bts``) off-policy from the uniform-random (``random``) logs and compare with the bts logs' own mean click
+rate, the ground truth; the figure of merit is the relative error ``|V_hat - V| / V``.
+
+:func:`evaluate_logged_policy` runs it end to end; :func:`prepare_obd_ope` and :func:`evaluate_ope` are its
+two halves (the inputs — feedback, ``pi_e``, ``q_hat``, truth — are what a peer implementation is given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillrank.bandits.ope.estimators import ConfidenceInterval, OffPolicyEstimator, make_estimator
+from distillrank.bandits.ope.feedback import (
+    BanditFeedback,
+    PolicyCoverage,
+    action_dist_from_logged_policy,
+    from_obd,
+    logged_policy_coverage,
+)
+from distillrank.bandits.ope.regression import RewardModel
+
+__all__ = [
+    "DEFAULT_ESTIMATORS",
+    "EstimatorResult",
+    "OPEInputs",
+    "OPEResult",
+    "evaluate_logged_policy",
+    "evaluate_ope",
+    "prepare_obd_ope",
+]
+
+DEFAULT_ESTIMATORS = ("replay", "dm", "ips", "snips", "dr", "sndr", "switch-dr")
+
+
+def _bootstrap_mean(x: np.ndarray, n_bootstrap: int, alpha: float, seed: int) -> ConfidenceInterval:
+    rng = np.random.default_rng(seed)
+    boot = np.array([x[rng.integers(0, len(x), len(x))].mean() for _ in range(n_bootstrap)])
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return ConfidenceInterval(float(x.mean()), float(low), float(high), alpha, n_bootstrap)
+
+
+@dataclass(frozen=True)
+class OPEInputs:
+    """Everything an estimator is given, and the truth it is judged by.
+
+    Fields: ``behaviour`` the logged feedback of the behaviour policy; ``action_dist`` the evaluation
+    policy's ``(n_actions, len_list)`` distribution read from its own log; ``estimated_rewards`` the
+    cross-fitted ``q_hat`` ``(n_rounds, n_actions, len_list)`` on the behaviour log; ``ground_truth`` the
+    evaluation log's mean reward; ``evaluation_rewards`` that log's rewards; ``coverage`` how much of the
+    evaluation policy its log shows; names of the campaign and both policies, and the reward model."""
+
+    behaviour: BanditFeedback
+    action_dist: np.ndarray
+    estimated_rewards: np.ndarray
+    ground_truth: float
+    evaluation_rewards: np.ndarray
+    coverage: PolicyCoverage
+    campaign: str
+    evaluation_policy: str
+    behaviour_policy: str
+    reward_model: RewardModel
+
+
+def prepare_obd_ope(
+    data_dir: str | Path,
+    campaign: str = "all",
+    evaluation: str = "bts",
+    behaviour: str = "random",
+    *,
+    reward_model: RewardModel | None = None,
+    action_dist_method: str = "harmonic",
+) -> OPEInputs:
+    """Read both logs of ``campaign`` and build the :class:`OPEInputs` (``reward_model`` defaults to a
+    3-fold cross-fitted logistic regression, seed 0; ``action_dist_method`` as in
+    :func:`~distillrank.bandits.ope.feedback.action_dist_from_logged_policy`)."""
+    if evaluation == behaviour:
+        raise ValueError(f"evaluation and behaviour policies must differ, both are {evaluation!r}")
+    model = reward_model or RewardModel()
+    beh = from_obd(data_dir, policy=behaviour, campaign=campaign)
+    ev = from_obd(data_dir, policy=evaluation, campaign=campaign)
+    if (ev.n_actions, ev.len_list) != (beh.n_actions, beh.len_list):
+        raise ValueError(
+            f"the {evaluation} and {behaviour} logs differ in actions x slots: "
+            f"{ev.n_actions}x{ev.len_list} vs {beh.n_actions}x{beh.len_list}"
+        )
+    dist = action_dist_from_logged_policy(ev, method=action_dist_method)  # type: ignore[arg-type]
+    return OPEInputs(
+        behaviour=beh,
+        action_dist=dist,
+        estimated_rewards=model.fit_predict(beh),
+        ground_truth=float(ev.reward.mean()),
+        evaluation_rewards=ev.reward,
+        coverage=logged_policy_coverage(ev),
+        campaign=campaign,
+        evaluation_policy=evaluation,
+        behaviour_policy=behaviour,
+        reward_model=model,
+    )
+
+
+@dataclass(frozen=True)
+class EstimatorResult:
+    """One estimator's estimate, its relative error to the truth and its bootstrap interval."""
+
+    name: str
+    estimate: float
+    relative_error: float
+    interval: ConfidenceInterval
+    covers_truth: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "estimate": self.estimate,
+            "relative_error": self.relative_error,
+            "ci_low": self.interval.low,
+            "ci_high": self.interval.high,
+            "covers_truth": self.covers_truth,
+        }
+
+
+@dataclass(frozen=True)
+class OPEResult:
+    """The check's outcome for one campaign; :meth:`to_dict` is JSON-ready."""
+
+    campaign: str
+    evaluation_policy: str
+    behaviour_policy: str
+    n_rounds_behaviour: int
+    n_rounds_evaluation: int
+    ground_truth: float
+    ground_truth_interval: ConfidenceInterval
+    estimators: dict[str, EstimatorResult]
+    settings: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "evaluation_policy": self.evaluation_policy,
+            "behaviour_policy": self.behaviour_policy,
+            "n_rounds": {"behaviour": self.n_rounds_behaviour, "evaluation": self.n_rounds_evaluation},
+            "ground_truth": self.ground_truth,
+            "ground_truth_ci": [self.ground_truth_interval.low, self.ground_truth_interval.high],
+            "estimators": {k: v.to_dict() for k, v in self.estimators.items()},
+            "evaluation_log_coverage": self.coverage,
+            "settings": self.settings,
+        }
+
+
+def _estimators(spec: Sequence[str] | Mapping[str, OffPolicyEstimator]) -> dict[str, OffPolicyEstimator]:
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    if isinstance(spec, str):
+        raise TypeError(f"estimators must be a list of names, not the string {spec!r}")
+    return {name: make_estimator(name) for name in spec}
+
+
+def evaluate_ope(
+    inputs: OPEInputs,
+    estimators: Sequence[str] | Mapping[str, OffPolicyEstimator] = DEFAULT_ESTIMATORS,
+    *,
+    n_bootstrap: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> OPEResult:
+    """Run each estimator (registry names, or a mapping label -> estimator) on ``inputs``: estimate,
+    relative error, ``1 - alpha`` bootstrap interval (``n_bootstrap`` resamples of the rounds, ``seed``;
+    the same resamples for every estimator) and whether it covers the truth."""
+    truth = inputs.ground_truth
+    out: dict[str, EstimatorResult] = {}
+    for label, est in _estimators(estimators).items():
+        ci = est.estimate_interval(
+            inputs.behaviour,
+            inputs.action_dist,
+            inputs.estimated_rewards,
+            n_bootstrap=n_bootstrap,
+            alpha=alpha,
+            seed=seed,
+        )
+        rel = abs(ci.estimate - truth) / truth if truth > 0 else float("nan")
+        out[label] = EstimatorResult(label, ci.estimate, rel, ci, ci.covers(truth))
+    cov = inputs.coverage
+    return OPEResult(
+        campaign=inputs.campaign,
+        evaluation_policy=inputs.evaluation_policy,
+        behaviour_policy=inputs.behaviour_policy,
+        n_rounds_behaviour=inputs.behaviour.n_rounds,
+        n_rounds_evaluation=len(inputs.evaluation_rewards),
+        ground_truth=truth,
+        ground_truth_interval=_bootstrap_mean(inputs.evaluation_rewards, n_bootstrap, alpha, seed),
+        estimators=out,
+        settings={
+            "n_bootstrap": n_bootstrap,
+            "alpha": alpha,
+            "seed": seed,
+            "reward_model": asdict(inputs.reward_model),
+        },
+        coverage={
+            "raw_mass_per_slot": [round(float(m), 4) for m in cov.raw_mass],
+            "unobserved_mass_per_slot": [round(float(m), 4) for m in cov.unobserved_mass],
+        },
+    )
+
+
+def evaluate_logged_policy(
+    data_dir: str | Path,
+    campaign: str = "all",
+    evaluation: str = "bts",
+    behaviour: str = "random",
+    estimators: Sequence[str] | Mapping[str, OffPolicyEstimator] = DEFAULT_ESTIMATORS,
+    *,
+    n_bootstrap: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    reward_model: RewardModel | None = None,
+) -> OPEResult:
+    """Estimate the ``evaluation`` policy's click rate from the ``behaviour`` log of one OBD campaign.
+
+    ``data_dir`` is the data root (holding ``clicks/open-bandit-dataset``) or the dataset's own folder.
+    The reward model defaults to ``RewardModel(seed=seed)`` (3-fold cross-fitted logistic regression).
+
+    Example::
+
+        res = evaluate_logged_policy("../shared/data", "men", n_bootstrap=200)
+        res.estimators["ips"].relative_error, res.to_dict()
+    """
+    inputs = prepare_obd_ope(
+        data_dir, campaign, evaluation, behaviour, reward_model=reward_model or RewardModel(seed=seed)
+    )
+    return evaluate_ope(inputs, estimators, n_bootstrap=n_bootstrap, alpha=alpha, seed=seed)
