@@ -162,18 +162,18 @@ def _fb(**over: Any) -> BanditFeedback:
     [
         (
             {"pscore": np.array([0.5, 0.0, 1.0])},
-            r"log.csv: record 2 \(round 1\): 0.0 pscore is not in \(0, 1\]",
+            r"log.csv: record 2 \(round 1\): pscore 0.0 is not in \(0, 1\]",
         ),
-        ({"pscore": np.array([0.5, 0.5, 1.5])}, r"record 3 \(round 2\): 1.5 pscore is not in \(0, 1\]"),
+        ({"pscore": np.array([0.5, 0.5, 1.5])}, r"record 3 \(round 2\): pscore 1.5 is not in \(0, 1\]"),
         (
             {"position": np.array([0, 2, 0])},
-            r"record 2 \(round 1\): 2 position outside 0..1 \(positions are 0-based",
+            r"record 2 \(round 1\): position 2 is outside 0..1 \(positions are 0-based",
         ),
-        ({"position": np.array([-1, 0, 0])}, r"record 1 \(round 0\): -1 position outside"),
-        ({"action": np.array([0, 3, 2])}, r"record 2 \(round 1\): 3 action outside 0..2"),
+        ({"position": np.array([-1, 0, 0])}, r"record 1 \(round 0\): position -1 is outside"),
+        ({"action": np.array([0, 3, 2])}, r"record 2 \(round 1\): action 3 is outside 0..2"),
         (
             {"reward": np.array([0.0, np.nan, 0.0])},
-            r"record 2 \(round 1\): nan reward is not a finite number",
+            r"record 2 \(round 1\): reward nan is not a finite number",
         ),
         ({"reward": np.array([0.0, 1.0])}, r"length mismatch: action 3, position 3, reward 2, pscore 3"),
         ({"action": np.array([0.0, 1.5, 2.0])}, r"action must hold integers"),

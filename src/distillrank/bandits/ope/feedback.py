@@ -34,12 +34,13 @@ __all__ = [
 ]
 
 
-def _bad(source: str | None, mask: np.ndarray, problem: str, values: np.ndarray | None = None) -> None:
-    """Raise for the first round where ``mask`` holds: ``source: record N (round i): <value> problem``."""
+def _bad(source: str | None, mask: np.ndarray, name: str, values: np.ndarray, problem: str) -> None:
+    """Raise for the first round where ``mask`` holds: ``source: record N (round i): name value problem``."""
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
-        shown = f" {values[i].item()!r}" if values is not None else ""
-        raise DataFormatError(source, None, f"record {i + 1} (round {i}):{shown} {problem}")
+        raise DataFormatError(
+            source, None, f"record {i + 1} (round {i}): {name} {values[i].item()!r} {problem}"
+        )
 
 
 @dataclass
@@ -101,20 +102,12 @@ class BanditFeedback:
             setattr(self, name, a.astype(np.int64))
         self.reward = np.asarray(self.reward, dtype=np.float64)
         self.pscore = np.asarray(self.pscore, dtype=np.float64)
-        _bad(
-            src,
-            (self.action < 0) | (self.action >= self.n_actions),
-            f"action outside 0..{self.n_actions - 1}",
-            self.action,
-        )
-        _bad(
-            src,
-            (self.position < 0) | (self.position >= self.len_list),
-            f"position outside 0..{self.len_list - 1} (positions are 0-based)",
-            self.position,
-        )
-        _bad(src, ~np.isfinite(self.reward), "reward is not a finite number", self.reward)
-        _bad(src, ~((self.pscore > 0) & (self.pscore <= 1)), "pscore is not in (0, 1]", self.pscore)
+        n_a, n_k = self.n_actions, self.len_list
+        _bad(src, (self.action < 0) | (self.action >= n_a), "action", self.action, f"is outside 0..{n_a - 1}")
+        bad_k = (self.position < 0) | (self.position >= n_k)
+        _bad(src, bad_k, "position", self.position, f"is outside 0..{n_k - 1} (positions are 0-based)")
+        _bad(src, ~np.isfinite(self.reward), "reward", self.reward, "is not a finite number")
+        _bad(src, ~((self.pscore > 0) & (self.pscore <= 1)), "pscore", self.pscore, "is not in (0, 1]")
         if self.context is not None:
             self.context = np.asarray(self.context, dtype=np.float64)
             if self.context.ndim != 2 or len(self.context) != n:
