@@ -1,0 +1,1 @@
+"""Bandits: exploration policies with regret, and off-policy evaluation."""
