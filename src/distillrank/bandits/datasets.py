@@ -187,13 +187,24 @@ def ltr_environment(
 ) -> MultiQueryEnvironment:
     """:func:`graded_environment` over an LTR dataset's queries: every row of a query is a candidate
     (e.g. the LightGBM lambdarank example: 201 training queries of 1 to 27 documents, grades 0-4)."""
-    model = {"eta": eta, "eps_minus": eps_minus, "eps_plus": eps_plus, "max_grade": max_grade}
     bounds = np.concatenate([[0], np.cumsum(data.group)])
     grades = {q: data.y[s:e] for q, s, e in zip(data.query_ids, bounds[:-1], bounds[1:], strict=True)}
     names = None
     if data.docnos is not None:
-        names = {q: [str(d) for d in data.docnos[s:e]] for q, s, e in zip(grades, bounds[:-1], bounds[1:])}
-    return graded_environment(grades, slate_size, feedback, docnos=names, **model)
+        names = {
+            q: [str(d) for d in data.docnos[s:e]]
+            for q, s, e in zip(grades, bounds[:-1], bounds[1:], strict=True)
+        }
+    return graded_environment(
+        grades,
+        slate_size,
+        feedback,
+        docnos=names,
+        eta=eta,
+        eps_minus=eps_minus,
+        eps_plus=eps_plus,
+        max_grade=max_grade,
+    )
 
 
 def run_environment(
@@ -210,7 +221,6 @@ def run_environment(
 ) -> MultiQueryEnvironment:
     """:func:`graded_environment` over a candidate ranking: each judged query's top ``depth`` documents
     of ``run`` are its candidates, unjudged ones of grade 0."""
-    model = {"eta": eta, "eps_minus": eps_minus, "eps_plus": eps_plus, "max_grade": max_grade}
     grades: dict[str, list[float]] = {}
     names: dict[str, list[str]] = {}
     for q in run:
@@ -219,4 +229,13 @@ def run_environment(
         top = [d for d, _ in run.ranked(q, depth)]
         grades[q] = [float(qrels[q].get(d, 0.0)) for d in top]
         names[q] = top
-    return graded_environment(grades, slate_size, feedback, docnos=names, **model)
+    return graded_environment(
+        grades,
+        slate_size,
+        feedback,
+        docnos=names,
+        eta=eta,
+        eps_minus=eps_minus,
+        eps_plus=eps_plus,
+        max_grade=max_grade,
+    )

@@ -124,7 +124,7 @@ class Policy(ABC):
         self.check()
         self.reset()
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 - a hook: policies without hyper-parameters check nothing
         """Validate the hyper-parameters (``ValueError`` naming the field)."""
 
     def reset(self) -> None:
@@ -180,7 +180,7 @@ class UniformRandom(Policy):
     random_ties: ClassVar[bool] = False
 
     def scores(self, rng: np.random.Generator, context: int, t: int) -> np.ndarray:
-        return rng.random(self.clicks.shape[1])
+        return rng.random(int(self.clicks.shape[1]))
 
 
 @dataclass(kw_only=True, eq=False)
@@ -203,7 +203,7 @@ class EpsilonGreedy(Policy):
 
     def scores(self, rng: np.random.Generator, context: int, t: int) -> np.ndarray:
         if rng.random() < self.epsilon_at(t, self.sizes[context]):
-            return rng.random(self.clicks.shape[1])
+            return rng.random(int(self.clicks.shape[1]))
         return self.means(context)
 
 
@@ -263,7 +263,9 @@ def bernoulli_kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return xlogy(p, p) - xlogy(p, q) + xlogy(1 - p, 1 - p) - xlogy(1 - p, 1 - q)
 
 
-def kl_ucb_indices_numpy(clicks: np.ndarray, exposure: np.ndarray, level: float, iterations: int) -> np.ndarray:
+def kl_ucb_indices_numpy(
+    clicks: np.ndarray, exposure: np.ndarray, level: float, iterations: int
+) -> np.ndarray:
     """``max {q in [mu, 1] : Ñ kl(mu, q) <= level}`` per item by bisection on the bracket
     ``[mu, min(1, mu + sqrt(level / (2 Ñ)))]`` (Pinsker: ``kl(p, q) >= 2 (p - q)^2``); ``+inf`` where
     ``Ñ = 0``. Vectorised over items; :func:`kl_ucb_indices` is the same loop compiled when numba is
@@ -279,7 +281,9 @@ def kl_ucb_indices_numpy(clicks: np.ndarray, exposure: np.ndarray, level: float,
     return np.where(seen, lo, np.inf)
 
 
-def _kl_ucb_indices_loop(clicks: np.ndarray, exposure: np.ndarray, level: float, iterations: int) -> np.ndarray:
+def _kl_ucb_indices_loop(
+    clicks: np.ndarray, exposure: np.ndarray, level: float, iterations: int
+) -> np.ndarray:
     out = np.empty(clicks.shape[0])
     for i in range(clicks.shape[0]):
         n = exposure[i]
