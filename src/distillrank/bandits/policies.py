@@ -44,13 +44,12 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import xlogy
 
-from distillrank._dataclass import dataclass_from_dict
 from distillrank.bandits.environments import FEEDBACK_MODELS, Environment, Feedback
 
 try:
@@ -385,10 +384,15 @@ def make_policy(name: str, env: Environment, **params: Any) -> Policy:
     clash = sorted(set(params) & set(_PROBLEM))
     if clash:
         raise ValueError(f"{clash} come from the environment, not from the policy's parameters")
+    cls = POLICIES[name]
+    known = sorted(f.name for f in fields(cls) if f.init and f.name not in _PROBLEM)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"{name}: unknown parameters {unknown}; known: {known}")
     problem: dict[str, Any] = {
         "n_items": env.n_items,
         "slate_size": env.slate_size,
         "feedback": env.feedback,
         "examination": tuple(env.examination.tolist()) if env.feedback == "pbm" else None,
     }
-    return dataclass_from_dict(POLICIES[name], {**problem, **params})
+    return cls(**problem, **params)
