@@ -118,7 +118,7 @@ def test_kl_ucb_index_solves_its_equation() -> None:
     assert exposure[inside] * bernoulli_kl(mu[inside], q[inside]) == pytest.approx(level, rel=1e-6)
     compiled = kl_ucb_indices(clicks, exposure, level, 40)
     assert compiled == pytest.approx(q, abs=1e-12)
-    assert HAS_NUMBA == (kl_ucb_indices is not kl_ucb_indices_numpy)
+    assert (kl_ucb_indices is not kl_ucb_indices_numpy) == HAS_NUMBA
     policy = KLUCB(n_items=3, slate_size=1)
     policy.clicks[0], policy.exposure[0] = [1.0, 0.0, 0.0], [4.0, 4.0, 0.0]
     s = policy.scores(rng, 0, 50)
