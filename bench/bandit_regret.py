@@ -160,14 +160,12 @@ def main() -> None:
             "curves": res.to_dict(),
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        print(
-            f"\n{name}: T={rounds}, {len(seeds)} seeds, optimal {res.optimal_clicks_per_round:.4f} clicks/round"
-        )
+        best = res.optimal_clicks_per_round
+        print(f"\n{name}: T={rounds}, {len(seeds)} seeds, optimal {best:.4f} clicks/round")
         for label, row in results[name]["summary"].items():
             if label != "theory_check":
-                print(
-                    f"  {label:30s} R(T)={row['regret_T']:10.2f} ± {row['se_T']:<8} R(T)/R(T/2)={row['regret_T_over_half_T']}"
-                )
+                growth = row["regret_T_over_half_T"]
+                print(f"  {label:30s} R(T)={row['regret_T']:10.2f} ± {row['se_T']:<8} R(T)/R(T/2)={growth}")
         print("  theory:", results[name]["summary"]["theory_check"])
         if name == "obd_pbm":
             peer = {"skipped": "--no-peer"} if args.no_peer else obp_peer(obd, rounds, seeds, res)
