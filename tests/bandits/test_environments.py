@@ -43,6 +43,15 @@ def test_pbm_hand_computed() -> None:
     assert env.optimal_reward() == pytest.approx(1.15)
 
 
+def test_environments_copy_their_parameters() -> None:
+    attr, kappa = np.array([0.9, 0.5]), np.array([1.0, 0.5])
+    env = PositionBasedEnvironment(attr, kappa)
+    attr[0], kappa[0] = 0.0, 0.1  # the caller's arrays stay writable and the environment unchanged
+    assert env.attractiveness[0] == 0.9 and env.examination[0] == 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        env.attractiveness[0] = 0.1
+
+
 def test_pbm_best_item_goes_to_the_most_examined_position() -> None:
     env = PositionBasedEnvironment([0.9, 0.5, 0.1], [0.5, 1.0])
     assert env.optimal_slate().tolist() == [1, 0]

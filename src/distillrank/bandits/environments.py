@@ -52,8 +52,8 @@ FEEDBACK_MODELS: tuple[Feedback, ...] = ("pbm", "cascade")
 
 
 def probabilities(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
-    """``values`` as a non-empty 1-d float array in ``[0, 1]``, else a ``ValueError`` naming ``name``."""
-    arr = np.asarray(values, dtype=np.float64)
+    """``values`` as a new non-empty 1-d float array in ``[0, 1]``, else a ``ValueError`` naming ``name``."""
+    arr = np.array(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-d sequence, got shape {arr.shape}")
     bad = np.flatnonzero(~((arr >= 0) & (arr <= 1)))
