@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distillrank.data.formats.obd import _check_values, read_obd, read_obd_csv, read_obd_item_context
+from distillrank.data.formats.obd import (
+    _check_values,
+    locate_obd,
+    read_obd,
+    read_obd_csv,
+    read_obd_item_context,
+)
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 
 HEADER = (
@@ -63,6 +69,18 @@ def test_read_obd_root_policy_and_campaign_folders(tmp_path: Path) -> None:
         read_obd(tmp_path)
     with pytest.raises(ValueError, match="campaign must be one of all, men, women"):
         read_obd(tmp_path, campaign="kids")
+
+
+def test_read_obd_from_a_data_folder_or_the_default_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data" / "clicks" / "open-bandit-dataset"
+    _log(root / "random" / "men", "men")
+    assert locate_obd(tmp_path / "data") == root and locate_obd(root) == root
+    assert list(read_obd(tmp_path / "data", campaign="men").splits) == ["random"]
+    monkeypatch.setenv("DISTILLRANK_DATA", str(tmp_path / "data"))
+    assert locate_obd() == root
+    assert read_obd(campaign="men")["random"].n_sessions == 3
 
 
 def test_item_context(tmp_path: Path) -> None:

@@ -100,13 +100,15 @@ def estimate_pbm_from_uniform_log(
 
 
 def obd_environment(
-    folder: str | Path, campaign: str = "all", prior_strength: float | None = None
+    folder: str | Path | None = None, campaign: str = "all", prior_strength: float | None = None
 ) -> PositionBasedEnvironment:
     """A PBM environment with the items, attractiveness and examination estimated from the Open Bandit
     Dataset's uniform-random log (module docstring).
 
     Args:
-        folder: the dataset root (holding ``random/``), ``random/`` or ``random/<campaign>/``.
+        folder: the dataset root (holding ``random/``), ``random/``, ``random/<campaign>/``, a data
+            folder holding ``clicks/open-bandit-dataset``, or ``None``: the default data folder
+            (``$DISTILLRANK_DATA``, else ``~/.cache/distillrank``).
         campaign: ``all``, ``men`` or ``women``.
         prior_strength: see :func:`estimate_pbm_from_uniform_log`.
 

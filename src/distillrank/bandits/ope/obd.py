@@ -70,7 +70,7 @@ class OPEInputs:
 
 
 def prepare_obd_ope(
-    data_dir: str | Path,
+    data_dir: str | Path | None = None,
     campaign: str = "all",
     evaluation: str = "bts",
     behaviour: str = "random",
@@ -211,7 +211,7 @@ def evaluate_ope(
 
 
 def evaluate_logged_policy(
-    data_dir: str | Path,
+    data_dir: str | Path | None = None,
     campaign: str = "all",
     evaluation: str = "bts",
     behaviour: str = "random",
@@ -224,7 +224,8 @@ def evaluate_logged_policy(
 ) -> OPEResult:
     """Estimate the ``evaluation`` policy's click rate from the ``behaviour`` log of one OBD campaign.
 
-    ``data_dir`` is the data root (holding ``clicks/open-bandit-dataset``) or the dataset's own folder.
+    ``data_dir`` is the data root (holding ``clicks/open-bandit-dataset``) or the dataset's own folder;
+    ``None``: the default data folder (``$DISTILLRANK_DATA``, else ``~/.cache/distillrank``).
     The reward model defaults to ``RewardModel(seed=seed)`` (3-fold cross-fitted logistic regression).
 
     Example::

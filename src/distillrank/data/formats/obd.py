@@ -30,7 +30,7 @@ from distillrank.data.dataset import SplitDataset
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import open_text
 
-__all__ = ["CAMPAIGNS", "POLICIES", "read_obd", "read_obd_csv", "read_obd_item_context"]
+__all__ = ["CAMPAIGNS", "POLICIES", "locate_obd", "read_obd", "read_obd_csv", "read_obd_item_context"]
 
 CAMPAIGNS = ("all", "men", "women")
 POLICIES = ("random", "bts")
@@ -136,16 +136,35 @@ def read_obd_csv(path: str | Path) -> ClickLog:
     return ClickLog(df, source=str(path))
 
 
-def read_obd(folder: str | Path, campaign: str = "all", name: str | None = None) -> SplitDataset[ClickLog]:
+def locate_obd(folder: str | Path | None = None) -> Path:
+    """The folder to read Open Bandit Dataset logs from: ``folder`` itself, or the dataset under it when
+    ``folder`` is a data folder (holding ``clicks/open-bandit-dataset`` or ``open-bandit-dataset``, as
+    the catalogue lays it out); ``None`` is the default data folder (``$DISTILLRANK_DATA``, else
+    ``~/.cache/distillrank``)."""
+    if folder is None:
+        from distillrank.data.catalogue import default_data_dir
+
+        folder = default_data_dir()
+    root = Path(folder).expanduser()
+    for rel in ("clicks/open-bandit-dataset", "open-bandit-dataset"):
+        if (root / rel).is_dir():
+            return root / rel
+    return root
+
+
+def read_obd(
+    folder: str | Path | None = None, campaign: str = "all", name: str | None = None
+) -> SplitDataset[ClickLog]:
     """Read the logs of one campaign (``all``, ``men`` or ``women``) with one split per policy.
 
     ``folder`` may be the dataset root (holding ``random/`` and ``bts/``: splits ``random`` and
-    ``bts``), one policy's folder (``random/``: one split named after it) or one campaign folder
-    (``random/all/``).
+    ``bts``), one policy's folder (``random/``: one split named after it), one campaign folder
+    (``random/all/``), or a data folder holding the dataset (:func:`locate_obd`; ``None``: the default
+    data folder).
     """
     if campaign not in CAMPAIGNS:
         raise ValueError(f"campaign must be one of {', '.join(CAMPAIGNS)}, not {campaign!r}")
-    folder = Path(folder)
+    folder = locate_obd(folder)
     files: dict[str, Path] = {}
     for policy in POLICIES:
         f = folder / policy / campaign / f"{campaign}.csv"
