@@ -1,7 +1,7 @@
 """Benchmark: regret of the exploration policies of distillrank.bandits in click environments from real data.
 
 Run:  python bench/bandit_regret.py [--data-dir ../shared/data] [--seeds 10] [--rounds-obd 100000]
-      [--rounds-ltr 50000] [--slate-size 5]
+      [--rounds-ltr 50000] [--rounds-yandex 100000] [--slate-size 5]
 Environments (:mod:`distillrank.bandits.datasets`):
 
 * ``obd_pbm``      — the Open Bandit Dataset's uniform-random log (``random/all``: 80 items, 3 positions),
@@ -9,7 +9,10 @@ Environments (:mod:`distillrank.bandits.datasets`):
 * ``ltr_pbm``      — the LightGBM lambdarank example's training queries (a query drawn per round, its
   documents the items, 5 positions), the unbiased-LTR click protocol (Joachims examination, eta=1,
   eps-=0.1, eps+=1) under PBM;
-* ``ltr_cascade``  — the same queries and attractiveness under the cascade model.
+* ``ltr_cascade``  — the same queries and attractiveness under the cascade model;
+* ``yandex_pbm``   — the Yandex WSCD sample's training sessions (real web-search clicks): a PBM fitted on
+  them by EM, each query's documents shown in >= 100 sessions (at most 20) the items, 5 positions with
+  the fitted examination (13 of the 20 queries keep 5 or more documents).
 
 Every policy of :data:`~distillrank.bandits.simulate.DEFAULT_POLICIES` runs ``--seeds`` seeds (common
 random numbers across policies); reported: cumulative pseudo-regret at T/10, T/2 and T (mean, standard
@@ -32,15 +35,21 @@ import argparse  # noqa: E402 - after the thread settings
 import subprocess  # noqa: E402 - after the thread settings
 import sys  # noqa: E402 - after the thread settings
 import time  # noqa: E402 - after the thread settings
+import warnings  # noqa: E402 - after the thread settings
 from typing import Any  # noqa: E402 - after the thread settings
 
 import numpy as np  # noqa: E402 - after the thread settings
 
 from _common import RESULTS, ROOT, data_dir, machine_info, write_json  # noqa: E402 - after the thread settings
-from distillrank.bandits.datasets import ltr_environment, obd_environment  # noqa: E402 - after the thread settings
+from distillrank.bandits.datasets import (  # noqa: E402 - after the thread settings
+    click_log_environment,
+    ltr_environment,
+    obd_environment,
+)
 from distillrank.bandits.environments import Environment, PositionBasedEnvironment  # noqa: E402 - after the thread settings
 from distillrank.bandits.simulate import DEFAULT_POLICIES, RegretResult, compare_policies  # noqa: E402 - after the thread settings
 from distillrank.data.catalogue import load_dataset  # noqa: E402 - after the thread settings
+from distillrank.errors import DataWarning  # noqa: E402 - after the thread settings
 
 SMART = ("ucb1", "kl_ucb", "thompson")
 SUBLINEAR, LINEAR = 1.5, 1.8
@@ -137,6 +146,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--rounds-obd", type=int, default=100_000)
     ap.add_argument("--rounds-ltr", type=int, default=50_000)
+    ap.add_argument("--rounds-yandex", type=int, default=100_000)
     ap.add_argument("--slate-size", type=int, default=5)
     ap.add_argument("--no-peer", action="store_true", help="skip the obp comparison")
     ap.add_argument("--output", default=str(RESULTS / "bandit_regret.json"))
@@ -146,10 +156,15 @@ def main() -> None:
     t_start = time.perf_counter()
     obd = obd_environment(root / "clicks" / "open-bandit-dataset")
     ltr = load_dataset("lightgbm-lambdarank", data_dir=root)["train"]
+    with warnings.catch_warnings():  # the sample's clicks on unlisted documents (dropped, and said so)
+        warnings.simplefilter("ignore", DataWarning)
+        yandex_log = load_dataset("yandex-wscd-sample", data_dir=root)["train"]
+    yandex = click_log_environment(yandex_log, args.slate_size)
     envs: dict[str, tuple[Environment, int]] = {
         "obd_pbm": (obd, args.rounds_obd),
         "ltr_pbm": (ltr_environment(ltr, args.slate_size, "pbm"), args.rounds_ltr),
         "ltr_cascade": (ltr_environment(ltr, args.slate_size, "cascade"), args.rounds_ltr),
+        "yandex_pbm": (yandex, args.rounds_yandex),
     }
     results: dict[str, Any] = {}
     for name, (env, rounds) in envs.items():
@@ -198,6 +213,15 @@ def main() -> None:
                     "eps_plus": 1.0,
                     "examination": "JOACHIMS_EXAMINATION",
                 },
+            },
+            "yandex_pbm": {
+                "source": "clicks/yandex-wscd-sample trainSample, PBM fitted by EM",
+                "queries": yandex.n_contexts,
+                "items_per_query": list(yandex.n_items),
+                "positions": args.slate_size,
+                "min_impressions": 100,
+                "examination": [round(float(x), 4) for x in yandex.examination],
+                "optimal_clicks_per_round_per_query": [round(float(x), 4) for x in yandex.optimal_rewards()],
             },
         },
         "seeds": seeds,

@@ -13,6 +13,7 @@ import pytest
 import distillrank.bandits.datasets as datasets_module
 import distillrank.bandits.environments as environments_module
 from distillrank.bandits.datasets import (
+    click_log_environment,
     estimate_pbm_from_uniform_log,
     graded_environment,
     ltr_environment,
@@ -25,6 +26,7 @@ from distillrank.bandits.environments import (
     PositionBasedEnvironment,
 )
 from distillrank.data.catalogue import load_dataset
+from distillrank.data.clicklog import ClickLog
 from distillrank.data.run import Run
 from distillrank.feedback.simulation import JOACHIMS_EXAMINATION
 
@@ -238,3 +240,66 @@ def test_ltr_environment_from_the_lightgbm_example(shared_data: Path) -> None:
     attr = np.concatenate([env.context(i).attractiveness for i in range(env.n_contexts)])
     assert attr.min() == pytest.approx(0.1) and attr.max() == pytest.approx(1.0)
     assert ltr_environment(data, slate_size=5, feedback="cascade").feedback == "cascade"
+
+
+def _pbm_log(alpha: dict[str, np.ndarray], gamma: np.ndarray, sessions: int, seed: int) -> ClickLog:
+    """Sessions of each query showing a random ordering of (up to) ``len(gamma)`` of its documents, PBM
+    clicks."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    sid = 0
+    for q, a in alpha.items():
+        for _ in range(sessions):
+            shown = rng.permutation(len(a))[: len(gamma)]
+            clicks = rng.random(len(shown)) < gamma[: len(shown)] * a[shown]
+            rows += [
+                (sid, q, k + 1, f"d{d}", int(c), np.nan)
+                for k, (d, c) in enumerate(zip(shown, clicks, strict=True))
+            ]
+            sid += 1
+    return ClickLog(
+        pd.DataFrame(rows, columns=["session_id", "qid", "position", "docno", "click", "propensity"])
+    )
+
+
+def test_click_log_environment_recovers_the_pbm_that_made_the_log() -> None:
+    gamma = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.15])
+    alpha = {"q1": np.linspace(0.9, 0.1, 8), "q2": np.linspace(0.2, 0.8, 8), "q3": np.full(3, 0.5)}
+    log = _pbm_log(alpha, gamma, sessions=3000, seed=0)
+    env = click_log_environment(log, slate_size=4, min_impressions=100, max_items=8)
+    assert env.qids == ("q1", "q2") and env.n_items == (8, 8)  # q3: 3 documents, fewer than the slate
+    for i, q in enumerate(env.qids):
+        sub = env.context(i)
+        assert sub.items is not None
+        truth = alpha[q][[int(d[1:]) for d in sub.items]]
+        # PBM fixes the products: attractiveness x examination of rank 1 is the click rate at rank 1
+        np.testing.assert_allclose(sub.attractiveness * sub.examination[0], truth * gamma[0], atol=0.05)
+        assert set(sub.optimal_slate().tolist()) == set(np.argsort(-truth)[:4].tolist())
+    np.testing.assert_allclose(env.examination / env.examination[0], gamma[:4] / gamma[0], atol=0.05)
+    with pytest.raises(ValueError, match="slate_size 7 exceeds the log's depth"):
+        click_log_environment(log, slate_size=7, max_items=8)
+    with pytest.raises(ValueError, match="no query of the log has 4 documents shown in >= 10000 sessions"):
+        click_log_environment(log, slate_size=4, min_impressions=10_000)
+    with pytest.raises(ValueError, match="max_items \\(3\\) must be >= slate_size \\(4\\)"):
+        click_log_environment(log, slate_size=4, max_items=3)
+    with pytest.raises(TypeError, match="one split"):
+        click_log_environment({"train": log}, slate_size=4)  # type: ignore[arg-type]
+
+
+@pytest.mark.data
+def test_click_log_environment_from_the_yandex_sample(shared_data: Path) -> None:
+    import warnings
+
+    from distillrank.errors import DataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        log = load_dataset("yandex-wscd-sample", data_dir=shared_data)["train"]
+    env = click_log_environment(log, slate_size=5)
+    assert env.n_contexts == 13 and env.feedback == "pbm" and min(env.n_items) >= 5
+    assert np.all(np.diff(env.examination) < 0.05)  # examination falls with the rank (as fitted)
+    shown = log.df.groupby(["qid", "docno"])["session_id"].nunique()
+    for i, q in enumerate(env.qids):
+        items = env.context(i).items
+        assert items is not None and all(shown[(q, d)] >= 100 for d in items)
+    assert (env.optimal_rewards() > 0.5).all()

@@ -3,7 +3,8 @@
 * :mod:`.environments` — click environments over slates: :class:`PositionBasedEnvironment` (PBM),
   :class:`CascadeEnvironment`, and :class:`MultiQueryEnvironment` (a query drawn each round).
 * :mod:`.datasets` — environments from real data: the Open Bandit Dataset's uniform-random log
-  (:func:`obd_environment`), an LTR dataset's graded queries (:func:`ltr_environment`), a candidate run
+  (:func:`obd_environment`), a click model fitted on a click log (:func:`click_log_environment`, e.g. the
+  Yandex sample), an LTR dataset's graded queries (:func:`ltr_environment`), a candidate run
   with qrels (:func:`run_environment`), all with the unbiased-LTR click protocol.
 * :mod:`.policies` — uniform, epsilon-greedy (fixed and decaying), UCB1 / PBM-UCB / CascadeUCB1, KL-UCB
   and Thompson sampling, by name in :data:`POLICIES`.
@@ -21,6 +22,7 @@ Example::
 """
 
 from distillrank.bandits.datasets import (
+    click_log_environment,
     estimate_pbm_from_uniform_log,
     graded_environment,
     ltr_environment,
@@ -79,6 +81,7 @@ __all__ = [
     "SlateEnvironment",
     "ThompsonSampling",
     "UniformRandom",
+    "click_log_environment",
     "compare_policies",
     "estimate_pbm_from_uniform_log",
     "graded_environment",

@@ -19,6 +19,15 @@ items are drawn uniformly and independently of the position, so under PBM the cl
   the fitted prior pulls them strongly towards ``p``: the environment keeps only the spread that the
   data support. ``prior_strength=0`` keeps the raw rates.
 
+**A click log** (:func:`click_log_environment`; e.g. the Yandex WSCD sample: 20 web queries, their top 10
+results): a click model (PBM by default; :mod:`distillrank.feedback.click_models`) is fitted on the log
+by EM, and each query becomes a PBM environment whose items are the documents the log showed for it in at
+least ``min_impressions`` sessions (at most ``max_items``, the most shown first), with the fitted
+attractiveness ``alpha_qd`` and examination ``gamma_k`` of the first ``slate_size`` ranks. Documents
+shown rarely are left out: their EM estimate is mostly its starting value. PBM fixes ``gamma`` and
+``alpha`` only up to a common scale (``gamma_1`` as EM leaves it); the products ``gamma_k alpha_qd``,
+the click probabilities and so the regret, are what the log determines.
+
 **Graded relevance** (:func:`graded_environment`, :func:`ltr_environment`, :func:`run_environment`):
 the repository's unbiased-LTR click protocol (:mod:`distillrank.feedback.simulation`): for each query,
 its candidate documents are the items and a document of grade ``y`` has attractiveness
@@ -40,6 +49,7 @@ from distillrank.bandits.environments import (
     PositionBasedEnvironment,
     SlateEnvironment,
 )
+from distillrank.data.clicklog import ClickLog
 from distillrank.data.formats.obd import read_obd
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
@@ -47,6 +57,7 @@ from distillrank.errors import DataFormatError
 from distillrank.feedback.simulation import ClickSimulator
 
 __all__ = [
+    "click_log_environment",
     "estimate_pbm_from_uniform_log",
     "graded_environment",
     "ltr_environment",
@@ -241,3 +252,64 @@ def run_environment(
         eps_plus=eps_plus,
         max_grade=max_grade,
     )
+
+
+def click_log_environment(
+    log: ClickLog,
+    slate_size: int = 5,
+    *,
+    min_impressions: int = 100,
+    max_items: int = 20,
+    max_iter: int = 100,
+) -> MultiQueryEnvironment:
+    """A PBM environment per query of a click log, from a PBM fitted on it (module docstring).
+
+    Args:
+        log: sessions with ranks ``1..n`` shown (e.g. ``load_dataset("yandex-wscd-sample")["train"]``).
+        slate_size: ``L``, positions shown per round (at most the log's depth).
+        min_impressions: sessions that must show a document for it to be one of its query's items.
+        max_items: items per query at most (the most shown).
+        max_iter: EM iterations of the PBM fit.
+
+    Raises:
+        TypeError: ``log`` is not a :class:`~distillrank.data.clicklog.ClickLog` (a whole dataset?).
+        ValueError: a bad setting, or no query keeps ``slate_size`` documents.
+    """
+    from distillrank.feedback.click_models import PBM
+
+    if not isinstance(log, ClickLog):
+        raise TypeError(
+            f"log must be a ClickLog (one split, e.g. dataset['train']), got {type(log).__name__}"
+        )
+    for name, v in (
+        ("slate_size", slate_size),
+        ("min_impressions", min_impressions),
+        ("max_items", max_items),
+    ):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if max_items < slate_size:
+        raise ValueError(f"max_items ({max_items}) must be >= slate_size ({slate_size})")
+    model = PBM().fit(log, max_iter=max_iter)
+    gamma = np.asarray(model.examination, dtype=np.float64)
+    if len(gamma) < slate_size:
+        raise ValueError(f"slate_size {slate_size} exceeds the log's depth ({len(gamma)} ranks)")
+    kappa = np.clip(gamma[:slate_size], 1e-9, 1.0)
+    alpha = model.attractiveness
+    assert alpha is not None
+    shown = log.df.groupby(["qid", "docno"], sort=False)["session_id"].nunique()
+    queries: list[SlateEnvironment] = []
+    qids: list[str] = []
+    for q, counts in shown.groupby(level=0, sort=True):
+        top = counts[counts >= min_impressions].droplevel(0).sort_values(ascending=False, kind="stable")
+        docs = [str(d) for d in top.index[:max_items]]
+        if len(docs) < slate_size:
+            continue
+        a = alpha.loc[[(q, d) for d in docs]].to_numpy(dtype=np.float64)
+        queries.append(PositionBasedEnvironment(a, kappa, items=tuple(docs)))
+        qids.append(str(q))
+    if not queries:
+        raise ValueError(
+            f"no query of the log has {slate_size} documents shown in >= {min_impressions} sessions"
+        )
+    return MultiQueryEnvironment(tuple(queries), qids=tuple(qids))
