@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +23,23 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
 def data_dir(arg: str | None) -> Path:
     """``--data-dir``, else ``$DISTILLRANK_DATA``, else ``<repo>/../shared/data``."""
     return Path(arg or os.environ.get("DISTILLRANK_DATA") or ROOT.parent / "shared" / "data")
+
+
+def provenance(*paths: str) -> dict[str, Any]:
+    """The command, commit, date and whether ``paths`` (default: every tracked file) had uncommitted
+    changes, for a result's ``provenance`` key."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    status = ["status", "--porcelain", "--untracked-files=no", *(["--", *paths] if paths else [])]
+    return {
+        "command": " ".join(["python", *sys.argv]),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git(*status)),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def machine_info() -> dict[str, Any]:

@@ -32,15 +32,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402 - after the thread settings
-import subprocess  # noqa: E402 - after the thread settings
-import sys  # noqa: E402 - after the thread settings
 import time  # noqa: E402 - after the thread settings
 import warnings  # noqa: E402 - after the thread settings
 from typing import Any  # noqa: E402 - after the thread settings
 
 import numpy as np  # noqa: E402 - after the thread settings
 
-from _common import RESULTS, ROOT, data_dir, machine_info, write_json  # noqa: E402 - after the thread settings
+from _common import RESULTS, data_dir, machine_info, provenance, write_json  # noqa: E402 - after the thread settings
 from distillrank.bandits.datasets import (  # noqa: E402 - after the thread settings
     click_log_environment,
     ltr_environment,
@@ -53,17 +51,6 @@ from distillrank.errors import DataWarning  # noqa: E402 - after the thread sett
 
 SMART = ("ucb1", "kl_ucb", "thompson")
 SUBLINEAR, LINEAR = 1.5, 1.8
-
-
-def provenance() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    return {
-        "command": " ".join(["python", *sys.argv]),
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--", "src", "bench/bandit_regret.py")),
-    }
 
 
 def summary(result: RegretResult) -> dict[str, Any]:
@@ -188,7 +175,7 @@ def main() -> None:
             print("  obp:", peer)
     payload = {
         "benchmark": "bandit_regret",
-        "provenance": provenance(),
+        "provenance": provenance("src", "bench/bandit_regret.py"),
         "machine": machine_info(),
         "environments": {
             "obd_pbm": {

@@ -23,15 +23,13 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from _common import RESULTS, ROOT, data_dir, machine_info, write_json  # noqa: E402
+from _common import RESULTS, data_dir, machine_info, provenance, write_json  # noqa: E402
 from distillrank.bandits.ope import (  # noqa: E402
     DEFAULT_ESTIMATORS,
     OPEInputs,
@@ -45,19 +43,6 @@ from distillrank.bandits.ope import (  # noqa: E402
 from distillrank.errors import DataWarning  # noqa: E402
 
 CAMPAIGNS = ("all", "men", "women")
-
-
-def provenance() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return out.stdout.strip()
-
-    return {
-        "command": " ".join(["python", *sys.argv]),
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
 
 
 def peer(inputs: OPEInputs, tau: float) -> dict[str, dict[str, float]] | str:
