@@ -227,6 +227,7 @@ def test_bad_estimator_settings() -> None:
 def test_same_as_obp_given_the_same_inputs(bandit: SyntheticBandit) -> None:
     """Reference check against OBP 0.4.1 (in the ``dev`` extra, so it runs wherever the tests do)."""
     import obp.ope as obp
+
     fb, pi = bandit.feedback, target(bandit)
     kw = {"reward": fb.reward, "action": fb.action, "position": fb.position, "pscore": fb.pscore}
     kw |= {"action_dist": pi, "estimated_rewards_by_reg_model": bandit.q}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from distillrank import __version__
-from distillrank.cli import datasets, evaluate, online, recsys, retrieve
+from distillrank.cli import bandits, datasets, evaluate, online, recsys, retrieve
 from distillrank.cli import run as run_cmd
 from distillrank.cli._common import install_warning_display
 
@@ -19,6 +19,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(retrieve.app, name="retrieve")
 app.add_typer(recsys.app, name="recsys")
 app.add_typer(online.app, name="online")
+app.add_typer(bandits.app, name="bandits")
 app.command("evaluate")(evaluate.evaluate)
 app.command("run")(run_cmd.run)
 

@@ -1,4 +1,5 @@
-"""The plots every report uses: quality against latency, metric bars by group, and metric curves."""
+"""The plots every report uses: quality against latency, metric bars by group, metric curves (with
+error bands), and estimates with their intervals against a reference."""
 
 from __future__ import annotations
 
@@ -191,5 +192,85 @@ def grouped_bars(
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=min(len(labels), 4))
+    ax.set_title(title)
+    return fig
+
+
+def band_curves(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+) -> Figure:
+    """One line per series ``name -> (xs, ys, errors)`` with a shaded band ``ys ± errors`` (e.g. a mean
+    over seeds and its standard error; ``errors=None``: the line alone). On a log axis the band is cut
+    at the smallest positive value shown."""
+    import numpy as np
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    cmap = plt.get_cmap("tab10")
+    positive = [v for _, ys, _ in series.values() for v in ys if v > 0]
+    floor = min(positive, default=1.0) / 2
+    for i, (name, (xs, ys, errors)) in enumerate(series.items()):
+        x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+        color = cmap(i % 10)
+        ax.plot(x, y, marker="o" if len(x) <= 25 else None, markersize=3, color=color, label=name)
+        if errors is not None:
+            e = np.asarray(errors, dtype=float)
+            low = np.maximum(y - e, floor) if log_y else y - e
+            ax.fill_between(x, low, y + e, color=color, alpha=0.2, linewidth=0)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both" if log_x or log_y else "major")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def intervals(
+    estimates: Mapping[str, tuple[float, float, float]],
+    *,
+    ylabel: str,
+    title: str = "",
+    reference: float | None = None,
+    reference_interval: tuple[float, float] | None = None,
+    reference_label: str = "",
+) -> Figure:
+    """One point per key ``name -> (estimate, low, high)`` with its interval as an error bar (e.g.
+    estimators with bootstrap intervals), against a dashed ``reference`` line and its interval as a
+    shaded horizontal band; points whose interval misses the reference are drawn in red."""
+    plt = _plt()
+    names = list(estimates)
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(names) + 2), 4.5))
+    if reference_interval is not None:
+        ax.axhspan(*reference_interval, color="grey", alpha=0.2, linewidth=0)
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle="--", label=reference_label or "reference")
+    for i, name in enumerate(names):
+        est, low, high = estimates[name]
+        misses = reference is not None and not low <= reference <= high
+        ax.errorbar(
+            [i],
+            [est],
+            yerr=[[max(est - low, 0.0)], [max(high - est, 0.0)]],
+            fmt="o",
+            color="#c44e52" if misses else "#4c72b0",
+            capsize=4,
+            markersize=6,
+        )
+    ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 6 else 0)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    if reference is not None:
+        ax.legend(fontsize=8)
     ax.set_title(title)
     return fig
