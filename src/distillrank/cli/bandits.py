@@ -481,6 +481,12 @@ def simulate(
     out.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
 
 
+def _short(x: float, digits: int = 3) -> str:
+    """A regret for the terminal: whole numbers from ``10 ** (digits - 1)`` on (``11,164``), ``digits``
+    significant digits below (``85.0``)."""
+    return f"{x:,.0f}" if abs(x) >= 10 ** (digits - 1) else f"{x:.{digits}g}"
+
+
 def _print_regret_summary(result: Any, name: str) -> None:
     from rich.table import Table
 
@@ -492,22 +498,21 @@ def _print_regret_summary(result: Any, name: str) -> None:
         title=f"{name}: cumulative regret, T = {t:,}, {len(result.seeds)} seeds "
         f"(optimal {best:.4f} clicks/round)"
     )
-    marks = {"T/10": t // 10, "T/2": t // 2, "T": t}
-    cols = ["policy", *(f"R({m})" for m, r in marks.items() if r >= 1), "R(T)/R(T/2)", "growth"]
-    for col in [*cols, "clicks/round", "of optimal"]:
-        table.add_column(col, justify="left" if col in ("policy", "growth") else "right")
+    marks = {"T/2": t // 2, "T": t}  # T/10 is in the report
+    cols = ["policy", *(f"R({m})" for m, r in marks.items() if r >= 1), "R(T)/R(T/2)"]
+    for col in [*cols, "of optimal"]:
+        table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     for label, p in result.policies.items():
         cells = [label]
         for r in marks.values():
             if r >= 1:
                 mean, se = result.regret_at(label, r)
-                cells.append(f"{mean:,.2f}" + ("" if se is None else f" ± {se:,.2f}"))
+                cells.append(_short(mean) + ("" if se is None else f"±{_short(se, 2)}"))
         reading = growth_reading(p.growth, t)
+        growth = f"{p.growth:.2f}" if p.growth == p.growth else "—"
         cells += [
-            f"{p.growth:.3f}" if p.growth == p.growth else "—",
-            "—" if reading is None else GROWTH_LABELS[reading],
-            f"{p.clicks_per_round:.4f}",
-            f"{p.clicks_per_round / best:.4f}" if best > 0 else "—",
+            growth + ("" if reading is None else f" {GROWTH_LABELS[reading]}"),
+            f"{p.clicks_per_round / best:.3f}" if best > 0 else "—",
         ]
         table.add_row(*cells)
     out.print(table)
