@@ -85,6 +85,12 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--campaigns", default=",".join(CAMPAIGNS))
     ap.add_argument("--n-bootstrap", type=int, default=1000)
+    ap.add_argument(
+        "--refit-resamples",
+        type=int,
+        default=100,
+        help="resamples refitting the reward model, for the DM/DR/SNDR/Switch-DR intervals (0: fixed)",
+    )
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-folds", type=int, default=3)
@@ -110,8 +116,13 @@ def main() -> None:
         q_lgbm = lgbm_model.fit_predict(inputs.behaviour)
         lgbm = dataclasses.replace(inputs, estimated_rewards=q_lgbm, reward_model=lgbm_model)
         boot = {"n_bootstrap": args.n_bootstrap, "alpha": args.alpha, "seed": args.seed}
-        res = evaluate_ope(inputs, DEFAULT_ESTIMATORS, **boot)
+        res = evaluate_ope(inputs, DEFAULT_ESTIMATORS, **boot, refit_resamples=args.refit_resamples)
         entry = res.to_dict()
+        if args.refit_resamples:  # what the intervals were with the reward model held fixed (as obp)
+            entry["fixed_reward_model_intervals"] = {
+                k: v.to_dict()
+                for k, v in evaluate_ope(inputs, ["dm", "dr", "sndr", "switch-dr"], **boot).estimators.items()
+            }
         entry["warnings"] = [str(w.message) for w in caught]
         entry["sensitivity"] = {
             "bts_dist_as_frequencies": {
@@ -165,6 +176,7 @@ def main() -> None:
         },
         "settings": {
             "n_bootstrap": args.n_bootstrap,
+            "refit_resamples": args.refit_resamples,
             "alpha": args.alpha,
             "seed": args.seed,
             "reward_model": f"logistic regression (C=1), {args.n_folds}-fold cross-fitted",

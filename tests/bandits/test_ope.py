@@ -244,3 +244,37 @@ def test_same_as_obp_given_the_same_inputs(bandit: SyntheticBandit) -> None:
         assert ours.estimate_policy_value(fb, pi, bandit.q) == pytest.approx(
             peer.estimate_policy_value(**kw), abs=1e-12
         )
+
+
+def test_refitted_intervals_carry_the_reward_models_uncertainty() -> None:
+    from distillrank.bandits.ope import OPEInputs, RewardModel, evaluate_ope, logged_policy_coverage
+
+    sb = synthetic_bandit(n_rounds=1500, n_actions=4, beta=0.3, seed=7)
+    fb, pi = sb.feedback, target(sb)
+    model = RewardModel(n_folds=2, seed=0)
+    inputs = OPEInputs(
+        behaviour=fb,
+        action_dist=pi,
+        estimated_rewards=model.fit_predict(fb),
+        ground_truth=sb.policy_value(pi),
+        evaluation_rewards=fb.reward,
+        coverage=logged_policy_coverage(fb),
+        campaign="synthetic",
+        evaluation_policy="target",
+        behaviour_policy="logger",
+        reward_model=model,
+    )
+    fixed = evaluate_ope(inputs, ["dm", "ips"], n_bootstrap=100, seed=0)
+    refit = evaluate_ope(inputs, ["dm", "ips"], n_bootstrap=100, seed=0, refit_resamples=20)
+    width = {
+        k: r.estimators["dm"].interval.high - r.estimators["dm"].interval.low
+        for k, r in (("fixed", fixed), ("refit", refit))
+    }
+    assert width["refit"] > 2 * width["fixed"]  # the fixed model's interval ignores its own uncertainty
+    assert refit.estimators["dm"].estimate == fixed.estimators["dm"].estimate  # same point estimate
+    assert refit.estimators["ips"].interval == fixed.estimators["ips"].interval  # no q_hat: unchanged
+    assert refit.estimators["dm"].interval.n_bootstrap == 20 and refit.settings["refit_resamples"] == 20
+    with pytest.raises(ValueError, match="n_resamples must be >= 1"):
+        from distillrank.bandits.ope import refit_intervals
+
+        refit_intervals(inputs, {"dm": make_estimator("dm")}, 0)

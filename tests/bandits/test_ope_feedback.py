@@ -157,3 +157,21 @@ def test_from_obd_random_and_bts(shared_data: Path) -> None:
     np.testing.assert_allclose(dist.sum(axis=0), 1.0)
     cov = logged_policy_coverage(bts)
     assert (cov.unobserved_mass < 0.01).all() and (abs(cov.raw_mass - 1) < 0.2).all()
+
+
+def test_reward_model_groups_keep_a_round_drawn_twice_in_one_fold() -> None:
+    sb = synthetic_bandit(n_rounds=600, n_actions=4, beta=0.3, seed=6)
+    rows = np.random.default_rng(1).integers(0, 600, 600)  # a bootstrap resample: repeats
+    sub = sb.feedback.subset(rows)
+    model = RewardModel(n_folds=3, seed=0)
+    fold = (np.random.default_rng(0).permutation(int(rows.max()) + 1) % 3)[rows]
+    q = model.fit_predict(sub, groups=rows)
+    # flip the rewards of one fold: that fold's predictions do not move, so no copy of a round in it
+    # was in the model that predicted it
+    flipped = sub.subset(np.arange(600))
+    flipped.reward = np.where(fold == 0, 1 - sub.reward, sub.reward)
+    np.testing.assert_array_equal(model.fit_predict(flipped, groups=rows)[fold == 0], q[fold == 0])
+    with pytest.raises(ValueError, match="groups must be 600 non-negative integers, one per round"):
+        model.fit_predict(sub, groups=rows[:10])
+    with pytest.raises(ValueError, match="groups must be 600 non-negative integers"):
+        model.fit_predict(sub, groups=rows - 1000)

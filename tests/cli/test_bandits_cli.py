@@ -145,6 +145,23 @@ def test_ope_on_one_campaign_matches_evaluate_logged_policy(shared_data: Path, t
 
 
 @pytest.mark.data
+def test_ope_refit_resamples_widen_the_reward_models_intervals(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ope"
+    args = ["bandits", "ope", "--campaign", "all", "--estimators", "dm,ips", "--bootstrap", "50"]
+    args += ["--refit-resamples", "4", "--data-dir", str(shared_data), "--output", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    got = json.loads((out / "metrics.json").read_text())["campaigns"]["all"]
+    direct = evaluate_logged_policy(shared_data, "all", estimators=["dm", "ips"], n_bootstrap=50)
+    dm, fixed = got["estimators"]["dm"], direct.estimators["dm"]
+    assert dm["estimate"] == pytest.approx(fixed.estimate)  # the same point estimate
+    assert dm["ci_high"] - dm["ci_low"] > 5 * (fixed.interval.high - fixed.interval.low)
+    assert got["estimators"]["ips"] == json.loads(json.dumps(direct.estimators["ips"].to_dict()))
+    assert got["settings"]["refit_resamples"] == 4
+    assert "refitted on each of 4 resamples" in (out / "report.md").read_text()
+
+
+@pytest.mark.data
 def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
     shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,6 +210,7 @@ def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
         (["ope", "--campaign", "men,kids"], "--campaign", "unknown campaign 'kids'"),
         (["ope", "--evaluation", "random"], "--evaluation", "must differ"),
         (["ope", "--bootstrap", "0"], "--bootstrap", ">= 1"),
+        (["ope", "--refit-resamples", "-1"], "--refit-resamples", ">= 0"),
         (["ope", "--reward-model", "xgb"], "--reward-model", "logistic, lightgbm"),
     ],
 )

@@ -359,9 +359,17 @@ def build_ope_report(
         f"error |V_hat - V| / V. {ev}'s action distribution is read from the propensities its own log "
         f"recorded; the reward model of DM, DR, SNDR and Switch-DR is {_reward_model_text(settings)}. "
         f"Intervals: {level:.0%} percentile bootstrap over the rounds ({settings.get('n_bootstrap')} "
-        f"resamples, seed {settings.get('seed')}), with the reward model held fixed (so DM's and "
-        "Switch-DR's intervals leave out its own uncertainty and are narrow); the truth's interval is the "
-        "bootstrap of its own log (with a few dozen clicks per log it is wide)."
+        f"resamples, seed {settings.get('seed')}), "
+        + (
+            f"the reward model refitted on each of {settings['refit_resamples']} resamples for the "
+            "estimators that read it (DM, DR, SNDR, Switch-DR), so that their intervals carry its "
+            "uncertainty"
+            if settings.get("refit_resamples")
+            else "with the reward model held fixed (so DM's and Switch-DR's intervals leave out its own "
+            "uncertainty and are narrow; --refit-resamples refits it on each resample)"
+        )
+        + "; the truth's interval is the bootstrap of its own log (with a few dozen clicks per log it "
+        "is wide)."
     )
     metrics = ope_metrics(results, warnings)
     if len(results) > 1:

@@ -542,6 +542,14 @@ def ope(
         typer.Option(help="Reward model of DM/DR/SNDR/Switch-DR: logistic or lightgbm (3-fold cross-fit)."),
     ] = "logistic",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the intervals.")] = 1000,
+    refit_resamples: Annotated[
+        int,
+        typer.Option(
+            help="Resamples with the reward model refitted on each, for the intervals of DM/DR/SNDR/"
+            "Switch-DR (0: the model held fixed, as obp; those intervals then leave out its uncertainty; "
+            "~1 s a resample on OBD)."
+        ),
+    ] = 0,
     alpha: Annotated[float, typer.Option(help="Intervals at level 1 - alpha.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the reward model's folds.")] = 0,
     data: Annotated[
@@ -573,6 +581,8 @@ def ope(
     model = _choose(reward_model, REWARD_MODELS, "--reward-model", "reward model")
     if bootstrap < 1:
         raise DistillrankError(f"--bootstrap must be >= 1 (got {bootstrap})")
+    if refit_resamples < 0:
+        raise DistillrankError(f"--refit-resamples must be >= 0 (got {refit_resamples})")
     if not 0 < alpha < 1:
         raise DistillrankError(f"--alpha must be in (0, 1) (got {alpha})")
     root = _obd_root(data, data_dir)
@@ -595,6 +605,7 @@ def ope(
                 alpha=alpha,
                 seed=seed,
                 reward_model=RewardModel(model=model, seed=seed),  # type: ignore[arg-type]
+                refit_resamples=refit_resamples,
             )
         for w in caught:
             warn(str(w.message))

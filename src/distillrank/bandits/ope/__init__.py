@@ -38,6 +38,7 @@ from distillrank.bandits.ope.obd import (
     evaluate_logged_policy,
     evaluate_ope,
     prepare_obd_ope,
+    refit_intervals,
 )
 from distillrank.bandits.ope.regression import REWARD_MODELS, RewardModel
 from distillrank.bandits.ope.synthetic import SyntheticBandit, softmax_policy, synthetic_bandit
@@ -70,6 +71,7 @@ __all__ = [
     "logged_policy_coverage",
     "make_estimator",
     "prepare_obd_ope",
+    "refit_intervals",
     "softmax_policy",
     "synthetic_bandit",
 ]

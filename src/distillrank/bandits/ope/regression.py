@@ -102,15 +102,26 @@ class RewardModel:
                 out[:, a, k] = est.predict_proba(x)[:, 1]
         return out
 
-    def fit_predict(self, feedback: BanditFeedback) -> np.ndarray:
-        """``q_hat`` for every round, action and slot: ``(n_rounds, n_actions, len_list)``, cross-fitted."""
+    def fit_predict(self, feedback: BanditFeedback, groups: np.ndarray | None = None) -> np.ndarray:
+        """``q_hat`` for every round, action and slot: ``(n_rounds, n_actions, len_list)``, cross-fitted.
+
+        ``groups`` (``(n_rounds,)`` non-negative integers) keeps rounds of one group in one fold: a
+        bootstrap resample passes the original round ids, so that a round drawn twice never predicts
+        itself."""
         n = feedback.n_rounds
         if self.n_folds == 1:
             rows = np.arange(n)
             return self._fit_predict_fold(feedback, rows, rows)
         if n < self.n_folds:
             raise ValueError(f"{n} rounds cannot be split into {self.n_folds} folds")
-        fold = np.random.default_rng(self.seed).permutation(n) % self.n_folds
+        if groups is None:
+            fold = np.random.default_rng(self.seed).permutation(n) % self.n_folds
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != (n,) or groups.dtype.kind not in "iu" or (groups < 0).any():
+                raise ValueError(f"groups must be {n} non-negative integers, one per round")
+            size = int(groups.max()) + 1
+            fold = (np.random.default_rng(self.seed).permutation(size) % self.n_folds)[groups]
         out = np.empty((n, feedback.n_actions, feedback.len_list))
         for f in range(self.n_folds):
             test = np.flatnonzero(fold == f)
