@@ -15,7 +15,11 @@ Environments (:mod:`distillrank.bandits.datasets`):
   the fitted examination (13 of the 20 queries keep 5 or more documents).
 
 Every policy of :data:`~distillrank.bandits.simulate.DEFAULT_POLICIES` runs ``--seeds`` seeds (common
-random numbers across policies); reported: cumulative pseudo-regret at T/10, T/2 and T (mean, standard
+random numbers across policies), and in ``ltr_pbm`` / ``ltr_cascade`` (the environments with item
+features: the documents' 300 LightGBM features, max-abs scaled over the training rows) the linear
+contextual policies ``lin_ucb`` and ``lin_ts`` too (:mod:`distillrank.bandits.linear`: one model shared by
+all 199 queries; CascadeLinUCB / CascadeLinTS under the cascade), with their default hyper-parameters;
+reported: cumulative pseudo-regret at T/10, T/2 and T (mean, standard
 error over seeds), clicks per round, and the theory check R(T) / R(T/2) (about 1 when regret grows
 logarithmically, 2 when linearly). Peer: where ``import obp`` works (zr-obp), its context-free
 ``EpsilonGreedy`` and ``BernoulliTS`` run in ``obd_pbm`` with the same seeds (its ranked list placed on
@@ -45,12 +49,19 @@ from distillrank.bandits.datasets import (  # noqa: E402 - after the thread sett
     obd_environment,
 )
 from distillrank.bandits.environments import Environment, PositionBasedEnvironment  # noqa: E402 - after the thread settings
-from distillrank.bandits.simulate import DEFAULT_POLICIES, RegretResult, compare_policies  # noqa: E402 - after the thread settings
+from distillrank.bandits.linear import LINEAR_POLICY_NAMES  # noqa: E402 - after the thread settings
+from distillrank.bandits.simulate import (  # noqa: E402 - after the thread settings
+    DEFAULT_POLICIES,
+    PolicySpec,
+    RegretResult,
+    compare_policies,
+)
 from distillrank.data.catalogue import load_dataset  # noqa: E402 - after the thread settings
 from distillrank.errors import DataWarning  # noqa: E402 - after the thread settings
 
 SMART = ("ucb1", "kl_ucb", "thompson")
-SUBLINEAR, LINEAR = 1.5, 1.8
+LINEAR = tuple(PolicySpec(name) for name in LINEAR_POLICY_NAMES)
+SUBLINEAR, LINEAR_GROWTH = 1.5, 1.8
 
 
 def summary(result: RegretResult) -> dict[str, Any]:
@@ -70,10 +81,10 @@ def summary(result: RegretResult) -> dict[str, Any]:
     growth = {label: p.growth for label, p in result.policies.items()}
     out["theory_check"] = {
         "sublinear_below": SUBLINEAR,
-        "linear_above": LINEAR,
+        "linear_above": LINEAR_GROWTH,
         "ucb_ts_sublinear": {k: bool(growth[k] < SUBLINEAR) for k in SMART if k in growth},
-        "fixed_epsilon_linear": bool(growth.get("epsilon_greedy(epsilon=0.1)", 0.0) > LINEAR),
-        "uniform_linear": bool(growth.get("uniform", 0.0) > LINEAR),
+        "fixed_epsilon_linear": bool(growth.get("epsilon_greedy(epsilon=0.1)", 0.0) > LINEAR_GROWTH),
+        "uniform_linear": bool(growth.get("uniform", 0.0) > LINEAR_GROWTH),
     }
     return out
 
@@ -156,7 +167,8 @@ def main() -> None:
     results: dict[str, Any] = {}
     for name, (env, rounds) in envs.items():
         t0 = time.perf_counter()
-        res = compare_policies(env, DEFAULT_POLICIES, rounds, seeds)
+        specs = DEFAULT_POLICIES + (LINEAR if env.context_features is not None else ())
+        res = compare_policies(env, specs, rounds, seeds)
         results[name] = {
             "summary": summary(res),
             "curves": res.to_dict(),
@@ -194,6 +206,14 @@ def main() -> None:
                 "queries_left_out_fewer_docs_than_positions": len(ltr.query_ids)
                 - envs["ltr_pbm"][0].n_contexts,
                 "positions": args.slate_size,
+                "item_features": {
+                    "features": ltr.X.shape[1],
+                    "scaling": "maxabs over the training rows (ltr_environment's default)",
+                    "nonzero_features_used_by_the_linear_policies": int(
+                        (abs(ltr.X).max(axis=0).toarray() > 0).sum()
+                    ),
+                    "intercept": True,
+                },
                 "click_model": {
                     "eta": 1.0,
                     "eps_minus": 0.1,

@@ -40,14 +40,17 @@ def test_module_doctest_and_registry() -> None:
         "ucb1",
         "kl_ucb",
         "thompson",
+        "lin_ucb",
+        "lin_ts",
     }
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_every_policy_returns_valid_slates_in_a_multi_query_environment(name: str) -> None:
+    feats = np.random.default_rng(0).random((5, 3))
     queries = (
-        PositionBasedEnvironment([0.5, 0.1, 0.3], [1.0, 0.4]),
-        PositionBasedEnvironment([0.2, 0.9, 0.4, 0.6, 0.1], [1.0, 0.4]),
+        PositionBasedEnvironment([0.5, 0.1, 0.3], [1.0, 0.4], features=feats[:3]),
+        PositionBasedEnvironment([0.2, 0.9, 0.4, 0.6, 0.1], [1.0, 0.4], features=feats),
     )
     env = MultiQueryEnvironment(queries)
     policy = make_policy(name, env)
@@ -207,8 +210,8 @@ def test_make_policy_takes_the_problem_from_the_environment() -> None:
     assert isinstance(policy, UCB1) and policy.alpha == 2.0 and tuple(policy.examination or ()) == (1.0, 0.5)
     cascade = make_policy("thompson", CascadeEnvironment([0.1, 0.2, 0.3], 2))
     assert cascade.feedback == "cascade" and cascade.examination is None
-    with pytest.raises(ValueError, match="unknown policy 'lin_ucb'; known: uniform"):
-        make_policy("lin_ucb", env)
+    with pytest.raises(ValueError, match="unknown policy 'lin_bogus'; known: uniform"):
+        make_policy("lin_bogus", env)
     with pytest.raises(ValueError, match=r"ucb1: unknown parameters \['epsilon'\]; known: \['alpha'\]"):
         make_policy("ucb1", env, epsilon=0.1)
     with pytest.raises(ValueError, match="come from the environment"):

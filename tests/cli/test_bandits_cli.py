@@ -110,6 +110,23 @@ def test_simulate_ltr_cascade_on_the_lightgbm_example(shared_data: Path, tmp_pat
 
 
 @pytest.mark.data
+def test_simulate_linear_policies_on_the_lightgbm_example(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lin"
+    args = ["bandits", "simulate", "--env", "lightgbm-lambdarank", "--rounds", "600", "--seeds", "2"]
+    args += ["--policy", "lin_ucb:alpha=0.3", "--policy", "lin_ts", "--policy", "uniform"]
+    result = runner.invoke(app, [*args, "--data-dir", str(shared_data), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    environment = ltr_environment(load_dataset("lightgbm-lambdarank", shared_data)["train"], 5, "pbm")
+    specs = (PolicySpec("lin_ucb", {"alpha": 0.3}), PolicySpec("lin_ts"), PolicySpec("uniform"))
+    direct = simulate(environment, BanditConfig(600, (0, 1), specs, bandits_cli.CHECKPOINTS))
+    for label, p in direct.policies.items():
+        np.testing.assert_allclose(metrics["policies"][label]["regret"], p.regret_mean)
+    final = {k: v["regret"][-1] for k, v in metrics["policies"].items()}
+    assert final["lin_ucb(alpha=0.3)"] < final["uniform"] and final["lin_ts"] < final["uniform"]
+
+
+@pytest.mark.data
 @pytest.mark.filterwarnings("ignore::distillrank.errors.DataWarning")
 def test_simulate_on_a_click_log_fits_a_pbm_per_query(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "yandex"
@@ -193,6 +210,13 @@ def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
         (["simulate", "--policy", "ucb1:alpha=-1"], "--policy ucb1:alpha=-1", "alpha must be > 0"),
         (["simulate", "--policy", "ucb1:beta=2"], "--policy ucb1:beta=2", "no parameter 'beta'"),
         (["simulate", "--policy", "thompson:prior_a=x"], "--policy", "prior_a must be a number"),
+        (["simulate", "--policy", "lin_ucb"], "--policy lin_ucb", "needs item features"),
+        (["simulate", "--policy", "lin_ucb:features=1"], "--policy", "no parameter 'features'"),
+        (
+            ["simulate", "--env", "lightgbm-lambdarank", "--policy", "lin_ts:v=0"],
+            "--policy lin_ts:v=0",
+            "v must be > 0",
+        ),
         (["simulate", "--rounds", "0"], "--rounds", ">= 1"),
         (["simulate", "--seeds", "0"], "--seeds", ">= 1"),
         (["simulate", "--feedback", "dbn"], "--feedback", "pbm, cascade"),

@@ -8,6 +8,9 @@
   with qrels (:func:`run_environment`), all with the unbiased-LTR click protocol.
 * :mod:`.policies` — uniform, epsilon-greedy (fixed and decaying), UCB1 / PBM-UCB / CascadeUCB1, KL-UCB
   and Thompson sampling, by name in :data:`POLICIES`.
+* :mod:`.linear` — linear contextual policies sharing one model across queries through the item
+  features: LinUCB and linear Thompson sampling (CascadeLinUCB / CascadeLinTS with the cascade feedback),
+  ``lin_ucb`` and ``lin_ts`` in :data:`POLICIES`.
 * :mod:`.simulate` — :func:`simulate` / :func:`compare_policies`: pseudo-regret over seeds.
 * :mod:`.ope` — off-policy evaluation (replay, DM, IPS, SNIPS, DR, SNDR, Switch-DR) and the Open Bandit
   Dataset check (:func:`distillrank.bandits.ope.evaluate_logged_policy`).
@@ -28,6 +31,7 @@ from distillrank.bandits.datasets import (
     ltr_environment,
     obd_environment,
     run_environment,
+    scale_features,
 )
 from distillrank.bandits.environments import (
     FEEDBACK_MODELS,
@@ -37,6 +41,7 @@ from distillrank.bandits.environments import (
     PositionBasedEnvironment,
     SlateEnvironment,
 )
+from distillrank.bandits.linear import LINEAR_POLICY_NAMES, LinearPolicy, LinTS, LinUCB
 from distillrank.bandits.policies import (
     KLUCB,
     POLICIES,
@@ -64,6 +69,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "FEEDBACK_MODELS",
     "KLUCB",
+    "LINEAR_POLICY_NAMES",
     "POLICIES",
     "UCB1",
     "BanditConfig",
@@ -71,6 +77,9 @@ __all__ = [
     "DecayingEpsilonGreedy",
     "Environment",
     "EpsilonGreedy",
+    "LinTS",
+    "LinUCB",
+    "LinearPolicy",
     "MultiQueryEnvironment",
     "Policy",
     "PolicyRegret",
@@ -90,5 +99,6 @@ __all__ = [
     "obd_environment",
     "run_environment",
     "run_policy",
+    "scale_features",
     "simulate",
 ]

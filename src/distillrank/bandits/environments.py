@@ -23,6 +23,11 @@ best slate's. :class:`MultiQueryEnvironment` draws a query (a context) per round
 items and model, so that a ranking bandit per query can run. Constructors from real data (the Open
 Bandit Dataset, graded relevance) are in :mod:`distillrank.bandits.datasets`.
 
+**Item features** (optional): an environment may carry, per context, an ``[n_items, d]`` matrix of
+item (query-document) feature vectors ``x_i``, the same ``d`` for every context; the linear policies of
+:mod:`distillrank.bandits.linear` learn one model across the contexts from them. They do not enter the
+click model (the attractiveness does); ``features=None`` (the default) is an environment without them.
+
 Every environment draws clicks from uniforms ``u`` (one per position): a click at ``k`` is
 ``u_k < P(attracted)``, so that two policies run on the same uniforms face the same users (common
 random numbers).
@@ -51,6 +56,19 @@ Feedback = Literal["pbm", "cascade"]
 FEEDBACK_MODELS: tuple[Feedback, ...] = ("pbm", "cascade")
 
 
+def feature_matrix(values: np.ndarray, n_items: int, name: str = "features") -> np.ndarray:
+    """``values`` as a read-only ``[n_items, d]`` finite float array (``d >= 1``), else a ``ValueError``."""
+    arr = np.array(values, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] != n_items or arr.shape[1] < 1:
+        raise ValueError(
+            f"{name} must be an [n_items={n_items}, d] matrix with d >= 1, got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite")
+    arr.setflags(write=False)
+    return arr
+
+
 def probabilities(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     """``values`` as a new non-empty 1-d float array in ``[0, 1]``, else a ``ValueError`` naming ``name``."""
     arr = np.array(values, dtype=np.float64)
@@ -69,18 +87,24 @@ class SlateEnvironment(ABC):
     Attributes:
         attractiveness: ``[n_items]`` ``alpha_i``.
         items: optional names of the items (``docno``/item ids), for reports.
+        features: optional ``[n_items, d]`` item feature vectors (module docstring), read-only.
     """
 
     feedback: Feedback
 
     def __init__(
-        self, attractiveness: Sequence[float] | np.ndarray, *, items: Sequence[str] | None = None
+        self,
+        attractiveness: Sequence[float] | np.ndarray,
+        *,
+        items: Sequence[str] | None = None,
+        features: np.ndarray | None = None,
     ) -> None:
         self.attractiveness = probabilities(attractiveness, "attractiveness")
         self.attractiveness.setflags(write=False)
         self.items = None if items is None else tuple(str(i) for i in items)
         if self.items is not None and len(self.items) != self.n_items:
             raise ValueError(f"{len(self.items)} item names for {self.n_items} items")
+        self.features = None if features is None else feature_matrix(features, self.n_items)
 
     def _check_size(self) -> None:
         if self.slate_size > self.n_items:
@@ -150,6 +174,11 @@ class SlateEnvironment(ABC):
             raise IndexError(f"a single-query environment has context 0 only, got {index}")
         return self
 
+    @property
+    def context_features(self) -> tuple[np.ndarray, ...] | None:
+        """The ``[n_items, d]`` features of each context (here one), or ``None`` without features."""
+        return None if self.features is None else (self.features,)
+
     def draw_contexts(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` zeros (no random numbers drawn)."""
         return np.zeros(size, dtype=np.int64)
@@ -184,8 +213,9 @@ class PositionBasedEnvironment(SlateEnvironment):
         examination: Sequence[float] | np.ndarray,
         *,
         items: Sequence[str] | None = None,
+        features: np.ndarray | None = None,
     ) -> None:
-        super().__init__(attractiveness, items=items)
+        super().__init__(attractiveness, items=items, features=features)
         self.examination_probabilities = probabilities(examination, "examination")
         self.examination_probabilities.setflags(write=False)
         self._check_size()
@@ -228,8 +258,9 @@ class CascadeEnvironment(SlateEnvironment):
         slate_size: int,
         *,
         items: Sequence[str] | None = None,
+        features: np.ndarray | None = None,
     ) -> None:
-        super().__init__(attractiveness, items=items)
+        super().__init__(attractiveness, items=items, features=features)
         if int(slate_size) != slate_size or slate_size < 1:
             raise ValueError(f"slate_size must be an integer >= 1, got {slate_size!r}")
         self.positions = int(slate_size)
@@ -258,7 +289,8 @@ class MultiQueryEnvironment:
     """A query drawn each round (by ``weights``, uniform by default), each with its own items.
 
     All queries share the feedback model and ``L`` (and, for PBM, the examination curve), so one policy
-    keeps per-query statistics over them.
+    keeps per-query statistics over them; either every query has item features of the same width ``d``,
+    or none has (:attr:`context_features`).
 
     Attributes:
         queries: one :class:`SlateEnvironment` per query (context).
@@ -281,6 +313,12 @@ class MultiQueryEnvironment:
                 raise ValueError(f"query {i} differs from query 0 in feedback model or slate size")
             if not np.array_equal(q.examination, first.examination):
                 raise ValueError(f"query {i} differs from query 0 in its examination probabilities")
+        widths = {None if q.features is None else q.features.shape[1] for q in qs}
+        if len(widths) > 1:
+            raise ValueError(
+                "either every query has item features of the same width or none has, got widths "
+                + ", ".join(sorted(str(w) for w in widths))
+            )
         object.__setattr__(self, "queries", qs)
         if self.qids is not None and len(self.qids) != len(qs):
             raise ValueError(f"{len(self.qids)} qids for {len(qs)} queries")
@@ -315,6 +353,12 @@ class MultiQueryEnvironment:
         """Items of each query."""
         return tuple(q.n_items for q in self.queries)
 
+    @property
+    def context_features(self) -> tuple[np.ndarray, ...] | None:
+        """The ``[n_items, d]`` features of each query, or ``None`` when the queries have none."""
+        feats = [q.features for q in self.queries]
+        return tuple(f for f in feats if f is not None) if all(f is not None for f in feats) else None
+
     def context(self, index: int) -> SlateEnvironment:
         return self.queries[index]
 
@@ -338,4 +382,4 @@ class MultiQueryEnvironment:
 Environment = SlateEnvironment | MultiQueryEnvironment
 """What a policy runs in: one query, or a query drawn per round (``n_contexts``, ``context(i)``,
 ``draw_contexts``, ``context_rewards``, ``optimal_rewards``, ``feedback``, ``slate_size``,
-``examination``)."""
+``examination``, ``context_features``)."""

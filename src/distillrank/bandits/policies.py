@@ -94,6 +94,8 @@ class Policy(ABC):
 
     random_ties: ClassVar[bool] = True
     """Break ties among equal scores at random (policies whose scores are deterministic)."""
+    needs_features: ClassVar[bool] = False
+    """Takes the environment's item features (:func:`make_policy` passes them as ``features``)."""
 
     sizes: tuple[int, ...] = field(init=False, repr=False)
     clicks: np.ndarray = field(init=False, repr=False)
@@ -158,15 +160,21 @@ class Policy(ABC):
         slate[self._positions] = top
         return slate
 
-    def update(self, slate: np.ndarray, clicks: np.ndarray, context: int = 0) -> None:
-        """Learn from the ``[L]`` clicks on ``slate`` (what is observed depends on ``feedback``)."""
+    def observations(
+        self, slate: np.ndarray, clicks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(items, clicks, weights)`` observed from the ``[L]`` clicks on ``slate``: PBM every shown item
+        with its position's ``kappa``; cascade the items up to the first click (all when none), weight 1."""
         slate, c = np.asarray(slate), np.asarray(clicks, dtype=np.float64)
-        self.rounds[context] += 1
         if self.feedback == "cascade":
             last = int(np.argmax(c)) + 1 if c.any() else self.slate_size
-            slate, c, weight = slate[:last], c[:last], np.ones(last)
-        else:
-            weight = self._kappa
+            return slate[:last], c[:last], np.ones(last)
+        return slate, c, self._kappa
+
+    def update(self, slate: np.ndarray, clicks: np.ndarray, context: int = 0) -> None:
+        """Learn from the ``[L]`` clicks on ``slate`` (what is observed depends on ``feedback``)."""
+        self.rounds[context] += 1
+        slate, c, weight = self.observations(slate, clicks)
         self.clicks[context, slate] += c
         self.exposure[context, slate] += weight
         self.observed[context, slate] += 1.0
@@ -359,7 +367,7 @@ class ThompsonSampling(Policy):
         return rng.beta(self.prior_a + s, self.prior_b + failures)
 
 
-POLICIES: dict[str, type[Policy]] = {
+POLICIES: dict[str, type[Policy]] = {  # the linear policies register themselves (bandits.linear)
     "uniform": UniformRandom,
     "epsilon_greedy": EpsilonGreedy,
     "epsilon_greedy_decay": DecayingEpsilonGreedy,
@@ -367,17 +375,19 @@ POLICIES: dict[str, type[Policy]] = {
     "kl_ucb": KLUCB,
     "thompson": ThompsonSampling,
 }
-"""Policies by name."""
+"""Policies by name (with ``lin_ucb`` and ``lin_ts`` of :mod:`distillrank.bandits.linear`)."""
 
-_PROBLEM = ("n_items", "slate_size", "feedback", "examination")
+_PROBLEM = ("n_items", "slate_size", "feedback", "examination", "features")
 
 
 def make_policy(name: str, env: Environment, **params: Any) -> Policy:
-    """The policy registered as ``name`` for ``env`` (its items, slate size, feedback model and, for
-    PBM, examination probabilities), with hyper-parameters ``params``.
+    """The policy registered as ``name`` for ``env`` (its items, slate size, feedback model, for PBM
+    examination probabilities and, for a policy that needs them, the item features of every context),
+    with hyper-parameters ``params``.
 
     Raises:
-        ValueError: an unknown name, an unknown or invalid hyper-parameter.
+        ValueError: an unknown name, an unknown or invalid hyper-parameter, or a policy that needs item
+            features in an environment without them.
     """
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
@@ -395,4 +405,12 @@ def make_policy(name: str, env: Environment, **params: Any) -> Policy:
         "feedback": env.feedback,
         "examination": tuple(env.examination.tolist()) if env.feedback == "pbm" else None,
     }
+    if cls.needs_features:
+        features = env.context_features
+        if features is None:
+            raise ValueError(
+                f"{name} needs item features and this environment has none (ltr_environment gives each "
+                "query's document features; the OBD, click-log and run environments have none)"
+            )
+        problem["features"] = features
     return cls(**problem, **params)

@@ -119,7 +119,7 @@ def parse_policies(texts: list[str] | None) -> tuple[Any, ...]:
         known = sorted(
             f.name
             for f in fields(POLICIES[name])
-            if f.init and f.name not in ("n_items", "slate_size", "feedback", "examination")
+            if f.init and f.name not in ("n_items", "slate_size", "feedback", "examination", "features")
         )
         for key in spec.params:
             if key not in known:
@@ -359,7 +359,8 @@ def simulate(
             "--policy",
             "-p",
             help="A policy NAME[:key=value,...] (repeatable): uniform, epsilon_greedy, "
-            "epsilon_greedy_decay, ucb1, kl_ucb, thompson. Default: uniform, epsilon_greedy:epsilon=0.1, "
+            "epsilon_greedy_decay, ucb1, kl_ucb, thompson, lin_ucb, lin_ts (the linear ones need item "
+            "features: LTR datasets). Default: uniform, epsilon_greedy:epsilon=0.1, "
             "epsilon_greedy_decay, ucb1, kl_ucb, thompson.",
             show_default=False,
         ),
