@@ -6,6 +6,8 @@
   :data:`OPE_ESTIMATORS`; ``estimate_policy_value`` and bootstrap ``estimate_interval``.
 * :mod:`.regression` — :class:`RewardModel`, the cross-fitted ``q_hat(x, a, k)`` of DM/DR/Switch-DR.
 * :mod:`.obd` — :func:`evaluate_logged_policy`: the Open Bandit Dataset check (bts from random logs).
+* :mod:`.table` — :func:`feedback_from_table`: a log of one's own (CSV, TSV, Parquet, DataFrame); with
+  :func:`prepare_logged_ope` and :func:`evaluate_ope` the same check on two such logs.
 * :mod:`.synthetic` — :func:`synthetic_bandit`, a seeded bandit with a known policy value.
 """
 
@@ -37,11 +39,13 @@ from distillrank.bandits.ope.obd import (
     OPEResult,
     evaluate_logged_policy,
     evaluate_ope,
+    prepare_logged_ope,
     prepare_obd_ope,
     refit_intervals,
 )
 from distillrank.bandits.ope.regression import REWARD_MODELS, RewardModel
 from distillrank.bandits.ope.synthetic import SyntheticBandit, softmax_policy, synthetic_bandit
+from distillrank.bandits.ope.table import feedback_from_table
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -67,9 +71,11 @@ __all__ = [
     "action_dist_from_logged_policy",
     "evaluate_logged_policy",
     "evaluate_ope",
+    "feedback_from_table",
     "from_obd",
     "logged_policy_coverage",
     "make_estimator",
+    "prepare_logged_ope",
     "prepare_obd_ope",
     "refit_intervals",
     "softmax_policy",

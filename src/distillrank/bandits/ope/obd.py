@@ -34,6 +34,7 @@ __all__ = [
     "OPEResult",
     "evaluate_logged_policy",
     "evaluate_ope",
+    "prepare_logged_ope",
     "prepare_obd_ope",
     "refit_intervals",
 ]
@@ -84,25 +85,49 @@ def prepare_obd_ope(
     :func:`~distillrank.bandits.ope.feedback.action_dist_from_logged_policy`)."""
     if evaluation == behaviour:
         raise ValueError(f"evaluation and behaviour policies must differ, both are {evaluation!r}")
-    model = reward_model or RewardModel()
-    beh = from_obd(data_dir, policy=behaviour, campaign=campaign)
-    ev = from_obd(data_dir, policy=evaluation, campaign=campaign)
-    if (ev.n_actions, ev.len_list) != (beh.n_actions, beh.len_list):
-        raise ValueError(
-            f"the {evaluation} and {behaviour} logs differ in actions x slots: "
-            f"{ev.n_actions}x{ev.len_list} vs {beh.n_actions}x{beh.len_list}"
-        )
-    dist = action_dist_from_logged_policy(ev, method=action_dist_method)  # type: ignore[arg-type]
-    return OPEInputs(
-        behaviour=beh,
-        action_dist=dist,
-        estimated_rewards=model.fit_predict(beh),
-        ground_truth=float(ev.reward.mean()),
-        evaluation_rewards=ev.reward,
-        coverage=logged_policy_coverage(ev),
+    return prepare_logged_ope(
+        from_obd(data_dir, policy=behaviour, campaign=campaign),
+        from_obd(data_dir, policy=evaluation, campaign=campaign),
+        reward_model=reward_model,
+        action_dist_method=action_dist_method,
         campaign=campaign,
         evaluation_policy=evaluation,
         behaviour_policy=behaviour,
+    )
+
+
+def prepare_logged_ope(
+    behaviour: BanditFeedback,
+    evaluation: BanditFeedback,
+    *,
+    reward_model: RewardModel | None = None,
+    action_dist_method: str = "harmonic",
+    campaign: str = "log",
+    evaluation_policy: str = "evaluation",
+    behaviour_policy: str = "behaviour",
+) -> OPEInputs:
+    """:class:`OPEInputs` from two logs of the same actions and slots: the ``behaviour`` log the
+    estimators read, and the ``evaluation`` policy's own log, whose recorded propensities give its
+    (context-free) action distribution and whose mean reward is the truth (e.g. two
+    :func:`~distillrank.bandits.ope.table.feedback_from_table` logs). ``reward_model`` defaults to a
+    3-fold cross-fitted logistic regression, seed 0; the names label the result."""
+    if (evaluation.n_actions, evaluation.len_list) != (behaviour.n_actions, behaviour.len_list):
+        raise ValueError(
+            f"the {evaluation_policy} and {behaviour_policy} logs differ in actions x slots: "
+            f"{evaluation.n_actions}x{evaluation.len_list} vs {behaviour.n_actions}x{behaviour.len_list}"
+        )
+    model = reward_model or RewardModel()
+    dist = action_dist_from_logged_policy(evaluation, method=action_dist_method)  # type: ignore[arg-type]
+    return OPEInputs(
+        behaviour=behaviour,
+        action_dist=dist,
+        estimated_rewards=model.fit_predict(behaviour),
+        ground_truth=float(evaluation.reward.mean()),
+        evaluation_rewards=evaluation.reward,
+        coverage=logged_policy_coverage(evaluation),
+        campaign=campaign,
+        evaluation_policy=evaluation_policy,
+        behaviour_policy=behaviour_policy,
         reward_model=model,
     )
 
