@@ -27,6 +27,7 @@ from distillrank.bandits.environments import (
 )
 from distillrank.data.catalogue import load_dataset
 from distillrank.data.clicklog import ClickLog
+from distillrank.data.dataset import SplitDataset
 from distillrank.data.run import Run
 from distillrank.feedback.simulation import JOACHIMS_EXAMINATION
 
@@ -282,8 +283,10 @@ def test_click_log_environment_recovers_the_pbm_that_made_the_log() -> None:
         click_log_environment(log, slate_size=4, min_impressions=10_000)
     with pytest.raises(ValueError, match="max_items \\(3\\) must be >= slate_size \\(4\\)"):
         click_log_environment(log, slate_size=4, max_items=3)
-    with pytest.raises(TypeError, match="one split"):
-        click_log_environment({"train": log}, slate_size=4)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"takes a ClickLog, got a SplitDataset; pick one of its splits \(train\)"
+    ):
+        click_log_environment(SplitDataset("clicks", {"train": log}), slate_size=4)  # type: ignore[arg-type]
 
 
 @pytest.mark.data

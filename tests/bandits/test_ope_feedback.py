@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -74,26 +75,12 @@ def test_mass_far_from_one_warns_and_usual_mass_does_not() -> None:
     # recorded pscores half the true ones: n / sum(1/p) halves every item, mass 0.5 before normalising
     policy = np.array([0.5, 0.3, 0.2])
     fb = _log(policy, 2000, seed=3)
-    halved = BanditFeedback(
-        n_actions=3,
-        len_list=1,
-        action=fb.action,
-        position=fb.position,
-        reward=fb.reward,
-        pscore=fb.pscore / 2,
-    )
+    halved = dataclasses.replace(fb, pscore=fb.pscore / 2)
     with pytest.warns(DataWarning, match=r"^slot 0: estimated mass 0\.500 before normalising$"):
         dist = action_dist_from_logged_policy(halved)
     np.testing.assert_allclose(dist[:, 0], policy, atol=1e-12)
     # 10% off (usual for the ratio on rarely logged items, as on OBD's bts logs): no warning
-    tenth = BanditFeedback(
-        n_actions=3,
-        len_list=1,
-        action=fb.action,
-        position=fb.position,
-        reward=fb.reward,
-        pscore=fb.pscore / 1.1,
-    )
+    tenth = dataclasses.replace(fb, pscore=fb.pscore / 1.1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         action_dist_from_logged_policy(tenth)

@@ -224,7 +224,7 @@ def graded_environment(
         y = np.asarray(g, dtype=np.float64)
         if len(y) < slate_size:
             continue
-        alpha = eps_minus + (eps_plus - eps_minus) * sim.relevance_probability(y, ymax)
+        alpha = sim.click_given_examined(y, ymax)  # eps- + (eps+ - eps-) (2^y - 1) / (2^ymax - 1)
         names = docnos.get(q) if docnos is not None else None
         x = features[q] if features is not None else None
         env: SlateEnvironment = (
@@ -255,15 +255,13 @@ def ltr_environment(
     its feature row as the item's features, scaled by ``feature_scaling`` over all of ``data``'s rows
     (:func:`scale_features`, module docstring)."""
     bounds = np.concatenate([[0], np.cumsum(data.group)])
-    grades = {q: data.y[s:e] for q, s, e in zip(data.query_ids, bounds[:-1], bounds[1:], strict=True)}
+    rows = {q: slice(s, e) for q, s, e in zip(data.query_ids, bounds[:-1], bounds[1:], strict=True)}
+    grades = {q: data.y[r] for q, r in rows.items()}
     X = scale_features(data.X, feature_scaling)
-    feats = {q: X[s:e] for q, s, e in zip(grades, bounds[:-1], bounds[1:], strict=True)}
+    feats = {q: X[r] for q, r in rows.items()}
     names = None
     if data.docnos is not None:
-        names = {
-            q: [str(d) for d in data.docnos[s:e]]
-            for q, s, e in zip(grades, bounds[:-1], bounds[1:], strict=True)
-        }
+        names = {q: [str(d) for d in data.docnos[r]] for q, r in rows.items()}
     return graded_environment(
         grades,
         slate_size,
@@ -329,15 +327,13 @@ def click_log_environment(
         max_iter: EM iterations of the PBM fit.
 
     Raises:
-        TypeError: ``log`` is not a :class:`~distillrank.data.clicklog.ClickLog` (a whole dataset?).
+        TypeError: ``log`` is not a :class:`~distillrank.data.clicklog.ClickLog` (a whole dataset? the
+            message names its splits).
         ValueError: a bad setting, or no query keeps ``slate_size`` documents.
     """
     from distillrank.feedback.click_models import PBM
 
-    if not isinstance(log, ClickLog):
-        raise TypeError(
-            f"log must be a ClickLog (one split, e.g. dataset['train']), got {type(log).__name__}"
-        )
+    ClickLog.check(log, "click_log_environment")
     for name, v in (
         ("slate_size", slate_size),
         ("min_impressions", min_impressions),

@@ -133,8 +133,13 @@ class SlateEnvironment(ABC):
         """``[L]`` bool clicks on ``slate`` given ``[L]`` uniforms ``u``."""
 
     @abstractmethod
+    def rewards_of(self, shown: np.ndarray) -> np.ndarray:
+        """Expected clicks of slates whose items have attractiveness ``shown`` (``[..., L]``, position 1
+        first): the formulas of the module docstring."""
+
     def expected_rewards(self, slates: np.ndarray) -> np.ndarray:
-        """Expected clicks of each of ``[..., L]`` slates (the formulas of the module docstring)."""
+        """Expected clicks of each of ``[..., L]`` slates."""
+        return self.rewards_of(self.attractiveness[slates])
 
     @abstractmethod
     def optimal_slate(self) -> np.ndarray:
@@ -231,8 +236,8 @@ class PositionBasedEnvironment(SlateEnvironment):
     def clicks_from_uniforms(self, slate: np.ndarray, u: np.ndarray) -> np.ndarray:
         return u < self.examination_probabilities * self.attractiveness[slate]
 
-    def expected_rewards(self, slates: np.ndarray) -> np.ndarray:
-        return (self.attractiveness[slates] * self.examination_probabilities).sum(axis=-1)
+    def rewards_of(self, shown: np.ndarray) -> np.ndarray:
+        return (shown * self.examination_probabilities).sum(axis=-1)
 
     def optimal_slate(self) -> np.ndarray:
         best = np.argsort(-self.attractiveness, kind="stable")[: self.slate_size]
@@ -277,8 +282,8 @@ class CascadeEnvironment(SlateEnvironment):
             clicks[int(np.argmax(attracted))] = True
         return clicks
 
-    def expected_rewards(self, slates: np.ndarray) -> np.ndarray:
-        return 1.0 - np.prod(1.0 - self.attractiveness[slates], axis=-1)
+    def rewards_of(self, shown: np.ndarray) -> np.ndarray:
+        return 1.0 - np.prod(1.0 - shown, axis=-1)
 
     def optimal_slate(self) -> np.ndarray:
         return np.argsort(-self.attractiveness, kind="stable")[: self.slate_size].astype(np.int64)
@@ -370,10 +375,8 @@ class MultiQueryEnvironment:
 
     def context_rewards(self, slates: np.ndarray, contexts: np.ndarray) -> np.ndarray:
         """Expected clicks of ``[T, L]`` slates shown in ``[T]`` contexts (vectorised)."""
-        a = self._attr[np.asarray(contexts)[:, None], slates]
-        if self.feedback == "cascade":
-            return 1.0 - np.prod(1.0 - a, axis=-1)
-        return (a * self.examination).sum(axis=-1)
+        # every query shares the click model, slate size and examination: the first one's formula
+        return self.queries[0].rewards_of(self._attr[np.asarray(contexts)[:, None], slates])
 
     def optimal_rewards(self) -> np.ndarray:
         return np.array([q.optimal_reward() for q in self.queries])

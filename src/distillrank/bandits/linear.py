@@ -166,9 +166,8 @@ class LinearPolicy(Policy):
         """``[n_items, dim]`` the features the model uses for ``context`` (used columns, intercept)."""
         return self._x[context, : self.sizes[context]]
 
-    def update(self, slate: np.ndarray, clicks: np.ndarray, context: int = 0) -> None:
-        super().update(slate, clicks, context)
-        items, c, w = self.observations(slate, clicks)
+    def learn(self, context: int, items: np.ndarray, c: np.ndarray, w: np.ndarray) -> None:
+        super().learn(context, items, c, w)
         x = self._x[context, items]
         self._pending.append((x, w))
         self.b += x.T @ c
@@ -180,7 +179,7 @@ class LinearPolicy(Policy):
             sherman_morrison_update(self.a_inv, x, w, out=self.a_inv)
         self.theta = self.a_inv @ self.b
 
-    def _padded_scores(self, context: int, s: np.ndarray) -> np.ndarray:
+    def _padded_scores(self, s: np.ndarray) -> np.ndarray:
         out = np.full(self._x.shape[1], -np.inf)
         out[: len(s)] = s
         return out
@@ -206,7 +205,7 @@ class LinUCB(LinearPolicy):
         x = self.item_features(context)
         z = x @ self.a_inv
         width = np.sqrt(np.maximum(np.einsum("ij,ij->i", z, x), 0.0))
-        return self._padded_scores(context, x @ self.theta + self.alpha * width)
+        return self._padded_scores(x @ self.theta + self.alpha * width)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -238,7 +237,7 @@ class LinTS(LinearPolicy):
             vals, vecs = np.linalg.eigh(cov)
             root = vecs * np.sqrt(np.maximum(vals, 0.0))
         draw = x @ self.theta + self.v * (root @ rng.standard_normal(len(cov)))
-        return self._padded_scores(context, draw)
+        return self._padded_scores(draw)
 
 
 LINEAR_POLICY_NAMES: tuple[str, ...] = ("lin_ucb", "lin_ts")

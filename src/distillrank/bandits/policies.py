@@ -71,6 +71,7 @@ __all__ = [
     "kl_ucb_indices",
     "kl_ucb_indices_numpy",
     "make_policy",
+    "policy_parameters",
 ]
 
 _Q_MIN = 1e-15
@@ -174,10 +175,14 @@ class Policy(ABC):
     def update(self, slate: np.ndarray, clicks: np.ndarray, context: int = 0) -> None:
         """Learn from the ``[L]`` clicks on ``slate`` (what is observed depends on ``feedback``)."""
         self.rounds[context] += 1
-        slate, c, weight = self.observations(slate, clicks)
-        self.clicks[context, slate] += c
-        self.exposure[context, slate] += weight
-        self.observed[context, slate] += 1.0
+        self.learn(context, *self.observations(slate, clicks))
+
+    def learn(self, context: int, items: np.ndarray, clicks: np.ndarray, weights: np.ndarray) -> None:
+        """Add a round's :meth:`observations` to the statistics of ``context`` (a subclass that keeps
+        more extends this)."""
+        self.clicks[context, items] += clicks
+        self.exposure[context, items] += weights
+        self.observed[context, items] += 1.0
 
 
 @dataclass(kw_only=True, eq=False)
@@ -380,6 +385,11 @@ POLICIES: dict[str, type[Policy]] = {  # the linear policies register themselves
 _PROBLEM = ("n_items", "slate_size", "feedback", "examination", "features")
 
 
+def policy_parameters(name: str) -> list[str]:
+    """The hyper-parameters of policy ``name`` (sorted): its fields but those the environment sets."""
+    return sorted(f.name for f in fields(POLICIES[name]) if f.init and f.name not in _PROBLEM)
+
+
 def make_policy(name: str, env: Environment, **params: Any) -> Policy:
     """The policy registered as ``name`` for ``env`` (its items, slate size, feedback model, for PBM
     examination probabilities and, for a policy that needs them, the item features of every context),
@@ -395,7 +405,7 @@ def make_policy(name: str, env: Environment, **params: Any) -> Policy:
     if clash:
         raise ValueError(f"{clash} come from the environment, not from the policy's parameters")
     cls = POLICIES[name]
-    known = sorted(f.name for f in fields(cls) if f.init and f.name not in _PROBLEM)
+    known = policy_parameters(name)
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ValueError(f"{name}: unknown parameters {unknown}; known: {known}")

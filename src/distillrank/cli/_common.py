@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -65,6 +67,23 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
 def install_warning_display() -> None:
     """Print warnings (e.g. :class:`~distillrank.errors.DataWarning`) as one yellow line, no source echo."""
     warnings.showwarning = _show_warning
+
+
+def choose(value: str, choices: Sequence[str], option: str, what: str, cutoff: float = 0.5) -> str:
+    """``value`` if it is one of ``choices``, else an error naming ``option`` and the closest choice
+    (``--feedback: unknown click model 'dbn'; choose from pbm, cascade``)."""
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise DistillrankError(f"{option}: unknown {what} {value!r}{hint}; choose from {', '.join(choices)}")
+
+
+def fields_as_options(message: str, option_of: Mapping[str, str]) -> str:
+    """A config error with its field names written as the options that set them
+    (``eps_minus must be <= eps_plus`` -> ``--eps-minus must be <= --eps-plus``)."""
+    field = re.compile(r"\b(" + "|".join(map(re.escape, option_of)) + r")\b")
+    return field.sub(lambda m: option_of[m.group(1)], message)
 
 
 def columns_option(text: str | None) -> list[str] | dict[str, str] | None:

@@ -34,9 +34,7 @@ log's own mean click rate. ``metrics.json`` is ``{"campaigns": {CAMPAIGN: OPERes
 from __future__ import annotations
 
 import difflib
-import re
 import warnings
-from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,7 +42,9 @@ import typer
 
 from distillrank.cli._common import (
     DataDirOption,
+    choose,
     console,
+    fields_as_options,
     friendly_errors,
     out,
     progress,
@@ -74,22 +74,11 @@ _OPTION_OF = {
     "eps_minus": "--eps-minus",
     "eps_plus": "--eps-plus",
 }
-_FIELD = re.compile(r"\b(" + "|".join(_OPTION_OF) + r")\b")
 
 
 def _as_options(message: str) -> str:
-    """A config error with its field names written as the options that set them
-    (``eps_minus must be <= eps_plus`` -> ``--eps-minus must be <= --eps-plus``)."""
-    return _FIELD.sub(lambda m: _OPTION_OF[m.group(1)], message)
-
-
-def _choose(value: str, choices: tuple[str, ...] | list[str], option: str, what: str) -> str:
-    """``value`` if it is one of ``choices``, else an error naming ``option`` and the closest choice."""
-    if value in choices:
-        return value
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise DistillrankError(f"{option}: unknown {what} {value!r}{hint}; choose from {', '.join(choices)}")
+    """A config error with its field names written as the options that set them."""
+    return fields_as_options(message, _OPTION_OF)
 
 
 def _listed(values: list[str], choices: tuple[str, ...] | list[str], option: str, what: str) -> list[str]:
@@ -97,13 +86,13 @@ def _listed(values: list[str], choices: tuple[str, ...] | list[str], option: str
     names = [v.strip() for text in values for v in text.split(",") if v.strip()]
     if not names:
         raise DistillrankError(f"{option} names no {what}; choose from {', '.join(choices)}")
-    return list(dict.fromkeys(_choose(n, choices, option, what) for n in names))
+    return list(dict.fromkeys(choose(n, choices, option, what) for n in names))
 
 
 def parse_policies(texts: list[str] | None) -> tuple[Any, ...]:
     """The :class:`~distillrank.bandits.simulate.PolicySpec` of each ``--policy NAME[:key=value,...]``
     (default: ``DEFAULT_POLICIES``); an unknown name or parameter is an error naming the option."""
-    from distillrank.bandits.policies import POLICIES
+    from distillrank.bandits.policies import POLICIES, policy_parameters
     from distillrank.bandits.simulate import DEFAULT_POLICIES, PolicySpec
 
     if not texts:
@@ -111,16 +100,12 @@ def parse_policies(texts: list[str] | None) -> tuple[Any, ...]:
     specs: list[PolicySpec] = []
     for text in texts:
         name = text.partition(":")[0].strip()
-        _choose(name, list(POLICIES), f"--policy {text}", "policy")
+        choose(name, list(POLICIES), f"--policy {text}", "policy")
         try:
             spec = PolicySpec.parse(text)
         except ValueError as e:
             raise DistillrankError(f"--policy {text}: {e}") from e
-        known = sorted(
-            f.name
-            for f in fields(POLICIES[name])
-            if f.init and f.name not in ("n_items", "slate_size", "feedback", "examination", "features")
-        )
+        known = policy_parameters(name)
         for key in spec.params:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
@@ -200,7 +185,7 @@ def load_environment(
                 f"{bad[0]} does not apply to --env {key}: the Open Bandit Dataset environment is a PBM of "
                 "its 80 items on its 3 positions, estimated from the uniform-random log"
             )
-        campaign = _choose(campaign or "all", CAMPAIGNS, "--campaign", "campaign")
+        campaign = choose(campaign or "all", CAMPAIGNS, "--campaign", "campaign")
         environment = obd_environment(path, campaign)
         facts = describe_environment(environment, f"OBD ({campaign})", source=str(path), campaign=campaign)
         facts["description"] = (
@@ -437,7 +422,7 @@ def simulate(
     if seeds < 1:
         raise DistillrankError(f"--seeds must be >= 1 (got {seeds})")
     specs = parse_policies(policy)
-    feedback = _choose(feedback, ("pbm", "cascade"), "--feedback", "click model")
+    feedback = choose(feedback, ("pbm", "cascade"), "--feedback", "click model")
     if slate_size is not None and slate_size < 1:
         raise DistillrankError(f"--slate-size must be >= 1 (got {slate_size})")
     try:
@@ -575,11 +560,11 @@ def ope(
 
     campaigns = _listed(campaign or list(CAMPAIGNS), CAMPAIGNS, "--campaign", "campaign")
     names = _listed([estimators], list(OPE_ESTIMATORS), "--estimators", "estimator")
-    evaluation = _choose(evaluation, POLICIES, "--evaluation", "policy")
-    behaviour = _choose(behaviour, POLICIES, "--behaviour", "policy")
+    evaluation = choose(evaluation, POLICIES, "--evaluation", "policy")
+    behaviour = choose(behaviour, POLICIES, "--behaviour", "policy")
     if evaluation == behaviour:
         raise DistillrankError(f"--evaluation and --behaviour must differ (both are {evaluation!r})")
-    model = _choose(reward_model, REWARD_MODELS, "--reward-model", "reward model")
+    model = choose(reward_model, REWARD_MODELS, "--reward-model", "reward model")
     if bootstrap < 1:
         raise DistillrankError(f"--bootstrap must be >= 1 (got {bootstrap})")
     if refit_resamples < 0:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +12,9 @@ import typer
 from distillrank.cli._common import (
     DataDirOption,
     QueryFieldOption,
+    choose,
     console,
+    fields_as_options,
     friendly_errors,
     out,
     progress,
@@ -43,13 +43,8 @@ def _names(value: str, allowed: str) -> tuple[str, ...]:
         raise DistillrankError(
             f"--estimators names no estimator (got {value!r}); choose from {', '.join(choices)}"
         )
-    unknown = [n for n in names if n not in choices]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], choices, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise DistillrankError(
-            f"--estimators: unknown estimator {unknown[0]!r}{hint}; choose from {', '.join(choices)}"
-        )
+    for n in names:
+        choose(n, choices, "--estimators", "estimator", cutoff=0.6)
     return names
 
 
@@ -70,13 +65,13 @@ _SIMULATE_OPTIONS = (
     "seed",
 )
 """The :class:`~distillrank.feedback.online.OnlineConfig` fields ``online simulate`` sets from its options."""
-_SIMULATE_FIELD = re.compile(r"\b(" + "|".join(_SIMULATE_OPTIONS) + r")\b")
+_SIMULATE_OPTION_OF = {f: "--" + f.replace("_", "-") for f in _SIMULATE_OPTIONS}
 
 
 def _as_options(message: str) -> str:
     """An :class:`OnlineConfig` error with its field names written as the options that set them
     (``eps_minus must be <= eps_plus`` -> ``--eps-minus must be <= --eps-plus``)."""
-    return _SIMULATE_FIELD.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)
+    return fields_as_options(message, _SIMULATE_OPTION_OF)
 
 
 @app.command("simulate")

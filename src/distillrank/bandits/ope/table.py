@@ -15,22 +15,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distillrank.bandits.ope.feedback import BanditFeedback
-from distillrank.errors import DataFormatError
+from distillrank.bandits.ope.feedback import BanditFeedback, _one_hot
+from distillrank.errors import DataFormatError, row_place
 
 __all__ = ["feedback_from_table"]
 
 
-def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str | None, int]:
+def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str | None, int | None]:
     """The table, its source for messages, and the line number of its first row (CSV/TSV: 2, after
-    the header; Parquet and DataFrames: rows are counted from 1 as records)."""
+    the header; Parquet and DataFrames: ``None``, rows are counted from 1 as records)."""
     if isinstance(table, pd.DataFrame):
-        return table.reset_index(drop=True), None, 1
+        return table.reset_index(drop=True), None, None
     path = Path(table)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such bandit log")
     if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path).reset_index(drop=True), str(path), 1
+        return pd.read_parquet(path).reset_index(drop=True), str(path), None
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     return pd.read_csv(path, sep=sep), str(path), 2
 
@@ -41,13 +41,19 @@ def _value(df: pd.DataFrame, col: str, row: int) -> object:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _numbers(df: pd.DataFrame, col: str, source: str | None, first_line: int) -> np.ndarray:
+def _where(row: int, first_line: int | None) -> str:
+    """``line N`` of a text file whose first row is line ``first_line``, ``record N`` otherwise."""
+    return row_place(row, None if first_line is None else row + first_line)
+
+
+def _numbers(df: pd.DataFrame, col: str, source: str | None, first_line: int | None) -> np.ndarray:
     num = pd.to_numeric(df[col], errors="coerce")
     bad = num.isna().to_numpy()
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        where = f"line {r + first_line}" if first_line == 2 else f"record {r + 1}"
-        raise DataFormatError(source, None, f"{where}: {col} {_value(df, col, r)!r} is not a number")
+        raise DataFormatError(
+            source, None, f"{_where(r, first_line)}: {col} {_value(df, col, r)!r} is not a number"
+        )
     return num.to_numpy(dtype=np.float64)
 
 
@@ -99,16 +105,17 @@ def feedback_from_table(
             parts.append(df[numeric].to_numpy(dtype=np.float64))
         other = [c for c in context if c not in numeric]
         if other:
-            parts.append(pd.get_dummies(df[other].astype(str), drop_first=True).to_numpy(dtype=np.float64))
+            parts.append(_one_hot(df[other], drop_first=True))
         ctx = np.hstack(parts)
     acts = values[action]
     pos = values[position] - first_position
     if (pos < 0).any():
         r = int(np.flatnonzero(pos < 0)[0])
-        where = f"line {r + first_line}" if first_line == 2 else f"record {r + 1}"
         value = _value(df, position, r)
         raise DataFormatError(
-            source, None, f"{where}: {position} {value!r} is below first_position {first_position}"
+            source,
+            None,
+            f"{_where(r, first_line)}: {position} {value!r} is below first_position {first_position}",
         )
     return BanditFeedback(
         n_actions=n_actions if n_actions is not None else int(max(acts.max(), 0)) + 1,
