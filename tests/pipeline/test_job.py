@@ -786,3 +786,47 @@ def test_a_new_teacher_retrains_the_distilled_students_and_no_qrels_only_one(
     assert run(new_teacher) == ({"lgbm/hard", "dssm/hard"}, {"lgbm/qrels", "dssm/qrels"})
     assert json.loads((out / "teacher" / "teacher.json").read_text())["summary"]["steps"] == 2
     assert not (out / "teacher" / "checkpoints").exists()  # a finished teacher keeps no checkpoint
+
+
+def test_optional_colbert_and_splade_students(
+    first_run: dict[str, Any], tiny_mlm_dir: Path, tmp_path: Path
+) -> None:
+    """The optional families train beside the others (adding them retrains no finished student); ColBERT
+    re-ranks BM25's top ``depth``, SPLADE retrieves from its inverted index; their own settings retrain
+    only their students."""
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    cfg = first_run["cfg"].model_copy(deep=True)
+    cfg.students.families = ["dssm", "colbert", "splade"]
+    cfg.students.targets = ["qrels", "soft", "rd"]
+    cfg.students.temperatures = [1.0]
+    cfg.students.colbert_dim = 16
+    cfg.students.colbert_doc_max_length = 24
+    cfg.students.splade_model = str(tiny_mlm_dir)
+    cfg.students.splade_doc_max_length = 24
+    logs: list[str] = []
+    result = run_job(cfg, out, log=logs.append)
+    trained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
+    assert trained == {f"{f}/{t}" for f in ("colbert", "splade") for t in ("qrels", "soft-T1", "rd")}
+    models = result.metrics["models"]
+    n_docs = len(_collection().corpus)
+    for target in ("qrels", "soft-T1", "rd"):
+        colbert, splade = models[f"colbert/{target}"], models[f"splade/{target}"]
+        assert colbert["cost"]["docs_scored_per_query"] == cfg.candidates.depth
+        assert splade["cost"]["docs_scored_per_query"] == n_docs
+        assert colbert["cost"]["params"] > 0 and splade["cost"]["params"] > 0
+        assert splade["training"]["query_terms_mean"] > 0
+        assert 0.0 <= colbert["metrics"]["nDCG@10"] <= 1.0 and 0.0 <= splade["metrics"]["nDCG@10"] <= 1.0
+    checks = result.metrics["checks"]["distilled_vs_qrels_only"]
+    assert {"rd", "soft-T1"} <= set(checks["colbert"]) and {"rd", "soft-T1"} <= set(checks["splade"])
+    assert any(p.name.startswith("colbert-") for p in (out / "cache").iterdir())
+    assert any(p.name.startswith("splade-") for p in (out / "cache").iterdir())
+
+    side = next(p for p in (out / "cache").iterdir() if p.name.startswith("colbert-")) / "docs.npz"
+    written = side.stat().st_mtime_ns
+    cfg.students.colbert_lr = 1e-4
+    logs = []
+    run_job(cfg, out, log=logs.append)
+    retrained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
+    assert retrained == {"colbert/qrels", "colbert/soft-T1", "colbert/rd"}
+    assert side.stat().st_mtime_ns == written  # the document side came from the cache

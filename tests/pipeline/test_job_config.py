@@ -137,3 +137,16 @@ def test_quick_names_the_chosen_settings_it_replaces(tmp_path: Path) -> None:
     ]
     assert JobConfig().quick_overrides() == []
     assert cfg.with_quick().quick_overrides() == []  # applied once: nothing left to replace
+
+
+def test_the_optional_families_are_named_not_default() -> None:
+    from distillrank.pipeline.config import FAMILIES, OPTIONAL_FAMILIES
+
+    assert JobConfig().students.families == list(FAMILIES)
+    assert not set(OPTIONAL_FAMILIES) & set(FAMILIES)
+    cfg = JobConfig.from_dict({"students": {"families": ["lgbm", "colbert", "splade"], "splade_flops": 0}})
+    assert cfg.students.families == ["lgbm", "colbert", "splade"]
+    with pytest.raises(ConfigError, match=r"students\.families"):
+        JobConfig.from_dict({"students": {"families": ["colbertv2"]}})
+    with pytest.raises(ConfigError, match="colbert_dim"):
+        JobConfig.from_dict({"students": {"colbert_dim": 0}})

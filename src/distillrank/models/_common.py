@@ -100,3 +100,14 @@ def seeded_init(seed: int | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+class Shared:
+    """A value that a deep copy of the model holding it shares instead of copying: a student copied from
+    its untrained initial model keeps the one fixed document table (hundreds of MB) rather than a copy."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Shared:
+        return self

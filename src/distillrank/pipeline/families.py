@@ -13,6 +13,10 @@ serving path, parameters)``:
 * ``dssm`` — letter-trigram DSSM re-ranking BM25's top ``depth``.
 * ``bi_encoder``, ``bi_encoder_shallow`` — the MiniLM query tower (all layers, or the first
   ``shallow_layers`` aligned to it) against the fixed document index.
+* ``colbert`` (optional) — the MiniLM query tower and a projection, MaxSim against the documents' frozen
+  token states, re-ranking BM25's top ``depth``.
+* ``splade`` (optional) — a SPLADE query tower against its fixed sparse document vectors, retrieving from
+  the inverted index.
 
 Every target of a family starts from the same seeded weights and learns from the same lists, so a
 distilled student differs from its qrels-only twin by its target alone.
@@ -35,7 +39,7 @@ from distillrank.errors import DistillrankError
 from distillrank.evaluation.cost import count_parameters
 from distillrank.evaluation.metrics import evaluate
 from distillrank.pipeline.config import JobConfig
-from distillrank.pipeline.paths import DensePath, RerankPath, rerank_head
+from distillrank.pipeline.paths import DensePath, RerankPath, SparsePath, rerank_head
 from distillrank.pipeline.ranker import by_query, score_with
 from distillrank.pipeline.students import TargetSpec, lgbm_kwargs, make_lists, train_neural
 from distillrank.pipeline.teacher import rerank_scores
@@ -81,6 +85,7 @@ class StudentFamilies:
     bm25: Any
     dense_side: Any
     signals: dict[str, dict[str, dict[str, float]]]
+    cache: Path
     _dssm_vocabs: dict[int, list[str]]
     _teacher_scales: dict[tuple[str, int], float]
 
@@ -306,3 +311,114 @@ class StudentFamilies:
 
     def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
         return self._fold_bi_encoder(fold, spec, shallow=True)
+
+    # optional families: ColBERT (re-ranks BM25's top depth) and SPLADE (inverted index) ---------------
+    def _colbert_init(self) -> Any:
+        if not hasattr(self, "_colbert"):
+            from distillrank.pipeline.doc_sides import colbert_student_init
+
+            s, t0 = self.cfg.students, time.perf_counter()
+            self.log("ColBERT student: the documents' token states (cached after the first run)")
+            self._colbert = colbert_student_init(
+                self.dense_side.model_path,
+                self.corpus.docnos,
+                self.corpus.full_texts(),
+                self.cache,
+                dim=s.colbert_dim,
+                doc_max_length=s.colbert_doc_max_length,
+                query_max_length=min(self.cfg.dense.query_max_length, 32),
+                seed=self.cfg.seed,
+                show_progress=True,
+            )
+            self.timings["colbert_doc_side_s"] = round(time.perf_counter() - t0, 2)
+        return self._colbert
+
+    def _fold_colbert(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        s = self.cfg.students
+        init = self._colbert_init()
+        depth = self.cfg.candidates.depth
+        row = {d: i for i, d in enumerate(init.docnos)}
+
+        def rerank(model: Any, qids: Sequence[str]) -> Run:
+            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
+            scored = {
+                q: dict(zip(h, model.score_rows(self.queries[q], [row[d] for d in h]).tolist(), strict=True))
+                for q, h in heads.items()
+            }
+            return rerank_run(self.first.subset(list(heads)), scored, depth, "colbert")
+
+        def validate(model: Any) -> float:
+            run = rerank(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists, scale = self._lists(fold, spec, init, "colbert")
+        model, info = train_neural(
+            init,
+            spec,
+            s,
+            lists=lists,
+            lr=s.colbert_lr,
+            epochs=s.neural_epochs,
+            validate=validate,
+            seed=self.cfg.seed,
+        )
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
+        run = rerank(model, fold.test)
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            return model.score_rows(query, [row[d] for d, _ in head])
+
+        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
+
+    def _splade_init(self) -> Any:
+        if not hasattr(self, "_splade"):
+            from distillrank.pipeline.doc_sides import splade_student_init
+
+            s, t0 = self.cfg.students, time.perf_counter()
+            self.log("SPLADE student: the documents' sparse vectors (cached after the first run)")
+            self._splade = splade_student_init(
+                s.splade_model,
+                self.corpus.docnos,
+                self.corpus.full_texts(),
+                self.cache,
+                doc_max_length=s.splade_doc_max_length,
+                query_max_length=self.cfg.dense.query_max_length,
+                flops_weight=s.splade_flops,
+                show_progress=True,
+            )
+            self.timings["splade_doc_side_s"] = round(time.perf_counter() - t0, 2)
+        return self._splade
+
+    def _fold_splade(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
+        s = self.cfg.students
+        init = self._splade_init()
+        k = self.cfg.candidates.k
+
+        def retrieve(model: Any, qids: Sequence[str]) -> Run:
+            path = SparsePath(model, k)
+            ranked = path.search_many([self.queries[q] for q in qids])
+            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="splade")
+
+        def validate(model: Any) -> float:
+            run = retrieve(model, fold.val)
+            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+
+        lists, scale = self._lists(fold, spec, init, "splade")
+        model, info = train_neural(
+            init,
+            spec,
+            s,
+            lists=lists,
+            lr=s.splade_lr,
+            epochs=s.neural_epochs,
+            validate=validate,
+            seed=self.cfg.seed,
+        )
+        info["teacher_scale"] = None if scale is None else round(scale, 4)
+        run = retrieve(model, fold.test)
+        queries = model.encode([self.queries[q] for q in fold.test[: self.cfg.evaluation.latency_queries]])
+        info["query_terms_mean"] = (
+            round(float(np.diff(queries.indptr).mean()), 1) if queries.shape[0] else None
+        )
+        return run, info["best_validation_ndcg@10"] or 0.0, info, SparsePath(model, k), model.num_parameters()

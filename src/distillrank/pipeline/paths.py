@@ -6,7 +6,9 @@ A path takes one query text and returns its ranking, doing everything a server w
 * :class:`RerankPath` — BM25 top-``k``, then a scorer re-ranks the top ``depth`` (the cross-encoder
   teacher, the fusion teacher, LightGBM over features, the DSSM); the rest keeps BM25's order below;
 * :class:`DensePath` — a query tower encodes the query, an exact inner-product index returns the top
-  ``k`` (the document vectors were computed offline).
+  ``k`` (the document vectors were computed offline);
+* :class:`SparsePath` — a SPLADE query tower encodes the query, the inverted index of the documents'
+  sparse vectors (computed offline) returns the top ``k``.
 
 :func:`measure_path` times ``n`` test queries one at a time (after a warm-up), giving the latency p50/p99,
 queries/s and documents scored per second, the ``cost`` block of ``metrics.json``.
@@ -23,7 +25,7 @@ from distillrank.data.run import break_ties
 from distillrank.evaluation.cost import measure
 from distillrank.retrieval.bm25 import BM25Retriever
 
-__all__ = ["BM25Path", "DensePath", "Path", "RerankPath", "measure_path"]
+__all__ = ["BM25Path", "DensePath", "Path", "RerankPath", "SparsePath", "measure_path"]
 
 Ranking = list[tuple[str, float]]
 
@@ -108,6 +110,25 @@ class DensePath:
             [(self.docnos[r], float(s)) for r, s in zip(rr, ss, strict=True) if r >= 0]
             for rr, ss in zip(rows, scores, strict=True)
         ]
+
+    def search(self, query: str) -> Ranking:
+        return self.search_many([query])[0]
+
+
+class SparsePath:
+    """``model.encode([query])`` (a sparse ``[1, V]`` vector), then the top ``k`` of the inverted index of
+    ``model``'s fixed document vectors (a
+    :class:`~distillrank.models.sparse_query_encoder.SparseQueryEncoder`)."""
+
+    def __init__(self, model: Any, k: int) -> None:
+        self.model, self.k = model, k
+        self.retriever = model.retriever()
+        self.docs_scored = len(self.retriever)
+
+    def search_many(self, queries: Sequence[str]) -> list[Ranking]:
+        qids = [str(i) for i in range(len(queries))]
+        run = self.retriever.search_vectors(self.model.encode(list(queries)), qids, self.k)
+        return [run.ranked(q) if q in run else [] for q in qids]
 
     def search(self, query: str) -> Ranking:
         return self.search_many([query])[0]

@@ -25,6 +25,10 @@ position in the epoch's batch order, the history and the best weights so far. ``
 latest one: the continued run is bit-for-bit the one that was interrupted, without repeating finished
 steps. Evaluation runs with the RNG states saved and restored, so it never perturbs training.
 
+**Regularisation.** A model with a ``regularization()`` method (e.g. the FLOPS penalty of
+:class:`~distillrank.models.sparse_query_encoder.SparseQueryEncoder`'s query vectors) has its value added to
+the loss after each ``list_scores``.
+
 **In-batch loss** (``in_batch=True``). For a batch of ``B`` queries with ``L`` candidates each, every query is
 scored against all ``B * L`` documents of the batch: ``scores = similarity(encode_queries(queries),
 encode_docs(docs))``, ``[B, B*L]``, column ``j * L + k`` being document ``k`` of query ``j``. Each distinct
@@ -520,7 +524,11 @@ class Trainer:
         scores = model.list_scores(batch.queries, batch.docs)
         dev = scores.device
         teacher = batch.teacher_scores.to(dev) if batch.teacher_scores is not None else None
-        return self.loss_fn(scores, batch.labels.to(dev), teacher_scores=teacher, mask=batch.mask.to(dev))
+        loss = self.loss_fn(scores, batch.labels.to(dev), teacher_scores=teacher, mask=batch.mask.to(dev))
+        regularization = getattr(model, "regularization", None)
+        if callable(regularization):  # e.g. the FLOPS of a sparse query tower's last batch
+            loss = loss + regularization()
+        return loss
 
     def _optimizer(self, model: torch.nn.Module) -> torch.optim.AdamW:
         decay: list[torch.nn.Parameter] = []
