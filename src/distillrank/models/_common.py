@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from distillrank.errors import DistillrankError
 
 
 def check_batch_size(batch_size: int) -> None:
@@ -111,3 +115,27 @@ class Shared:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Shared:
         return self
+
+
+def text_rows(row_by_text: Mapping[str, int], docs: Sequence[str], owner: str, padding: int) -> np.ndarray:
+    """The rows of a fixed document table holding ``docs`` (texts, as the trainer passes them); the empty
+    padding text gets row ``padding``. ``owner`` names the model in the errors."""
+    if not row_by_text:
+        raise DistillrankError(f"this {owner} has no document texts: pass doc_texts to train it")
+    rows = np.empty(len(docs), dtype=np.int64)
+    for k, t in enumerate(docs):
+        i = padding if t == "" else row_by_text.get(t)
+        if i is None:
+            raise KeyError(f"document text not in the index: {t[:60]!r}...")
+        rows[k] = i
+    return rows
+
+
+def read_folder_meta(path: Any, name: str, owner: str) -> dict[str, Any]:
+    """The JSON file ``name`` of a model folder written by ``owner.save``, or a clear error naming it."""
+    from pathlib import Path
+
+    file = Path(path) / name
+    if not file.exists():
+        raise DistillrankError(f"{path}: no {name} (not a saved {owner})")
+    return dict(json.loads(file.read_text(encoding="utf-8")))

@@ -40,7 +40,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models._common import (
     Shared,
@@ -50,6 +49,8 @@ from distillrank.models._common import (
     inference,
     list_width,
     progress,
+    read_folder_meta,
+    text_rows,
 )
 from distillrank.models.base import rank_by_scores
 from distillrank.models.colbert import ColBERT, maxsim
@@ -153,20 +154,8 @@ class ColBERTQueryEncoder(torch.nn.Module):
         return self._states.value
 
     def _rows(self, docs: Sequence[str]) -> np.ndarray:
-        if not self._row_by_text:
-            raise DistillrankError(
-                "this ColBERTQueryEncoder has no document texts: pass doc_texts to train it"
-            )
-        rows = np.empty(len(docs), dtype=np.int64)
-        for k, t in enumerate(docs):
-            if t == "":
-                rows[k] = -1  # padding: no tokens, scores 0, masked by the trainer
-                continue
-            i = self._row_by_text.get(t)
-            if i is None:
-                raise KeyError(f"document text not in the index: {t[:60]!r}...")
-            rows[k] = i
-        return rows
+        # padding ("") gets row -1: no tokens, scores 0, masked by the trainer
+        return text_rows(self._row_by_text, docs, "ColBERTQueryEncoder", padding=-1)
 
     def _doc_tokens(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Projected, normalised token embeddings ``[n, Lmax, dim]`` of ``rows`` and their mask."""
@@ -249,9 +238,7 @@ class ColBERTQueryEncoder(torch.nn.Module):
     def load(cls, path: str | Path, doc_texts: Sequence[str] | None = None) -> Self:
         """Open a folder written by :meth:`save` (``doc_texts`` by row, to train it further)."""
         path = Path(path)
-        if not (path / _META).exists():
-            raise DistillrankError(f"{path}: no {_META} (not a saved ColBERTQueryEncoder)")
-        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        meta = read_folder_meta(path, _META, "ColBERTQueryEncoder")
         with np.load(path / _STATES) as z:
             states, lengths = z["states"], z["lengths"]
         return cls(ColBERT.load(path / _TOWER), states, lengths, meta["docnos"], doc_texts)

@@ -30,9 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
-from distillrank.models._common import check_pairs, check_texts, list_width
+from distillrank.models._common import check_pairs, check_texts, list_width, read_folder_meta, text_rows
 from distillrank.models.base import rank_by_scores
 from distillrank.models.bi_encoder import BiEncoder
 
@@ -93,18 +92,9 @@ class QueryEncoder(torch.nn.Module):
         return self.tower.temperature
 
     def _rows(self, docs: Sequence[str]) -> torch.Tensor:
-        if not self._row_by_text:
-            raise DistillrankError("this QueryEncoder has no document texts: pass doc_texts to train it")
-        rows = []
-        for t in docs:
-            if t == "":
-                rows.append(0)  # padding: scored, then masked by the trainer
-                continue
-            i = self._row_by_text.get(t)
-            if i is None:
-                raise KeyError(f"document text not in the index: {t[:60]!r}...")
-            rows.append(i)
-        return torch.tensor(rows, dtype=torch.long, device=self.doc_table.device)
+        # padding ("") gets row 0: scored, then masked by the trainer
+        rows = text_rows(self._row_by_text, docs, "QueryEncoder", padding=0)
+        return torch.as_tensor(rows, device=self.doc_table.device)
 
     # -- DualEncoder / ListScorer ---------------------------------------------------------------------
     def encode_queries(self, queries: Sequence[str]) -> torch.Tensor:
@@ -180,9 +170,7 @@ class QueryEncoder(torch.nn.Module):
     def load(cls, path: str | Path, doc_texts: Sequence[str] | None = None) -> Self:
         """Open a folder written by :meth:`save` (``doc_texts`` by row, to train it further)."""
         path = Path(path)
-        if not (path / _META).exists():
-            raise DistillrankError(f"{path}: no {_META} (not a saved QueryEncoder)")
-        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        meta = read_folder_meta(path, _META, "QueryEncoder")
         tower = BiEncoder.load(path / _TOWER)
         return cls(tower, np.load(path / _TABLE), meta["docnos"], doc_texts)
 

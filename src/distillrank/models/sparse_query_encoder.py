@@ -35,10 +35,16 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.losses.regularizers import flops_regularizer
-from distillrank.models._common import Shared, check_pairs, check_texts, list_width
+from distillrank.models._common import (
+    Shared,
+    check_pairs,
+    check_texts,
+    list_width,
+    read_folder_meta,
+    text_rows,
+)
 from distillrank.models.base import rank_by_scores
 from distillrank.models.splade import Splade, SpladeRetriever
 
@@ -99,20 +105,8 @@ class SparseQueryEncoder(torch.nn.Module):
         return self._table.value
 
     def _rows(self, docs: Sequence[str]) -> np.ndarray:
-        if not self._row_by_text:
-            raise DistillrankError(
-                "this SparseQueryEncoder has no document texts: pass doc_texts to train it"
-            )
-        rows = np.empty(len(docs), dtype=np.int64)
-        for k, t in enumerate(docs):
-            if t == "":
-                rows[k] = -1  # padding: scores 0, masked by the trainer
-                continue
-            i = self._row_by_text.get(t)
-            if i is None:
-                raise KeyError(f"document text not in the index: {t[:60]!r}...")
-            rows[k] = i
-        return rows
+        # padding ("") gets row -1: no tokens, scores 0, masked by the trainer
+        return text_rows(self._row_by_text, docs, "SparseQueryEncoder", padding=-1)
 
     # -- ListScorer ------------------------------------------------------------------------------------
     def encode_queries(self, queries: Sequence[str]) -> torch.Tensor:
@@ -215,9 +209,7 @@ class SparseQueryEncoder(torch.nn.Module):
     def load(cls, path: str | Path, doc_texts: Sequence[str] | None = None) -> Self:
         """Open a folder written by :meth:`save` (``doc_texts`` by row, to train it further)."""
         path = Path(path)
-        if not (path / _META).exists():
-            raise DistillrankError(f"{path}: no {_META} (not a saved SparseQueryEncoder)")
-        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        meta = read_folder_meta(path, _META, "SparseQueryEncoder")
         splade = Splade.load(path / _TOWER)
         table = sp.load_npz(path / _TABLE)
         return cls(splade, table, meta["docnos"], doc_texts, flops_weight=meta.get("flops_weight", 0.0))

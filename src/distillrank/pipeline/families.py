@@ -190,27 +190,28 @@ class StudentFamilies:
         # every target of a fold starts from the same seeded weights, so each distilled student differs
         # from its qrels-only twin by its target alone (not by the state of torch's global generator)
         init = DSSM(vocab=vocabs[fold.index], hidden_sizes=(300, 300, 128), seed=self.cfg.seed)
+        return self._fold_reranker(fold, spec, init, "dssm", lr=s.dssm_lr, epochs=s.dssm_epochs)
+
+    def _fold_reranker(
+        self, fold: Fold, spec: TargetSpec, init: Any, family: str, *, lr: float, epochs: int
+    ) -> tuple[Run, float, dict, Any, int]:
+        """A neural student that re-ranks BM25's top ``depth`` through ``model.predict`` (query, document
+        text) pairs: the DSSM and ColBERT."""
         depth = self.cfg.candidates.depth
 
         def rerank(model: Any, qids: Sequence[str]) -> Run:
             heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
             scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
-            return rerank_run(self.first.subset(list(heads)), scored, depth, "dssm")
+            return rerank_run(self.first.subset(list(heads)), scored, depth, family)
 
         def validate(model: Any) -> float:
             run = rerank(model, fold.val)
             return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
 
-        lists, scale = self._lists(fold, spec, init, "dssm")
+        lists, scale = self._lists(fold, spec, init, family)
+        s = self.cfg.students
         model, info = train_neural(
-            init,
-            spec,
-            s,
-            lists=lists,
-            lr=s.dssm_lr,
-            epochs=s.dssm_epochs,
-            validate=validate,
-            seed=self.cfg.seed,
+            init, spec, s, lists=lists, lr=lr, epochs=epochs, validate=validate, seed=self.cfg.seed
         )
         info["teacher_scale"] = None if scale is None else round(scale, 4)
         run = rerank(model, fold.test)
@@ -336,40 +337,7 @@ class StudentFamilies:
     def _fold_colbert(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
         s = self.cfg.students
         init = self._colbert_init()
-        depth = self.cfg.candidates.depth
-        row = {d: i for i, d in enumerate(init.docnos)}
-
-        def rerank(model: Any, qids: Sequence[str]) -> Run:
-            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
-            scored = {
-                q: dict(zip(h, model.score_rows(self.queries[q], [row[d] for d in h]).tolist(), strict=True))
-                for q, h in heads.items()
-            }
-            return rerank_run(self.first.subset(list(heads)), scored, depth, "colbert")
-
-        def validate(model: Any) -> float:
-            run = rerank(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
-
-        lists, scale = self._lists(fold, spec, init, "colbert")
-        model, info = train_neural(
-            init,
-            spec,
-            s,
-            lists=lists,
-            lr=s.colbert_lr,
-            epochs=s.neural_epochs,
-            validate=validate,
-            seed=self.cfg.seed,
-        )
-        info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = rerank(model, fold.test)
-
-        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            return model.score_rows(query, [row[d] for d, _ in head])
-
-        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
-        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
+        return self._fold_reranker(fold, spec, init, "colbert", lr=s.colbert_lr, epochs=s.neural_epochs)
 
     def _splade_init(self) -> Any:
         if not hasattr(self, "_splade"):
