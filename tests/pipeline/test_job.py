@@ -817,6 +817,9 @@ def test_optional_colbert_and_splade_students(
         assert colbert["cost"]["params"] > 0 and splade["cost"]["params"] > 0
         assert splade["training"]["query_terms_mean"] > 0
         assert 0.0 <= colbert["metrics"]["nDCG@10"] <= 1.0 and 0.0 <= splade["metrics"]["nDCG@10"] <= 1.0
+    for name, family in (("colbert-zero-shot", "colbert"), ("splade-zero-shot", "splade")):
+        assert (models[name]["role"], models[name]["family"]) == ("baseline", family)
+        assert models[name]["cost"]["params"] == models[f"{family}/qrels"]["cost"]["params"]
     checks = result.metrics["checks"]["distilled_vs_qrels_only"]
     assert {"rd", "soft-T1"} <= set(checks["colbert"]) and {"rd", "soft-T1"} <= set(checks["splade"])
     assert any(p.name.startswith("colbert-") for p in (out / "cache").iterdir())

@@ -390,3 +390,29 @@ class StudentFamilies:
             round(float(np.diff(queries.indptr).mean()), 1) if queries.shape[0] else None
         )
         return run, info["best_validation_ndcg@10"] or 0.0, info, SparsePath(model, k), model.num_parameters()
+
+    def optional_references(self, test: Sequence[str]) -> dict[str, tuple[str, Run, Any, int]]:
+        """The untrained ColBERT and SPLADE students (``colbert-zero-shot``, ``splade-zero-shot``) of the
+        families being trained, as ``name -> (family, test run, serving path, parameters)``: what training
+        added to their starting point."""
+        out: dict[str, tuple[str, Run, Any, int]] = {}
+        families = self.cfg.students.families
+        if "colbert" in families:
+            init, depth = self._colbert_init(), self.cfg.candidates.depth
+            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in test if q in self.first}
+            scored = rerank_scores(lambda p: init.predict(p), heads, self.queries, self.corpus)
+            run = rerank_run(self.first.subset(list(heads)), scored, depth, "colbert-zero-shot")
+            corpus = self.corpus
+
+            def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+                return init.predict([(query, corpus[d].full_text()) for d, _ in head])
+
+            path: Any = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+            out["colbert-zero-shot"] = ("colbert", run, path, count_parameters(init))
+        if "splade" in families:
+            init = self._splade_init()
+            path = SparsePath(init, self.cfg.candidates.k)
+            ranked = path.search_many([self.queries[q] for q in test])
+            run = Run.from_trusted({q: dict(r) for q, r in zip(test, ranked, strict=True)}, name="splade")
+            out["splade-zero-shot"] = ("splade", run, path, init.num_parameters())
+        return out

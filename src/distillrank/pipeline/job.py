@@ -816,6 +816,14 @@ class _Job(StudentFamilies):
             "metrics": _metrics(dense_run, qrels, ev.measures),
             "cost": self._measure(dense_path, latency_q, params=self.dense_side.encoder.num_parameters()),
         }
+        for name, (family, run, path, params) in self.optional_references(test).items():
+            models[name] = {
+                "role": "baseline",
+                "family": family,
+                "targets": None,
+                "metrics": _metrics(run, qrels, ev.measures),
+                "cost": self._measure(path, latency_q, params=params),
+            }
         ce_params = self.ce.num_parameters() if self.ce is not None else 0
         used = set(self.fusion.signals)
         dense_params = self.dense_side.encoder.num_parameters() if used & {"dense", "ranker"} else 0
