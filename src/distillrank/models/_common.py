@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,10 +132,8 @@ def text_rows(row_by_text: Mapping[str, int], docs: Sequence[str], owner: str, p
     return rows
 
 
-def read_folder_meta(path: Any, name: str, owner: str) -> dict[str, Any]:
+def read_folder_meta(path: str | Path, name: str, owner: str) -> dict[str, Any]:
     """The JSON file ``name`` of a model folder written by ``owner.save``, or a clear error naming it."""
-    from pathlib import Path
-
     file = Path(path) / name
     if not file.exists():
         raise DistillrankError(f"{path}: no {name} (not a saved {owner})")

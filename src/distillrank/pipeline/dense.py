@@ -29,9 +29,18 @@ from distillrank.progress import CountingProgress
 if TYPE_CHECKING:
     from distillrank.models.static_encoder import StaticEncoder
 
-__all__ = ["DenseSide", "QueryView"]
+__all__ = ["DenseSide", "QueryView", "cache_key"]
 
 _CHUNK = 512
+
+
+def cache_key(fingerprint: str, settings: str, texts: Sequence[str]) -> str:
+    """A cache key of (a model's ``fingerprint``, ``settings``, ``texts``): 20 hex digits of SHA-256, the
+    folder name of an encoded corpus (dense vectors here; ColBERT and SPLADE sides in ``doc_sides``)."""
+    h = hashlib.sha256(f"{fingerprint}\0{settings}\0".encode())
+    for t in texts:
+        h.update(hashlib.sha256(t.encode()).digest())
+    return h.hexdigest()[:20]
 
 
 class DenseSide:
@@ -78,10 +87,7 @@ class DenseSide:
 
     def _key(self, settings: str, texts: Sequence[str]) -> str:
         """A cache key of (this side's model, ``settings``, ``texts``)."""
-        h = hashlib.sha256(f"{self.fingerprint}\0{settings}\0".encode())
-        for t in texts:
-            h.update(hashlib.sha256(t.encode()).digest())
-        return h.hexdigest()[:20]
+        return cache_key(self.fingerprint, settings, texts)
 
     def _encoded(
         self, folder: Path, texts: Sequence[str], *, is_query: bool, show_progress: bool

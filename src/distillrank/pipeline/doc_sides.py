@@ -12,7 +12,6 @@ never encoded again (as :class:`~distillrank.pipeline.dense.DenseSide` does for 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ import scipy.sparse as sp
 
 from distillrank.distillation.teacher_cache import model_fingerprint
 from distillrank.io import atomic_write
+from distillrank.pipeline.dense import cache_key
 from distillrank.progress import CountingProgress
 
 __all__ = ["colbert_student_init", "splade_student_init"]
@@ -33,10 +33,7 @@ Arrays = dict[str, np.ndarray]
 
 
 def _key(model_path: str, settings: str, texts: Sequence[str]) -> str:
-    h = hashlib.sha256(f"{model_fingerprint(model_path)}\0{settings}\0".encode())
-    for t in texts:
-        h.update(hashlib.sha256(t.encode()).digest())
-    return h.hexdigest()[:20]
+    return cache_key(model_fingerprint(model_path), settings, texts)
 
 
 def _cached_chunks(

@@ -109,19 +109,28 @@ class StudentFamilies:
             setattr(self, attr, FeatureExtractor(encoder=encoder).fit(self.corpus))
         return getattr(self, attr)
 
-    def _static_encoder(self) -> Any:
-        if not hasattr(self, "_static"):
-            s = self.cfg.students
+    def _once(self, attr: str, message: str, timing: str, build: Callable[[], Any]) -> Any:
+        """``build()`` the first time (logging ``message`` and timing it as ``timings[timing]``), then the
+        same object: the per-job sides every fold's students share (static encoder, ColBERT and SPLADE
+        document sides)."""
+        if not hasattr(self, attr):
             t0 = time.perf_counter()
-            self.log(
-                f"static query encoder: distilling the dense side's query tower on up to "
-                f"{s.static_sentences:,} corpus sentences (cached after the first run)"
-            )
-            self._static = self.dense_side.static_encoder(
+            self.log(message)
+            setattr(self, attr, build())
+            self.timings[timing] = round(time.perf_counter() - t0, 2)
+        return getattr(self, attr)
+
+    def _static_encoder(self) -> Any:
+        s = self.cfg.students
+        return self._once(
+            "_static",
+            f"static query encoder: distilling the dense side's query tower on up to "
+            f"{s.static_sentences:,} corpus sentences (cached after the first run)",
+            "static_encoder_s",
+            lambda: self.dense_side.static_encoder(
                 sentences=s.static_sentences, epochs=s.static_epochs, seed=self.cfg.seed, show_progress=True
-            )
-            self.timings["static_encoder_s"] = round(time.perf_counter() - t0, 2)
-        return self._static
+            ),
+        )
 
     def _fold_lgbm_dense(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
         return self._fold_lgbm(fold, spec, features="dense")
@@ -176,7 +185,33 @@ class StudentFamilies:
     def _eval_rerank(self, pred: np.ndarray, ds: Any, qids: Sequence[str]) -> float:
         scores = by_query(ds, pred)
         run = rerank_run(self.first.subset(list(qids)), scores, self.cfg.candidates.depth, "val")
+        return self._ndcg10(run, qids)
+
+    def _ndcg10(self, run: Run, qids: Sequence[str]) -> float:
+        """nDCG@10 of ``run`` on ``qids`` (a student's validation score)."""
         return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
+
+    def _search_run(self, path: Any, qids: Sequence[str], name: str) -> Run:
+        """The run of a first-stage ``path`` (dense or sparse) over the queries ``qids``, batched."""
+        ranked = path.search_many([self.queries[q] for q in qids])
+        return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name=name)
+
+    def _rerank_with(self, model: Any, qids: Sequence[str], name: str) -> Run:
+        """BM25's run of ``qids`` with each top ``depth`` re-ordered by ``model.predict`` (query, document
+        text) pairs, all queries in one call."""
+        depth = self.cfg.candidates.depth
+        heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
+        scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
+        return rerank_run(self.first.subset(list(heads)), scored, depth, name)
+
+    def _rerank_path(self, model: Any) -> RerankPath:
+        """The serving path of a re-ranker scoring (query, document text) pairs with ``model.predict``."""
+        corpus = self.corpus
+
+        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
+            return model.predict([(query, corpus[d].full_text()) for d, _ in head])
+
+        return RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=self.cfg.candidates.depth)
 
     # DSSM (re-ranks BM25's top depth) ------------------------------------------------------------------
     def _fold_dssm(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
@@ -197,16 +232,9 @@ class StudentFamilies:
     ) -> tuple[Run, float, dict, Any, int]:
         """A neural student that re-ranks BM25's top ``depth`` through ``model.predict`` (query, document
         text) pairs: the DSSM and ColBERT."""
-        depth = self.cfg.candidates.depth
-
-        def rerank(model: Any, qids: Sequence[str]) -> Run:
-            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in qids if q in self.first}
-            scored = rerank_scores(lambda p: model.predict(p), heads, self.queries, self.corpus)
-            return rerank_run(self.first.subset(list(heads)), scored, depth, family)
 
         def validate(model: Any) -> float:
-            run = rerank(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+            return self._ndcg10(self._rerank_with(model, fold.val, family), fold.val)
 
         lists, scale = self._lists(fold, spec, init, family)
         s = self.cfg.students
@@ -214,13 +242,8 @@ class StudentFamilies:
             init, spec, s, lists=lists, lr=lr, epochs=epochs, validate=validate, seed=self.cfg.seed
         )
         info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = rerank(model, fold.test)
-        corpus = self.corpus
-
-        def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            return model.predict([(query, corpus[d].full_text()) for d, _ in head])
-
-        path = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
+        run = self._rerank_with(model, fold.test, family)
+        path = self._rerank_path(model)
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, count_parameters(model)
 
     def _lists(self, fold: Fold, spec: TargetSpec, init: Any, family: str) -> tuple[list[Any], float | None]:
@@ -291,14 +314,11 @@ class StudentFamilies:
         init = self._query_init(shallow)
         k = self.cfg.candidates.k
 
-        def retrieve(model: Any, qids: Sequence[str]) -> Run:
-            path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
-            ranked = path.search_many([self.queries[q] for q in qids])
-            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="dense")
+        def dense_path(model: Any) -> DensePath:
+            return DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
 
         def validate(model: Any) -> float:
-            run = retrieve(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+            return self._ndcg10(self._search_run(dense_path(model), fold.val, "dense"), fold.val)
 
         lists, scale = self._lists(fold, spec, init, "bi_encoder_shallow" if shallow else "bi_encoder")
         lr = s.shallow_lr if shallow else s.neural_lr
@@ -306,8 +326,8 @@ class StudentFamilies:
             init, spec, s, lists=lists, lr=lr, epochs=s.neural_epochs, validate=validate, seed=self.cfg.seed
         )
         info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = retrieve(model, fold.test)
-        path = DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+        path = dense_path(model)
+        run = self._search_run(path, fold.test, "dense")
         return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
 
     def _fold_bi_encoder_shallow(self, fold: Fold, spec: TargetSpec) -> tuple:
@@ -315,12 +335,14 @@ class StudentFamilies:
 
     # optional families: ColBERT (re-ranks BM25's top depth) and SPLADE (inverted index) ---------------
     def _colbert_init(self) -> Any:
-        if not hasattr(self, "_colbert"):
-            from distillrank.pipeline.doc_sides import colbert_student_init
+        from distillrank.pipeline.doc_sides import colbert_student_init
 
-            s, t0 = self.cfg.students, time.perf_counter()
-            self.log("ColBERT student: the documents' token states (cached after the first run)")
-            self._colbert = colbert_student_init(
+        s = self.cfg.students
+        return self._once(
+            "_colbert",
+            "ColBERT student: the documents' token states (cached after the first run)",
+            "colbert_doc_side_s",
+            lambda: colbert_student_init(
                 self.dense_side.model_path,
                 self.corpus.docnos,
                 self.corpus.full_texts(),
@@ -330,9 +352,8 @@ class StudentFamilies:
                 query_max_length=min(self.cfg.dense.query_max_length, 32),
                 seed=self.cfg.seed,
                 show_progress=True,
-            )
-            self.timings["colbert_doc_side_s"] = round(time.perf_counter() - t0, 2)
-        return self._colbert
+            ),
+        )
 
     def _fold_colbert(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
         s = self.cfg.students
@@ -340,12 +361,14 @@ class StudentFamilies:
         return self._fold_reranker(fold, spec, init, "colbert", lr=s.colbert_lr, epochs=s.neural_epochs)
 
     def _splade_init(self) -> Any:
-        if not hasattr(self, "_splade"):
-            from distillrank.pipeline.doc_sides import splade_student_init
+        from distillrank.pipeline.doc_sides import splade_student_init
 
-            s, t0 = self.cfg.students, time.perf_counter()
-            self.log("SPLADE student: the documents' sparse vectors (cached after the first run)")
-            self._splade = splade_student_init(
+        s = self.cfg.students
+        return self._once(
+            "_splade",
+            "SPLADE student: the documents' sparse vectors (cached after the first run)",
+            "splade_doc_side_s",
+            lambda: splade_student_init(
                 s.splade_model,
                 self.corpus.docnos,
                 self.corpus.full_texts(),
@@ -354,23 +377,16 @@ class StudentFamilies:
                 query_max_length=self.cfg.dense.query_max_length,
                 flops_weight=s.splade_flops,
                 show_progress=True,
-            )
-            self.timings["splade_doc_side_s"] = round(time.perf_counter() - t0, 2)
-        return self._splade
+            ),
+        )
 
     def _fold_splade(self, fold: Fold, spec: TargetSpec) -> tuple[Run, float, dict, Any, int]:
         s = self.cfg.students
         init = self._splade_init()
         k = self.cfg.candidates.k
 
-        def retrieve(model: Any, qids: Sequence[str]) -> Run:
-            path = SparsePath(model, k)
-            ranked = path.search_many([self.queries[q] for q in qids])
-            return Run.from_trusted({q: dict(r) for q, r in zip(qids, ranked, strict=True)}, name="splade")
-
         def validate(model: Any) -> float:
-            run = retrieve(model, fold.val)
-            return float(evaluate(run, self.qrels.subset(fold.val), "nDCG@10").aggregate["nDCG@10"])
+            return self._ndcg10(self._search_run(SparsePath(model, k), fold.val, "splade"), fold.val)
 
         lists, scale = self._lists(fold, spec, init, "splade")
         model, info = train_neural(
@@ -384,12 +400,13 @@ class StudentFamilies:
             seed=self.cfg.seed,
         )
         info["teacher_scale"] = None if scale is None else round(scale, 4)
-        run = retrieve(model, fold.test)
+        path = SparsePath(model, k)
+        run = self._search_run(path, fold.test, "splade")
         queries = model.encode([self.queries[q] for q in fold.test[: self.cfg.evaluation.latency_queries]])
         info["query_terms_mean"] = (
             round(float(np.diff(queries.indptr).mean()), 1) if queries.shape[0] else None
         )
-        return run, info["best_validation_ndcg@10"] or 0.0, info, SparsePath(model, k), model.num_parameters()
+        return run, info["best_validation_ndcg@10"] or 0.0, info, path, model.num_parameters()
 
     def optional_references(self, test: Sequence[str]) -> dict[str, tuple[str, Run, Any, int]]:
         """The untrained ColBERT and SPLADE students (``colbert-zero-shot``, ``splade-zero-shot``) of the
@@ -398,21 +415,12 @@ class StudentFamilies:
         out: dict[str, tuple[str, Run, Any, int]] = {}
         families = self.cfg.students.families
         if "colbert" in families:
-            init, depth = self._colbert_init(), self.cfg.candidates.depth
-            heads = {q: [d for d, _ in self.first.ranked(q, depth)] for q in test if q in self.first}
-            scored = rerank_scores(lambda p: init.predict(p), heads, self.queries, self.corpus)
-            run = rerank_run(self.first.subset(list(heads)), scored, depth, "colbert-zero-shot")
-            corpus = self.corpus
-
-            def scorer(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-                return init.predict([(query, corpus[d].full_text()) for d, _ in head])
-
-            path: Any = RerankPath(self.bm25, scorer, k=self.cfg.candidates.k, depth=depth)
-            out["colbert-zero-shot"] = ("colbert", run, path, count_parameters(init))
+            colbert = self._colbert_init()
+            run = self._rerank_with(colbert, test, "colbert-zero-shot")
+            out["colbert-zero-shot"] = ("colbert", run, self._rerank_path(colbert), count_parameters(colbert))
         if "splade" in families:
-            init = self._splade_init()
-            path = SparsePath(init, self.cfg.candidates.k)
-            ranked = path.search_many([self.queries[q] for q in test])
-            run = Run.from_trusted({q: dict(r) for q, r in zip(test, ranked, strict=True)}, name="splade")
-            out["splade-zero-shot"] = ("splade", run, path, init.num_parameters())
+            splade = self._splade_init()
+            path = SparsePath(splade, self.cfg.candidates.k)
+            run = self._search_run(path, test, "splade")
+            out["splade-zero-shot"] = ("splade", run, path, splade.num_parameters())
         return out

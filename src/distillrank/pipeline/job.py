@@ -72,10 +72,12 @@ _NEURAL_HARD_KEYS = ("hard_mode",)
 """Student settings of the neural students' ``hard`` target only: in the cache key of those students."""
 _MARGIN_KEYS = ("margin_anchor",)
 """Student settings of the ``margin_mse`` target only: in the cache key of those students."""
-_COLBERT_KEYS = ("colbert_dim", "colbert_doc_max_length", "colbert_lr")
-"""Student settings of the ColBERT family: in the cache key of its students only."""
-_SPLADE_KEYS = ("splade_model", "splade_doc_max_length", "splade_lr", "splade_flops")
-"""Student settings of the SPLADE family: in the cache key of its students only."""
+_FAMILY_KEYS: dict[str, tuple[str, ...]] = {
+    "lgbm_static": _STATIC_KEYS,
+    "colbert": ("colbert_dim", "colbert_doc_max_length", "colbert_lr"),
+    "splade": ("splade_model", "splade_doc_max_length", "splade_lr", "splade_flops"),
+}
+"""Student settings of one family only (its side or its training): in the cache key of its students only."""
 _NEURAL = ("bi_encoder", "bi_encoder_shallow", "dssm", "colbert", "splade")
 
 
@@ -646,14 +648,8 @@ class _Job(StudentFamilies):
         the new students. ``legacy``: the key of folders written before it left out ``targets`` and
         ``temperatures`` (always with the teacher's settings), still accepted for their students as long
         as those lists are unchanged."""
-        s_exclude = {
-            "families",
-            *_STATIC_KEYS,
-            *_NEURAL_HARD_KEYS,
-            *_MARGIN_KEYS,
-            *_COLBERT_KEYS,
-            *_SPLADE_KEYS,
-        }
+        s_exclude = {"families", *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
+        s_exclude.update(k for keys in _FAMILY_KEYS.values() for k in keys)
         if not legacy:
             s_exclude |= {"targets", "temperatures"}
         exclude: dict[str, Any] = {
@@ -688,12 +684,8 @@ class _Job(StudentFamilies):
         key = _digest(base_key, family, spec.name, spec.temperature)
         if extra := self._transfer_for(spec):
             key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
-        if family == "lgbm_static":
-            key = _digest(key, *(getattr(s, k) for k in _STATIC_KEYS))
-        if family == "colbert":
-            key = _digest(key, *(getattr(s, k) for k in _COLBERT_KEYS))
-        if family == "splade":
-            key = _digest(key, *(getattr(s, k) for k in _SPLADE_KEYS))
+        if family in _FAMILY_KEYS:
+            key = _digest(key, *(getattr(s, k) for k in _FAMILY_KEYS[family]))
         if family in _NEURAL and spec.target == "hard":
             key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
         if spec.target == "margin_mse" and s.margin_anchor != "teacher":
@@ -807,8 +799,7 @@ class _Job(StudentFamilies):
             self.dense_side.docnos,
             k,
         )
-        ranked = dense_path.search_many([self.queries[q] for q in test])
-        dense_run = Run.from_trusted({q: dict(r) for q, r in zip(test, ranked, strict=True)})
+        dense_run = self._search_run(dense_path, test, "dense-zero-shot")
         models["dense-zero-shot"] = {
             "role": "baseline",
             "family": "bi_encoder",
