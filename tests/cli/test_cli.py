@@ -12,6 +12,7 @@ from distillrank.cli.main import app
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.beir import write_beir
 from distillrank.data.run import Run
+from distillrank.pipeline.config import FAMILIES, OPTIONAL_FAMILIES, TARGETS, JobConfig
 
 runner = CliRunner()
 
@@ -484,3 +485,56 @@ def test_query_field_errors_are_one_line(tiny: Path, tmp_path: Path, args: list[
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message.replace("TINY", str(tiny)) in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "families", "targets"),
+    [
+        (["--families", "lgbm,colbert"], ["lgbm", "colbert"], None),
+        (["--families", "+splade"], [*FAMILIES, "splade"], None),
+        (["--families", "all", "--targets", "qrels,rd"], [*FAMILIES, *OPTIONAL_FAMILIES], ["qrels", "rd"]),
+        (["--targets", "+rd", "--config", "CFG"], ["dssm"], ["qrels", "rd"]),
+    ],
+)
+def test_run_families_and_targets_options(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    families: list[str],
+    targets: list[str] | None,
+) -> None:
+    """``--families`` / ``--targets`` replace the config's lists, ``+name`` adds to them, ``all`` is every
+    family; the job receives the validated config."""
+    import distillrank.pipeline.job as job
+
+    cfg_file = tmp_path / "job.yaml"
+    cfg_file.write_text("students:\n  families: [dssm]\n  targets: [qrels]\n")
+    seen: dict[str, JobConfig] = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_job(cfg: JobConfig, *a: object, **k: object) -> None:
+        seen["cfg"] = cfg
+        raise Stop
+
+    monkeypatch.setattr(job, "run_job", fake_run_job)
+    args = [str(cfg_file) if a == "CFG" else a for a in args]
+    result = runner.invoke(app, ["run", "-o", str(tmp_path / "out"), *args])
+    assert isinstance(result.exception, Stop), result.output
+    assert seen["cfg"].students.families == families
+    assert seen["cfg"].students.targets == (targets or list(TARGETS))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--families", "lgbm,colbertx"], "students.families.1: must be 'lgbm',"),
+        (["--families", "+colbert,lgbm"], "give either names"),
+        (["--targets", ","], "students.targets: must name at least one"),
+    ],
+)
+def test_run_families_option_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["run", "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.replace("│", " ").split()), result.output

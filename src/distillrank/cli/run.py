@@ -64,6 +64,23 @@ def run(
             help="Also draw this many pseudo-queries (corpus sentences) for the distilled students.",
         ),
     ] = None,
+    families: Annotated[
+        str | None,
+        typer.Option(
+            "--families",
+            help="Student families, comma-separated: lgbm, lgbm_dense, lgbm_static, bi_encoder, "
+            "bi_encoder_shallow, dssm (the default set), colbert, splade (optional); '+colbert' adds to the "
+            "config's families, 'all' trains every one.",
+        ),
+    ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            help="Training targets, comma-separated: qrels, hard, soft, joint, margin_mse, rd (default: all; "
+            "'+name' adds to the config's).",
+        ),
+    ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="A subset of queries, short texts, few steps: a few minutes.")
     ] = False,
@@ -80,7 +97,7 @@ def run(
     the latency of the full retrieve+rank path. Re-running with the same settings reuses every finished
     stage. Writes OUTPUT/report.md, OUTPUT/report.html and OUTPUT/metrics.json.
     """
-    from distillrank.pipeline.config import JobConfig
+    from distillrank.pipeline.config import FAMILIES, OPTIONAL_FAMILIES, TARGETS, JobConfig
     from distillrank.pipeline.job import run_job
     from distillrank.pipeline.summary import speedup_text
 
@@ -107,6 +124,13 @@ def run(
         if pseudo_queries is not None:
             transfer.pseudo_queries = pseudo_queries
         cfg = cfg.model_copy(update={"transfer": transfer})
+    if families is not None or targets is not None:
+        students = cfg.students.model_dump()
+        if families is not None:
+            students["families"] = name_list(families, students["families"], (*FAMILIES, *OPTIONAL_FAMILIES))
+        if targets is not None:
+            students["targets"] = name_list(targets, students["targets"], TARGETS)
+        cfg = JobConfig.from_dict({**cfg.model_dump(), "students": students}, source="the command line")
     if quick:
         for line in cfg.quick_overrides():
             warn(f"--quick replaces {line}")
@@ -122,3 +146,17 @@ def run(
         )
     for f in result.files:
         out.print(f"wrote {f}")
+
+
+def name_list(text: str, current: list[str], every: tuple[str, ...]) -> list[str]:
+    """A comma-separated option as a list of names: ``a,b`` replaces ``current``, ``+a,+b`` adds to it
+    (keeping its order), ``all`` is ``every``. The names themselves are checked by the config."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if items == ["all"]:
+        return list(every)
+    added = [t[1:].strip() for t in items if t.startswith("+")]
+    if added and len(added) != len(items):
+        raise typer.BadParameter(f"{text!r}: give either names (a new list) or +names (added), not both")
+    if added:
+        return [*current, *(a for a in added if a not in current)]
+    return items
