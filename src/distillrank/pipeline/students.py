@@ -177,14 +177,20 @@ def train_neural(
             eval_every="epoch",
             patience=2,
             keep_best=True,
+            eval_start=settings.keep_start,
         )
     )
     result = trainer.fit(model, list(lists), evaluate=validate)
-    return model, {
+    evals = result.evals
+    info: dict[str, Any] = {
         "loss": loss,
         "loss_kwargs": kwargs,
         "steps": result.steps,
         "best_validation_ndcg@10": result.best_metric,
-        "validation": [round(e["metric"], 4) for e in result.evals],
+        "validation": [round(e["metric"], 4) for e in evals if e["step"] > 0],
         "train_seconds": round(sum(h["seconds"] for h in result.history), 1),
     }
+    if evals and evals[0]["step"] == 0:  # keep_start: the starting weights were a candidate
+        info["start_validation_ndcg@10"] = round(evals[0]["metric"], 4)
+        info["kept_start"] = result.best_step == 0
+    return model, info

@@ -102,6 +102,10 @@ class TrainerConfig(ConfigModel):
             ``min_delta`` (higher metric is better); ``None``: never stop early.
         min_delta: the smallest increase of the metric that counts as an improvement.
         keep_best: at the end, restore the weights of the best evaluation.
+        eval_start: also evaluate the starting weights, before the first step (step 0). With
+            ``keep_best`` the model ``fit`` returns is then never worse on the evaluation than the one it
+            was given: a pretrained model that training only makes worse comes back unchanged. It counts
+            as an evaluation for ``patience``.
         checkpoint_dir: folder of the checkpoints; ``fit`` resumes from the latest one there.
         checkpoint_every: write a checkpoint every this many optimizer steps (and at the end);
             ``None`` with a ``checkpoint_dir``: only at the end.
@@ -131,6 +135,7 @@ class TrainerConfig(ConfigModel):
     patience: StrictInt | None = Field(default=None, ge=1)
     min_delta: float = Field(default=0.0, ge=0)
     keep_best: StrictBool = True
+    eval_start: StrictBool = False
     checkpoint_dir: Path | None = None
     checkpoint_every: StrictInt | None = Field(default=None, ge=1)
     keep_checkpoints: StrictInt = Field(default=2, ge=1)
