@@ -61,10 +61,12 @@ def _ensemble(runs: list[Any], first: Any, depth: int) -> Any:
 
 def _compare(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     from distillrank.evaluation.significance import permutation_test
+    from distillrank.pipeline.summary import PERMUTATIONS
 
     qids = sorted(a)
     x, y = np.array([a[q] for q in qids]), np.array([b[q] for q in qids])
-    return {"difference": round(float(x.mean() - y.mean()), 4), "p_value": round(permutation_test(x, y), 4)}
+    p = permutation_test(x, y, n_resamples=PERMUTATIONS, seed=0)  # the job's own twin test
+    return {"difference": round(float(x.mean() - y.mean()), 4), "p_value": round(p, 4)}
 
 
 def main() -> None:
@@ -83,6 +85,7 @@ def main() -> None:
     from distillrank.pipeline.config import JobConfig
     from distillrank.pipeline.job import _Job
     from distillrank.pipeline.students import TargetSpec, target_specs
+    from distillrank.pipeline.summary import SIGNIFICANCE_LEVEL
 
     reference = json.loads(args.reference.read_text())
     families = [f for f in args.families.split(",") if f]
@@ -149,10 +152,10 @@ def main() -> None:
         kind: {
             "better": sum(c[kind]["difference"] > 0 for c in checks.values()),
             "significantly_better": sum(
-                c[kind]["difference"] > 0 and c[kind]["p_value"] < 0.05 for c in checks.values()
+                c[kind]["difference"] > 0 and c[kind]["p_value"] < SIGNIFICANCE_LEVEL for c in checks.values()
             ),
             "significantly_worse": sum(
-                c[kind]["difference"] < 0 and c[kind]["p_value"] < 0.05 for c in checks.values()
+                c[kind]["difference"] < 0 and c[kind]["p_value"] < SIGNIFICANCE_LEVEL for c in checks.values()
             ),
             "of": len(checks),
         }

@@ -400,7 +400,7 @@ class Trainer:
         pairs_done = 0
         try:
             meter.start()
-            if evaluate is not None and cfg.eval_start and state.step == 0 and not state.evals:
+            if evaluate is not None and cfg.eval_start and state.step == 0:
                 self._evaluate(model, evaluate, state)  # the starting weights: a candidate for keep_best
             while state.step < total and not state.stopped_early:
                 batches = order(state.epoch)
