@@ -331,3 +331,71 @@ def test_ids_stored_as_whole_floats_lose_their_point_zero(tmp_path: Path) -> Non
     df = read_interactions(path).df
     assert df["user"].tolist() == ["196", "22"]  # whole floats: the integer ids they were
     assert df["item"].tolist() == ["1.0", "2.5"]  # not all whole: kept as written
+
+
+def test_headerless_timestamp_before_rating_is_told_apart(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "r.tsv", "22\t377\t878887116\t1\n5\t8\t878887117\t4\n")).df
+    assert df["timestamp"].tolist() == [878887116.0, 878887117.0] and df["rating"].tolist() == [1.0, 4.0]
+
+
+def test_headerless_fractional_epochs_are_timestamps(tmp_path: Path) -> None:
+    df = read_interactions(_write(tmp_path / "r.tsv", "22\t377\t878887116.5\n5\t8\t878887117.25\n")).df
+    assert df["timestamp"].tolist() == [878887116.5, 878887117.25] and df["rating"].isna().all()
+
+
+def test_a_trailing_separator_on_every_line_adds_no_column(tmp_path: Path) -> None:
+    df = read_interactions(
+        _write(tmp_path / "r.tsv", "196\t242\t3\t881250949\t\r\n186\t302\t4\t891717742\t\r\n")
+    ).df
+    assert df["rating"].tolist() == [3.0, 4.0] and df["timestamp"].tolist() == [881250949.0, 891717742.0]
+
+
+def test_rows_without_a_timestamp_are_a_warning_naming_the_first_line(tmp_path: Path) -> None:
+    from distillrank.errors import DataWarning
+
+    f = _write(tmp_path / "r.csv", "user,item,timestamp\na,x,1\nb,y,\nc,z,\n")
+    with pytest.warns(DataWarning, match=r"r\.csv:3: no timestamp \(2 of the 3 rows have none\)"):
+        read_interactions(f)
+    quoted = _write(tmp_path / "q.csv", 'user,item,timestamp\n"a, b",x,1\n"c",y\n')
+    with pytest.warns(DataWarning, match=r"q\.csv:3: no timestamp"):  # a short quoted row
+        read_interactions(quoted)
+    lines = _write(tmp_path / "r.jsonl", '{"user": 1, "item": 2, "ts": 5}\n{"user": 1, "item": 3}\n')
+    with pytest.warns(DataWarning, match=r"r\.jsonl:2: no timestamp"):
+        read_interactions(lines)
+
+
+def test_a_quoted_row_with_a_field_too_many_names_its_line(tmp_path: Path) -> None:
+    f = _write(tmp_path / "q.csv", 'user,item,rating,timestamp\n"a",x,1,2\n"b",y,1,2\n"c",z,1,2,9\n')
+    with pytest.raises(DataFormatError, match=r"q\.csv:4: expected 4 columns, found 5"):
+        read_interactions(f)
+
+
+def test_binary_tables_by_their_magic_bytes_and_parts_and_json_arrays(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"], "timestamp": [1, 2]})
+    frame.to_parquet(tmp_path / "t.parq")
+    frame.to_feather(tmp_path / "t.feather")
+    (tmp_path / "t.json").write_text(frame.to_json(orient="records"))
+    for name in ("t.parq", "t.feather", "t.json"):
+        df = read_interactions(tmp_path / name).df
+        assert df["user"].tolist() == ["a", "b"] and df["timestamp"].tolist() == [1.0, 2.0], name
+    parts = tmp_path / "spark"
+    parts.mkdir()
+    frame.iloc[:1].to_parquet(parts / "part-00000-abc.snappy.parquet")
+    frame.iloc[1:].to_parquet(parts / "part-00001-abc.snappy.parquet")
+    (parts / "_SUCCESS").write_text("")
+    from distillrank.data.formats.detect import load_path
+
+    assert sorted(load_path(parts).df["user"]) == ["a", "b"]  # the folder: both parts, not one
+
+
+def test_a_file_named_parquet_that_is_not_is_named(tmp_path: Path) -> None:
+    f = _write(tmp_path / "fake.parquet", "user,item,timestamp\na,b,1\n")
+    with pytest.raises(DataFormatError, match=r"fake\.parquet: not a readable Parquet table"):
+        read_interactions(f)
+
+
+def test_a_long_first_line_is_shortened_in_the_error(tmp_path: Path) -> None:
+    f = _write(tmp_path / "w.txt", "x" * 5000 + "\n")
+    with pytest.raises(DataFormatError) as e:
+        read_interactions(f)
+    assert len(str(e.value)) < 800 and "..." in str(e.value)

@@ -193,12 +193,18 @@ def test_a_non_interaction_dataset_is_an_error(tmp_path: Path) -> None:
             "user,item,timestamp\n" + "".join(f"{u},{i},{i}\n" for u in range(3) for i in range(4)),
             "r.csv: the catalogue has 4 items, fewer than the teacher's top-K ranking (--top-k 10)",
         ),
+        (
+            "user,item,timestamp\n1,a,1\n1,b,\n1,c,3\n",
+            "r.csv: 1 of 3 interactions have no timestamp (the first: user '1', item 'b'): the per-user "
+            "temporal split cannot place them",
+        ),
     ],
     ids=[
         "no-timestamp-column",
         "headerless-user-item",
         "every-user-too-short",
         "catalogue-smaller-than-top-k",
+        "some-rows-without-timestamp",
     ],
 )
 def test_unusable_interaction_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -207,6 +213,18 @@ def test_unusable_interaction_files_are_one_line_errors(tmp_path: Path, text: st
     result = runner.invoke(app, ["recsys", "distill", "--data", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_sampled_metrics_beyond_the_catalogue_and_an_output_file_are_refused_before_training(
+    synthetic_file: Path, tmp_path: Path
+) -> None:
+    args = ["recsys", "distill", "--data", str(synthetic_file), "--threads", "1"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "out"), "--sampled-metrics", "100000"])
+    assert result.exit_code == 2 and "--sampled-metrics 100000 is not below the catalogue's" in result.output
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "afile")])
+    assert result.exit_code == 2 and "a file, not a folder" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "cache").exists()
 
 
 def test_the_report_says_which_users_and_items_the_split_leaves_out(

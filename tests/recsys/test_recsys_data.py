@@ -138,6 +138,7 @@ def test_many_tied_timestamps_are_a_warning_and_a_few_are_not() -> None:
     some = [("a", f"i{k}", float(k // 2)) for k in range(10)] + [("a", f"j{k}", 50.0 + k) for k in range(5)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 10 of 15 tied: below the threshold (MovieLens-100K has 0.76)
+        warnings.filterwarnings("ignore", ".*fewer than 10 unseen items")  # (one user: a tiny catalogue)
         assert split_sequential(_frame(some)).stats()["tied_timestamps_share"] == round(10 / 15, 4)
 
 
@@ -148,3 +149,17 @@ def test_repr_is_a_summary_not_every_array(synthetic: Interactions) -> None:
         f"SequentialData({data.n_users} users, {data.n_items} items; interactions train={counts['train']:,}, "
         f"valid={counts['valid']}, test={counts['test']}, source='synthetic')"
     )
+
+
+def test_a_catalogue_hardly_larger_than_what_users_saw_is_a_warning() -> None:
+    """One user: once seen items are left out, the only items to rank are the test items, so every
+    model scores 1.0; the split warns and counts such users."""
+    from distillrank.errors import DataWarning
+
+    one = [("a", f"i{k}", float(k)) for k in range(12)]
+    with pytest.warns(DataWarning, match="1 of 1 test users have fewer than 10 unseen items besides"):
+        assert split_sequential(_frame(one)).stats()["few_decoy_test_users"] == 1
+    many = [(f"u{u}", f"i{(u * 7 + k) % 60}", float(k)) for u in range(20) for k in range(6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert split_sequential(_frame(many)).stats()["few_decoy_test_users"] == 0

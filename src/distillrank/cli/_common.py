@@ -110,11 +110,19 @@ def query_field_option(text: str | None) -> str | None:
         raise DistillrankError(f"--query-field: {e}") from e
 
 
-def resumable(fn: F) -> F:
-    """Mark a command whose finished work under ``--output`` is kept when it is stopped, so that the same
-    command resumes (:func:`friendly_errors` then says so on Ctrl-C)."""
-    fn.resumes_from_output = True  # type: ignore[attr-defined]
+def folder_output(fn: F) -> F:
+    """Mark a command whose ``--output`` is a folder: :func:`friendly_errors` refuses an existing file
+    there before any work starts (rather than when the first result is written)."""
+    fn.output_is_folder = True  # type: ignore[attr-defined]
     return fn
+
+
+def resumable(fn: F) -> F:
+    """Mark a command whose finished work under ``--output`` (a folder, :func:`folder_output`) is kept
+    when it is stopped, so that the same command resumes (:func:`friendly_errors` then says so on
+    Ctrl-C)."""
+    fn.resumes_from_output = True  # type: ignore[attr-defined]
+    return folder_output(fn)
 
 
 def friendly_errors(fn: F) -> F:
@@ -125,6 +133,9 @@ def friendly_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            output = kwargs.get("output")
+            if getattr(fn, "output_is_folder", False) and output is not None and Path(output).is_file():
+                raise DistillrankError(f"--output {output}: a file, not a folder")
             return fn(*args, **kwargs)
         except (DistillrankError, KeyError, FileNotFoundError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)

@@ -13,6 +13,7 @@ from distillrank.cli._common import (
     DataDirOption,
     QueryFieldOption,
     columns_option,
+    folder_output,
     friendly_errors,
     out,
     query_field_option,
@@ -101,6 +102,7 @@ def info(
 
 @app.command()
 @friendly_errors
+@folder_output
 def export(
     dataset: Annotated[str, typer.Argument(help="Catalogue name or path.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")],

@@ -15,6 +15,7 @@ from distillrank.cli._common import (
     choose,
     console,
     fields_as_options,
+    folder_output,
     friendly_errors,
     out,
     progress,
@@ -212,6 +213,7 @@ def _print_summary(result: Any) -> None:
 
 @app.command("learn")
 @friendly_errors
+@folder_output
 def learn(
     clicks: Annotated[
         str,

@@ -212,7 +212,10 @@ def distill(
 
     from rich.table import Table
 
-    table = Table(title="test metrics (full catalogue)")
+    sampled = result.config.sampled_metrics
+    table = Table(
+        title=f"test metrics ({f'sampled: {sampled} unseen items a user' if sampled else 'full catalogue'})"
+    )
     for col in ("model", "role", "nDCG@10", "P@10", "MAP", "params", "ms/user"):
         table.add_column(col, justify="left" if col in ("model", "role") else "right")
     for name, run in result.runs.items():

@@ -121,6 +121,16 @@ class SequentialData:
         mask[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = True
         return mask
 
+    def few_decoy_users(self) -> int:
+        """Test users with fewer than :data:`MIN_DECOYS` *decoys*: unseen items (not in their training or
+        validation sequence) that are not their test items."""
+        few = 0
+        for tr, va, te in zip(self.train, self.valid, self.test, strict=True):
+            if len(te):
+                unseen = self.n_items - len(np.union1d(tr, va))
+                few += unseen - len(np.setdiff1d(te, np.union1d(tr, va))) < MIN_DECOYS
+        return few
+
     def stats(self) -> dict[str, int | float]:
         """Sizes of the split: users, items, interactions per part, and what the split could not do.
 
@@ -128,12 +138,15 @@ class SequentialData:
         different items), kept for training and never evaluated; ``test_users``: users evaluated on
         test; ``cold_test``: test interactions whose item is in no user's training sequence (no model
         has learnt anything about it: a cold-start item the full-catalogue ranking still has to find);
-        ``tied_timestamps_share``: see :attr:`tied_share`.
+        ``tied_timestamps_share``: see :attr:`tied_share`; ``few_decoy_test_users``: test users with
+        fewer than :data:`MIN_DECOYS` unseen items that are not their test items (on a catalogue that
+        small the top-10 metrics hardly tell models apart; with none, every order scores 1.0).
         """
         trained = np.zeros(self.n_items, dtype=bool)
         for seq in self.train:
             trained[seq] = True
         return {
+            "few_decoy_test_users": self.few_decoy_users(),
             "users": self.n_users,
             "items": self.n_items,
             "train": int(sum(len(s) for s in self.train)),
@@ -220,9 +233,32 @@ def split_sequential(
         train.append(seq[:cut_v])
         valid.append(seq[cut_v:cut_t])
         test.append(seq[cut_t:])
-    return SequentialData(
+    data = SequentialData(
         list(map(str, users)), list(map(str, items)), train, valid, test, source=source, tied_share=tied
     )
+    _warn_few_decoys(data)
+    return data
+
+
+MIN_DECOYS = 10
+"""A test user needs this many unseen items besides their test items for top-10 metrics to rank them
+against anything (:meth:`SequentialData.few_decoy_users`)."""
+
+FEW_DECOYS_WARNING = 0.05
+"""Warn when more than this share of the test users have fewer than :data:`MIN_DECOYS` decoys."""
+
+
+def _warn_few_decoys(data: SequentialData) -> None:
+    few, users = data.few_decoy_users(), int(sum(len(t) > 0 for t in data.test))
+    if users and few > FEW_DECOYS_WARNING * users:
+        warnings.warn(
+            f"{data.source or 'interactions'}: {few:,} of {users:,} test users have fewer than {MIN_DECOYS} "
+            "unseen items besides their test items (the catalogue is hardly larger than what they have "
+            f"seen, {data.n_items:,} items): their top-10 metrics are near-perfect whatever the model, so "
+            "the figures do not tell models apart",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 TIED_SHARE_WARNING = 0.9

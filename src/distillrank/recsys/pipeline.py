@@ -387,6 +387,16 @@ def load_interactions(
         loaded = load_dataset(dataset, data_dir)
     if not isinstance(loaded, Interactions):
         raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
+    missing = loaded.df["timestamp"].isna().to_numpy() if len(loaded) else np.zeros(0, dtype=bool)
+    if missing.any() and not missing.all():
+        first = loaded.df.iloc[int(np.flatnonzero(missing)[0])]
+        raise DataFormatError(
+            loaded.source,
+            None,
+            f"{int(missing.sum()):,} of {len(missing):,} interactions have no timestamp (the first: user "
+            f"{first['user']!r}, item {first['item']!r}): the per-user temporal split cannot place them; "
+            "give every interaction a timestamp or drop those without",
+        )
     if len(loaded) and loaded.df["timestamp"].isna().all():
         df = loaded.df.drop(columns="timestamp")
         shown = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
@@ -427,6 +437,13 @@ def run_job(
             None,
             "no user has enough interactions for validation and test items (a user needs 3 different "
             f"items; the most any user has is {most})",
+        )
+    if cfg.sampled_metrics is not None and cfg.sampled_metrics >= data.n_items:
+        raise DataFormatError(
+            data.source,
+            None,
+            f"--sampled-metrics {cfg.sampled_metrics} is not below the catalogue's {data.n_items} items: "
+            "every unseen item would be sampled (leave it out for full-catalogue metrics)",
         )
     if data.n_items < cfg.K:
         raise DataFormatError(

@@ -26,7 +26,7 @@ from distillrank.data.formats.msmarco import CORPUS_NAME
 from distillrank.data.formats.trec import check_query_field
 from distillrank.data.formats.yandex_original import is_yandex_original_line
 from distillrank.errors import DatasetNotFoundError, DistillrankError
-from distillrank.io import open_text
+from distillrank.io import is_parquet, open_text
 
 _SVMLIGHT = re.compile(r"^-?\d+(\.\d+)?\s+(qid:\S+\s+)?\d+:\S+")
 _YANDEX = re.compile(r"^[^\t\n]+\t[^\t\n]+ :")
@@ -38,9 +38,9 @@ def _head(path: Path, n: int = 4096) -> str:
     """The first ``n`` characters, read as the readers will read them (:func:`~distillrank.io.open_text`:
     ``.gz`` decompressed, a byte order mark dropped); ``""`` for a file that cannot be read."""
     try:
-        with open_text(path) as f:
+        with open_text(path, warn=False) as f:
             return f.read(n)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, DistillrankError):
         return ""
 
 
@@ -63,7 +63,7 @@ def _parquet_kind(path: Path) -> str | None:
 
 def _file_kind(path: Path) -> str | None:
     name = path.name.lower()
-    if name.endswith(".parquet"):
+    if name.endswith(".parquet") or is_parquet(path):
         return _parquet_kind(path)
     if name.startswith("corpus.jsonl"):
         return "text"
@@ -139,10 +139,15 @@ def detect_kind(path: str | Path) -> str:
 _MAIN_TABLES = ("ratings", "u.data", "interactions", "events", "checkins", "reviews")
 
 
+_PART = re.compile(r"^part[-_.].*\.parquet$", re.IGNORECASE)
+
+
 def _interaction_file(folder: Path, *, named: bool) -> Path:
     """The interaction table of ``folder``: its only one, else the one with a main table's name
-    (``ratings.*``, ``u.data``, ``*.inter``, ...); ``named``: the columns are given, so any data file is a
-    candidate (check-ins, listening logs are not detected by their contents).
+    (``ratings.*``, ``u.data``, ``*.inter``, ...), or the folder itself where every candidate is a part of
+    one Parquet dataset (``part-00000-....parquet``, as Spark and pyarrow write them); ``named``: the
+    columns are given, so any data file is a candidate (check-ins, listening logs are not detected by
+    their contents).
 
     Raises:
         DatasetNotFoundError: no candidate, or several and none with a main table's name.
@@ -163,6 +168,8 @@ def _interaction_file(folder: Path, *, named: bool) -> Path:
         stem = p.name.lower().removesuffix(".gz")
         return stem.endswith(".inter") or any(stem == m or stem.startswith(m + ".") for m in _MAIN_TABLES)
 
+    if all(_PART.match(p.name) for p in cands):
+        return folder  # one table written in parts (Spark, pandas, pyarrow): read them together
     mains = [p for p in cands if main(p)]
     if len(mains) == 1:
         return mains[0]

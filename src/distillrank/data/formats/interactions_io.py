@@ -4,7 +4,10 @@
   ``user_id:token  item_id:token  rating:float  timestamp:float``; the ``:type`` suffixes are dropped.
 * CSV/TSV (or ``;``-separated) with a header naming the columns (``userId,movieId,rating,timestamp``,
   ``user``, ``item``, ``ts``, ``time``, ...).
-* Parquet (``.parquet``) with the same column names, any column types (datetime timestamps too).
+* Parquet (any name: told by its magic bytes; or a folder of ``part-*.parquet`` files, one table written
+  in parts) and Feather/Arrow IPC files with the same column names, any column types (datetime
+  timestamps too).
+* A JSON array of objects (``df.to_json(orient="records")``), read as JSON lines are.
 * JSON lines (any name, ``.gz`` too): one object per line with user and item keys, as Amazon Reviews
   2023 (``user_id``, ``parent_asin``, ``rating``, ``timestamp``), Amazon 2014/2018 (``reviewerID``,
   ``asin``, ``overall``, ``unixReviewTime``), Yelp (``user_id``, ``business_id``, ``stars``, ``date``);
@@ -14,8 +17,10 @@
 * Headerless MovieLens: ``u.data`` (``user item rating timestamp``, tab) and ``ratings.dat``
   (``::``-separated); headerless files in general when the first line's rating and timestamp are numbers
   (the timestamp may be an ISO 8601 date). Three columns are ``user item rating``, or ``user item
-  timestamp`` when the third is an ISO 8601 date or a whole number of 9 or more digits (Unix seconds
-  after 1973, or milliseconds), which no rating scale reaches.
+  timestamp`` when the third is an ISO 8601 date or a number of 9 or more integer digits (Unix seconds
+  after 1973, or milliseconds), which no rating scale reaches; four are ``user item rating timestamp``,
+  or ``user item timestamp rating`` when the third is such a timestamp and the fourth a smaller number.
+  A separator ending every line (exporters' trailing tab) adds no column.
 * Anything else (Gowalla/Foursquare check-ins, Last.fm listening logs, headers with other names): say
   which column is which with ``columns`` (:func:`parse_columns`; on the command line ``--columns``).
 
@@ -31,15 +36,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from distillrank.data.interactions import Interactions, timestamp_seconds
-from distillrank.errors import DataFormatError, row_error
-from distillrank.io import open_text
+from distillrank.errors import DataFormatError, DataWarning, row_error
+from distillrank.io import is_parquet, open_text
 
 __all__ = ["looks_like_interactions", "parse_columns", "read_interactions"]
 
@@ -75,6 +81,13 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}){0,2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+def _epoch_like(x: str) -> bool:
+    """An ISO 8601 date, or a number of 9 or more integer digits (Unix seconds after 1973, fractional or
+    not, or milliseconds): a timestamp, beyond any rating scale."""
+    x = x.strip()
+    return bool(_ISO_DATE.match(x) or re.fullmatch(r"\d{9,}(\.\d*)?", x))
+
+
 def _headerless_value(x: str, column: int) -> bool:
     """Whether a first-line field reads as data: a number, or an ISO 8601 date in the timestamp column."""
     x = x.strip()
@@ -83,12 +96,18 @@ def _headerless_value(x: str, column: int) -> bool:
 
 def _headerless_names(fields: list[str]) -> list[str] | None:
     """The column names of a file without a header whose first line is ``fields``, or ``None`` when the
-    line does not read as ``user item [rating [timestamp]]`` (nor as ``user item timestamp``: a third
-    column holding an ISO 8601 date or a whole number of 9 or more digits, beyond any rating scale)."""
-    if len(fields) == 3:
-        third = fields[2].strip()
-        if _ISO_DATE.match(third) or re.fullmatch(r"\d{9,}", third):
-            return ["user", "item", "timestamp"]
+    line does not read as ``user item [rating [timestamp]]``, nor as ``user item timestamp [rating]``: a
+    third column holding a timestamp (:func:`_epoch_like`, beyond any rating scale), and in four columns a
+    fourth holding a number that is not one."""
+    if len(fields) == 3 and _epoch_like(fields[2]):
+        return ["user", "item", "timestamp"]
+    if (
+        len(fields) == 4
+        and _epoch_like(fields[2])
+        and _NUMBER.match(fields[3])
+        and not _epoch_like(fields[3])
+    ):
+        return ["user", "item", "timestamp", "rating"]  # (MovieLens has them the other way round)
     if len(fields) in _HEADERLESS and all(
         _headerless_value(x, i) for i, x in enumerate(fields) if i >= 2 or len(fields) == 2
     ):
@@ -234,21 +253,23 @@ def read_interactions(
     path = Path(path)
     named = parse_columns(columns)
     mapping = named if isinstance(named, dict) else None
-    if path.suffix == ".parquet":
+    binary = _binary_format(path)
+    if binary is not None:
         if isinstance(named, list):
-            raise DataFormatError(
-                path, None, "a Parquet table names its columns: give columns as NAME=COLUMN"
-            )
-        return _read_parquet(path, mapping)
+            what = f"a {binary} table names its columns"
+            raise DataFormatError(path, None, f"{what}: give columns as NAME=COLUMN")
+        return _read_parquet(path, mapping) if binary == "Parquet" else _read_feather(path, mapping)
     with open_text(path) as f:
         text = f.read()
     lines = text.split("\n")
     first_i = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first_i is None:
         raise DataFormatError(path, None, "empty interaction file")
-    if lines[first_i].lstrip().startswith("{"):
+    if lines[first_i].lstrip().startswith(("{", "[")):
         if isinstance(named, list):
             raise DataFormatError(path, None, "JSON lines name their keys: give columns as NAME=KEY pairs")
+        if lines[first_i].lstrip().startswith("["):
+            return _read_json_array(path, text, mapping)
         return _read_json_lines(path, lines, mapping)
     first = lines[first_i].rstrip("\r")
     if sep is None:
@@ -260,6 +281,11 @@ def read_interactions(
         sep = "\t"
     if sep is not None and sep.isspace() and sep != "\t":
         sep = None  # runs of whitespace
+    if sep is not None and all(ln.rstrip("\r").endswith(sep) for ln in lines[first_i:] if ln.strip()):
+        # a separator ending every line (an exporter's trailing tab) adds no column
+        lines = [_drop_last(ln, sep) for ln in lines]
+        text = "\n".join(lines)
+        first = lines[first_i].rstrip("\r")
 
     fields = _split(first, sep)
     header_line: int | None = first_i + 1
@@ -290,7 +316,7 @@ def read_interactions(
         raise DataFormatError(
             path,
             header_line,
-            f"{first!r} is neither a header naming the user and item columns nor a row user, item"
+            f"{_shorten(first)!r} is neither a header naming the user and item columns nor a row user, item"
             f"[, rating[, timestamp]] of a file without a header: {_COLUMNS_HINT}",
         )
 
@@ -324,6 +350,11 @@ def read_interactions(
                 engine="c",
             )
         except pd.errors.ParserError as e:
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+            if m:  # pandas counts the lines of the body from 1
+                want, at, saw = (int(g) for g in m.groups())
+                problem = f"expected {want} columns, found {saw}"
+                raise DataFormatError(path, data_start + at, problem) from None
             raise DataFormatError(path, None, f"cannot parse the table: {e}") from None
 
     try:
@@ -352,6 +383,8 @@ def read_interactions(
             r = int(np.flatnonzero(bad)[0])
             raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is {what}")
         df[col] = num.astype(np.float64)
+    if "timestamp" in df.columns:
+        _check_timestamps(df, lambda r: f"{path}:{line_of(r)}")
     for col in ("rating", "timestamp"):
         if col not in df.columns:
             df[col] = np.nan
@@ -379,10 +412,86 @@ def _id_strings(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
+def _drop_last(line: str, sep: str) -> str:
+    """``line`` without the separator that ends it (before a ``\\r``, too)."""
+    cr = line.endswith("\r")
+    body = line.removesuffix("\r")
+    return body.removesuffix(sep) + ("\r" if cr else "")
+
+
+def _shorten(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _check_timestamps(df: pd.DataFrame, line: Callable[[int], str]) -> None:
+    """One :class:`~distillrank.errors.DataWarning` when a timestamp column leaves some rows empty,
+    naming the first (``line(row)``: where it is) and the count: a temporal split cannot place them
+    (the recommender job refuses them). A column empty in every row is a table without timestamps."""
+    missing = df["timestamp"].isna().to_numpy()
+    if missing.any() and not missing.all():
+        r = int(np.flatnonzero(missing)[0])
+        warnings.warn(
+            f"{line(r)}: no timestamp ({int(missing.sum()):,} of the {len(df):,} rows have none)",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def _binary_format(path: Path) -> str | None:
+    """``Parquet`` (a file by its magic bytes, or a folder of parts) or ``Feather`` (Arrow IPC), else
+    ``None`` (text)."""
+    if path.is_dir() or path.suffix == ".parquet" or is_parquet(path):
+        return "Parquet"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None
+    return "Feather" if head == b"ARROW1" else None
+
+
+def _arrow_error(path: Path, kind: str, e: Exception) -> DataFormatError:
+    reason = str(e).split("\n", 1)[0]
+    return DataFormatError(path, None, f"not a readable {kind} table (truncated or corrupt?): {reason}")
+
+
 def _read_parquet(path: Path, mapping: Mapping[str, str] | None = None) -> Interactions:
-    """A Parquet table whose column names are those of a text file's header (any types)."""
-    df = pd.read_parquet(path)
+    """A Parquet table (or a folder of the parts of one) whose column names are those of a text file's
+    header (any types)."""
+    import pyarrow as pa
+
+    try:
+        df = pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as e:
+        raise _arrow_error(path, "Parquet", e) from None
     return _from_frame(df, path, mapping)
+
+
+def _read_feather(path: Path, mapping: Mapping[str, str] | None = None) -> Interactions:
+    """A Feather (Arrow IPC) table, named as a Parquet one."""
+    import pyarrow as pa
+
+    try:
+        df = pd.read_feather(path)
+    except (pa.ArrowException, OSError) as e:
+        raise _arrow_error(path, "Feather", e) from None
+    return _from_frame(df, path, mapping)
+
+
+def _read_json_array(path: Path, text: str, mapping: Mapping[str, str] | None) -> Interactions:
+    """A JSON array of objects (``df.to_json(orient="records")``); errors name the record."""
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise DataFormatError(path, None, f"not valid JSON ({e})") from None
+    if not isinstance(data, list):
+        raise DataFormatError(path, None, "a JSON array of objects was expected")
+    records: list[dict[str, object]] = []
+    for i, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise DataFormatError(path, None, f"record {i + 1}: not a JSON object but {type(obj).__name__}")
+        records.append({str(k): v for k, v in obj.items() if not isinstance(v, list | dict)})
+    return _from_frame(pd.DataFrame.from_records(records), path, mapping, what="key")
 
 
 def _read_json_lines(path: Path, lines: list[str], mapping: Mapping[str, str] | None) -> Interactions:
@@ -449,6 +558,7 @@ def _from_frame(
             r = int(np.flatnonzero(bad)[0])
             raise error(r, f"{col} {df[col].iloc[r]!r} is {problem}")
         df[col] = num.astype(np.float64)
+    _check_timestamps(df, lambda r: str(error(r, "").args[0]).removesuffix(": "))
     order = ["user", "item", "rating", "timestamp"]
     return Interactions(df[order + [c for c in df.columns if c not in order]], source=str(path))
 

@@ -45,9 +45,9 @@ _SMART = re.compile(r"\.I(\s|$)")
 def _head_lines(path: Path, max_lines: int = 200) -> list[str]:
     """The first non-blank complete lines of a file (``.gz`` ok); ``[]`` if unreadable or binary."""
     try:
-        with open_text(path) as f:
+        with open_text(path, warn=False) as f:
             head = f.read(HEAD_CHARS)
-    except (OSError, EOFError, UnicodeError):
+    except (OSError, EOFError, UnicodeError, DistillrankError):
         return []
     if "\x00" in head:
         return []
@@ -201,13 +201,13 @@ def group_files(folder: str | Path, *, warn: bool = True) -> dict[str, list[Path
         kind = sniff_file(p)
         if kind is not None:
             groups.setdefault(kind, []).append(p)
-        elif (how := compression(p)) not in (None, "gzip", "bzip2", "xz"):
+        elif (how := compression(p)) not in (None, "gzip", "bzip2", "xz", "zip"):
             unreadable.append(f"{p.relative_to(folder)} ({how})")
     if unreadable and warn:
         shown = ", ".join(unreadable[:5]) + (", ..." if len(unreadable) > 5 else "")
         warnings.warn(
             f"{folder}: skipped {len(unreadable)} file(s) compressed in a way that cannot be read here "
-            f"(gzip, bzip2 and xz can): {shown}; decompress them to use them",
+            f"(gzip, bzip2, xz and a one-file zip can): {shown}; decompress them to use them",
             DataWarning,
             stacklevel=2,
         )

@@ -109,9 +109,9 @@ def _as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, warn: bool = True) -> str:
     require_file(path)
-    with open_text(path) as f:
+    with open_text(path, warn=warn) as f:
         return f.read()
 
 
@@ -174,7 +174,7 @@ def read_trec_docs(paths: str | Path | Iterable[str | Path]) -> Corpus:
     seen: dict[str, tuple[Path, int]] = {}
     files = _as_paths(paths)
     for path in files:
-        for line, block in _doc_blocks(_read_text(path), path):
+        for line, block in _doc_blocks(_read_text(path, warn=False), path):  # text: cp1252 is harmless
             docno, title, text = _parse_doc(block, path, line)
             if docno in seen:
                 first_path, first_line = seen[docno]
