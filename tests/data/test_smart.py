@@ -129,6 +129,18 @@ def test_collection_renumbers_queries_like_cranqrel(write) -> None:
     assert detect_text_format(folder) == "smart"
 
 
+def test_a_subset_whose_last_queries_are_unjudged_is_renumbered_too(write) -> None:
+    """A subset of Cranfield: the qrels judge queries 1 and 3 of 4 (the last has no judgement among the
+    documents kept), which is still cranqrel's numbering, not the file's ids 001, 002, 004, 005."""
+    write("cran/cran.all.1400", DOCS)
+    write("cran/cran.qry", QUERIES + ".I 005\n.W\nlast query .\n")
+    write("cran/cranqrel", "1 1 2\n3 3 1\n")
+    with pytest.warns(DataWarning, match=r".*queries renumbered 1\.\.4 in file order"):
+        coll = read_smart_collection(write("cran/cranqrel.readme", "x\n").parent)
+    assert list(coll.queries) == ["1", "2", "3", "4"] and sorted(coll.get_qrels("test")) == ["1", "3"]
+    assert coll.queries["3"] == "title only query"
+
+
 def test_collection_with_matching_ids_and_names_by_size(write) -> None:
     write("med/big", DOCS)
     write("med/small", ".I 1\n.W\nwing\n.I 2\n.W\nflow\n")

@@ -833,3 +833,42 @@ def test_optional_colbert_and_splade_students(
     retrained = {line.split(":")[0].strip() for line in logs if ": validation nDCG@10" in line}
     assert retrained == {"colbert/qrels", "colbert/soft-T1", "colbert/rd"}
     assert side.stat().st_mtime_ns == written  # the document side came from the cache
+
+
+def test_queries_without_bm25_candidates_are_a_warning(tmp_path: Path) -> None:
+    """A query of stop words and punctuation has no BM25 candidate: every model ranks nothing for it, so
+    it scores 0; the job says so at load instead of dragging the means down silently."""
+    from distillrank.errors import DataWarning
+    from distillrank.pipeline import job as job_module
+
+    coll = _collection(with_train=False)
+    queries = dict(coll.queries.items())
+    queries["q20"], queries["q21"] = "the of and is a", "??? !!!"
+    write_beir(TextCollection(coll.name, coll.corpus, Queries(queries), coll.qrels), tmp_path / "data")
+    cfg = JobConfig.from_dict({"dataset": str(tmp_path / "data"), "students": {"families": ["dssm"]}})
+    job = job_module._Job(cfg, tmp_path / "out", None, lambda m: None)
+    with pytest.warns(
+        DataWarning, match=r"2 of 30 queries \(2 of them test queries\) have no BM25 candidates"
+    ):
+        job.load()
+
+
+def test_a_family_none_of_whose_students_trained_is_a_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from distillrank.errors import DataWarning
+    from distillrank.pipeline import job as job_module
+
+    job = job_module._Job(JobConfig(), tmp_path / "out", None, lambda m: None)
+    job.coll = _collection()
+    job.results = {
+        "lgbm/qrels": {"training": {"trees": 1}},
+        "lgbm/hard": {"training": {"trees": 1}},
+        "dssm/qrels": {"training": {"kept_start": True}},
+        "dssm/hard": {"training": {"kept_start": False}},
+    }
+    with pytest.warns(DataWarning, match="none of the 2 lgbm students trained past its start"):
+        job._warn_untrained("lgbm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        job._warn_untrained("dssm")  # one of them trained

@@ -14,6 +14,7 @@ import pytest
 
 import distillrank.retrieval.bm25 as bm25_module
 from distillrank.data.collection import Corpus, Queries
+from distillrank.errors import DataFormatError
 from distillrank.retrieval import RETRIEVERS, BM25Config, BM25Retriever, Retriever, _topk
 
 # Token counts of the tiny corpus (see conftest): d1 3, d2 4, d3 4, d4 4, d5 0, d6 2.
@@ -119,8 +120,8 @@ def test_not_indexed_and_bad_corpora() -> None:
         bm25.search({"q": "cat"})
     with pytest.raises(ValueError, match="empty corpus"):
         bm25.index(Corpus([], [], []))
-    with pytest.raises(ValueError, match="no document has an indexable token"):
-        bm25.index(Corpus(["a", "b"], ["", ""], ["the of", ""]))
+    with pytest.raises(DataFormatError, match=r"^c\.jsonl: none of the 2 documents has an indexable token"):
+        bm25.index(Corpus(["a", "b"], ["", ""], ["the of", ""], source="c.jsonl"))
 
 
 def test_search_tokens_equals_search(tiny_bm25: BM25Retriever) -> None:

@@ -48,6 +48,7 @@ class Corpus(Mapping[str, Document]):
         self.docnos = docnos
         self.titles = titles
         self.texts = texts
+        self.source = None if source is None else str(source)
         self._index: dict[str, int] = {}
         for i, d in enumerate(docnos):
             if d in self._index:

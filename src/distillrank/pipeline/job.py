@@ -35,6 +35,7 @@ import os
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +46,7 @@ import numpy as np
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.formats.trec import is_trec_id
 from distillrank.data.run import Run
-from distillrank.errors import DistillrankError
+from distillrank.errors import DataWarning, DistillrankError
 from distillrank.evaluation.metrics import evaluate
 from distillrank.io import atomic_write
 from distillrank.pipeline.config import JobConfig
@@ -309,6 +310,7 @@ class _Job(StudentFamilies):
         self.bm25.index(self.corpus)
         self.first = self.bm25.search({q: self.queries[q] for q in used}, k=self.cfg.candidates.k)
         self.first = Run.from_trusted({q: self.first[q] for q in used if q in self.first}, name="bm25")
+        self._warn_queries_without_candidates()
         depth = self.cfg.candidates.depth
         fit_any = {q for f in self.folds for q in f.fit}
         self.cands: dict[str, list[str]] = {}
@@ -326,6 +328,24 @@ class _Job(StudentFamilies):
             f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
             f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
             + (" (every document)" if len(self.corpus) <= self.cfg.candidates.k else "")
+        )
+
+    def _warn_queries_without_candidates(self) -> None:
+        """One DataWarning for the queries BM25 finds nothing for (no indexable term: stop words,
+        punctuation, emoji): every model then ranks nothing for them, and their test metrics are 0."""
+        empty = [q for q in self.used if not self.first.get(q)]
+        if not empty:
+            return
+        test = {q for f in self.folds for q in f.test}
+        shown = ", ".join(f"{q!r} ({self.queries[q][:40]!r})" for q in empty[:3]) + (
+            ", ..." if len(empty) > 3 else ""
+        )
+        warnings.warn(
+            f"{self.coll.name}: {len(empty)} of {len(self.used)} queries ({sum(q in test for q in empty)} of "
+            f"them test queries) have no BM25 candidates (no indexable term): {shown}; every model ranks "
+            "nothing for them and they score 0",
+            DataWarning,
+            stacklevel=2,
         )
 
     def _check_teacher_positives(self) -> None:
@@ -736,6 +756,23 @@ class _Job(StudentFamilies):
                     )
                     joint_t = best["temperature"]
             self.timings[f"students_{family}_s"] = round(time.perf_counter() - t0, 2)
+            self._warn_untrained(family)
+
+    def _warn_untrained(self, family: str) -> None:
+        """One DataWarning when no student of ``family`` trained past its start (LightGBM: at most one
+        tree; a neural student: its untrained weights won on validation): with this little to learn from
+        (too few training queries or candidates), the family's figures and twin comparisons are those of
+        one model."""
+        infos = [r.get("training", {}) for n, r in self.results.items() if n.startswith(f"{family}/")]
+        untrained = [i.get("kept_start") is True or i.get("trees", 2) <= 1 for i in infos]
+        if infos and all(untrained):
+            warnings.warn(
+                f"{self.coll.name}: none of the {len(infos)} {family} students trained past its start "
+                "(LightGBM: one tree; neural: the untrained weights kept on validation), so they are one "
+                "model and their comparisons say nothing: too few training queries or candidates?",
+                DataWarning,
+                stacklevel=2,
+            )
 
     def _transfer_for(self, spec: TargetSpec) -> list[str]:
         """The transfer queries a student learns from besides its fold's: all of them for a distilled

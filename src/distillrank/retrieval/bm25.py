@@ -241,7 +241,12 @@ class BM25Retriever:
             show_progress=show_progress,
         )
         if not tokens.vocab:
-            raise ValueError("no document has an indexable token (all empty or stop words)")
+            raise DataFormatError(
+                corpus.source,
+                None,
+                f"none of the {len(corpus):,} documents has an indexable token (all empty, or stop words and "
+                "punctuation only): nothing to retrieve with BM25",
+            )
         bm25 = bm25s.BM25(k1=cfg.k1, b=cfg.b, delta=cfg.delta, method=cfg.method, backend=cfg.backend)
         bm25.index(tokens, show_progress=show_progress)
         self._set_index(bm25, list(corpus.docnos))

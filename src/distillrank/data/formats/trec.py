@@ -518,7 +518,9 @@ def align_query_ids(
 
     * ids equal up to leading zeros (``051`` vs ``51``): the queries take the qrels' spelling;
     * the qrels number the queries ``1..n`` in file order (Cranfield's ``cranqrel``: ``cran.qry`` skips
-      numbers) while the query ids do not match: queries are renumbered ``1..n`` with a DataWarning.
+      numbers) while the query ids do not match: queries are renumbered ``1..n`` with a DataWarning. The
+      last queries may be unjudged (a subset of Cranfield): every judged id is a number in ``1..n``, and
+      they are at least half of ``n``.
 
     Otherwise the queries are returned unchanged (see :func:`check_qrels` for what is then reported).
     """
@@ -531,7 +533,13 @@ def align_query_ids(
         return Queries({s: queries[q] for s, q in stripped.items()})
     n = len(qids)
     numbers = {int(q) for q in judged if q.isdigit()}
-    if len(numbers) == len(judged) and numbers and min(numbers) >= 1 and max(numbers) == n:
+    if (
+        len(numbers) == len(judged)
+        and numbers
+        and min(numbers) >= 1
+        and max(numbers) <= n
+        and len(numbers) >= n / 2
+    ):
         warnings.warn(
             f"{qrels_source}: the qrels number the queries 1..{n} while {source} has other ids "
             f"({', '.join(qids[:4])}, ...); queries renumbered 1..{n} in file order",
@@ -551,9 +559,12 @@ def check_qrels(qrels: Qrels, corpus: Corpus, queries: Queries, source: str | Pa
     unknown_q = [q for q in qrels if q not in queries]
     if unknown_q:
         shown = ", ".join(repr(q) for q in unknown_q[:5]) + (", ..." if len(unknown_q) > 5 else "")
+        none_left = len(unknown_q) == len(qrels)
+        ids = ", ".join(repr(q) for q in list(queries)[:5])
         warnings.warn(
             f"{source}: {_plural(len(unknown_q), 'judged query', 'judged queries')} not in the queries "
-            f"({shown}); their judgements are dropped",
+            f"({shown}); their judgements are dropped"
+            + (f" — none is left: the queries' ids are spelt otherwise ({ids}, ...)" if none_left else ""),
             DataWarning,
             stacklevel=2,
         )
