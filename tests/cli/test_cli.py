@@ -526,6 +526,30 @@ def test_run_families_and_targets_options(
     assert seen["cfg"].students.targets == (targets or list(TARGETS))
 
 
+def test_quick_with_families_names_only_chosen_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--families`` rebuilds the config from what was set, not every default, so that ``--quick`` warns
+    about the settings the user chose (here the file's temperatures), not the 20 defaults it replaces."""
+    import distillrank.pipeline.job as job
+
+    cfg_file = tmp_path / "job.yaml"
+    cfg_file.write_text("students:\n  temperatures: [0.5, 4.0]\n")
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_job(cfg: JobConfig, *a: object, **k: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(job, "run_job", fake_run_job)
+    args = ["run", "-o", str(tmp_path / "out"), "--quick", "--families", "lgbm", "--config", str(cfg_file)]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    replaced = [line for line in result.output.splitlines() if "--quick replaces" in line]
+    assert len(replaced) == 1 and "students.temperatures: [0.5, 4.0] ->" in replaced[0], result.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -125,12 +125,15 @@ def run(
             transfer.pseudo_queries = pseudo_queries
         cfg = cfg.model_copy(update={"transfer": transfer})
     if families is not None or targets is not None:
-        students = cfg.students.model_dump()
+        # only what was set (the file, the options): --quick then names only chosen settings it replaces
+        students = cfg.students.model_dump(exclude_unset=True)
         if families is not None:
-            students["families"] = name_list(families, students["families"], (*FAMILIES, *OPTIONAL_FAMILIES))
+            given: list[str] = list(cfg.students.families)
+            students["families"] = name_list(families, given, (*FAMILIES, *OPTIONAL_FAMILIES))
         if targets is not None:
-            students["targets"] = name_list(targets, students["targets"], TARGETS)
-        cfg = JobConfig.from_dict({**cfg.model_dump(), "students": students}, source="the command line")
+            students["targets"] = name_list(targets, [str(t) for t in cfg.students.targets], TARGETS)
+        settings = {**cfg.model_dump(exclude_unset=True), "students": students}
+        cfg = JobConfig.from_dict(settings, source="the command line")
     if quick:
         for line in cfg.quick_overrides():
             warn(f"--quick replaces {line}")

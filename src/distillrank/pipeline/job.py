@@ -384,11 +384,18 @@ class _Job(StudentFamilies):
                 continue
             which = f"fold {fold.index}'s" if len(self.folds) > 1 else "the"
             queries = f"{len(lists)} {'query' if len(lists) == 1 else 'queries'}"
+            depth = self.cfg.candidates.depth
+            if depth >= len(self.corpus):
+                deeper = ""  # every document is a candidate already
+            elif self.cfg.quick:
+                deeper = f"run without --quick (which sets candidates.depth {depth}), "
+            else:
+                deeper = "raise candidates.depth, "
             raise DistillrankError(
                 f"{self.coll.name}: {which} LightGBM students would train on {rows} candidates "
                 f"({queries} with two or more), fewer than the {2 * leaf} LightGBM needs for one split "
-                f"(min_data_in_leaf {leaf} on each side): {2 * leaf - rows} more; add judged queries, raise "
-                "candidates.depth, or leave the lgbm families out of students.families"
+                f"(min_data_in_leaf {leaf} on each side): {2 * leaf - rows} more; add judged queries, "
+                f"{deeper}or leave the lgbm families out of students.families"
             )
 
     def _transfer_queries(self) -> list[str]:
