@@ -163,3 +163,10 @@ def test_a_catalogue_hardly_larger_than_what_users_saw_is_a_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert split_sequential(_frame(many)).stats()["few_decoy_test_users"] == 0
+
+
+def test_repeated_pairs_are_dropped_and_counted() -> None:
+    rows = [("a", f"i{k}", float(k)) for k in range(5)] + [("a", "i1", 9.0), ("a", "i2", 10.0)]
+    data = split_sequential(_frame(rows))
+    assert data.repeats_dropped == 2 and data.stats()["repeats_dropped"] == 2
+    assert sum(len(getattr(data, p)[0]) for p in ("train", "valid", "test")) == 5

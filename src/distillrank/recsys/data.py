@@ -50,6 +50,7 @@ class SequentialData:
         source: where the interactions came from.
         tied_share: the share of the interactions with a timestamp that tie with another of their user
             (their order, and so which of them are held out, is the file's).
+        repeats_dropped: rows that repeat an earlier (user, item) pair, dropped (the first is kept).
     """
 
     users: list[str]
@@ -59,6 +60,7 @@ class SequentialData:
     test: list[np.ndarray]
     source: str | None = None
     tied_share: float = 0.0
+    repeats_dropped: int = 0
     _seen_keys: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -138,7 +140,8 @@ class SequentialData:
         different items), kept for training and never evaluated; ``test_users``: users evaluated on
         test; ``cold_test``: test interactions whose item is in no user's training sequence (no model
         has learnt anything about it: a cold-start item the full-catalogue ranking still has to find);
-        ``tied_timestamps_share``: see :attr:`tied_share`; ``few_decoy_test_users``: test users with
+        ``tied_timestamps_share``: see :attr:`tied_share`; ``repeats_dropped``: see
+        :attr:`repeats_dropped`; ``few_decoy_test_users``: test users with
         fewer than :data:`MIN_DECOYS` unseen items that are not their test items (on a catalogue that
         small the top-10 metrics hardly tell models apart; with none, every order scores 1.0).
         """
@@ -158,6 +161,7 @@ class SequentialData:
             ),
             "cold_test": int(sum(int((~trained[t]).sum()) for t in self.test)),
             "tied_timestamps_share": round(self.tied_share, 4),
+            "repeats_dropped": self.repeats_dropped,
         }
 
 
@@ -207,7 +211,9 @@ def split_sequential(
     # time order per user; ties and unknown timestamps keep the file order
     frame["timestamp"] = frame["timestamp"].fillna(-np.inf)
     frame = frame.sort_values(["user", "timestamp", "row"], kind="stable")
+    rows = len(frame)
     frame = frame.drop_duplicates(["user", "item"], keep="first")
+    repeats = rows - len(frame)
     if frame.empty:
         raise DataFormatError(source, None, "no interactions")
     tied = _tied_share(frame, source)
@@ -234,7 +240,14 @@ def split_sequential(
         valid.append(seq[cut_v:cut_t])
         test.append(seq[cut_t:])
     data = SequentialData(
-        list(map(str, users)), list(map(str, items)), train, valid, test, source=source, tied_share=tied
+        list(map(str, users)),
+        list(map(str, items)),
+        train,
+        valid,
+        test,
+        source=source,
+        tied_share=tied,
+        repeats_dropped=repeats,
     )
     _warn_few_decoys(data)
     return data

@@ -33,6 +33,12 @@ def _split_caveats(stats: dict[str, int | float]) -> str:
             f"{short:,} user(s) with fewer than 3 different items are kept for training only (nothing "
             f"held out, not evaluated): metrics are over {int(stats.get('test_users', 0)):,} test users. "
         )
+    repeats = int(stats.get("repeats_dropped", 0))
+    if repeats:
+        out += (
+            f"{repeats:,} rows repeating an earlier (user, item) pair are dropped (each pair counts once, at "
+            "its first time). "
+        )
     few = int(stats.get("few_decoy_test_users", 0))
     if few:
         out += (
