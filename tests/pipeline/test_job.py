@@ -861,14 +861,17 @@ def test_a_family_none_of_whose_students_trained_is_a_warning(tmp_path: Path) ->
 
     job = job_module._Job(JobConfig(), tmp_path / "out", None, lambda m: None)
     job.coll = _collection()
+    kept = {"kept_start": True, "kept_start_folds": 5, "folds": 5}
     job.results = {
-        "lgbm/qrels": {"training": {"trees": 1}},
-        "lgbm/hard": {"training": {"trees": 1}},
-        "dssm/qrels": {"training": {"kept_start": True}},
-        "dssm/hard": {"training": {"kept_start": False}},
+        "bi_encoder/qrels": {"training": kept},
+        "bi_encoder/hard": {"training": kept},
+        "dssm/qrels": {"training": kept},
+        "dssm/hard": {"training": {**kept, "kept_start_folds": 4}},  # trained in one fold
+        "lgbm/qrels": {"training": {"trees": 1}},  # one tree still ranks by the features
     }
-    with pytest.warns(DataWarning, match="none of the 2 lgbm students trained past its start"):
-        job._warn_untrained("lgbm")
+    with pytest.warns(DataWarning, match="none of the 2 bi_encoder students trained past its start"):
+        job._warn_untrained("bi_encoder")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        job._warn_untrained("dssm")  # one of them trained
+        job._warn_untrained("dssm")
+        job._warn_untrained("lgbm")

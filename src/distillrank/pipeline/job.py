@@ -766,17 +766,17 @@ class _Job(StudentFamilies):
             self._warn_untrained(family)
 
     def _warn_untrained(self, family: str) -> None:
-        """One DataWarning when no student of ``family`` trained past its start (LightGBM: at most one
-        tree; a neural student: its untrained weights won on validation): with this little to learn from
-        (too few training queries or candidates), the family's figures and twin comparisons are those of
-        one model."""
+        """One DataWarning when no neural student of ``family`` trained past its start in any fold (its
+        untrained weights won on validation every time): then the family's students are one model, and
+        their figures and twin comparisons say nothing (too few training or validation queries?)."""
         infos = [r.get("training", {}) for n, r in self.results.items() if n.startswith(f"{family}/")]
-        untrained = [i.get("kept_start") is True or i.get("trees", 2) <= 1 for i in infos]
-        if infos and all(untrained):
+        if not infos or any("kept_start" not in i for i in infos):
+            return  # LightGBM (no start to keep), or students cached before keep_start
+        if all(i.get("kept_start_folds", int(i["kept_start"])) >= i.get("folds", 1) for i in infos):
             warnings.warn(
                 f"{self.coll.name}: none of the {len(infos)} {family} students trained past its start "
-                "(LightGBM: one tree; neural: the untrained weights kept on validation), so they are one "
-                "model and their comparisons say nothing: too few training queries or candidates?",
+                "(its untrained weights won on validation in every fold), so they are one model and their "
+                "comparisons say nothing: too few training or validation queries?",
                 DataWarning,
                 stacklevel=2,
             )
@@ -793,15 +793,19 @@ class _Job(StudentFamilies):
         cost: dict[str, Any] | None = None
         t0 = time.perf_counter()
         extra = self._transfer_for(spec)
+        kept = 0
         for judged in self.folds:
             fold = replace(judged, fit=[*judged.fit, *extra]) if extra else judged
             run, val, info, path, params = getattr(self, f"_fold_{family}")(fold, spec)
+            kept += info.get("kept_start") is True
             runs.append(run)
             vals.append(val)
             if cost is None:  # the serving cost of fold 0's model
                 texts = [self.queries[q] for q in fold.test[: self.cfg.evaluation.latency_queries]]
                 cost = self._measure(path, texts, params=params)
         train_seconds = time.perf_counter() - t0
+        if "kept_start" in info:  # a neural student: in how many folds its untrained start won
+            info = {**info, "kept_start_folds": kept, "folds": len(self.folds)}
         merged = Run.from_trusted({q: r[q] for r in runs for q in r}, name=f"{family}/{spec.name}")
         out_run = self.out / "runs" / family / f"{spec.name}.trec"
         out_run.parent.mkdir(parents=True, exist_ok=True)

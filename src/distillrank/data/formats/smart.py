@@ -163,7 +163,8 @@ def read_smart_qrels(
         grade_map = CRANFIELD_GAINS
         warnings.warn(
             f"{path}: grades look like Cranfield's (1 = most relevant .. 4, -1 = not relevant); mapped to "
-            "gains 1->4, 2->3, 3->2, 4->1, -1->0 (pass grade_map=None to keep them)",
+            "gains 1->4, 2->3, 3->2, 4->1, -1->0 (in Python, read_smart_collection(..., grade_map=None) "
+            "keeps them)",
             DataWarning,
             stacklevel=2,
         )
