@@ -326,7 +326,8 @@ class _Job(StudentFamilies):
         self.log(
             f"{coll.name}: {len(self.corpus):,} documents, {len(used)} queries "
             f"({'train/validation/test' if self.has_train else f'{len(self.folds)}-fold'}; "
-            f"~{n_fit} training queries per fold), BM25 top-{self.cfg.candidates.k}"
+            + (f"{n_fit} training queries" if len(self.folds) == 1 else f"~{n_fit} training queries per fold")
+            + f"), BM25 top-{self.cfg.candidates.k}"
             + (" (every document)" if len(self.corpus) <= self.cfg.candidates.k else "")
         )
 
