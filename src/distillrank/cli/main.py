@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from distillrank import __version__
@@ -38,6 +40,9 @@ def main(
 ) -> None:
     """distillrank: distillation, ranking losses, unbiased learning from clicks, evaluation."""
     install_warning_display()
+    # the jobs' own progress bars and lines say what is loading; transformers' per-model "Loading
+    # weights" bar (read when transformers is first imported, after this) only interleaves with them
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 if __name__ == "__main__":
