@@ -110,7 +110,9 @@ SIMULATE_BAD: list[tuple[list[str], str]] = [
     (["--estimators", "ips,IPS"], "--estimators repeat a name: ('ips', 'ips')"),
     (["--noise", "guess"], "--noise must be 'none', 'true' or 'estimate', got 'guess'"),
     (["--store", "disk"], "--store must be 'duckdb' or 'memory', got 'disk'"),
-    (["--depth", "0"], "--depth must be >= 1 (got 0)"),
+    (["--depth", "1"], "--depth must be >= 2 (got 1): clicks teach an order of two results or more"),
+    (["--eps-minus", "0", "--eps-plus", "0"], "--eps-plus must be > 0 (got 0.0): the simulated users"),
+    (["-o", "FILE/sub"], "is a file (in "),
     (["--seed", "-1"], "--seed must be an integer >= 0"),
 ]
 
@@ -121,10 +123,12 @@ def test_simulate_option_errors_name_the_option_before_any_work(
 ) -> None:
     """Every bad value is refused before the dataset is even looked up (``nosuch`` would fail there)."""
     out = tmp_path / "out"
+    (tmp_path / "FILE").write_text("x")
+    extra = [str(tmp_path / a) if a.startswith("FILE") else a for a in extra]
     result = runner.invoke(app, ["online", "simulate", "-d", "nosuch", "-o", str(out), *extra])
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
-    assert text.startswith(f"error: {message}"), text
+    assert text.startswith(f"error: {message}") or (message.startswith("is a file") and message in text), text
     assert "Traceback" not in result.output and not out.exists()
 
 
@@ -312,3 +316,69 @@ def test_simulate_refuses_no_clipping_before_it_starts(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "clip must be in (0, 1], got 0.0" in " ".join(result.output.split())
+
+
+def _click_csv(path: Path, rows: list[tuple[str, str, int, str, int]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "session_id,qid,position,docno,click\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    return path
+
+
+def _sessions(qids: list[str], clicks: bool = True, n: int = 6) -> list[tuple[str, str, int, str, int]]:
+    rows = []
+    for s in range(n):
+        q = qids[s % len(qids)]
+        docs = ["a", "b", "c"] if (s // len(qids)) % 2 else ["b", "a", "c"]  # each query: two orders
+        rows += [(f"s{s}", q, p + 1, d, int(clicks and d == "a")) for p, d in enumerate(docs)]
+    return rows
+
+
+def test_learn_refuses_logs_it_cannot_learn_from_before_any_work(tmp_path: Path) -> None:
+    """No click at all; query ids that a TREC run cannot hold; empty ids in a CSV (named at their line)."""
+    cases = {
+        "noclicks": (_sessions(["q1"], clicks=False), "no click in 6 sessions: nothing to estimate"),
+        "spaced": (_sessions(["what is a cat"]), "query id 'what is a cat' holds whitespace (18 rows)"),
+        "emptydoc": ([("s0", "q1", 1, "a", 1), ("s0", "q1", 2, "", 0)], "train.csv:3: empty docno"),
+    }
+    for name, (rows, message) in cases.items():
+        log = _click_csv(tmp_path / name / "train.csv", rows)
+        out = tmp_path / f"out-{name}"
+        result = runner.invoke(app, ["online", "learn", "--clicks", str(log.parent), "-o", str(out)])
+        assert result.exit_code == 2, (name, result.output)
+        assert message in " ".join(result.output.split()), (name, result.output)
+        assert "Traceback" not in result.output and not (out / "runs").exists()
+
+
+def test_learn_warns_when_test_queries_were_never_learnt(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    _click_csv(folder / "train.csv", _sessions(["q1", "q2"]))
+    _click_csv(folder / "test.csv", _sessions(["q2", "q3"]))
+    result = runner.invoke(app, ["online", "learn", "--clicks", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "test.csv: 1 of its 2 queries are not in the training log" in " ".join(result.output.split())
+
+
+def test_a_parquet_click_log_is_told_by_its_contents(tmp_path: Path) -> None:
+    from distillrank.data.formats.clicktable import read_click_file, read_click_table
+
+    table = read_click_table(_click_csv(tmp_path / "log.csv", _sessions(["q1"])))
+    table.df.to_parquet(tmp_path / "log_without_suffix", index=False)
+    assert len(read_click_file(tmp_path / "log_without_suffix").df) == 18
+
+
+def test_simulate_refuses_labels_that_are_not_whole_grades(tmp_path: Path) -> None:
+    folder = tmp_path / "frac"
+    folder.mkdir()
+    train = _ltr(1, 40)
+    train.y[3] = 0.25
+    write_svmlight(train, folder / "train.txt")
+    write_svmlight(_ltr(2, 20), folder / "test.txt")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["online", "simulate", "-d", str(folder), "--rounds", "1", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "row 4 of the training queries has label 0.25: online simulate needs whole relevance grades 0..30"
+        in (" ".join(result.output.split()))
+    )

@@ -223,7 +223,7 @@ def test_sampled_metrics_beyond_the_catalogue_and_an_output_file_are_refused_bef
     assert result.exit_code == 2 and "--sampled-metrics 100000 is not below the catalogue's" in result.output
     (tmp_path / "afile").write_text("x")
     result = runner.invoke(app, [*args, "-o", str(tmp_path / "afile")])
-    assert result.exit_code == 2 and "a file, not a folder" in result.output
+    assert result.exit_code == 2 and "is a file; give a folder to write into" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out" / "cache").exists()
 
 

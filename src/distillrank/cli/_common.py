@@ -134,12 +134,30 @@ def friendly_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             output = kwargs.get("output")
-            if getattr(fn, "output_is_folder", False) and output is not None and Path(output).is_file():
-                raise DistillrankError(f"--output {output}: a file, not a folder")
+            if getattr(fn, "output_is_folder", False) and output is not None:
+                blocked = next((p for p in (Path(output), *Path(output).parents) if p.is_file()), None)
+                if blocked is not None:
+                    where = "" if blocked == Path(output) else f" (in {blocked})"
+                    raise DistillrankError(
+                        f"--output {output}: is a file{where}; give a folder to write into"
+                    )
             return fn(*args, **kwargs)
         except (DistillrankError, KeyError, FileNotFoundError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from e
+        except Exception as e:
+            if type(e).__name__ != "LightGBMError":
+                raise
+            # LightGBM refusing the data it was given (too few rows or features to split, labels it
+            # cannot rank): one line, not a traceback through its C++ checks
+            msg = str(e).split("\n", 1)[0]
+            console.print(
+                f"[bold red]error:[/] LightGBM could not train on these data ({escape(msg)}): too few "
+                "sessions, rows or clicks?",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from e
         except KeyboardInterrupt:
             output = kwargs.get("output")

@@ -163,8 +163,14 @@ def simulate(
         )
     except ValueError as e:
         raise DistillrankError(_as_options(str(e))) from e
-    if depth < 1:
-        raise DistillrankError(f"--depth must be >= 1 (got {depth})")
+    if depth < 2:
+        raise DistillrankError(
+            f"--depth must be >= 2 (got {depth}): clicks teach an order of two results or more"
+        )
+    if eps_plus <= 0:
+        raise DistillrankError(
+            f"--eps-plus must be > 0 (got {eps_plus}): the simulated users would never click"
+        )
     field = query_field_option(query_field)
     with status(f"loading {dataset} (candidates and features)"):
         data = load_online_data(dataset, data_dir, depth=depth, seed=seed, query_field=field)
@@ -190,6 +196,42 @@ def simulate(
     paths = write_report(result, output)
     _print_summary(result)
     out.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+
+
+def _check_trec_ids(log: Any) -> None:
+    """Refuse, before any work, query or document ids with whitespace (a log keyed by query text): the
+    runs are written as TREC files, which cannot hold them."""
+    from distillrank.errors import DistillrankError
+
+    if log is None:
+        return
+    for col, what in (("qid", "query"), ("docno", "document")):
+        ids = log.df[col].astype(str)
+        spaced = ids.str.contains(r"\s", regex=True).to_numpy()
+        if spaced.any():
+            first = ids.iloc[int(spaced.argmax())]
+            raise DistillrankError(
+                f"{log.source or 'the click log'}: {what} id {first!r} holds whitespace "
+                f"({int(spaced.sum()):,} rows), which the TREC run files cannot hold; give ids without it"
+            )
+
+
+def _warn_unlearnt_test_queries(train: Any, test: Any) -> None:
+    """Without features, a ranker learnt from clicks ranks only the queries of its training log: say so
+    when the test log's queries are not all among them (their utility is 0)."""
+    from distillrank.errors import DataWarning
+
+    learnt = set(train.df["qid"].astype(str))
+    tested = set(test.df["qid"].astype(str))
+    unseen = tested - learnt
+    if unseen:
+        warnings.warn(
+            f"{test.source or 'the test log'}: {len(unseen):,} of its {len(tested):,} queries are not in the "
+            f"training log (first: {sorted(unseen)[0]!r}): estimates from clicks rank nothing for them "
+            "(give --features to rank any query)",
+            DataWarning,
+            stacklevel=2,
+        )
 
 
 def _print_summary(result: Any) -> None:
@@ -293,6 +335,10 @@ def learn(
     test = splits.get(test_split) if test_split else None
     if test_split and test is None:
         raise DistillrankError(f"the click log has no split {test_split!r} (it has {list(splits)})")
+    for log in (train, test):
+        _check_trec_ids(log)
+    if feats is None and test is not None:
+        _warn_unlearnt_test_queries(train, test)
     # before the EM estimate: a log whose documents have no feature rows is an error, found at once
     if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
         warnings.warn(gap, DataWarning, stacklevel=1)

@@ -24,7 +24,7 @@ from distillrank.data.clicklog import COLUMNS, ClickLog
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats._split_files import files_by_split
 from distillrank.errors import DataFormatError, DatasetNotFoundError, row_error, row_place
-from distillrank.io import first_line, open_text
+from distillrank.io import first_line, is_parquet, open_text
 
 __all__ = [
     "click_log_from_frame",
@@ -90,7 +90,7 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
         )
     df = df.reset_index(drop=True)
     for col in ("session_id", "qid", "docno"):
-        empty = df[col].isna().to_numpy()
+        empty = (df[col].isna() | (df[col].astype(str).str.strip() == "")).to_numpy()
         if empty.any():
             raise bad(int(np.argmax(empty)), f"empty {col}")
     pos = pd.to_numeric(df["position"], errors="coerce")
@@ -192,7 +192,7 @@ def read_click_file(path: str | Path) -> ClickLog:
     from distillrank.data.formats.yandex import read_yandex_file
 
     path = Path(path)
-    if path.name.lower().endswith(".parquet"):
+    if path.name.lower().endswith(".parquet") or is_parquet(path):
         from distillrank.data.formats.parquet import read_parquet
 
         log = read_parquet(path, kind="clicklog")

@@ -19,7 +19,6 @@ catalogued dataset or path:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +155,7 @@ def online_data_from_ltr(
         raise DistillrankError(f"initial_queries must be in (0, 1], got {initial_queries}")
     for part, role in ((train, "training"), (test, "held-out test" if held_out else "test")):
         _require_positive_labels(part, role, data.source)
+        _require_whole_grades(part, role, data.source)
     train, test = _with_docnos(train), _with_docnos(test)
     qids = train.query_ids
     rng = np.random.default_rng(seed)
@@ -211,6 +211,29 @@ def _require_positive_labels(part: LTRDataset, role: str, source: str | None) ->
         f"no document of the {role} queries has a relevance label above 0 ({found}): {need}; "
         "online simulate needs graded or binary labels (0 = not relevant)",
     )
+
+
+MAX_GRADE = 30
+"""LightGBM's lambdarank gains (``2^y - 1``) are tabulated for whole labels 0..30."""
+
+
+def _require_whole_grades(part: LTRDataset, role: str, source: str | None) -> None:
+    """Refuse labels that are not whole grades 0..:data:`MAX_GRADE` (LambdaMART's gain table, and the
+    simulator's ``2^y - 1``), naming the file and the first such label.
+
+    Raises:
+        DataFormatError: a fractional, negative or too large label.
+    """
+    y = np.asarray(part.y, dtype=np.float64)
+    bad = (y != np.round(y)) | (y < 0) | (y > MAX_GRADE)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            part.source or source,
+            None,
+            f"row {r + 1} of the {role} queries has label {y[r]:g}: online simulate needs whole relevance "
+            f"grades 0..{MAX_GRADE} ({int(bad.sum()):,} rows have other labels)",
+        )
 
 
 def hold_out_queries(qids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -271,6 +294,19 @@ def online_data_from_text(
             f"collection {collection.name!r} needs {train_split!r} and {test_split!r} qrels, or a single "
             f"judged split to hold test queries out of (it has {collection.splits})"
         )
+    for qrels, role in ((train_qrels, "training"), (test_qrels, "test")):
+        if not any(g > 0 for v in qrels.values() for g in v.values()):
+            raise DataFormatError(
+                collection.name,
+                None,
+                f"no judgement of the {role} queries is above 0: "
+                + (
+                    "simulated users would click noise only"
+                    if role == "training"
+                    else "nDCG@10 has no relevant document to find"
+                )
+                + "; online simulate needs graded or binary judgements (0 = not relevant)",
+            )
     bm25 = BM25Retriever()
     bm25.index(collection.corpus)
     runs: dict[str, Run] = {"train": bm25.search(train_q, k=depth), "test": bm25.search(test_q, k=depth)}
@@ -314,9 +350,7 @@ def load_online_data(
     """
     from distillrank.data.catalogue import load_dataset
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # data-quirk warnings of the readers are not the loop's business
-        loaded = load_dataset(dataset, data_dir, query_field=query_field)
+    loaded = load_dataset(dataset, data_dir, query_field=query_field)  # its DataWarnings reach the user
     if isinstance(loaded, TextCollection):
         data = online_data_from_text(loaded, depth=depth, seed=seed)
         field = check_query_field(query_field or "title")

@@ -78,13 +78,22 @@ def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
     Raises:
         DistillrankError: the log cannot identify position bias (every pair shown at one rank only).
     """
-    depth = int(min(max_rank, log.df["position"].max()))
+    where = log.source or "the click log"
+    if len(log.df) and not log.df["click"].any():
+        raise DistillrankError(
+            f"{where}: no click in {log.df['session_id'].nunique():,} sessions: nothing to estimate "
+            "propensities or relevance from"
+        )
+    depth = int(min(max_rank, log.df["position"].max())) if len(log.df) else 2
     try:
         return EMRegressionEstimator(max_rank=max(depth, 2), max_iter=500, tol=1e-6).estimate(log)
     except DataFormatError:  # the log itself is malformed: its own error names the file and session
         raise
     except ValueError as e:
-        raise DistillrankError(f"cannot estimate propensities from this log: {e}; pass them") from e
+        raise DistillrankError(
+            f"{where}: cannot estimate propensities from this log: {e} (in Python, learn_from_log(..., "
+            "propensities=...) takes known ones)"
+        ) from e
 
 
 def _alpha(propensities: Sequence[float] | np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -249,8 +258,9 @@ def check_feature_coverage(log: ClickLog, features: LTRDataset) -> str | None:
     """Whether the feature rows cover the logged documents of the queries the two share.
 
     Returns:
-        ``None`` when every logged ``(qid, docno)`` of those queries has a feature row, else a sentence
-        saying how many do not (they are ignored by :func:`learn_from_log` and
+        ``None`` when every logged ``(qid, docno)`` of those queries has a feature row and every logged
+        query has some, else a sentence saying how many queries have none and how many pairs do not
+        (they are ignored by :func:`learn_from_log` and
         :func:`~distillrank.feedback.unbiased.fit_session_lambdamart`), with the first one.
 
     Raises:
@@ -266,10 +276,18 @@ def check_feature_coverage(log: ClickLog, features: LTRDataset) -> str | None:
     shared = logged.get_level_values(0).isin(rows.get_level_values(0))
     if not shared.any():
         raise DistillrankError(f"{where}: the features share no query with the click log")
+    unranked = logged[~shared].get_level_values(0).unique()
+    n_queries = len(logged.get_level_values(0).unique())
+    no_rows = (
+        f"{where}: {len(unranked):,} of the click log's {n_queries:,} queries have no feature row at all "
+        f"(first: {unranked[0]!r}): the rankers learnt on features rank nothing for them"
+        if len(unranked)
+        else None
+    )
     logged = logged[shared]
     missing = logged[~logged.isin(rows)]
     if len(missing) == 0:
-        return None
+        return no_rows
     q, d = missing[0]
     like = rows[rows.get_level_values(0) == q][0][1]
     first = f"(first: qid {q!r}, docno {d!r}; the feature rows of that query have docnos like {like!r})"
@@ -278,10 +296,11 @@ def check_feature_coverage(log: ClickLog, features: LTRDataset) -> str | None:
             f"{where}: none of the {len(logged):,} logged (qid, docno) pairs of the queries it shares with "
             f"the click log has a feature row {first}: the '#docid' comments must name the log's documents"
         )
-    return (
+    gaps = (
         f"{where}: {len(missing):,} of the {len(logged):,} logged (qid, docno) pairs of the queries it "
         f"shares with the click log have no feature row and are ignored {first}"
     )
+    return gaps if no_rows is None else f"{no_rows}; {gaps}"
 
 
 def utility(
