@@ -94,3 +94,16 @@ def test_a_folder_of_parquet_or_csv_logs_has_splits(tmp_path: Path) -> None:
     for loaded in (read_click_folder(tmp_path), load_dataset(tmp_path)):
         assert list(loaded.splits) == ["train", "test"]
         assert loaded["train"].n_sessions == 2 and loaded["test"].df["click"].tolist() == [0, 1]
+
+
+def test_other_names_of_the_columns_are_read(tmp_path: Path) -> None:
+    from distillrank.data.formats.clicktable import read_click_file
+
+    f = tmp_path / "log.csv"
+    f.write_text("Session,query_id,rank,doc_id,clicked,doc\ns1,q1,1,a,1,x\ns1,q1,2,b,0,y\n")
+    log = read_click_file(f)
+    assert log.df[["session_id", "qid", "position", "docno", "click"]].values.tolist() == [
+        ["s1", "q1", 1, "a", 1],
+        ["s1", "q1", 2, "b", 0],
+    ]
+    assert log.df["doc"].tolist() == ["x", "y"]  # 'doc' is an alias only where no docno column is named

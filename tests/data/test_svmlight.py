@@ -244,3 +244,14 @@ def test_lightgbm_example_round_trip(shared_data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "rank.test.query").read_text() == (folder / "rank.test.query").read_text()
     back = read_svmlight(tmp_path / "rank.test")
     assert (back.X != test.X).nnz == 0 and back.qids.tolist() == test.qids.tolist()
+
+
+def test_a_file_whose_first_row_has_no_feature_is_still_svmlight(tmp_path: Path) -> None:
+    """``0 qid:1`` (an all-zero row, legal svmlight) first in the file: the format is still recognised."""
+    from distillrank.data.formats.detect import load_path
+
+    folder = tmp_path / "ltr"
+    folder.mkdir()
+    (folder / "train.txt").write_text("0 qid:1\n1 qid:1 1:0.5 3:1\n0 qid:2 2:0.1\n2 qid:2 1:1\n")
+    data = load_path(folder)
+    assert data["train"].n_rows == 4 and data["train"].X[0].sum() == 0

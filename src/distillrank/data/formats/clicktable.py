@@ -57,10 +57,44 @@ def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+ALIASES: dict[str, str] = {
+    "session": "session_id",
+    "sessionid": "session_id",
+    "query_id": "qid",
+    "queryid": "qid",
+    "doc_id": "docno",
+    "docid": "docno",
+    "document_id": "docno",
+    "doc": "docno",
+    "rank": "position",
+    "pos": "position",
+    "clicked": "click",
+}
+"""Other names of the columns in click logs from elsewhere (``session,query_id,doc_id,rank,clicked``)."""
+
+
+def canonical_columns(names: list[str]) -> list[str]:
+    """``names`` with the log's own columns in lower case and their :data:`ALIASES` renamed (an alias
+    whose column is named as such, or by an alias before it, is left alone); other names unchanged."""
+    lower = [n.strip().lower() for n in names]
+    taken = {low for low in lower if low in COLUMNS}
+    out = []
+    for name, low in zip(names, lower, strict=True):
+        if low in COLUMNS:
+            out.append(low)
+        elif low in ALIASES and ALIASES[low] not in taken:
+            taken.add(ALIASES[low])  # the first alias of a column wins
+            out.append(ALIASES[low])
+        else:
+            out.append(name)
+    return out
+
+
 def is_click_table_header(line: str) -> bool:
-    """Whether ``line`` is the header of a click-log table (it names every required column)."""
+    """Whether ``line`` is the header of a click-log table (it names every required column, by its own
+    name or an alias)."""
     fields = _header_fields(line)
-    return fields is not None and set(REQUIRED) <= {f.lower() for f in fields}
+    return fields is not None and set(REQUIRED) <= set(canonical_columns(fields))
 
 
 def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[int], int | None]) -> ClickLog:
@@ -166,7 +200,7 @@ def read_click_table(path: str | Path) -> ClickLog:
     line_of: list[int] = []
     reader = csv.reader(lines[header_at:], delimiter=sep)
     header = [h.strip() for h in next(reader)]
-    names = [h.lower() if h.lower() in COLUMNS else h for h in header]
+    names = canonical_columns(header)
     for offset, fields in enumerate(reader, start=header_at + 2):
         if not fields or not any(f.strip() for f in fields):
             continue

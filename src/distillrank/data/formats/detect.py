@@ -28,7 +28,9 @@ from distillrank.data.formats.yandex_original import is_yandex_original_line
 from distillrank.errors import DatasetNotFoundError, DistillrankError
 from distillrank.io import is_parquet, open_text
 
-_SVMLIGHT = re.compile(r"^-?\d+(\.\d+)?\s+(qid:\S+\s+)?\d+:\S+")
+_SVMLIGHT = re.compile(
+    r"^-?\d+(\.\d+)?\s+((qid:\S+\s+)?\d+:\S+|qid:\S+\s*(#.*)?$)"
+)  # (a row may have no feature)
 _YANDEX = re.compile(r"^[^\t\n]+\t[^\t\n]+ :")
 _SMART = re.compile(r"^\.I\s+\d+")
 _INTERACTION_HEADER = re.compile(r"(user|userid|user_id)\b.*(item|movie|itemid|movieid|item_id)\b", re.I)
