@@ -107,3 +107,14 @@ def test_other_names_of_the_columns_are_read(tmp_path: Path) -> None:
         ["s1", "q1", 2, "b", 0],
     ]
     assert log.df["doc"].tolist() == ["x", "y"]  # 'doc' is an alias only where no docno column is named
+
+
+def test_a_stray_position_0_in_a_1_based_log_is_named_at_its_line(tmp_path: Path) -> None:
+    from distillrank.errors import DataFormatError
+
+    f = tmp_path / "log.csv"
+    f.write_text("session_id,qid,position,docno,click\n1,q,1,a,0\n1,q,2,b,1\n2,q,0,a,1\n2,q,1,b,0\n")
+    with pytest.raises(
+        DataFormatError, match=r"log\.csv:4: position 0 here makes the log 0-based, but session 1"
+    ):
+        read_click_table(f)

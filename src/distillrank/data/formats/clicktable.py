@@ -137,6 +137,18 @@ def click_log_from_frame(df: pd.DataFrame, path: str | Path, where: Callable[[in
         i = int(np.argmin(position))
         raise bad(i, f"position {position[i]} is negative")
     shift = int(len(position) > 0 and position.min() == 0)  # 0-based positions
+    if shift:  # every session must then start at 0: a 1-based log with a stray 0 is named, not shifted
+        starts = (
+            pd.Series(position).groupby(df["session_id"].to_numpy(), sort=False).transform("min").to_numpy()
+        )
+        if (starts != 0).any():
+            i, j = int(np.argmax(starts != 0)), int(np.argmax(position == 0))
+            other = _show(df["session_id"].iloc[i])
+            raise bad(
+                j,
+                f"position 0 here makes the log 0-based, but session {other} starts at {starts[i]} "
+                f"({row_place(i, where(i))}): number every session's positions from 0, or every one from 1",
+            )
     position = position + shift
     click = df["click"]
     if not pd.api.types.is_numeric_dtype(click) and not pd.api.types.is_bool_dtype(click):
