@@ -194,8 +194,15 @@ def test_outputs_stores_and_resume(tiny: OnlineData, tmp_path: Path) -> None:
     )
     assert rounds == [2] and longer.curves["dr"].ndcg[:2] == first.curves["dr"].ndcg
     # another configuration does not reuse the checkpoint
-    other = run_online(tiny, quick_config(estimators=("dr",), store="duckdb", clip=0.3), output=tmp_path)
+    events: list[tuple[str, str]] = []
+    other = run_online(
+        tiny,
+        quick_config(estimators=("dr",), store="duckdb", clip=0.3),
+        output=tmp_path,
+        callback=lambda e, n, r, v: events.append((e, n)),
+    )
     assert len(other.curves["dr"].ndcg) == 2
+    assert ("restart", "dr") in events  # and says so (the CLI warns: starting over)
     paths = write_report(first, tmp_path / "report")
     assert {p.name for p in paths} == {"report.md", "report.html", "metrics.json"}
     html = (tmp_path / "report" / "report.html").read_text()
@@ -620,3 +627,19 @@ def test_final_of_an_estimator_the_run_did_not_have_lists_those_it_had() -> None
     result = OnlineResult("x", OnlineConfig(), 0.5, "BM25", [1.0], curves={})
     with pytest.raises(KeyError, match="no estimator 'ips' in this run; it ran: "):
         result.final("ips")
+
+
+def test_test_queries_without_a_relevant_candidate_are_a_warning(tiny: OnlineData) -> None:
+    from dataclasses import replace
+
+    from distillrank.errors import DataWarning
+    from distillrank.feedback.online.data import _warn_unjudged_test_queries
+
+    y = np.asarray(tiny.test.y, dtype=np.float64).copy()
+    first = str(np.asarray(tiny.test.qids)[0])
+    y[np.asarray(tiny.test.qids).astype(str) == first] = 0
+    data = replace(tiny, test=LTRDataset(tiny.test.X, y, tiny.test.qids, docnos=tiny.test.docnos))
+    with pytest.warns(
+        DataWarning, match=rf"1 of the \d+ test queries have no relevant candidate \(first: '{first}'\)"
+    ):
+        _warn_unjudged_test_queries(data)

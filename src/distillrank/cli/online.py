@@ -22,6 +22,7 @@ from distillrank.cli._common import (
     query_field_option,
     resumable,
     status,
+    warn,
 )
 
 app = typer.Typer(
@@ -180,7 +181,9 @@ def simulate(
     tasks: dict[str, Any] = {}
 
     def callback(event: str, name: str, round_: int, value: float | None) -> None:
-        if event == "start":
+        if event == "restart":
+            warn(f"{name}: the checkpoint in {output} is of other settings or data: starting over")
+        elif event == "start":
             tasks[name] = bar.add_task(name, total=config.rounds)
         elif event == "round":
             bar.update(tasks[name], advance=1, description=f"{name} (nDCG@10 {value:.4f})")

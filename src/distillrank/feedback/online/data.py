@@ -19,11 +19,13 @@ catalogued dataset or path:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.dataset import SplitDataset
@@ -31,7 +33,7 @@ from distillrank.data.formats.trec import check_query_field
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
 from distillrank.distillation.folds import split_by_queries
-from distillrank.errors import DataFormatError, DistillrankError
+from distillrank.errors import DataFormatError, DataWarning, DistillrankError
 
 __all__ = [
     "OnlineData",
@@ -328,6 +330,22 @@ def online_data_from_text(
     )
 
 
+def _warn_unjudged_test_queries(data: OnlineData) -> OnlineData:
+    """One DataWarning for test queries without a relevant document (every judgement 0): their nDCG@10
+    is 0 for every ranker, which lowers every curve alike."""
+    y = np.asarray(data.test.y, dtype=np.float64)
+    best = pd.Series(y).groupby(np.asarray(data.test.qids).astype(str)).max()
+    none = best.index[best.to_numpy() <= 0]
+    if len(none):
+        warnings.warn(
+            f"{data.name}: {len(none):,} of the {len(best):,} test queries have no relevant candidate "
+            f"(first: {none[0]!r}): their nDCG@10 is 0 for every ranker",
+            DataWarning,
+            stacklevel=3,
+        )
+    return data
+
+
 def load_online_data(
     dataset: str | Path,
     data_dir: str | Path | None = None,
@@ -356,13 +374,15 @@ def load_online_data(
         field = check_query_field(query_field or "title")
         if field != "title":
             data.name = f"{data.name} ({field} queries)"
-        return data
+        return _warn_unjudged_test_queries(data)
     if (
         isinstance(loaded, SplitDataset)
         and loaded.splits
         and all(isinstance(v, LTRDataset) for v in loaded.splits.values())
     ):
-        return online_data_from_ltr(loaded, initial_queries=initial_queries, seed=seed)
+        return _warn_unjudged_test_queries(
+            online_data_from_ltr(loaded, initial_queries=initial_queries, seed=seed)
+        )
     raise DistillrankError(
         f"{dataset!r} is neither a text collection with qrels nor an LTR dataset: clicks can only be "
         "simulated over graded relevance (use `distillrank online learn` for a real click log)"

@@ -436,7 +436,8 @@ def run_online(
         data: candidates, relevance and the initial ranker (:func:`~.data.load_online_data`).
         output: a folder for the click stores, models and checkpoints (None: everything in memory).
         callback: ``callback(event, estimator, round, value)`` with events ``"start"`` (value: None),
-            ``"round"`` (value: test nDCG@10) and ``"done"``.
+            ``"round"`` (value: test nDCG@10), ``"done"``, and ``"restart"`` when ``output`` holds a
+            checkpoint of other settings or data, which is discarded.
     """
     config = config or OnlineConfig()
     t0 = time.perf_counter()
@@ -488,6 +489,8 @@ def _run_estimator(
     if state is None:
         state = _State(name, n_q, width, k)
         if state_dir is not None and state_dir.exists():
+            if callback is not None:
+                callback("restart", name, -1, None)
             shutil.rmtree(state_dir)  # another configuration's checkpoint
         if data.initial_model is not None and config.start_from_initial:
             state.booster = lgb.Booster(model_str=data.initial_model.model_to_string())
