@@ -382,3 +382,26 @@ def test_simulate_refuses_labels_that_are_not_whole_grades(tmp_path: Path) -> No
         "row 4 of the training queries has label 0.25: online simulate needs whole relevance grades 0..30"
         in (" ".join(result.output.split()))
     )
+
+
+def test_learn_takes_the_logs_own_propensities_when_they_depend_on_the_rank_only(tmp_path: Path) -> None:
+    from distillrank.data.formats.clicktable import read_click_table
+    from distillrank.feedback.online import logged_propensities
+
+    rows = _sessions(["q1", "q2"], n=8)
+    f = tmp_path / "log" / "train.csv"
+    f.parent.mkdir()
+    f.write_text(
+        "session_id,qid,position,docno,click,propensity\n"
+        + "".join(f"{s},{q},{p},{d},{c},{[1.0, 0.5, 0.25][p - 1]}\n" for s, q, p, d, c in rows)
+    )
+    assert logged_propensities(read_click_table(f)).tolist() == [1.0, 0.5, 0.25]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["online", "learn", "--clicks", str(f.parent), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "p_k/p_1 (from the log's propensity column): 1.000 0.500 0.250" in " ".join(result.output.split())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["propensities_from"] == "log" and metrics["propensities"] == [1.0, 0.5, 0.25]
+    # propensities that vary within a rank (per session) are not a per-rank curve: EM it is
+    f.write_text(f.read_text().replace(",1.0\n", ",0.9\n", 1))
+    assert logged_propensities(read_click_table(f)) is None

@@ -311,6 +311,7 @@ def learn(
         check_feature_coverage,
         estimate_propensities,
         learn_from_log,
+        logged_propensities,
         utility,
     )
     from distillrank.feedback.unbiased import fit_session_lambdamart
@@ -346,11 +347,15 @@ def learn(
     if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
         warnings.warn(gap, DataWarning, stacklevel=1)
     with status("estimating propensities (EM regression)"):
-        alpha = estimate_propensities(train)
-    console.print("p_k/p_1: " + " ".join(f"{a:.3f}" for a in alpha), highlight=False)
+        logged_alpha = logged_propensities(train)
+        alpha = estimate_propensities(train) if logged_alpha is None else logged_alpha
+    how = "estimated by EM regression" if logged_alpha is None else "from the log's propensity column"
+    console.print(f"p_k/p_1 ({how}): " + " ".join(f"{a:.3f}" for a in alpha), highlight=False)
     results: dict[str, dict[str, Any]] = {}
     output.mkdir(parents=True, exist_ok=True)
-    test_alpha = estimate_propensities(test) if test is not None else None
+    test_alpha = None if test is None else logged_propensities(test)
+    if test is not None and test_alpha is None:
+        test_alpha = estimate_propensities(test)
     logged = _logged_run(train)
     baseline = None if test is None else utility(logged, test, test_alpha, clip=clip)  # type: ignore[arg-type]
     for name in names:
@@ -385,7 +390,9 @@ def learn(
         if test is not None:
             entry["utility@10"] = round(utility(run, test, test_alpha, clip=clip), 5)  # type: ignore[arg-type]
         results[name] = entry
-    _write_learn_report(output, clicks, train, test, alpha, test_alpha, baseline, results, features)
+    _write_learn_report(
+        output, clicks, train, test, alpha, test_alpha, baseline, results, features, logged_alpha is not None
+    )
     for name, entry in results.items():
         out.print(f"{name}: {entry}", highlight=False)
     if baseline is not None:
@@ -473,6 +480,7 @@ def _write_learn_report(
     baseline: float | None,
     results: dict[str, dict[str, Any]],
     features: str | None = None,
+    logged_alpha: bool = False,
 ) -> None:
     from distillrank.pipeline.report import Report
 
@@ -491,8 +499,13 @@ def _write_learn_report(
     )
     r = Report(f"Learning to rank from the click log {source}")
     r.text(
-        f"Learned from {train.n_sessions:,} sessions ({len(train):,} shown results); propensities by EM "
-        f"regression (Wang et al. 2018) under PBM; {ranking}. {evaluation}"
+        f"Learned from {train.n_sessions:,} sessions ({len(train):,} shown results); propensities "
+        + (
+            "from the log's own propensity column (one per rank)"
+            if logged_alpha
+            else "by EM regression (Wang et al. 2018) under PBM"
+        )
+        + f"; {ranking}. {evaluation}"
     )
     r.table(
         [{"rank": k + 1, "p_k/p_1 (train)": float(a)} for k, a in enumerate(alpha)],
@@ -510,6 +523,7 @@ def _write_learn_report(
         "source": source,
         "features": features,
         "propensities": [round(float(a), 5) for a in alpha],
+        "propensities_from": "log" if logged_alpha else "em_regression",
         "test_propensities": None if test_alpha is None else [round(float(a), 5) for a in test_alpha],
         "logged": {"utility@10": baseline},
         "estimators": results,

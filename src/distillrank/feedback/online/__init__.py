@@ -16,6 +16,7 @@ from distillrank.feedback.online.offline import (
     check_feature_coverage,
     estimate_propensities,
     learn_from_log,
+    logged_propensities,
     pair_statistics,
     utility,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "estimate_propensities",
     "learn_from_log",
     "load_online_data",
+    "logged_propensities",
     "pair_statistics",
     "run_online",
     "utility",

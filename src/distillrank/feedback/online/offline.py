@@ -64,6 +64,7 @@ __all__ = [
     "check_feature_coverage",
     "estimate_propensities",
     "learn_from_log",
+    "logged_propensities",
     "pair_statistics",
     "utility",
 ]
@@ -94,6 +95,30 @@ def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
             f"{where}: cannot estimate propensities from this log: {e} (in Python, learn_from_log(..., "
             "propensities=...) takes known ones)"
         ) from e
+
+
+def logged_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray | None:
+    """Relative propensities ``p_k / p_1`` read from the log's own ``propensity`` column, when every row
+    has one in ``(0, 1]`` and they depend on the rank only (a position-based model the logging system
+    knew, from interventions say); ``None`` otherwise (the column absent, partly empty, or varying within
+    a rank: per-session propensities, which these estimates do not take).
+    """
+    df = log.df
+    if "propensity" not in df.columns or not len(df):
+        return None
+    p = pd.to_numeric(df["propensity"], errors="coerce").to_numpy(dtype=np.float64)
+    if not (np.isfinite(p).all() and (p > 0).all() and (p <= 1).all()):
+        return None
+    pos = df["position"].to_numpy(dtype=np.int64)
+    depth = int(min(max_rank, pos.max()))
+    by_rank = pd.Series(p).groupby(pos)
+    if (by_rank.max() - by_rank.min()).max() > 1e-9 or 1 not in by_rank.groups:
+        return None
+    first = by_rank.first()
+    curve = np.array([first.get(k, np.nan) for k in range(1, max(depth, 2) + 1)], dtype=np.float64)
+    if not np.isfinite(curve).all():
+        return None
+    return curve / curve[0]
 
 
 def _alpha(propensities: Sequence[float] | np.ndarray, positions: np.ndarray) -> np.ndarray:
