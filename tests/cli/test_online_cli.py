@@ -289,6 +289,8 @@ def test_learn_rankers_on_features_from_a_click_log(tmp_path: Path) -> None:
     }
     ulm = metrics["estimators"]["unbiased_lambdamart"]
     assert ulm["t_plus"][0] == 1.0 and ulm["sessions_with_pairs"] > 0
+    ips = metrics["estimators"]["ips"]
+    assert 0 < ips["pairs_with_features"] <= ips["pairs"]
     for name, entry in metrics["estimators"].items():
         assert (out / "models" / f"{name}.txt").exists()
         run = read_trec_run(out / "runs" / f"{name}.trec")

@@ -383,6 +383,10 @@ def learn(
             with atomic_write(output / "relevance" / f"{name}.parquet", "wb") as f:
                 ranker.table.to_parquet(f, index=False)
             entry["pairs"] = len(ranker.table)
+            if feats is not None:  # the ones the LightGBM ranker could learn from
+                rows = set(zip(feats.qids.astype(str), feats.docnos.astype(str), strict=True))
+                keys = zip(ranker.table["qid"].astype(str), ranker.table["docno"].astype(str), strict=True)
+                entry["pairs_with_features"] = sum(k in rows for k in keys)
         run.save(output / "runs" / f"{name}.trec")
         if booster is not None:
             with atomic_write(output / "models" / f"{name}.txt") as f:
