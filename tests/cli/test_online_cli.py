@@ -407,3 +407,11 @@ def test_learn_takes_the_logs_own_propensities_when_they_depend_on_the_rank_only
     # propensities that vary within a rank (per session) are not a per-rank curve: EM it is
     f.write_text(f.read_text().replace(",1.0\n", ",0.9\n", 1))
     assert logged_propensities(read_click_table(f)) is None
+
+
+def test_a_log_of_a_later_page_is_named_as_such(tmp_path: Path) -> None:
+    rows = [(s, q, p + 10, d, c) for s, q, p, d, c in _sessions(["q1"])]
+    log = _click_csv(tmp_path / "page2" / "train.csv", rows)
+    result = runner.invoke(app, ["online", "learn", "--clicks", str(log.parent), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "the log shows positions 11..13 only (a later page?)" in " ".join(result.output.split())

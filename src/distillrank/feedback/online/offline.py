@@ -85,6 +85,12 @@ def estimate_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray:
             f"{where}: no click in {log.df['session_id'].nunique():,} sessions: nothing to estimate "
             "propensities or relevance from"
         )
+    if len(log.df) and (low := int(log.df["position"].min())) > max_rank:
+        high = int(log.df["position"].max())
+        raise DistillrankError(
+            f"{where}: the log shows positions {low}..{high} only (a later page?), none of the top "
+            f"{max_rank} whose propensities are estimated: a log of the first page is needed"
+        )
     depth = int(min(max_rank, log.df["position"].max())) if len(log.df) else 2
     try:
         return EMRegressionEstimator(max_rank=max(depth, 2), max_iter=500, tol=1e-6).estimate(log)
