@@ -498,8 +498,9 @@ def test_ids_with_whitespace_are_refused_before_any_work(tmp_path: Path) -> None
     with pytest.raises(DistillrankError) as err:
         run_job(JobConfig(dataset=str(tmp_path / "spaced")), tmp_path / "out", log=lambda m: None)
     assert str(err.value) == (
-        f"{tmp_path / 'spaced'}: document id 'doc 1 é' is empty or holds whitespace, which the job's "
-        "TREC run files cannot hold; give the collection ids without whitespace"
+        f"{tmp_path / 'spaced' / 'corpus.jsonl'}: record 48: document id 'doc 1 é' is empty or holds "
+        "whitespace (1 of the 48 document ids do), which the job's TREC run files cannot hold; give the "
+        "collection ids without whitespace"
     )
 
 

@@ -160,12 +160,15 @@ def _teacher_model_dir(src: Path) -> Path:
 def _check_ids(coll: TextCollection) -> None:
     """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
     judged = {q for split in coll.splits for q in coll.get_qrels(split)}
-    for what, ids in (("query", [q for q in coll.queries if q in judged]), ("document", coll.corpus.docnos)):
-        bad = next((i for i in ids if not is_trec_id(i)), None)
-        if bad is not None:
+    docs = ("document", list(coll.corpus.docnos), coll.corpus.source)
+    for what, ids, source in (("query", [q for q in coll.queries if q in judged], None), docs):
+        bad = [k for k, i in enumerate(ids) if not is_trec_id(i)]
+        if bad:
+            where = f"{source}: record {bad[0] + 1}" if source else (coll.source or coll.name)
             raise DistillrankError(
-                f"{coll.source or coll.name}: {what} id {bad!r} is empty or holds whitespace, which the "
-                "job's TREC run files cannot hold; give the collection ids without whitespace"
+                f"{where}: {what} id {ids[bad[0]]!r} is empty or holds whitespace ({len(bad):,} of the "
+                f"{len(ids):,} {what} ids do), which the job's TREC run files cannot hold; give the "
+                "collection ids without whitespace"
             )
 
 
