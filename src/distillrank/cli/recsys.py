@@ -133,10 +133,11 @@ def distill(
             raise DistillrankError(f"{option} must be {what} separated by commas, got {text!r}") from e
 
     column_names = columns_option(columns)
-    if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
+    if not (0 < test_fraction < 1 and 0 < valid_fraction < 1 and test_fraction + valid_fraction < 1):
         raise DistillrankError(
-            f"--test-fraction and --valid-fraction must be in [0, 1) and sum to less than 1 "
-            f"(got {test_fraction:g} and {valid_fraction:g})"
+            f"--test-fraction and --valid-fraction must be in (0, 1) and sum to less than 1 "
+            f"(got {test_fraction:g} and {valid_fraction:g}): every evaluated user holds out at least one "
+            "item for each"
         )
     for option, value in (("--top-k", top_k), ("--threads", threads), ("--sampled-metrics", sampled_metrics)):
         if value is not None and value < 1:
