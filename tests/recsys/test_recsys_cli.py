@@ -252,3 +252,21 @@ def test_the_report_says_which_users_and_items_the_split_leaves_out(
     assert "2 user(s) with fewer than 3 different items are kept for training only" in report
     assert "metrics are over 40 test users" in report
     assert "1 test interactions (2.5%) are of items that no training sequence has" in report
+
+
+def test_min_rating_keeps_the_interactions_rated_that_high(tmp_path: Path) -> None:
+    from distillrank.errors import DataFormatError
+    from distillrank.recsys.pipeline import load_interactions
+
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating,timestamp\n1,a,5,1\n1,b,2,2\n1,c,4,3\n2,a,1,4\n")
+    kept = load_interactions(str(path), min_rating=4)
+    assert kept.df["item"].tolist() == ["a", "c"] and "(rating >= 4: 2 of 4)" in (kept.source or "")
+    with pytest.raises(
+        Exception, match=r"--min-rating 6: no interaction is rated that high \(ratings 1\.\.5\)"
+    ):
+        load_interactions(str(path), min_rating=6)
+    implicit = tmp_path / "i.csv"
+    implicit.write_text("user,item,timestamp\n1,a,1\n1,b,2\n")
+    with pytest.raises(DataFormatError, match="--min-rating 4: the table has no ratings"):
+        load_interactions(str(implicit), min_rating=4)

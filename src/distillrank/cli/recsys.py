@@ -42,6 +42,14 @@ def distill(
             "NAME=COLUMN pairs for named columns or JSON keys ('user=visitorid,item=itemid')."
         ),
     ] = None,
+    min_rating: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep only interactions rated at least this (explicit ratings as implicit positives, e.g. 4 "
+            "on MovieLens); default: every interaction counts.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for report.md, report.html, metrics.json.")
     ] = Path("recsys-rd"),
@@ -181,7 +189,7 @@ def distill(
         raise DistillrankError(str(e)) from e
 
     with status(f"loading {data}"):
-        interactions = load_interactions(data, data_dir, columns=column_names)
+        interactions = load_interactions(data, data_dir, columns=column_names, min_rating=min_rating)
     console.print(f"{interactions!r}", highlight=False)
 
     bar = progress()

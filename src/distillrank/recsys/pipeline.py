@@ -368,12 +368,16 @@ def load_interactions(
     dataset: str | Path,
     data_dir: str | Path | None = None,
     columns: str | Sequence[str] | Mapping[str, str] | None = None,
+    *,
+    min_rating: float | None = None,
 ) -> Interactions:
     """A catalogue name (``ml-100k``) or a path to an interaction file; anything else is an error, and so
     is a table without timestamps (the job's split is temporal).
 
     ``columns`` says which column is which where the file does not (see
-    :func:`~distillrank.data.formats.interactions_io.parse_columns`).
+    :func:`~distillrank.data.formats.interactions_io.parse_columns`). ``min_rating`` keeps only the
+    interactions rated at least that (explicit feedback as implicit positives, as ``rating >= 4`` on
+    MovieLens); the source's name says so.
     """
     from distillrank.data.catalogue import load_dataset
     from distillrank.data.formats.interactions_io import read_interactions
@@ -406,7 +410,41 @@ def load_interactions(
             f"no timestamps (columns: {shown}): the per-user temporal split needs a timestamp column "
             "(one of: timestamp, ts, time, unixReviewTime, date; or name it with --columns)",
         )
+    if min_rating is not None:
+        return _rated_at_least(loaded, min_rating)
     return loaded
+
+
+def _rated_at_least(loaded: Interactions, min_rating: float) -> Interactions:
+    """The interactions rated at least ``min_rating``.
+
+    Raises:
+        DataFormatError: the table has no ratings, some rows lack one, or none is that high.
+    """
+    rating = loaded.df["rating"].to_numpy(dtype=np.float64)
+    missing = np.isnan(rating)
+    if missing.all():
+        raise DataFormatError(loaded.source, None, f"--min-rating {min_rating:g}: the table has no ratings")
+    if missing.any():
+        first = loaded.df.iloc[int(np.flatnonzero(missing)[0])]
+        raise DataFormatError(
+            loaded.source,
+            None,
+            f"--min-rating {min_rating:g}: {int(missing.sum()):,} interactions have no rating (the first: "
+            f"user {first['user']!r}, item {first['item']!r})",
+        )
+    keep = rating >= min_rating
+    if not keep.any():
+        raise DataFormatError(
+            loaded.source,
+            None,
+            f"--min-rating {min_rating:g}: no interaction is rated that high (ratings "
+            f"{rating.min():g}..{rating.max():g})",
+        )
+    source = (
+        f"{loaded.source or 'interactions'} (rating >= {min_rating:g}: {int(keep.sum()):,} of {len(keep):,})"
+    )
+    return Interactions(loaded.df[keep].reset_index(drop=True), source=source)
 
 
 def run_job(
