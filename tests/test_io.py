@@ -127,3 +127,15 @@ def test_atomic_write_gives_the_permissions_open_would(tmp_path: Path) -> None:
         assert stat.S_IMODE((tmp_path / "private.md").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_atomic_write_writes_through_a_symlink_and_to_standard_output(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "target.trec").write_text("old\n")
+    (tmp_path / "link.trec").symlink_to(tmp_path / "target.trec")
+    with atomic_write(tmp_path / "link.trec") as f:
+        f.write("new\n")
+    assert (tmp_path / "link.trec").is_symlink() and (tmp_path / "target.trec").read_text() == "new\n"
+    for name in ("-", "/dev/stdout"):
+        with atomic_write(name) as f:
+            f.write(f"run via {name}\n")
+    assert capsys.readouterr().out == "run via -\nrun via /dev/stdout\n"

@@ -10,6 +10,7 @@ import itertools
 import json
 import lzma
 import os
+import sys
 import tempfile
 import warnings
 import zlib
@@ -31,13 +32,29 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success.
 
     A crash mid-write leaves the old file (or none) in place, never a truncated one. The file gets the
-    permissions a plain ``open`` would give it (``0666`` less the umask).
+    permissions a plain ``open`` would give it (``0666`` less the umask). A symbolic link is written
+    through (its target is replaced, the link kept); a stream (``/dev/stdout``, a FIFO) is written
+    directly, and so is ``-`` (standard output).
     """
+    text = "b" not in mode
+    std = {"-": sys.stdout, "/dev/stdout": sys.stdout, "/dev/stderr": sys.stderr}.get(str(path))
+    if std is not None:
+        yield std if text else std.buffer
+        std.flush()
+        return
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file() and not path.is_dir()):
+        target = path.resolve()
+        if str(target).startswith("/proc/") or (
+            target.exists() and not target.is_file() and not target.is_dir()
+        ):
+            with open(path, mode, encoding=encoding if text else None) as stream:  # a device or a pipe
+                yield stream
+            return
+        path = target
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        text = "b" not in mode
         with os.fdopen(fd, mode, encoding=encoding if text else None, newline="\n" if text else None) as f:
             yield f
             f.flush()
