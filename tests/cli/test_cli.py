@@ -562,3 +562,40 @@ def test_run_families_option_errors(tmp_path: Path, args: list[str], message: st
     result = runner.invoke(app, ["run", "-o", str(tmp_path / "out"), *args])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.replace("│", " ").split()), result.output
+
+
+def test_evaluate_compares_runs_over_the_same_queries_and_reads_gdeval_measures(tmp_path: Path) -> None:
+    """With --missing skip a run of half the queries is not shown beside another run's mean over all of
+    them; ERR (gdeval, numeric ids only) works on ids like q1; a query the provider skips counts 0."""
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("".join(f"q{i} 0 d{i} 1\nq{i} 0 x{i} 0\n" for i in range(1, 5)))
+    full = tmp_path / "full.trec"
+    full.write_text(
+        "".join(f"q{i} Q0 {d} {r} {3 - r} t\n" for i in range(1, 5) for r, d in ((1, f"x{i}"), (2, f"d{i}")))
+    )
+    half = tmp_path / "half.trec"
+    half.write_text(
+        "".join(line + "\n" for line in full.read_text().splitlines() if line.startswith(("q1", "q2")))
+    )
+    args = [
+        "evaluate",
+        "--qrels",
+        str(qrels),
+        "-r",
+        str(full),
+        "-r",
+        str(half),
+        "-m",
+        "nDCG@10",
+        "--missing",
+        "skip",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "2 queries" in text and "each run alone: full: 4" in text
+    result = runner.invoke(
+        app, ["evaluate", "--qrels", str(qrels), "-r", str(half), "-m", "ERR@10", "-m", "Accuracy"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output

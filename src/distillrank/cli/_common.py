@@ -144,6 +144,8 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (DistillrankError, KeyError, FileNotFoundError) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            if isinstance(e, KeyError) and not (isinstance(msg, str) and " " in msg):
+                raise  # a bare key is a bug of ours, not a message: its traceback says where
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from e
         except Exception as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -99,10 +100,13 @@ def evaluate(
         payload: dict[str, object] = {"qrels": source, "runs": [r.to_dict() for r in results]}
         if comparison is not None:
             payload["comparison"] = comparison.to_dict()
-        out.print_json(json.dumps(payload))
+        out.print_json(json.dumps(_json_safe(payload)))
         return
     names = comparison.names if comparison else [results[0].name]
-    table = Table(title=escape(f"{source} — {results[0].n_queries} queries"), title_justify="left")
+    # several runs: the means of the comparison, over the queries every run is evaluated on (with --missing
+    # skip a run's own mean would be over its own queries, not comparable with the others')
+    n_queries = len(comparison.qids) if comparison else results[0].n_queries
+    table = Table(title=escape(f"{source} — {n_queries} queries"), title_justify="left")
     table.add_column("run")
     for m in results[0].metrics:
         table.add_column(m, justify="right")
@@ -111,7 +115,7 @@ def evaluate(
     for i, (name, res) in enumerate(zip(names, results, strict=True)):
         cells = [name]
         for m in res.metrics:
-            cells.append(f"{res.aggregate[m]:.4f}")
+            cells.append(f"{(comparison.means[m][name] if comparison else res.aggregate[m]):.4f}")
             if comparison:
                 p = comparison.p_values[m].get(name)
                 cells.append(
@@ -125,6 +129,27 @@ def evaluate(
         out.print(f"[yellow]queries without results (scored {missing}):[/] " + ", ".join(missing_counts))
     if comparison:
         out.print(f"[dim]p: two-sided paired {test} against {names[0]} over the same queries[/]")
+        fewer = [
+            f"{escape(n)}: {r.n_queries}"
+            for n, r in zip(names, results, strict=True)
+            if r.n_queries > n_queries
+        ]
+        if fewer:
+            out.print(
+                f"[yellow]means over the {n_queries} queries every run has results for (--missing skip); "
+                "each run alone:[/] " + ", ".join(fewer)
+            )
+
+
+def _json_safe(value: object) -> object:
+    """``value`` with NaN and infinities as ``null`` (JSON has no NaN: a p-value of identical runs)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _check_judged(path: Path, run: Run, judgements: Qrels, where: str, others: dict[str, Qrels]) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import subprocess
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -366,9 +367,34 @@ def _per_query_values(
     out: dict[str, dict[str, float]] = {str(m): {} for m in measures}
     evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
     # ir_measures already reports measure.DEFAULT (0) for judged queries absent from the run.
-    for metric in evaluator.iter_calc(sub_run):
-        out[str(metric.measure)][metric.query_id] = float(metric.value)
-    return {m: {q: v[q] for q in qids} for m, v in out.items()}
+    try:
+        for metric in evaluator.iter_calc(sub_run):
+            out[str(metric.measure)][metric.query_id] = float(metric.value)
+    except subprocess.CalledProcessError:  # gdeval (ERR, nDCG with dcg="exp-log2") reads numeric ids only
+        if all(q.isdigit() for q in qids):
+            raise
+        return _per_query_values_by_number(run, qrels, measures, qids)
+    # a provider that skips some judged query absent from the run (Accuracy): its value is the default
+    return {m: {q: v.get(q, 0.0) for q in qids} for m, v in out.items()}
+
+
+def _per_query_values_by_number(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+    measures: list[Measure],
+    qids: list[str],
+) -> dict[str, dict[str, float]]:
+    """:func:`_per_query_values` with the query ids replaced by their positions in ``qids`` (1, 2, ...)
+    and back: for providers that read numeric query ids only (gdeval's perl script: ``q1`` fails)."""
+    number = {q: str(i) for i, q in enumerate(qids, start=1)}
+    back = {n: q for q, n in number.items()}
+    values = _per_query_values(
+        {number[q]: docs for q, docs in run.items() if q in number},
+        {number[q]: qrels[q] for q in qids},
+        measures,
+        [number[q] for q in qids],
+    )
+    return {m: {back[n]: v for n, v in per.items()} for m, per in values.items()}
 
 
 @dataclass
