@@ -394,8 +394,11 @@ def test_msmarco_run_is_read_by_rank(write) -> None:
     run = read_trec_run(path)
     assert run.name == "run.dev.small"
     assert [d for d, _ in run.ranked("1048585")] == ["7187158", "7187157"]
-    with pytest.raises(DataFormatError, match=r"run.tsv:2: expected 3 columns \(qid docno rank, an MS MARCO"):
+    with pytest.raises(DataFormatError, match=r"run.tsv:2: expected 3 columns \(qid docno rank \(MS MARCO\)"):
         read_trec_run(write("run.tsv", "1\t7\t1\n1 Q0 8 2 0.5 tag\n"))
+    # a third column that is no 1..n ranking is a score (qid docno score), not reversed as ranks
+    scored = read_trec_run(write("scores.txt", "q1 d1 10\nq1 d3 7\nq1 d2 5\nq2 d4 3\nq2 d5 9.5\n"))
+    assert [d for d, _ in scored.ranked("q1")] == ["d1", "d3", "d2"] and scored["q2"]["d5"] == 9.5
 
 
 def test_fbis_and_wsj_titles(write) -> None:

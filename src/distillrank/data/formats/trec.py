@@ -8,7 +8,7 @@
   (Vaswani) or unclosed ones (``<num> Number: 301``, classic TREC), XML ``<topic number="1"><query>..``
   (TREC-COVID, Web track), or a plain ``qid<TAB>text`` file.
 * qrels: ``qid iter docno rel`` (also read: ``qid docno rel`` and BEIR's TSV, see :func:`parse_qrels`).
-* runs: ``qid Q0 docno rank score tag`` (also read: MS MARCO's ``qid docno rank``).
+* runs: ``qid Q0 docno rank score tag`` (also read: MS MARCO's ``qid docno rank``, and ``qid docno score``).
 
 Every error names the file and the 1-based line (:class:`~distillrank.errors.DataFormatError`).
 """
@@ -415,7 +415,8 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     The run's name is ``name``, else the tag of the first line. Ranks are checked (integers, no two
     documents with the same rank in a query) but the order comes from the scores, as in trec_eval;
     equal scores with distinct ranks are legal. A file whose first line has 3 columns is an MS MARCO run
-    (what Pyserini writes with ``--output-format msmarco``): its score is minus the rank.
+    (what Pyserini writes with ``--output-format msmarco``: its score is minus the rank) when each query's
+    third column counts ``1..n``, else ``qid docno score``.
 
     Raises:
         DataFormatError: wrong column count, a non-integer rank, a non-numeric or non-finite score, a
@@ -427,15 +428,25 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     rank_lines: dict[str, dict[int, int]] = {}
     tag = None
     width = 0
+    as_ranks = True
     for n, raw in _data_lines(path):
         parts = raw.split()
-        width = width or (3 if len(parts) == 3 else 6)
+        if not width:
+            width = 3 if len(parts) == 3 else 6
+            as_ranks = width == 6 or _third_column_ranks(path)
         if len(parts) != width:
-            what = "qid Q0 docno rank score tag" if width == 6 else "qid docno rank, an MS MARCO run"
+            what = (
+                "qid Q0 docno rank score tag"
+                if width == 6
+                else "qid docno rank (MS MARCO) or qid docno score"
+            )
             raise DataFormatError(path, n, f"expected {width} columns ({what}), found {len(parts)}")
-        if width == 3:
+        if width == 3 and as_ranks:
             qid, docno, rank_s = parts
             score_s = f"-{rank_s}"
+        elif width == 3:  # qid docno score: the rank is the line's place in its query
+            qid, docno, score_s = parts
+            rank_s = str(len(data.get(qid, ())) + 1)
         else:
             qid, _, docno, rank_s, score_s, line_tag = parts
             tag = tag or line_tag
@@ -464,6 +475,22 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
         doc_lines.setdefault(qid, {})[docno] = n
         ranks[rank] = n
     return Run(data, name=name or tag or path.stem, source=path)
+
+
+def _third_column_ranks(path: Path) -> bool:
+    """Whether a 3-column run's third column is MS MARCO's rank (each query's values are whole numbers
+    ``1..n``, one each) rather than a score (``qid docno score``, as other tools write)."""
+    ranks: dict[str, list[str]] = {}
+    for _, raw in _data_lines(path):
+        parts = raw.split()
+        if len(parts) == 3:
+            ranks.setdefault(parts[0], []).append(parts[2])
+    for values in ranks.values():
+        if not all(v.isdigit() for v in values) or sorted(map(int, values)) != list(
+            range(1, len(values) + 1)
+        ):
+            return False
+    return True
 
 
 def is_trec_id(i: str) -> bool:
