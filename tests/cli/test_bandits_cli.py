@@ -192,7 +192,7 @@ def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
 
     monkeypatch.setattr(ope, "evaluate_logged_policy", warning_first)
     out = tmp_path / "ope"
-    args = ["bandits", "ope", "--campaign", "women", "--estimators", "ips,dr", "--bootstrap", "10"]
+    args = ["bandits", "ope", "--campaign", "women", "--estimators", "ips,dr", "--bootstrap", "50"]
     result = runner.invoke(app, [*args, "--data-dir", str(shared_data), "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "warning: bts: the log shows 30% of slot 1's mass" in result.stderr
@@ -233,7 +233,10 @@ def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
         (["ope", "--estimators", "ips,drr"], "--estimators", "did you mean 'dr'"),
         (["ope", "--campaign", "men,kids"], "--campaign", "unknown campaign 'kids'"),
         (["ope", "--evaluation", "random"], "--evaluation", "must differ"),
-        (["ope", "--bootstrap", "0"], "--bootstrap", ">= 1"),
+        (["ope", "--bootstrap", "10"], "--bootstrap", ">= 50"),
+        (["ope", "--seed", "-1"], "--seed", ">= 0"),
+        (["simulate", "--env", "obd", "--policy", "thompson:prior_a=1e999"], "--policy", "finite number"),
+        (["simulate", "--env", "obd", "--policy", "ucb1:alpha=1,alpha=2"], "--policy", "given twice"),
         (["ope", "--refit-resamples", "-1"], "--refit-resamples", ">= 0"),
         (["ope", "--reward-model", "xgb"], "--reward-model", "logistic, lightgbm"),
     ],

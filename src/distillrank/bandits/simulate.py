@@ -84,10 +84,18 @@ class PolicySpec:
             key, eq, value = part.partition("=")
             if not eq:
                 raise ValueError(f"{text!r}: a parameter is key=value, got {part!r}")
+            if key.strip() in params:
+                raise ValueError(f"{text!r}: parameter {key.strip()!r} is given twice")
             try:
-                params[key.strip()] = float(value) if any(ch in value for ch in ".eE") else int(value)
+                number = float(value) if any(ch in value for ch in ".eE") else int(value)
             except ValueError:
                 params[key.strip()] = value.strip()
+                continue
+            if not math.isfinite(number):
+                raise ValueError(
+                    f"{text!r}: parameter {key.strip()!r} must be a finite number, got {value.strip()!r}"
+                )
+            params[key.strip()] = number
         return cls(name.strip(), params)
 
 

@@ -77,6 +77,10 @@ _OPTION_OF = {
 }
 
 
+MIN_BOOTSTRAP = 50
+"""Fewest bootstrap resamples of ``bandits ope``'s intervals (a percentile interval of 1 or 10 is noise)."""
+
+
 def _as_options(message: str) -> str:
     """A config error with its field names written as the options that set them."""
     return fields_as_options(message, _OPTION_OF)
@@ -568,8 +572,12 @@ def ope(
     if evaluation == behaviour:
         raise DistillrankError(f"--evaluation and --behaviour must differ (both are {evaluation!r})")
     model = choose(reward_model, REWARD_MODELS, "--reward-model", "reward model")
-    if bootstrap < 1:
-        raise DistillrankError(f"--bootstrap must be >= 1 (got {bootstrap})")
+    if bootstrap < MIN_BOOTSTRAP:
+        raise DistillrankError(
+            f"--bootstrap must be >= {MIN_BOOTSTRAP} (got {bootstrap}): a percentile interval needs resamples"
+        )
+    if seed < 0:
+        raise DistillrankError(f"--seed must be >= 0 (got {seed})")
     if refit_resamples < 0:
         raise DistillrankError(f"--refit-resamples must be >= 0 (got {refit_resamples})")
     if not 0 < alpha < 1:
