@@ -206,6 +206,10 @@ def test_missing_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monk
         CrossEncoder(str(tmp_path / "missing"))
     with pytest.raises(DistillrankError, match="Hugging Face Hub is disabled"):
         CrossEncoder("no-such-org/no-such-model")
+    (tmp_path / "notamodel").mkdir()
+    (tmp_path / "notamodel" / "readme.txt").write_text("hi")
+    with pytest.raises(DistillrankError, match="notamodel: not a model folder"):
+        CrossEncoder(str(tmp_path / "notamodel"))
 
 
 def test_default_encoder_path_is_the_packaged_minilm() -> None:

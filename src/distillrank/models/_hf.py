@@ -88,6 +88,15 @@ def load_tokenizer(name_or_path: str | Path, **kwargs: Any) -> Any:
         return AutoTokenizer.from_pretrained(str(name_or_path), **kwargs)
     except OSError as err:
         raise _not_found(name_or_path, "tokenizer", err) from err
+    except ValueError as err:  # a folder without tokenizer files: transformers blames sentencepiece
+        if Path(name_or_path).is_dir():
+            from distillrank.errors import DatasetNotFoundError
+
+            raise DatasetNotFoundError(
+                f"{name_or_path}: not a model folder (no tokenizer files such as tokenizer.json, vocab.txt "
+                "or tokenizer_config.json)"
+            ) from err
+        raise
 
 
 def load_encoder(name_or_path: str | Path, **kwargs: Any) -> Any:
