@@ -52,8 +52,11 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
                 yield stream
             return
         path = target
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # named by the file asked for, not the temporary one beside it
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, mode, encoding=encoding if text else None, newline="\n" if text else None) as f:
             yield f

@@ -607,3 +607,23 @@ def test_evaluate_compares_runs_over_the_same_queries_and_reads_gdeval_measures(
     )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+
+
+def test_an_empty_run_and_an_unwritable_output_are_one_line_errors(tmp_path: Path) -> None:
+    qrels, empty = tmp_path / "qrels.txt", tmp_path / "empty.trec"
+    qrels.write_text("q1 0 d1 1\n")
+    empty.write_text("")
+    result = runner.invoke(app, ["evaluate", "--qrels", str(qrels), "-r", str(empty)])
+    assert result.exit_code == 2 and "empty.trec: the run file holds no result line" in result.output
+    # /proc takes no new file, even from root: the error names the file asked for, not a temporary one
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 d1 1 1.0 t\n")
+    result = runner.invoke(app, ["evaluate", "--qrels", str(qrels), "-r", str(run)])
+    assert result.exit_code == 0, result.output
+    from distillrank.io import atomic_write
+
+    with (
+        pytest.raises(OSError, match=r"cannot write /proc/forbidden\.trec"),
+        atomic_write("/proc/forbidden.trec") as f,
+    ):
+        f.write("x")

@@ -148,6 +148,9 @@ def friendly_errors(fn: F) -> F:
                 raise  # a bare key is a bug of ours, not a message: its traceback says where
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from e
+        except OSError as e:  # the machine refusing (permissions, a full disk, a read-only folder)
+            console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from e
         except Exception as e:
             if type(e).__name__ != "LightGBMError":
                 raise

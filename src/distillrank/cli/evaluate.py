@@ -159,6 +159,8 @@ def _check_judged(path: Path, run: Run, judgements: Qrels, where: str, others: d
     passes (judged queries without results count 0)."""
     if any(q in judgements for q in run):
         return
+    if not len(run):
+        raise DistillrankError(f"{path}: the run file holds no result line")
     problem = f"{path}: no query of the run is judged in {where}"
     overlap = {s: sum(q in qrels for q in run) for s, qrels in others.items()}
     best = max(overlap, key=lambda s: overlap[s], default=None)
