@@ -50,6 +50,17 @@ _ALIASES.update({"mrr": "RR", "map": "AP", "recall": "R", "precision": "P", "ndc
 _NAME = re.compile(r"^\s*([A-Za-z_α]+)(.*?)\s*$")
 
 
+_TREC_EVAL_CUTOFFS = re.compile(r"\b([A-Za-z][A-Za-z_]*)\.(\d+(?:,\d+)*)(?![\w.])")
+"""trec_eval's ``-m`` cutoffs (``ndcg_cut.5,10``, ``P.5``): expanded to ``ndcg_cut_5,ndcg_cut_10``."""
+
+
+def parse_metrics_names(spec: str) -> list[str]:
+    """The metric names of a comma-separated ``spec`` (commas inside parentheses kept), trec_eval's
+    ``name.5,10`` expanded to ``name_5``, ``name_10``."""
+    spec = _TREC_EVAL_CUTOFFS.sub(lambda m: ",".join(f"{m[1]}_{c}" for c in m[2].split(",")), spec)
+    return [s for s in (part.strip() for part in _split_top_level(spec)) if s]
+
+
 def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure]:
     """Parse metric names into ir_measures :class:`Measure` objects, in order, without duplicates.
 
@@ -69,14 +80,18 @@ def parse_metrics(spec: str | Measure | Iterable[str | Measure]) -> list[Measure
     ['nDCG@10', 'RR@10', 'AP', 'R@100', 'P@5']
     >>> [str(m) for m in parse_metrics("ndcg_cut_10, recip_rank, P_5")]
     ['nDCG@10', 'RR', 'P@5']
+    >>> [str(m) for m in parse_metrics("ndcg_cut.5,10, P.5")]  # trec_eval's -m syntax
+    ['nDCG@5', 'nDCG@10', 'P@5']
     """
     items: list[str | Measure]
     if isinstance(spec, str):
-        items = [s for s in (part.strip() for part in _split_top_level(spec)) if s]
+        items = list(parse_metrics_names(spec))
     elif isinstance(spec, Measure):
         items = [spec]
     else:
-        items = list(spec)
+        items = []
+        for item in spec:  # a string item may hold several names too (a repeated -m ndcg_cut.5,10)
+            items += [item] if isinstance(item, Measure) else parse_metrics_names(str(item))
     if not items:
         raise ValueError(f"no metric given; {_NAMES_HINT}")
     out: list[Measure] = []
