@@ -488,7 +488,7 @@ def _print_regret_summary(result: Any, name: str) -> None:
     best = result.optimal_clicks_per_round
     table = Table(
         title=f"{name}: cumulative regret, T = {t:,}, {len(result.seeds)} seeds "
-        f"(optimal {best:.4f} clicks/round)"
+        f"(optimal {best:.4f} expected clicks/round over the queries drawn in these runs)"
     )
     marks = {"T/2": t // 2, "T": t}  # T/10 is in the report
     cols = ["policy", *(f"R({m})" for m, r in marks.items() if r >= 1), "R(T)/R(T/2)"]
