@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import lzma
+import math
 import os
 import sys
 import tempfile
@@ -103,6 +104,18 @@ COMPRESSION_MAGIC: dict[bytes, str] = {
 }
 """Leading bytes of compressed files -> the compression; :func:`open_text` reads gzip, bzip2, xz and a
 one-file zip."""
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every float that is not finite (a NaN estimate or p-value, say) as ``None``: JSON has
+    no NaN, and ``json.dump`` would write one anyway."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def require_file(path: Path) -> None:

@@ -41,6 +41,7 @@ import numpy as np
 from distillrank.bandits.environments import Environment, MultiQueryEnvironment
 from distillrank.bandits.ope.obd import OPEResult
 from distillrank.bandits.simulate import RegretResult
+from distillrank.io import json_safe
 from distillrank.pipeline import plots
 from distillrank.pipeline.report import Report
 
@@ -134,17 +135,6 @@ def describe_environment(
 
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-def _finite(obj: Any) -> Any:
-    """``obj`` with every float that is not finite (a NaN estimate, say) as ``None``, for JSON."""
-    if isinstance(obj, float):
-        return _num(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _marks(rounds: int) -> dict[str, int]:
@@ -319,7 +309,7 @@ def ope_metrics(
             "covers_truth": sum(e.covers_truth for e in got),
             "campaigns": len(got),
         }
-    return _finite(
+    return json_safe(
         {
             "campaigns": {c: res.to_dict() for c, res in results.items()},
             "summary": summary,

@@ -110,6 +110,12 @@ def query_field_option(text: str | None) -> str | None:
         raise DistillrankError(f"--query-field: {e}") from e
 
 
+def file_in_the_way(path: Path, *, itself: bool) -> Path | None:
+    """The existing file that keeps ``path`` from being written into a folder: one of its parents, or
+    ``path`` itself when ``itself`` (an output folder); ``None`` when there is none."""
+    return next((p for p in ((path,) if itself else ()) + tuple(path.parents) if p.is_file()), None)
+
+
 def folder_output(fn: F) -> F:
     """Mark a command whose ``--output`` is a folder: :func:`friendly_errors` refuses an existing file
     there before any work starts (rather than when the first result is written)."""
@@ -135,7 +141,7 @@ def friendly_errors(fn: F) -> F:
         try:
             output = kwargs.get("output")
             if getattr(fn, "output_is_folder", False) and output is not None:
-                blocked = next((p for p in (Path(output), *Path(output).parents) if p.is_file()), None)
+                blocked = file_in_the_way(Path(output), itself=True)
                 if blocked is not None:
                     where = "" if blocked == Path(output) else f" (in {blocked})"
                     raise DistillrankError(

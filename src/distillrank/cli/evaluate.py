@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from distillrank.data.catalogue import load_dataset
 from distillrank.data.collection import Qrels, TextCollection
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
+from distillrank.io import json_safe
 
 
 @friendly_errors
@@ -100,7 +100,7 @@ def evaluate(
         payload: dict[str, object] = {"qrels": source, "runs": [r.to_dict() for r in results]}
         if comparison is not None:
             payload["comparison"] = comparison.to_dict()
-        out.print_json(json.dumps(_json_safe(payload)))
+        out.print_json(json.dumps(json_safe(payload)))  # a p-value of identical runs is NaN
         return
     names = comparison.names if comparison else [results[0].name]
     # several runs: the means of the comparison, over the queries every run is evaluated on (with --missing
@@ -139,17 +139,6 @@ def evaluate(
                 f"[yellow]means over the {n_queries} queries every run has results for (--missing skip); "
                 "each run alone:[/] " + ", ".join(fewer)
             )
-
-
-def _json_safe(value: object) -> object:
-    """``value`` with NaN and infinities as ``null`` (JSON has no NaN: a p-value of identical runs)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _check_judged(path: Path, run: Run, judgements: Qrels, where: str, others: dict[str, Qrels]) -> None:

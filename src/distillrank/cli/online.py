@@ -204,13 +204,14 @@ def simulate(
 def _check_trec_ids(log: Any) -> None:
     """Refuse, before any work, query or document ids with whitespace (a log keyed by query text): the
     runs are written as TREC files, which cannot hold them."""
+    from distillrank.data.formats.trec import is_trec_id
     from distillrank.errors import DistillrankError
 
     if log is None:
         return
     for col, what in (("qid", "query"), ("docno", "document")):
         ids = log.df[col].astype(str)
-        spaced = ids.str.contains(r"\s", regex=True).to_numpy()
+        spaced = ~ids.map(is_trec_id).to_numpy(dtype=bool)
         if spaced.any():
             first = ids.iloc[int(spaced.argmax())]
             raise DistillrankError(
@@ -309,9 +310,8 @@ def learn(
     from distillrank.errors import DataWarning, DistillrankError
     from distillrank.feedback.online import (
         check_feature_coverage,
-        estimate_propensities,
         learn_from_log,
-        logged_propensities,
+        propensities_of,
         utility,
     )
     from distillrank.feedback.unbiased import fit_session_lambdamart
@@ -346,16 +346,17 @@ def learn(
     # before the EM estimate: a log whose documents have no feature rows is an error, found at once
     if feats is not None and (gap := check_feature_coverage(train, feats)) is not None:
         warnings.warn(gap, DataWarning, stacklevel=1)
-    with status("estimating propensities (EM regression)"):
-        logged_alpha = logged_propensities(train)
-        alpha = estimate_propensities(train) if logged_alpha is None else logged_alpha
-    how = "estimated by EM regression" if logged_alpha is None else "from the log's propensity column"
+    with status("propensities (the log's own, else EM regression)"):
+        alpha, from_log = propensities_of(train)
+    how = "from the log's propensity column" if from_log else "estimated by EM regression"
     console.print(f"p_k/p_1 ({how}): " + " ".join(f"{a:.3f}" for a in alpha), highlight=False)
     results: dict[str, dict[str, Any]] = {}
     output.mkdir(parents=True, exist_ok=True)
-    test_alpha = None if test is None else logged_propensities(test)
-    if test is not None and test_alpha is None:
-        test_alpha = estimate_propensities(test)
+    test_alpha = None if test is None else propensities_of(test)[0]
+    # the feature rows, once: how many of each estimator's pairs its LightGBM ranker can learn from
+    feature_rows = None
+    if feats is not None:
+        feature_rows = set(zip(feats.qids.astype(str), feats.docnos.astype(str), strict=True))
     logged = _logged_run(train)
     baseline = None if test is None else utility(logged, test, test_alpha, clip=clip)  # type: ignore[arg-type]
     for name in names:
@@ -383,10 +384,9 @@ def learn(
             with atomic_write(output / "relevance" / f"{name}.parquet", "wb") as f:
                 ranker.table.to_parquet(f, index=False)
             entry["pairs"] = len(ranker.table)
-            if feats is not None:  # the ones the LightGBM ranker could learn from
-                rows = set(zip(feats.qids.astype(str), feats.docnos.astype(str), strict=True))
+            if feature_rows is not None:
                 keys = zip(ranker.table["qid"].astype(str), ranker.table["docno"].astype(str), strict=True)
-                entry["pairs_with_features"] = sum(k in rows for k in keys)
+                entry["pairs_with_features"] = sum(k in feature_rows for k in keys)
         run.save(output / "runs" / f"{name}.trec")
         if booster is not None:
             with atomic_write(output / "models" / f"{name}.txt") as f:
@@ -394,9 +394,7 @@ def learn(
         if test is not None:
             entry["utility@10"] = round(utility(run, test, test_alpha, clip=clip), 5)  # type: ignore[arg-type]
         results[name] = entry
-    _write_learn_report(
-        output, clicks, train, test, alpha, test_alpha, baseline, results, features, logged_alpha is not None
-    )
+    _write_learn_report(output, clicks, train, test, alpha, test_alpha, baseline, results, features, from_log)
     for name, entry in results.items():
         out.print(f"{name}: {entry}", highlight=False)
     if baseline is not None:

@@ -15,6 +15,7 @@ from distillrank.cli._common import (
     DatasetOption,
     QueryFieldOption,
     console,
+    file_in_the_way,
     friendly_errors,
     progress,
     query_field_option,
@@ -93,10 +94,10 @@ def _check_paths(output: Path, index_dir: Path | None) -> None:
     is a file (found only when writing, after the documents were encoded)."""
     if str(output) not in ("-", "/dev/stdout") and output.is_dir():
         raise DistillrankError(f"--output {output}: is a folder; give the run file to write")
-    blocked = next((p for p in output.parents if p.is_file()), None)
+    blocked = file_in_the_way(output, itself=False)
     if blocked is not None:
         raise DistillrankError(f"--output {output}: {blocked} is a file, not a folder")
-    if index_dir is not None and (index_dir.is_file() or any(p.is_file() for p in index_dir.parents)):
+    if index_dir is not None and file_in_the_way(index_dir, itself=True) is not None:
         raise DistillrankError(f"--index-dir {index_dir}: is (or lies under) a file; give a folder")
 
 

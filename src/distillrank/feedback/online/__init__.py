@@ -18,6 +18,7 @@ from distillrank.feedback.online.offline import (
     learn_from_log,
     logged_propensities,
     pair_statistics,
+    propensities_of,
     utility,
 )
 from distillrank.feedback.online.report import build_report, write_report
@@ -35,6 +36,7 @@ __all__ = [
     "load_online_data",
     "logged_propensities",
     "pair_statistics",
+    "propensities_of",
     "run_online",
     "utility",
     "write_report",

@@ -66,6 +66,7 @@ __all__ = [
     "learn_from_log",
     "logged_propensities",
     "pair_statistics",
+    "propensities_of",
     "utility",
 ]
 
@@ -125,6 +126,13 @@ def logged_propensities(log: ClickLog, max_rank: int = 10) -> np.ndarray | None:
     if not np.isfinite(curve).all():
         return None
     return curve / curve[0]
+
+
+def propensities_of(log: ClickLog, max_rank: int = 10) -> tuple[np.ndarray, bool]:
+    """The relative propensities of ``log``: its own (:func:`logged_propensities`) where it carries a
+    per-rank curve, else :func:`estimate_propensities`; and whether they came from the log."""
+    logged = logged_propensities(log, max_rank)
+    return (estimate_propensities(log, max_rank), False) if logged is None else (logged, True)
 
 
 def _alpha(propensities: Sequence[float] | np.ndarray, positions: np.ndarray) -> np.ndarray:
