@@ -426,14 +426,13 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     data: dict[str, dict[str, float]] = {}
     doc_lines: dict[str, dict[str, int]] = {}
     rank_lines: dict[str, dict[int, int]] = {}
+    whole: dict[str, set[int]] = {}  # 3 columns: each query's third column while it is whole numbers
+    counts_up = True  # ... and whether every query's counts 1..n (MS MARCO ranks), decided at the end
     tag = None
     width = 0
-    as_ranks = True
     for n, raw in _data_lines(path):
         parts = raw.split()
-        if not width:
-            width = 3 if len(parts) == 3 else 6
-            as_ranks = width == 6 or _third_column_ranks(path)
+        width = width or (3 if len(parts) == 3 else 6)
         if len(parts) != width:
             what = (
                 "qid Q0 docno rank score tag"
@@ -441,19 +440,19 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
                 else "qid docno rank (MS MARCO) or qid docno score"
             )
             raise DataFormatError(path, n, f"expected {width} columns ({what}), found {len(parts)}")
-        if width == 3 and as_ranks:
-            qid, docno, rank_s = parts
-            score_s = f"-{rank_s}"
-        elif width == 3:  # qid docno score: the rank is the line's place in its query
+        if width == 3:  # the third column is a rank or a score: told when every line is read
             qid, docno, score_s = parts
-            rank_s = str(len(data.get(qid, ())) + 1)
+            if counts_up and score_s.isdigit():
+                whole.setdefault(qid, set()).add(int(score_s))
+            else:
+                counts_up = False
         else:
             qid, _, docno, rank_s, score_s, line_tag = parts
             tag = tag or line_tag
-        try:
-            rank = int(rank_s)
-        except ValueError:
-            raise DataFormatError(path, n, f"rank {rank_s!r} is not an integer") from None
+            try:
+                rank = int(rank_s)
+            except ValueError:
+                raise DataFormatError(path, n, f"rank {rank_s!r} is not an integer") from None
         try:
             score = float(score_s)
         except ValueError:
@@ -466,31 +465,18 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
             raise DataFormatError(
                 path, n, f"query {qid!r}: document {docno!r} appears twice (also on line {first})"
             )
-        ranks = rank_lines.setdefault(qid, {})
-        if rank in ranks:
-            raise DataFormatError(
-                path, n, f"query {qid!r}: rank {rank} given twice (also on line {ranks[rank]})"
-            )
+        if width == 6:
+            ranks = rank_lines.setdefault(qid, {})
+            if rank in ranks:
+                raise DataFormatError(
+                    path, n, f"query {qid!r}: rank {rank} given twice (also on line {ranks[rank]})"
+                )
+            ranks[rank] = n
         docs[docno] = score
         doc_lines.setdefault(qid, {})[docno] = n
-        ranks[rank] = n
+    if width == 3 and counts_up and all(whole[q] == set(range(1, len(docs) + 1)) for q, docs in data.items()):
+        data = {q: {d: -rank for d, rank in docs.items()} for q, docs in data.items()}  # MS MARCO: ranks
     return Run(data, name=name or tag or path.stem, source=path)
-
-
-def _third_column_ranks(path: Path) -> bool:
-    """Whether a 3-column run's third column is MS MARCO's rank (each query's values are whole numbers
-    ``1..n``, one each) rather than a score (``qid docno score``, as other tools write)."""
-    ranks: dict[str, list[str]] = {}
-    for _, raw in _data_lines(path):
-        parts = raw.split()
-        if len(parts) == 3:
-            ranks.setdefault(parts[0], []).append(parts[2])
-    for values in ranks.values():
-        if not all(v.isdigit() for v in values) or sorted(map(int, values)) != list(
-            range(1, len(values) + 1)
-        ):
-            return False
-    return True
 
 
 def is_trec_id(i: str) -> bool:
