@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from distillrank.data.interactions import Interactions, timestamp_seconds
-from distillrank.errors import DataFormatError, DataWarning, row_error
+from distillrank.errors import DataFormatError, DataWarning, format_location, row_error
 from distillrank.io import is_parquet, open_text
 
 __all__ = ["looks_like_interactions", "parse_columns", "read_interactions"]
@@ -258,7 +258,7 @@ def read_interactions(
         if isinstance(named, list):
             what = f"a {binary} table names its columns"
             raise DataFormatError(path, None, f"{what}: give columns as NAME=COLUMN")
-        return _read_parquet(path, mapping) if binary == "Parquet" else _read_feather(path, mapping)
+        return _read_arrow(path, binary, mapping)
     with open_text(path) as f:
         text = f.read()
     lines = text.split("\n")
@@ -384,7 +384,7 @@ def read_interactions(
             raise DataFormatError(path, line_of(r), f"{col} {df[col].iloc[r]!r} is {what}")
         df[col] = num.astype(np.float64)
     if "timestamp" in df.columns:
-        _check_timestamps(df, lambda r: f"{path}:{line_of(r)}")
+        _check_timestamps(df, lambda r, problem: format_location(path, line_of(r), problem))
     for col in ("rating", "timestamp"):
         if col not in df.columns:
             df[col] = np.nan
@@ -423,15 +423,16 @@ def _shorten(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _check_timestamps(df: pd.DataFrame, line: Callable[[int], str]) -> None:
+def _check_timestamps(df: pd.DataFrame, message: Callable[[int, str], str]) -> None:
     """One :class:`~distillrank.errors.DataWarning` when a timestamp column leaves some rows empty,
-    naming the first (``line(row)``: where it is) and the count: a temporal split cannot place them
-    (the recommender job refuses them). A column empty in every row is a table without timestamps."""
+    naming the first (``message(row, problem)``: the problem where that row is) and the count: a temporal
+    split cannot place them (the recommender job refuses them). A column empty in every row is a table
+    without timestamps."""
     missing = df["timestamp"].isna().to_numpy()
     if missing.any() and not missing.all():
         r = int(np.flatnonzero(missing)[0])
         warnings.warn(
-            f"{line(r)}: no timestamp ({int(missing.sum()):,} of the {len(df):,} rows have none)",
+            message(r, f"no timestamp ({int(missing.sum()):,} of the {len(df):,} rows have none)"),
             DataWarning,
             stacklevel=3,
         )
@@ -450,32 +451,24 @@ def _binary_format(path: Path) -> str | None:
     return "Feather" if head == b"ARROW1" else None
 
 
-def _arrow_error(path: Path, kind: str, e: Exception) -> DataFormatError:
-    reason = str(e).split("\n", 1)[0]
-    return DataFormatError(path, None, f"not a readable {kind} table (truncated or corrupt?): {reason}")
-
-
-def _read_parquet(path: Path, mapping: Mapping[str, str] | None = None) -> Interactions:
-    """A Parquet table (or a folder of the parts of one) whose column names are those of a text file's
-    header (any types)."""
+def _read_arrow(path: Path, kind: str, mapping: Mapping[str, str] | None = None) -> Interactions:
+    """A Parquet table (or a folder of the parts of one) or a Feather file (``kind``), whose column names
+    are those of a text file's header (any types)."""
     import pyarrow as pa
 
     try:
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path) if kind == "Parquet" else pd.read_feather(path)
     except (pa.ArrowException, OSError) as e:
-        raise _arrow_error(path, "Parquet", e) from None
+        reason = str(e).split("\n", 1)[0]
+        raise DataFormatError(
+            path, None, f"not a readable {kind} table (truncated or corrupt?): {reason}"
+        ) from None
     return _from_frame(df, path, mapping)
 
 
-def _read_feather(path: Path, mapping: Mapping[str, str] | None = None) -> Interactions:
-    """A Feather (Arrow IPC) table, named as a Parquet one."""
-    import pyarrow as pa
-
-    try:
-        df = pd.read_feather(path)
-    except (pa.ArrowException, OSError) as e:
-        raise _arrow_error(path, "Feather", e) from None
-    return _from_frame(df, path, mapping)
+def _scalars(obj: dict[object, object]) -> dict[str, object]:
+    """A JSON record's keys whose values are not lists or objects (Amazon's nested ``style``, say)."""
+    return {str(k): v for k, v in obj.items() if not isinstance(v, list | dict | tuple | set)}
 
 
 def _read_json_array(path: Path, text: str, mapping: Mapping[str, str] | None) -> Interactions:
@@ -490,7 +483,7 @@ def _read_json_array(path: Path, text: str, mapping: Mapping[str, str] | None) -
     for i, obj in enumerate(data):
         if not isinstance(obj, dict):
             raise DataFormatError(path, None, f"record {i + 1}: not a JSON object but {type(obj).__name__}")
-        records.append({str(k): v for k, v in obj.items() if not isinstance(v, list | dict)})
+        records.append(_scalars(obj))
     return _from_frame(pd.DataFrame.from_records(records), path, mapping, what="key")
 
 
@@ -511,7 +504,7 @@ def _read_json_lines(path: Path, lines: list[str], mapping: Mapping[str, str] | 
                 raise DataFormatError(path, i + 1, "not a JSON object") from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, i + 1, f"not a JSON object but {type(obj).__name__}")
-        records.append({str(k): v for k, v in obj.items() if not isinstance(v, list | dict | tuple | set)})
+        records.append(_scalars(obj))
         numbers.append(i + 1)
     df = pd.DataFrame.from_records(records)
     return _from_frame(df, path, mapping, what="key", line_numbers=numbers)
@@ -558,7 +551,7 @@ def _from_frame(
             r = int(np.flatnonzero(bad)[0])
             raise error(r, f"{col} {df[col].iloc[r]!r} is {problem}")
         df[col] = num.astype(np.float64)
-    _check_timestamps(df, lambda r: str(error(r, "").args[0]).removesuffix(": "))
+    _check_timestamps(df, lambda r, problem: str(error(r, problem)))
     order = ["user", "item", "rating", "timestamp"]
     return Interactions(df[order + [c for c in df.columns if c not in order]], source=str(path))
 
