@@ -18,6 +18,7 @@ Conventions (every model and metric in :mod:`distillrank.recsys` follows them):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,14 +124,15 @@ class SequentialData:
         mask[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = True
         return mask
 
+    @functools.cached_property
     def few_decoy_users(self) -> int:
         """Test users with fewer than :data:`MIN_DECOYS` *decoys*: unseen items (not in their training or
-        validation sequence) that are not their test items."""
+        validation sequence) that are not their test items (counted once: the split does not change)."""
         few = 0
         for tr, va, te in zip(self.train, self.valid, self.test, strict=True):
             if len(te):
-                unseen = self.n_items - len(np.union1d(tr, va))
-                few += unseen - len(np.setdiff1d(te, np.union1d(tr, va))) < MIN_DECOYS
+                seen = np.union1d(tr, va)
+                few += self.n_items - len(seen) - len(np.setdiff1d(te, seen)) < MIN_DECOYS
         return few
 
     def stats(self) -> dict[str, int | float]:
@@ -149,7 +151,7 @@ class SequentialData:
         for seq in self.train:
             trained[seq] = True
         return {
-            "few_decoy_test_users": self.few_decoy_users(),
+            "few_decoy_test_users": self.few_decoy_users,
             "users": self.n_users,
             "items": self.n_items,
             "train": int(sum(len(s) for s in self.train)),
@@ -255,14 +257,14 @@ def split_sequential(
 
 MIN_DECOYS = 10
 """A test user needs this many unseen items besides their test items for top-10 metrics to rank them
-against anything (:meth:`SequentialData.few_decoy_users`)."""
+against anything (:attr:`SequentialData.few_decoy_users`)."""
 
 FEW_DECOYS_WARNING = 0.05
 """Warn when more than this share of the test users have fewer than :data:`MIN_DECOYS` decoys."""
 
 
 def _warn_few_decoys(data: SequentialData) -> None:
-    few, users = data.few_decoy_users(), int(sum(len(t) > 0 for t in data.test))
+    few, users = data.few_decoy_users, int(sum(len(t) > 0 for t in data.test))
     if users and few > FEW_DECOYS_WARNING * users:
         warnings.warn(
             f"{data.source or 'interactions'}: {few:,} of {users:,} test users have fewer than {MIN_DECOYS} "

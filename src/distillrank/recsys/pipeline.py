@@ -391,7 +391,7 @@ def load_interactions(
         loaded = load_dataset(dataset, data_dir)
     if not isinstance(loaded, Interactions):
         raise DistillrankError(f"{dataset}: not an interaction dataset (user, item, timestamp)")
-    missing = loaded.df["timestamp"].isna().to_numpy() if len(loaded) else np.zeros(0, dtype=bool)
+    missing = loaded.df["timestamp"].isna().to_numpy()
     if missing.any() and not missing.all():
         first = loaded.df.iloc[int(np.flatnonzero(missing)[0])]
         raise DataFormatError(
@@ -401,7 +401,7 @@ def load_interactions(
             f"{first['user']!r}, item {first['item']!r}): the per-user temporal split cannot place them; "
             "give every interaction a timestamp or drop those without",
         )
-    if len(loaded) and loaded.df["timestamp"].isna().all():
+    if len(loaded) and missing.all():
         df = loaded.df.drop(columns="timestamp")
         shown = ", ".join(str(c) for c in df.columns if c != "rating" or df[c].notna().any())
         raise DataFormatError(

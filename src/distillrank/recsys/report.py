@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from distillrank.pipeline import plots
 from distillrank.pipeline.report import Report
+from distillrank.recsys.data import MIN_DECOYS
 
 if TYPE_CHECKING:
     from distillrank.recsys.pipeline import JobResult, ModelRun
@@ -42,8 +43,8 @@ def _split_caveats(stats: dict[str, int | float]) -> str:
     few = int(stats.get("few_decoy_test_users", 0))
     if few:
         out += (
-            f"{few:,} test user(s) have fewer than 10 unseen items besides their test items: their top-10 "
-            "metrics are near-perfect whatever the model. "
+            f"{few:,} test user(s) have fewer than {MIN_DECOYS} unseen items besides their test items: their "
+            "top-10 metrics are near-perfect whatever the model. "
         )
     cold = int(stats.get("cold_test", 0))
     if cold:
