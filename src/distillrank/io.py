@@ -146,21 +146,32 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 """Byte order marks of UTF-16/32 text (Excel's "Unicode text"); UTF-8's is dropped by ``utf-8-sig``."""
 
-_fallbacks = itertools.count()
+
+def _as_cp1252(e: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the bytes that are not UTF-8 read as Windows-1252 (Latin-1 where cp1252 leaves
+    a byte undefined). Replacing them with U+FFFD would merge ids that differ only there
+    (``renè``/``renà``); Latin-1 and cp1252 are what older datasets and spreadsheet exports are in."""
+    assert isinstance(e, UnicodeDecodeError)
+    return "".join(_cp1252_char(b) for b in bytes(e.object[e.start : e.end])), e.end
+
+
+_SILENT = "distillrank-cp1252"
+codecs.register_error(_SILENT, _as_cp1252)
+_warning_handlers = itertools.count()
 
 
 def _cp1252_fallback(path: Path, warn: bool) -> str:
-    """Register (and name) a codec error handler that reads bytes which are not UTF-8 as Windows-1252
-    (Latin-1 where cp1252 leaves a byte undefined) and warns once, naming ``path`` and the first such
-    bytes in their context. Replacing them with U+FFFD would merge ids that differ only there
-    (``renè``/``renà``); Latin-1 and cp1252 are what older datasets and spreadsheet exports are in."""
+    """The name of a codec error handler that reads bytes which are not UTF-8 by :func:`_as_cp1252`: the
+    shared silent one, or (``warn``) one registered for ``path`` that also warns once, naming it and
+    quoting the line of the first such bytes."""
+    if not warn:
+        return _SILENT
     warned = False
 
     def handler(e: UnicodeError) -> tuple[str, int]:
         nonlocal warned
         assert isinstance(e, UnicodeDecodeError)
-        bad = bytes(e.object[e.start : e.end])
-        if warn and not warned:
+        if not warned:
             warned = True
             from distillrank.errors import DataWarning
 
@@ -174,9 +185,9 @@ def _cp1252_fallback(path: Path, warn: bool) -> str:
                 DataWarning,
                 stacklevel=2,
             )
-        return "".join(_cp1252_char(b) for b in bad), e.end
+        return _as_cp1252(e)
 
-    name = f"distillrank-cp1252-{next(_fallbacks)}"
+    name = f"distillrank-cp1252-{next(_warning_handlers)}"  # (codecs keeps handlers by name only)
     codecs.register_error(name, handler)
     return name
 
