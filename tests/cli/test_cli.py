@@ -206,6 +206,19 @@ def test_qrels_file_instead_of_dataset(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["runs"][0]["aggregate"] == {"P@1": 1.0}
 
 
+def test_a_cranfield_qrels_file_scores_as_the_dataset_does(tmp_path: Path) -> None:
+    """``cranqrel`` (``qid docno grade``, 1 = most relevant, -1 = not relevant) given with ``--qrels`` gets
+    the gains ``--dataset cranfield`` gives it, with a warning, not its inverted grades as gains."""
+    qrels, run = tmp_path / "cranqrel", tmp_path / "run.trec"
+    qrels.write_text("1 a 1\n1 b 4\n1 c -1\n")
+    Run({"1": {"b": 3.0, "a": 2.0, "c": 1.0}}).save(run)
+    args = ["evaluate", "--qrels", str(qrels), "--run", str(run), "-m", "nDCG@1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "look like Cranfield's" in result.stderr
+    assert json.loads(result.stdout)["runs"][0]["aggregate"] == {"nDCG@1": 0.25}  # gain 1 of the ideal 4
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

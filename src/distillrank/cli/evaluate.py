@@ -69,7 +69,7 @@ def evaluate(
     test = test or "t-test"
     others: dict[str, Qrels] = {}  # the dataset's other splits, to name the one a stray run belongs to
     if qrels is not None:
-        judgements = Qrels.from_file(qrels)
+        judgements = _read_qrels(qrels)
         source = where = str(qrels)
     else:
         assert dataset is not None
@@ -139,6 +139,24 @@ def evaluate(
                 f"[yellow]means over the {n_queries} queries every run has results for (--missing skip); "
                 "each run alone:[/] " + ", ".join(fewer)
             )
+
+
+def _read_qrels(path: Path) -> Qrels:
+    """The qrels of ``--qrels``; a 3-column file of Cranfield's inverted grades (``cranqrel``: 1 = most
+    relevant .. 4, -1 = not relevant) gets the gains ``--dataset`` gives it, with a warning, so the same
+    judgements score the same either way."""
+    from distillrank.data.formats.smart import CRANFIELD_GAINS, looks_cranfield, map_grades
+    from distillrank.data.formats.sniff import qrels_layout
+
+    judgements = Qrels.from_file(path)
+    if qrels_layout(path) == "triple" and looks_cranfield(judgements):
+        warn(
+            f"{path}: the grades look like Cranfield's (1 = most relevant .. 4, -1 = not relevant): scored "
+            "as gains 1->4, 2->3, 3->2, 4->1, -1->0, as --dataset does (a file of gains as written: "
+            "4 columns, 'qid 0 docno rel')"
+        )
+        judgements = map_grades(judgements, CRANFIELD_GAINS, path)
+    return judgements
 
 
 def _check_judged(path: Path, run: Run, judgements: Qrels, where: str, others: dict[str, Qrels]) -> None:

@@ -130,7 +130,8 @@ def read_smart_queries(path: str | Path) -> tuple[Queries, list[str]]:
     return Queries(queries), list(queries)
 
 
-def _looks_cranfield(qrels: Qrels) -> bool:
+def looks_cranfield(qrels: Qrels) -> bool:
+    """Whether every grade lies in Cranfield's ``{-1, 1, 2, 3, 4}`` (at least two distinct ones)."""
     grades = {g for docs in qrels.values() for g in docs.values()}
     return grades <= set(CRANFIELD_GAINS) and len(grades) > 1
 
@@ -158,7 +159,7 @@ def read_smart_qrels(
     layout = layout or qrels_layout(path)
     qrels = parse_qrels(path, layout)
     if grade_map == "auto":
-        if layout != "triple" or not _looks_cranfield(qrels):
+        if layout != "triple" or not looks_cranfield(qrels):
             return qrels
         grade_map = CRANFIELD_GAINS
         warnings.warn(
@@ -168,8 +169,15 @@ def read_smart_qrels(
             DataWarning,
             stacklevel=2,
         )
-    if grade_map is None:
-        return qrels
+    return qrels if grade_map is None else map_grades(qrels, grade_map, path)
+
+
+def map_grades(qrels: Qrels, grade_map: Mapping[int, int], path: str | Path) -> Qrels:
+    """``qrels`` with every grade replaced by ``grade_map[grade]`` (e.g. :data:`CRANFIELD_GAINS`).
+
+    Raises:
+        DataFormatError: a grade that ``grade_map`` does not cover (``path`` names the file).
+    """
     out: dict[str, dict[str, int]] = {}
     for qid, docs in qrels.items():
         for docno, grade in docs.items():
