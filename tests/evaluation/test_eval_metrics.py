@@ -203,6 +203,14 @@ def test_trec_eval_names_are_accepted(spec: str, expected: list[str]) -> None:
         ("P_0", r"invalid metric 'P_0': the cutoff after @ must be >= 1"),
         ("nDCG@-1", r"the cutoff after @ must be a whole number >= 1 \(got '-1'\)"),
         ("P@1.5", r"the cutoff after @ must be a whole number >= 1 \(got '1.5'\)"),
+        # a missing required parameter is named (it leaked "max_rel=<object object at 0x...>")
+        (
+            "SDCG@10",
+            r"invalid metric 'SDCG@10': it needs max_rel \(maximum relevance score\), "
+            r"e\.g\. SDCG\(max_rel=N\)@10",
+        ),
+        ("P(rel=2)", r"it needs cutoff .*e\.g\. P\(rel=2\)@10"),
+        ("ERR", r"metric 'ERR' needs a cutoff here .*e\.g\. ERR@10"),  # gdeval computes ERR@k only
     ],
 )
 def test_misspelled_names_and_bad_cutoffs_are_one_clear_error(spec: str, error: str) -> None:

@@ -141,15 +141,39 @@ def _parse_one(text: str) -> list[Measure]:
         measure.validate_params()
     except (ValueError, AssertionError, NameError, SyntaxError, TypeError) as e:
         why = str(e) if isinstance(e, AssertionError) else "parameters go in parentheses, the cutoff after @"
+        if (lacking := _required_missing(canonical + suffix)) is not None:
+            why = lacking
         if cutoff is not None and not cutoff.isdigit():
             why = f"the cutoff after @ must be a whole number >= 1 (got {cutoff!r})"
         raise ValueError(f"invalid metric {text!r}: {why}; valid examples: {EXAMPLES}") from e
     if not ir_measures.DefaultPipeline.supports(measure):
+        if "cutoff" in measure.SUPPORTED_PARAMS and "cutoff" not in measure.params:
+            with_cutoff = measure(cutoff=10)
+            if ir_measures.DefaultPipeline.supports(with_cutoff):
+                raise ValueError(
+                    f"metric {text!r} needs a cutoff here (the installed ir_measures providers compute it "
+                    f"only at a depth): e.g. {with_cutoff}"
+                )
         raise ValueError(
             f"metric {text!r} needs an ir_measures provider that is not installed; "
             f"supported examples: {EXAMPLES}"
         )
     return [measure]
+
+
+def _required_missing(name: str) -> str | None:
+    """What a parsed but invalid ``name`` lacks, when that is a required parameter (``SDCG@10`` needs
+    ``max_rel``), else None."""
+    try:
+        measure = ir_measures.parse_measure(name)
+    except Exception:  # not parseable at all: the caller's message stands
+        return None
+    for param, info in measure.SUPPORTED_PARAMS.items():
+        if info.required and param not in measure.params:
+            stem, _, at = name.partition("@")
+            example = f"{stem}({param}=N)" + (f"@{at}" if at else "") if param != "cutoff" else f"{stem}@10"
+            return f"it needs {param} ({info.desc}), e.g. {example}"
+    return None
 
 
 _NAMES_HINT = f"use ir_measures names (case-insensitive) such as {EXAMPLES}, or trec_eval names (ndcg_cut_10)"
