@@ -181,6 +181,11 @@ def test_learn_from_a_click_log(tmp_path: Path) -> None:
     assert (out / "runs" / "ips.trec").exists() and (out / "relevance" / "ips.parquet").exists()
     bad = runner.invoke(app, [*args, "--estimators", "dr"])
     assert bad.exit_code == 2 and "features" in bad.output
+    again = runner.invoke(app, [*args, "--estimators", "naive"])  # the folder now holds naive's only
+    assert again.exit_code == 0, again.output
+    assert "removed what an earlier run" in again.stderr and "runs/ips.trec" in again.stderr
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["naive.trec"]
+    assert sorted(p.name for p in (out / "relevance").iterdir()) == ["naive.parquet"]
 
 
 def test_learn_from_one_click_log_file(tmp_path: Path) -> None:

@@ -395,6 +395,7 @@ def learn(
             entry["utility@10"] = round(utility(run, test, test_alpha, clip=clip), 5)  # type: ignore[arg-type]
         results[name] = entry
     _write_learn_report(output, clicks, train, test, alpha, test_alpha, baseline, results, features, from_log)
+    _drop_stale(output, names)
     for name, entry in results.items():
         out.print(f"{name}: {entry}", highlight=False)
     if baseline is not None:
@@ -409,6 +410,26 @@ NO_HELD_OUT = (
     "(a single log file is all training: a folder of train and test files gives one)"
 )
 """What ``online learn`` says, in its report and on the console, when it has nothing to evaluate on."""
+
+
+_LEARN_ARTEFACTS = {"relevance": ".parquet", "runs": ".trec", "models": ".txt"}
+
+
+def _drop_stale(output: Path, names: tuple[str, ...]) -> None:
+    """Remove the artefacts an earlier ``online learn`` into ``output`` wrote for estimators this run did
+    not learn (``runs/ips.trec`` beside a ``metrics.json`` of naive only), saying so; only files this
+    command writes, named after an estimator, are touched."""
+    stale = [
+        output / folder / f"{name}{suffix}"
+        for folder, suffix in _LEARN_ARTEFACTS.items()
+        for name in ALL_ESTIMATOR_NAMES.split(",")
+        if name not in names and (output / folder / f"{name}{suffix}").is_file()
+    ]
+    for path in stale:
+        path.unlink()
+    if stale:
+        shown = ", ".join(str(p.relative_to(output)) for p in stale)
+        warn(f"removed what an earlier run into {output} wrote for estimators not learnt now: {shown}")
 
 
 def _features(features: str, split: str | None, data_dir: Path | None) -> Any:
