@@ -216,7 +216,9 @@ def test_a_parquet_path_loads_wherever_a_name_does(tmp_path: Path) -> None:
     clicks.to_parquet(tmp_path / "log.parquet")
     assert detect_kind(tmp_path / "log.parquet") == "clicks"
     loaded = load_dataset(str(tmp_path / "log.parquet"))
-    assert isinstance(loaded, SplitDataset) and isinstance(loaded.splits["test"], ClickLog)
+    assert isinstance(loaded, SplitDataset) and isinstance(loaded.splits["train"], ClickLog)  # to learn from
+    clicks.to_parquet(tmp_path / "clicks_test.parquet")  # unless its name says otherwise
+    assert list(load_dataset(str(tmp_path / "clicks_test.parquet")).splits) == ["test"]
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "other.parquet")
     (tmp_path / "fake.parquet").write_text("not parquet")
     for name in ("other.parquet", "fake.parquet"):

@@ -129,8 +129,8 @@ def test_detection_and_load_path_for_a_file(write: WriteFile, name: str) -> None
     assert detect_kind(path) == "clicks"
     with pytest.warns(DataWarning):
         ds = load_path(path)
-    assert list(ds.splits) == ["test"]
-    pd.testing.assert_frame_equal(_frame(ds["test"]), EXPECTED)
+    assert list(ds.splits) == ["train"]  # one log, not named for a split: the log to learn from
+    pd.testing.assert_frame_equal(_frame(ds["train"]), EXPECTED)
 
 
 def test_detection_and_readers_for_a_folder(write: WriteFile, tmp_path: Path) -> None:

@@ -250,7 +250,9 @@ def read_click_file(path: str | Path) -> ClickLog:
     return read_yandex_file(path)
 
 
-def _split_of(name: str) -> str | None:
+def click_split_of(name: str) -> str | None:
+    """The split a click-log file's name says (``trainSample``, ``clicks_test.csv``, ``vali.parquet``),
+    else None."""
     low = name.lower()
     if low.startswith(".") or low.endswith((".md", ".json", ".query")):
         return None
@@ -272,7 +274,7 @@ def read_click_folder(folder: str | Path, name: str | None = None) -> SplitDatas
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: not a folder of click-log files")
-    files = files_by_split(folder, _split_of)
+    files = files_by_split(folder, click_split_of)
     if not files:
         raise DatasetNotFoundError(
             f"{folder}: no click-log files found (expected trainSample/testSample, or Yandex (sample or "

@@ -223,12 +223,13 @@ def load_path(
             path = _interaction_file(path, named=options.get("columns") is not None)
         return read_interactions(path, **options)
     if kind == "clicks":
-        from distillrank.data.formats.clicktable import read_click_file, read_click_folder
+        from distillrank.data.formats.clicktable import click_split_of, read_click_file, read_click_folder
 
-        if path.is_file():
+        if path.is_file():  # one log: the split its name says (clicks_test.csv), else the log to learn from
             from distillrank.data.dataset import SplitDataset
 
-            return SplitDataset(name or path.stem, {"test": read_click_file(path)}, str(path))
+            split = click_split_of(path.name) or "train"
+            return SplitDataset(name or path.stem, {split: read_click_file(path)}, str(path))
         return read_click_folder(path, name=name)
     if kind == "bandit":
         from distillrank.data.formats.obd import read_obd, read_obd_csv
