@@ -44,7 +44,6 @@ ERRORS: list[tuple[Callable[..., Any], str, str, int | None, str]] = [
     (read_beir_queries, "queries.jsonl", '{"_id": " ", "text": "q"}\n', 1, 'empty "_id"'),
     (read_beir_corpus, "corpus.jsonl", DOC % 1 + DOC % 2 + DOC % 1, 3, "duplicate document id '1' (first on line 1)"),
     (read_beir_queries, "queries.jsonl", QUERY % 7 + QUERY % 8 + QUERY % 7, 3, "duplicate query id '7' (first on line 1)"),
-    (read_beir_queries, "queries.jsonl", QUERY % 7 + '{"_id": "8", "text": "  "}\n', 2, "query '8' has empty text"),
     (read_beir_queries, "queries.jsonl", '{"text": "q"}\n', 1, 'missing "_id"'),
     # BEIR qrels TSV
     (read_beir_qrels, "test.tsv", H + "q1\td1\t1\nq1\td2\n", 3, "expected 3 columns (tab-separated query-id corpus-id score), found 2"),
@@ -65,11 +64,9 @@ ERRORS: list[tuple[Callable[..., Any], str, str, int | None, str]] = [
     (read_trec_docs, "docs.trec", "<DOC><DOCNO> </DOCNO>x</DOC>\n", 1, "empty <DOCNO>"),
     # TREC topics
     (read_trec_topics, "topics", TOP % (1, "a") + TOP % (1, "b"), 6, "duplicate query id '1' (first on line 1)"),
-    (read_trec_topics, "topics", TOP % (1, "a") + TOP % (2, " "), 6, "query '2' has empty text"),
     (read_trec_topics, "topics", "<top>\n<title> no number\n</top>\n", 1, "topic has no <num>"),
     (read_trec_topics, "topics", "<top>\n<num> Number: 301\n<desc> Description: d\n</top>\n", 1, "topic '301' has no <title>"),
     (read_trec_topics, "topics.tsv", "1\tfirst\n2 second\n", 2, "expected <top> topics or 'qid<TAB>text' lines"),
-    (read_trec_topics, "topics.tsv", "1\tfirst\n2\t \n", 2, "query '2' has empty text"),
     (read_trec_topics, "topics.tsv", "1\tfirst\n1\tagain\n", 2, "duplicate query id '1' (first on line 1)"),
     # SMART
     (read_smart_docs, "cran.all", ".I 1\n.W\na\n.I 2\n.W\nb\n.I 1\n.W\nc\n", 7, "duplicate document id '1' (first on line 1)"),
@@ -163,3 +160,38 @@ def test_tied_scores_with_distinct_ranks_are_not_an_error(write) -> None:
         warnings.simplefilter("error")
         run = read_trec_run(path)
     assert [d for d, _ in run.ranked("1")] == ["d3", "d2", "d1"]  # trec_eval's order: docno descending
+
+
+@pytest.mark.parametrize(
+    ("reader", "name", "content", "line"),
+    [
+        (read_beir_queries, "queries.jsonl", QUERY % 7 + '{"_id": "8", "text": "  "}\n' + QUERY % 9, 2),
+        (read_trec_topics, "topics", TOP % (7, "a") + TOP % (8, " ") + TOP % (9, "c"), 6),
+        (read_trec_topics, "topics.tsv", "7\tfirst\n8\t \n9\tthird\n", 2),
+        (
+            read_trec_topics,
+            "topics.xml",
+            '<topic number="7"><title>a</title></topic>\n<topic number="8"><title> </title></topic>\n<topic number="9"><title>c</title></topic>\n',
+            2,
+        ),
+    ],
+)
+def test_a_query_with_empty_text_is_left_out_with_a_warning(
+    write, reader: Callable[..., Any], name: str, content: str, line: int
+) -> None:
+    """One blank query (often of a split nobody runs) must not make a whole collection unreadable."""
+    path = write(name, content)
+    with pytest.warns(DataWarning) as caught:
+        queries = reader(path)
+    assert list(queries) == ["7", "9"]
+    (warning,) = caught
+    assert (
+        str(warning.message)
+        == f"{path}: 1 query with empty text left out: '8' (line {line}); judgements of them are dropped"
+    )
+
+
+def test_an_empty_query_still_counts_for_duplicate_ids(write) -> None:
+    path = write("queries.jsonl", '{"_id": "8", "text": ""}\n' + QUERY % 8)
+    with pytest.raises(DataFormatError, match=r":2: duplicate query id '8' \(first on line 1\)$"):
+        read_beir_queries(path)

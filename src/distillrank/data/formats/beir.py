@@ -22,7 +22,7 @@ from typing import Any
 from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.sniff import qrels_layout
-from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels
+from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels, warn_empty_queries
 from distillrank.errors import DataFormatError, DatasetNotFoundError
 from distillrank.io import atomic_write, first_line
 
@@ -135,15 +135,17 @@ def read_beir_queries(path: str | Path) -> Queries:
     """Read a BEIR ``queries.jsonl`` (``_id``, ``text``): every query in the file, in file order.
 
     Raises:
-        DataFormatError: bad JSON, a missing or empty ``_id``, a missing or empty text, a duplicate ``_id``.
+        DataFormatError: bad JSON, a missing or empty ``_id``, a missing text, a duplicate ``_id``. A query
+            with empty text is left out with a DataWarning (:func:`~.trec.warn_empty_queries`).
     """
     path = Path(path)
     queries: dict[str, str] = {}
     first_line: dict[str, int] = {}
+    empty: list[tuple[str, int]] = []
     for n, obj in _records(path):
-        add_query(
-            queries, first_line, _field(obj, "_id", path, n), _field(obj, "text", path, n).strip(), path, n
-        )
+        qid, text = _field(obj, "_id", path, n), _field(obj, "text", path, n).strip()
+        add_query(queries, first_line, qid, text, path, n, empty)
+    warn_empty_queries(path, empty)
     return Queries(queries)
 
 

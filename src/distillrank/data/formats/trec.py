@@ -206,15 +206,39 @@ def _topic_fields(block: str) -> dict[str, str]:
 
 
 def add_query(
-    queries: dict[str, str], lines: dict[str, int], qid: str, text: str, path: Path, line: int
+    queries: dict[str, str],
+    lines: dict[str, int],
+    qid: str,
+    text: str,
+    path: Path,
+    line: int,
+    empty: list[tuple[str, int]] | None = None,
 ) -> None:
-    """Add one query, rejecting a duplicate id (naming both lines) or an empty text."""
-    if qid in queries:
+    """Add one query, rejecting a duplicate id (naming both lines). A query with empty text is an error,
+    or, given ``empty``, left out and recorded there (``(qid, line)``) for :func:`warn_empty_queries`."""
+    if qid in lines:
         raise DataFormatError(path, line, f"duplicate query id {qid!r} (first on line {lines[qid]})")
-    if not text:
-        raise DataFormatError(path, line, f"query {qid!r} has empty text")
-    queries[qid] = text
     lines[qid] = line
+    if not text:
+        if empty is None:
+            raise DataFormatError(path, line, f"query {qid!r} has empty text")
+        empty.append((qid, line))
+        return
+    queries[qid] = text
+
+
+def warn_empty_queries(path: Path, empty: list[tuple[str, int]]) -> None:
+    """One DataWarning naming the queries :func:`add_query` left out for their empty text: a blank query
+    (often of a split nobody runs) should not make a whole collection unreadable."""
+    if not empty:
+        return
+    shown = ", ".join(f"{q!r} (line {n})" for q, n in empty[:5]) + (", ..." if len(empty) > 5 else "")
+    warnings.warn(
+        f"{path}: {_plural(len(empty), 'query', 'queries')} with empty text left out: {shown}; "
+        "judgements of them are dropped",
+        DataWarning,
+        stacklevel=3,
+    )
 
 
 def check_query_field(field: str) -> str:
@@ -255,6 +279,7 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
     wanted = [f.strip().lower() for f in field.split("+")]
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
+    empty: list[tuple[str, int]] = []
     if not _TOP.search(text):
         if _XML_TOPIC.search(text):
             return _read_xml_topics(path, text, wanted)
@@ -278,7 +303,8 @@ def read_trec_topics(path: str | Path, field: str = "title") -> Queries:
         missing = [f for f in wanted if f not in fields]
         if missing:
             raise DataFormatError(path, line, f"topic {qid!r} has no <{missing[0]}>")
-        add_query(queries, lines, qid, " ".join(fields[f] for f in wanted).strip(), path, line)
+        add_query(queries, lines, qid, " ".join(fields[f] for f in wanted).strip(), path, line, empty)
+    warn_empty_queries(path, empty)
     return Queries(queries)
 
 
@@ -288,6 +314,7 @@ def _read_xml_topics(path: Path, text: str, wanted: list[str]) -> Queries:
     ``<title>`` or ``<query>``)."""
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
+    empty: list[tuple[str, int]] = []
     line, pos = 1, 0
     for m in _XML_TOPIC.finditer(text):
         line += text.count("\n", pos, m.start())
@@ -306,20 +333,23 @@ def _read_xml_topics(path: Path, text: str, wanted: list[str]) -> Queries:
             if found is None:
                 raise DataFormatError(path, line, f"topic {qid!r} has no <{'> or <'.join(names)}>")
             parts.append(found)
-        add_query(queries, lines, qid, " ".join(parts).strip(), path, line)
+        add_query(queries, lines, qid, " ".join(parts).strip(), path, line, empty)
+    warn_empty_queries(path, empty)
     return Queries(queries)
 
 
 def _read_tsv_topics(path: Path, text: str) -> Queries:
     queries: dict[str, str] = {}
     lines: dict[str, int] = {}
+    empty: list[tuple[str, int]] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         parts = raw.split("\t", 1)
         if len(parts) != 2:
             raise DataFormatError(path, n, "expected <top> topics or 'qid<TAB>text' lines")
-        add_query(queries, lines, parts[0].strip(), " ".join(parts[1].split()), path, n)
+        add_query(queries, lines, parts[0].strip(), " ".join(parts[1].split()), path, n, empty)
+    warn_empty_queries(path, empty)
     return Queries(queries)
 
 
