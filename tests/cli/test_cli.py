@@ -258,6 +258,33 @@ def test_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message
     assert message in " ".join(result.output.split()), result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "content", "refused"),
+    [
+        (["run", "--dataset", "nosuch"], '{"not": "metrics"}', "is not a distillrank report"),
+        (["recsys", "distill", "--data", "nosuch"], "[1, 2]", "is not a distillrank report"),
+        (["online", "simulate", "--dataset", "nosuch"], "not json", "is not JSON"),
+        (["bandits", "simulate", "--env", "nosuch"], "{}", "is not a distillrank report"),
+        (["run", "--dataset", "nosuch"], '{"models": {}}', None),  # an earlier report: not in the way
+        (["datasets", "export", "nosuch"], "not json", None),  # writes no report
+    ],
+)
+def test_a_folder_whose_metrics_json_is_not_a_report_is_refused_before_any_work(
+    tmp_path: Path, command: list[str], content: str, refused: str | None
+) -> None:
+    """A report replaces metrics.json at the end of a job: one that is someone else's file is refused at
+    the start (the probe's unrelated metrics.json was overwritten without a word)."""
+    (tmp_path / "metrics.json").write_text(content)
+    result = runner.invoke(app, [*command, "--output", str(tmp_path)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    if refused is None:
+        assert "metrics.json" not in text  # the command went on, to fail on the unknown dataset
+    else:
+        assert f"its metrics.json {refused}" in text and "and this command's report would replace it" in text
+    assert (tmp_path / "metrics.json").read_text() == content
+
+
 @pytest.mark.data
 def test_scifact_bm25_end_to_end(shared_data: Path, tmp_path: Path) -> None:
     run_file = tmp_path / "bm25.trec"

@@ -123,12 +123,42 @@ def folder_output(fn: F) -> F:
     return fn
 
 
+def report_output(fn: F) -> F:
+    """Mark a command that writes a report (``metrics.json``, ``report.md``, ``report.html``) into its
+    ``--output`` folder: :func:`friendly_errors` refuses, before any work, a folder whose ``metrics.json``
+    is not one of ours (:func:`foreign_metrics`), rather than replace it at the end."""
+    fn.writes_report = True  # type: ignore[attr-defined]
+    return folder_output(fn)
+
+
 def resumable(fn: F) -> F:
-    """Mark a command whose finished work under ``--output`` (a folder, :func:`folder_output`) is kept
+    """Mark a command whose finished work under ``--output`` (a folder, :func:`report_output`) is kept
     when it is stopped, so that the same command resumes (:func:`friendly_errors` then says so on
     Ctrl-C)."""
     fn.resumes_from_output = True  # type: ignore[attr-defined]
-    return folder_output(fn)
+    return report_output(fn)
+
+
+_REPORT_KEYS = frozenset({"models", "estimators", "policies", "campaigns"})
+"""Top-level keys of which every job's ``metrics.json`` holds one (run/recsys: models; online: estimators;
+bandits: policies, campaigns)."""
+
+
+def foreign_metrics(folder: Path) -> str | None:
+    """Why ``folder/metrics.json`` is not a report a distillrank job wrote (``None`` when it is one, or
+    when there is none)."""
+    import json
+
+    path = folder / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return "is not JSON"
+    if not isinstance(data, dict) or not _REPORT_KEYS & set(data):
+        return "is not a distillrank report (it has none of " + ", ".join(sorted(_REPORT_KEYS)) + ")"
+    return None
 
 
 def friendly_errors(fn: F) -> F:
@@ -146,6 +176,12 @@ def friendly_errors(fn: F) -> F:
                     where = "" if blocked == Path(output) else f" (in {blocked})"
                     raise DistillrankError(
                         f"--output {output}: is a file{where}; give a folder to write into"
+                    )
+                why = foreign_metrics(Path(output)) if getattr(fn, "writes_report", False) else None
+                if why is not None:
+                    raise DistillrankError(
+                        f"--output {output}: its metrics.json {why}, and this command's report would "
+                        "replace it; give another folder, or move the file"
                     )
             return fn(*args, **kwargs)
         except (DistillrankError, KeyError, FileNotFoundError) as e:

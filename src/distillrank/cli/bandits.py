@@ -45,10 +45,10 @@ from distillrank.cli._common import (
     choose,
     console,
     fields_as_options,
-    folder_output,
     friendly_errors,
     out,
     progress,
+    report_output,
     status,
     warn,
 )
@@ -330,7 +330,7 @@ def _click_log_environment(
 
 @app.command("simulate")
 @friendly_errors
-@folder_output
+@report_output
 def simulate(
     env: Annotated[
         str,
@@ -512,7 +512,7 @@ def _print_regret_summary(result: Any, name: str) -> None:
 
 @app.command("ope")
 @friendly_errors
-@folder_output
+@report_output
 def ope(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for report.md, report.html and metrics.json.")

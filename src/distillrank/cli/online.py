@@ -15,11 +15,11 @@ from distillrank.cli._common import (
     choose,
     console,
     fields_as_options,
-    folder_output,
     friendly_errors,
     out,
     progress,
     query_field_option,
+    report_output,
     resumable,
     status,
     warn,
@@ -259,7 +259,7 @@ def _print_summary(result: Any) -> None:
 
 @app.command("learn")
 @friendly_errors
-@folder_output
+@report_output
 def learn(
     clicks: Annotated[
         str,
