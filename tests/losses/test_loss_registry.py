@@ -97,6 +97,12 @@ BAD_INPUTS = [
      "loss 'mse': mask must be a bool tensor, got dtype torch.float32"),
     ("mse", (S, S), {"mask": torch.ones(3, 2, dtype=torch.bool)},
      "loss 'mse': mask shape (3, 2) does not match scores shape (2, 3)"),
+    ("soft_label", (S,), {"teacher_scores": torch.ones(2, 1)},
+     "loss 'soft_label': teacher_scores shape (2, 1) does not match scores shape (2, 3): give one value per "
+     "list entry (the list dimension, last, does not broadcast)"),  # was stretched to a flat target
+    ("mse", (S, torch.ones(())), {},
+     "loss 'mse': labels shape () does not match scores shape (2, 3): give one value per list entry (the "
+     "list dimension, last, does not broadcast)"),
     ("mse", (S, S), {"weights": torch.ones(3)},
      "loss 'mse': weights shape (3,) does not match the list shape (2,) (one weight per list)"),
     ("mse", (S, S), {"reduction": "avg"}, "reduction must be one of 'mean', 'sum', 'none', got 'avg'"),
@@ -145,3 +151,12 @@ def test_docstring_examples_run(module: str) -> None:
     mod = importlib.import_module("distillrank.losses" + module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_a_mask_may_be_a_nested_list_and_batch_dimensions_still_broadcast() -> None:
+    scores = torch.tensor([[1.0, 2.0, 3.0], [0.5, 0.1, 0.2]])
+    mask = [[True, True, False], [True, False, True]]
+    as_list = LOSSES["listnet"].fn(scores, scores, mask=mask)
+    assert torch.equal(as_list, LOSSES["listnet"].fn(scores, scores, mask=torch.tensor(mask)))
+    one_row = torch.tensor([1.0, 0.0, 0.0])  # [L] labels over a [B, L] batch: the same list for each
+    assert torch.equal(LOSSES["mse"].fn(scores, one_row), LOSSES["mse"].fn(scores, one_row.expand(2, 3)))

@@ -6,12 +6,14 @@ qrels ``qid, docno, label``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from distillrank.data.run import id_set
 from distillrank.errors import DataFormatError
 
 
@@ -108,12 +110,27 @@ class Queries(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._q)
 
-    def subset(self, qids: list[str] | set[str]) -> Queries:
-        keep = set(qids)
+    def subset(self, qids: str | Iterable[str]) -> Queries:
+        """The queries ``qids`` only (one id may be given as a str)."""
+        keep = id_set(qids)
         return Queries({q: t for q, t in self._q.items() if q in keep})
 
     def to_dataframe(self) -> pd.DataFrame:
         return pd.DataFrame({"qid": list(self._q), "query": list(self._q.values())})
+
+
+def _label(qid: object, docno: object, label: object) -> int:
+    """A relevance label as an int, or a TypeError/ValueError naming the judgement."""
+    if isinstance(label, bool | int | np.integer):
+        return int(label)
+    if isinstance(label, float | np.floating) and float(label).is_integer():
+        return int(label)
+    what = f"label {label!r}" + (
+        "" if isinstance(label, float | np.floating) else f" ({type(label).__name__})"
+    )
+    raise ValueError(
+        f"Qrels: query {qid!r}, document {docno!r}: {what} is not a whole number (grades are integers)"
+    )
 
 
 class Qrels(Mapping[str, dict[str, int]]):
@@ -123,7 +140,21 @@ class Qrels(Mapping[str, dict[str, int]]):
     """
 
     def __init__(self, data: Mapping[str, Mapping[str, int]] | None = None) -> None:
-        self._d: dict[str, dict[str, int]] = {q: dict(v) for q, v in (data or {}).items()}
+        if data is not None and not isinstance(data, Mapping):
+            hint = "; to read a qrels file use Qrels.from_file(path)" if isinstance(data, str | Path) else ""
+            raise TypeError(
+                "Qrels(data): data must be a mapping qid -> {docno: label}, "
+                f"not {type(data).__name__}{hint}"
+            )
+        self._d: dict[str, dict[str, int]] = {}
+        for q, docs in (data or {}).items():
+            if not isinstance(docs, Mapping):
+                raise TypeError(
+                    f"Qrels: the judgements of query {q!r} must be a mapping docno -> label, "
+                    f"not {type(docs).__name__}"
+                )
+            # ids as str and labels as int (as trec_eval needs them): ints, numpy ints and whole floats pass
+            self._d[str(q)] = {str(d): _label(q, d, r) for d, r in docs.items()}
 
     def __getitem__(self, qid: str) -> dict[str, int]:
         return self._d[qid]
@@ -142,11 +173,15 @@ class Qrels(Mapping[str, dict[str, int]]):
         """Documents of ``qid`` with label >= ``min_label``."""
         return {d for d, r in self._d.get(qid, {}).items() if r >= min_label}
 
-    def subset(self, qids: list[str] | set[str]) -> Qrels:
-        keep = set(qids)
-        return Qrels({q: v for q, v in self._d.items() if q in keep})
+    def subset(self, qids: str | Iterable[str]) -> Qrels:
+        """The judgements of the queries ``qids`` only (one id may be given as a str)."""
+        keep = id_set(qids)
+        out = Qrels()
+        out._d = {q: dict(v) for q, v in self._d.items() if q in keep}
+        return out
 
     def to_dict(self) -> dict[str, dict[str, int]]:
+        """A plain ``{qid: {docno: label}}`` copy."""
         return {q: dict(v) for q, v in self._d.items()}
 
     def to_dataframe(self) -> pd.DataFrame:

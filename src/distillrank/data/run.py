@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from distillrank.errors import DataFormatError
+
+
+def id_set(ids: str | Iterable[str]) -> set[str]:
+    """``ids`` as a set of str ids; a single str is one id (not its characters)."""
+    return {ids} if isinstance(ids, str) else {str(i) for i in ids}
 
 
 class Run(Mapping[str, dict[str, float]]):
@@ -32,14 +37,29 @@ class Run(Mapping[str, dict[str, float]]):
     ) -> None:
         self.name = name
         self._d: dict[str, dict[str, float]] = {}
+        if data is not None and not isinstance(data, Mapping):
+            hint = "; to read a run file use Run.from_file(path)" if isinstance(data, str | Path) else ""
+            raise TypeError(
+                f"Run(data): data must be a mapping qid -> {{docno: score}}, not {type(data).__name__}{hint}"
+            )
         for q, docs in (data or {}).items():
+            if not isinstance(docs, Mapping):
+                raise TypeError(
+                    f"Run: the results of query {q!r} must be a mapping docno -> score, "
+                    f"not {type(docs).__name__}"
+                )
             row: dict[str, float] = {}
-            for d, s in docs.items():
-                s = float(s)
+            for d, s in docs.items():  # ids as str (ints and numpy scalars too), as every run file holds them
+                try:
+                    s = float(s)
+                except (TypeError, ValueError):
+                    raise DataFormatError(
+                        source, None, f"query {q!r}, document {d!r}: score {s!r} is not a number"
+                    ) from None
                 if not math.isfinite(s):
                     raise DataFormatError(source, None, f"query {q!r}, document {d!r}: score is {s}")
-                row[d] = s
-            self._d[q] = row
+                row[str(d)] = s
+            self._d[str(q)] = row
 
     @classmethod
     def from_trusted(cls, data: dict[str, dict[str, float]], name: str = "run") -> Run:
@@ -64,17 +84,22 @@ class Run(Mapping[str, dict[str, float]]):
         return len(self._d)
 
     def ranked(self, qid: str, k: int | None = None) -> list[tuple[str, float]]:
-        """``[(docno, score), ...]`` of ``qid`` best first (ties by descending docno), cut at ``k``."""
+        """``[(docno, score), ...]`` of ``qid`` best first (ties by descending docno), cut at ``k`` (>= 0)."""
+        if k is not None and k < 0:
+            raise ValueError(f"k must be >= 0 (or None for all), not {k}")
         items = sorted(self._d.get(qid, {}).items(), key=lambda x: (x[1], x[0]), reverse=True)
         return items[:k] if k is not None else items
 
     def top_k(self, k: int) -> Run:
-        """A new run that keeps the best ``k`` documents of every query."""
-        return Run({q: dict(self.ranked(q, k)) for q in self._d}, name=self.name)
+        """A new run that keeps the best ``k`` (>= 1) documents of every query."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, not {k}")
+        return Run.from_trusted({q: dict(self.ranked(q, k)) for q in self._d}, name=self.name)
 
-    def subset(self, qids: list[str] | set[str]) -> Run:
-        keep = set(qids)
-        return Run({q: v for q, v in self._d.items() if q in keep}, name=self.name)
+    def subset(self, qids: str | Iterable[str]) -> Run:
+        """The run of the queries ``qids`` only (one id may be given as a str)."""
+        keep = id_set(qids)
+        return Run.from_trusted({q: dict(v) for q, v in self._d.items() if q in keep}, name=self.name)
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {q: dict(v) for q, v in self._d.items()}

@@ -29,15 +29,19 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import ir_measures
 import numpy as np
 import pandas as pd
 from ir_measures import Measure
 
-from distillrank.errors import DataWarning
+from distillrank.errors import DataFormatError, DataWarning
 from distillrank.evaluation.significance import paired_t_test, permutation_test
+
+if TYPE_CHECKING:
+    from distillrank.data.collection import Qrels
+    from distillrank.data.run import Run
 
 Missing = Literal["zero", "skip"]
 TestName = Literal["t-test", "permutation"]
@@ -288,8 +292,8 @@ def evaluate(
     >>> r.aggregate
     {'RR@10': 0.25, 'P@1': 0.0}
     """
-    _check_run(run, "evaluate: run")
-    _check_qrels(qrels, "evaluate")
+    run = _check_run(run, "evaluate: run")
+    qrels = _check_qrels(qrels, "evaluate")
     measures = parse_metrics(metrics)
     name = str(getattr(run, "name", "run"))
     qids, n_missing = _query_set([run], qrels, queries, missing, name)
@@ -313,24 +317,41 @@ def _is_nested_mapping(value: object) -> bool:
     return isinstance(value, Mapping) and all(isinstance(docs, Mapping) for docs in value.values())
 
 
-def _check_run(run: object, label: str) -> None:
+def _check_run(run: object, label: str) -> Run:
     """A run is ``qid -> {docno: score}``: refuse file names, lists and the like before they are read
-    as one (a string is a sequence of one-letter query ids that match no judgement)."""
+    as one (a string is a sequence of one-letter query ids that match no judgement). A plain mapping
+    becomes a :class:`Run` (ids as str, scores checked), as trec_eval needs them."""
+    from distillrank.data.run import Run
+
     if not _is_nested_mapping(run):
         raise TypeError(
             f"{label} must be a mapping qid -> {{docno: score}} (a Run), got {_type_name(run)}"
             + ("; read a run file with Run.from_file(path)" if isinstance(run, str | PathLike) else "")
         )
+    if isinstance(run, Run):
+        return run
+    try:
+        return Run(run, name=str(getattr(run, "name", "run")))  # type: ignore[arg-type]
+    except DataFormatError as e:
+        raise ValueError(f"{label}: {e.problem}") from None
 
 
-def _check_qrels(qrels: object, label: str) -> None:
-    """Judgements are ``qid -> {docno: label}``, and not a :class:`Run` (``evaluate(qrels, run)``)."""
+def _check_qrels(qrels: object, label: str) -> Qrels:
+    """Judgements are ``qid -> {docno: label}``, and not a :class:`Run` (``evaluate(qrels, run)``); a
+    plain mapping becomes :class:`Qrels` (ids as str, whole-number labels as int)."""
+    from distillrank.data.collection import Qrels
     from distillrank.data.run import Run
 
     if isinstance(qrels, Run):
         raise TypeError(f"{label}: qrels is a Run; the arguments go (run, qrels, metrics)")
     if not _is_nested_mapping(qrels):
         raise TypeError(f"{label}: qrels must be a mapping qid -> {{docno: label}}, got {_type_name(qrels)}")
+    if isinstance(qrels, Qrels):
+        return qrels
+    try:
+        return Qrels(qrels)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise ValueError(f"{label}: {str(e).removeprefix('Qrels: ')}") from None
 
 
 def _aggregate(measure: Measure, values: Iterable[float]) -> float:
@@ -358,7 +379,7 @@ def _query_set(
     if queries is None:
         qids = list(qrels)
     else:
-        wanted = list(dict.fromkeys(queries))
+        wanted = list(dict.fromkeys([queries] if isinstance(queries, str) else map(str, queries)))
         unjudged = [q for q in wanted if q not in qrels]
         if unjudged:
             warnings.warn(
@@ -520,9 +541,8 @@ def compare(
             f"compare: runs must be a sequence of runs, baseline first ([baseline, other, ...]), got "
             f"{_type_name(runs)}; for a dict of runs pass list(runs.values()) (a Run's name labels it)"
         )
-    for i, run in enumerate(runs):
-        _check_run(run, f"compare: runs[{i}]")
-    _check_qrels(qrels, "compare")
+    runs = [_check_run(run, f"compare: runs[{i}]") for i, run in enumerate(runs)]
+    qrels = _check_qrels(qrels, "compare")
     if len(runs) < 2:
         raise ValueError(f"compare needs a baseline and at least one other run, got {len(runs)} run(s)")
     if test not in ("t-test", "permutation"):

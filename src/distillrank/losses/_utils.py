@@ -117,8 +117,18 @@ class Inputs:
 
 
 def _same_shape(loss: str, what: str, tensor: Tensor, shape: torch.Size) -> Tensor:
+    """``tensor`` as ``shape``: leading (batch) dimensions may broadcast, the list dimension may not (a
+    ``[B, 1]`` teacher score stretched over a list of ``L`` would be a flat target, silently)."""
     if tensor.shape != shape:
+        stretched = tensor.dim() == 0 or tensor.shape[-1] != shape[-1]
         try:
+            if stretched:
+                tensor.broadcast_to(shape)  # a shape that would not even broadcast gets the plain message
+                raise ValueError(
+                    f"loss {loss!r}: {what} shape {tuple(tensor.shape)} does not match scores shape "
+                    f"{tuple(shape)}: give one value per list entry (the list dimension, last, does not "
+                    "broadcast)"
+                )
             return tensor.broadcast_to(shape)
         except RuntimeError:
             raise ValueError(
@@ -163,6 +173,7 @@ def prepare(
     if mask is None:
         valid = torch.ones(shape, dtype=torch.bool, device=scores.device)
     else:
+        mask = torch.as_tensor(mask, device=scores.device)  # a nested list of bools works too
         if mask.dtype != torch.bool:
             raise ValueError(f"loss {loss!r}: mask must be a bool tensor, got dtype {mask.dtype}")
         valid = _same_shape(loss, "mask", mask, shape)
