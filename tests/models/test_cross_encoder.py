@@ -315,3 +315,9 @@ def test_a_single_pair_or_a_string_is_a_clear_error(ce: CrossEncoder) -> None:
     with pytest.raises(TypeError, match="docs must be a sequence of strings, not one string"):
         ce.rank("what is bm25", "BM25 ranks documents")  # type: ignore[arg-type]
     assert ce.predict([["what is bm25", "BM25 ranks documents"]]).shape == (1,)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"pairs\[1\]: the document must be a str, not a NoneType"):
+        ce.predict([("q", "d"), ("q", None)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="batch_size must be a positive integer; got 0"):
+        ce.predict([("q", "d")], batch_size=0)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match=r"top_k must be a positive integer \(or None for all\); got -1"):
+        ce.rank("q", ["a", "b"], top_k=-1)  # dropped the last document, silently

@@ -96,6 +96,11 @@ def test_bad_k(tiny_bm25: BM25Retriever, k: object) -> None:
 
 
 def test_bad_inputs(tiny_bm25: BM25Retriever) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"config must be a BM25Config, not str \(for the method: BM25Retriever\(method='lucene'\)\)",
+    ):
+        BM25Retriever("lucene")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="mapping qid -> text"):
         tiny_bm25.search(["cat"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="mapping qid -> text"):

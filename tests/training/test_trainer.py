@@ -310,6 +310,10 @@ def test_fit_errors(examples: list[ListExample]) -> None:
     with pytest.raises(ValueError, match="in_batch needs a model with encode_queries/encode_docs/similarity"):
         fit(ListOnly(), examples, in_batch=True)
     with pytest.raises(
+        ValueError, match=r"fit needs a model with list_scores\(queries, docs\).*Linear has none"
+    ):
+        fit(torch.nn.Linear(2, 1), examples)  # was an AttributeError from inside torch
+    with pytest.raises(
         ValueError, match="loss 'in_batch_softmax': temperature must be a positive number, got -1"
     ):
         Trainer(in_batch=True, loss_kwargs={"temperature": -1})

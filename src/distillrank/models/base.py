@@ -75,6 +75,8 @@ class DualEncoder(Protocol):
 
 def rank_by_scores(scores: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
     """The ``rank`` output for precomputed scores: best first, ties by original position."""
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer (or None for all); got {top_k!r}")
     order = np.argsort(-scores, kind="stable")
     if top_k is not None:
         order = order[:top_k]

@@ -159,6 +159,7 @@ class BiEncoder(torch.nn.Module):
         return emb
 
     def _encode_tensor(self, texts: Sequence[str], is_query: bool) -> torch.Tensor:
+        check_texts(texts, "queries" if is_query else "docs")  # a str would be one text per character
         if not texts:
             return torch.zeros(0, self.embedding_dim, device=self.device)
         feats = _hf.tokenize(self.tokenizer, texts, max_length=self.max_length, device=self.device)

@@ -39,7 +39,14 @@ import torch
 from distillrank.errors import DistillrankError
 from distillrank.io import atomic_write
 from distillrank.models import _hf
-from distillrank.models._common import check_pairs, check_texts, inference, list_width, seeded_init
+from distillrank.models._common import (
+    check_batch_size,
+    check_pairs,
+    check_texts,
+    inference,
+    list_width,
+    seeded_init,
+)
 from distillrank.models.base import rank_by_scores
 
 CONFIG_NAME = "distillrank.json"
@@ -139,6 +146,7 @@ class CrossEncoder(torch.nn.Module):
                 input order either way; ``False`` is only useful for comparisons).
         """
         check_pairs(pairs)
+        check_batch_size(batch_size)
         n = len(pairs)
         shape = (n,) if self.num_labels == 1 else (n, self.num_labels)
         out = np.empty(shape, dtype=np.float32)

@@ -212,6 +212,9 @@ class BM25Retriever:
 
     def __init__(self, config: BM25Config | None = None, *, name: str = "bm25", **overrides: Any) -> None:
         config = config if config is not None else BM25Config()
+        if not isinstance(config, BM25Config):
+            hint = f" (for the method: BM25Retriever(method={config!r}))" if isinstance(config, str) else ""
+            raise TypeError(f"config must be a BM25Config, not {type(config).__name__}{hint}")
         self.config = dataclasses.replace(config, **overrides) if overrides else config
         self.name = name
         self._bm25: bm25s.BM25 | None = None

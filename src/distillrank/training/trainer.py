@@ -355,6 +355,11 @@ class Trainer:
                 f"in_batch needs a model with encode_queries/encode_docs/similarity (a DualEncoder); "
                 f"{type(model).__name__} has none"
             )
+        if not cfg.in_batch and not callable(getattr(model, "list_scores", None)):
+            raise ValueError(
+                f"fit needs a model with list_scores(queries, docs) -> [B, L] scores (a ListScorer); "
+                f"{type(model).__name__} has none"
+            )
         if self.loss_info.needs_teacher and not cfg.in_batch:
             missing = sum(1 for e in train if e.teacher_scores is None)
             if missing:
