@@ -117,6 +117,21 @@ def test_one_seed_has_no_standard_error(pbm_env: PositionBasedEnvironment) -> No
     r = compare_policies(pbm_env, ["uniform"], 100, [0], checkpoints=4)
     assert r.checkpoints == [10, 25, 50, 75, 100]
     assert r.regret_at("uniform", 100)[1] is None and r.to_dict()["policies"]["uniform"]["regret_se"] is None
+    with pytest.raises(
+        ValueError, match=r"round 777 is not a checkpoint of this result; the checkpoints are 10, 25, 50"
+    ):
+        r.regret_at("uniform", 777)
+    with pytest.raises(KeyError, match=r"no policy 'thomson' in this result; it has: uniform"):
+        r.regret_at("thomson", 100)
+
+
+def test_policies_may_be_given_by_name_or_as_one_spec() -> None:
+    assert BanditConfig(policies="thompson").policies == (PolicySpec("thompson"),)  # type: ignore[arg-type]
+    assert BanditConfig(policies=PolicySpec("ucb1")).policies == (PolicySpec("ucb1"),)  # type: ignore[arg-type]
+    named = BanditConfig(policies=("ucb1:alpha=2", PolicySpec("thompson")))  # type: ignore[arg-type]
+    assert named.policies == (PolicySpec("ucb1", {"alpha": 2}), PolicySpec("thompson"))
+    with pytest.raises(TypeError, match="policies must be PolicySpec objects or names"):
+        BanditConfig(policies=(3,))  # type: ignore[arg-type]
 
 
 def test_simulate_runs_a_config(pbm_env: PositionBasedEnvironment) -> None:

@@ -238,6 +238,7 @@ def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp
         ({"rounds": 0}, "rounds must be an integer >= 1"),
         ({"estimators": ("ips", "magic")}, "unknown estimator"),
         ({"estimators": ("ips", "ips")}, "repeat"),
+        ({"estimators": "naive,magic"}, r"unknown estimator\(s\) \['magic'\]"),  # a str is names, not letters
         ({"exploration": -1.0}, "exploration must be finite and >= 0"),
         ({"propensities": "guess"}, "propensities must be"),
         ({"lgbm_params": {"objective": "lambdarank"}}, "must not set the objective"),

@@ -133,7 +133,16 @@ class BanditConfig:
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
-        object.__setattr__(self, "policies", tuple(self.policies))
+        policies = self.policies
+        if isinstance(policies, str | PolicySpec):  # one policy: "thompson", "ucb1:alpha=2" or a spec
+            policies = (policies,)
+        specs = tuple(PolicySpec.parse(p) if isinstance(p, str) else p for p in policies)
+        wrong = [p for p in specs if not isinstance(p, PolicySpec)]
+        if wrong:
+            raise TypeError(
+                f"policies must be PolicySpec objects or names such as 'ucb1:alpha=2', got {wrong[0]!r}"
+            )
+        object.__setattr__(self, "policies", specs)
         keys = [p.key for p in self.policies]
         if not keys or len(set(keys)) != len(keys):
             raise ValueError(f"policies must be at least one, with distinct labels, got {keys}")
@@ -231,7 +240,17 @@ class RegretResult:
     policies: dict[str, PolicyRegret]
 
     def regret_at(self, label: str, t: int) -> tuple[float, float | None]:
-        """``(mean, standard error)`` of ``R(t)`` for a checkpoint ``t``."""
+        """``(mean, standard error)`` of ``R(t)`` for a checkpoint ``t``.
+
+        Raises:
+            KeyError: ``label`` is not a policy of the result (the message lists them).
+            ValueError: ``t`` is not a checkpoint (the message lists them).
+        """
+        if label not in self.policies:
+            raise KeyError(f"no policy {label!r} in this result; it has: {', '.join(self.policies)}")
+        if t not in self.checkpoints:
+            shown = ", ".join(map(str, self.checkpoints[:8])) + (", ..." if len(self.checkpoints) > 8 else "")
+            raise ValueError(f"round {t} is not a checkpoint of this result; the checkpoints are {shown}")
         i = self.checkpoints.index(t)
         p = self.policies[label]
         return float(p.regret_mean[i]), None if p.regret_se is None else float(p.regret_se[i])

@@ -206,7 +206,10 @@ class OnlineConfig:
             raise ValueError(
                 f"seed must be an integer >= 0 (numpy's generators take no other), got {self.seed!r}"
             )
-        object.__setattr__(self, "estimators", tuple(self.estimators))
+        names = self.estimators
+        if isinstance(names, str):  # "naive,dr" (or one name): names, not the letters of a string
+            names = tuple(n.strip() for n in names.split(",") if n.strip())
+        object.__setattr__(self, "estimators", tuple(names))
         known = (*ESTIMATORS, *SESSION_LEARNERS)
         unknown = [e for e in self.estimators if e not in known]
         if unknown or not self.estimators:
