@@ -15,3 +15,7 @@ def test_every_exported_name_resolves(name: str) -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         distillrank.nosuch  # noqa: B018
+
+
+def test_dir_lists_the_lazy_exports_for_tab_completion() -> None:
+    assert set(distillrank.__all__) <= set(dir(distillrank))

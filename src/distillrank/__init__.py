@@ -65,6 +65,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'distillrank' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The lazy exports too, so that tab completion and ``dir(distillrank)`` show them."""
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "LOSSES",
     "BM25Config",
