@@ -344,3 +344,11 @@ def test_compare_refuses_a_dict_of_runs_instead_of_scoring_its_keys() -> None:
 def test_evaluate_names_a_misplaced_or_mistyped_argument(run: object, qrels: object, error: str) -> None:
     with pytest.raises(TypeError, match=error):
         evaluate(run, qrels, "AP")  # type: ignore[arg-type]
+
+
+def test_gdeval_measures_on_non_numeric_ids_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    """gdeval (ERR, exp-log2 nDCG) reads numeric query ids only: ids like q1 are numbered before the call,
+    not after its perl script has printed a "format error" line to stderr."""
+    result = evaluate({"q1": {"d1": 2.0, "d2": 1.0}}, {"q1": {"d2": 1}}, "ERR@10")
+    assert result.aggregate == {"ERR@10": 0.03125}
+    assert "format error" not in capfd.readouterr().err

@@ -422,6 +422,10 @@ def _per_query_values(
     qids: list[str],
 ) -> dict[str, dict[str, float]]:
     """metric name -> qid -> value for every qid of ``qids`` (0 where the run has no results)."""
+    numeric = all(q.isdigit() for q in qids)
+    if not numeric and any(provider_of(m) == "gdeval" for m in measures):
+        # gdeval reads numeric ids only: number them at once (its perl error line on stderr otherwise)
+        return _per_query_values_by_number(run, qrels, measures, qids)
     sub_qrels = {q: dict(qrels[q]) for q in qids}
     sub_run = {q: _trec_order(run[q]) for q in qids if _has_results(run, q)}
     out: dict[str, dict[str, float]] = {str(m): {} for m in measures}
@@ -431,7 +435,7 @@ def _per_query_values(
         for metric in evaluator.iter_calc(sub_run):
             out[str(metric.measure)][metric.query_id] = float(metric.value)
     except subprocess.CalledProcessError:  # gdeval (ERR, nDCG with dcg="exp-log2") reads numeric ids only
-        if all(q.isdigit() for q in qids):
+        if numeric:
             raise
         return _per_query_values_by_number(run, qrels, measures, qids)
     # a provider that skips some judged query absent from the run (Accuracy): its value is the default
