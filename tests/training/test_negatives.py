@@ -187,6 +187,20 @@ def test_queries_as_a_list_or_of_another_split_are_errors_not_an_empty_result(
     assert build_examples({"q2": "nothing relevant"}, qrels, corpus) == []  # judged, without a positive
 
 
+def test_qrels_as_a_path_or_with_int_ids_and_a_corpus_as_texts(corpus: Corpus, qrels: Qrels) -> None:
+    """Each is named for what it is, not "none of the queries has qrels (same split?)"."""
+    with pytest.raises(
+        TypeError, match=r"qrels must be a mapping .*got str; read a qrels file with Qrels.from_file"
+    ):
+        build_examples({"q0": "a"}, "qrels/train.tsv", corpus)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="corpus must be a Corpus"):
+        build_examples({"q0": "a"}, qrels, list(corpus.texts))  # type: ignore[arg-type]
+    by_int = {int(q[1:]): docs for q, docs in qrels.items()}  # ids read as numbers: 0, 1, ...
+    as_text = {str(q): docs for q, docs in by_int.items()}
+    expected = build_examples({"0": "a"}, as_text, corpus, seed=1)
+    assert build_examples({0: "a"}, by_int, corpus, seed=1)[0].docs == expected[0].docs  # type: ignore[dict-item]
+
+
 def test_a_list_without_documents_is_an_error_where_it_is_made() -> None:
     from distillrank.training import ListExample
 

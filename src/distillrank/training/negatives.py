@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
 from typing import Any, Literal
 
 import numpy as np
 
-from distillrank.data.collection import Corpus
+from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.run import Run
 from distillrank.training.examples import ListExample
 
@@ -278,6 +279,17 @@ def build_examples(
             "queries must be a mapping qid -> text (e.g. coll.queries_for('train')); "
             f"got {type(queries).__name__}"
         )
+    if not isinstance(qrels, Mapping):
+        hint = "; read a qrels file with Qrels.from_file(path)" if isinstance(qrels, str | PathLike) else ""
+        raise TypeError(
+            "qrels must be a mapping qid -> {docno: label} (e.g. coll.get_qrels('train')); "
+            f"got {type(qrels).__name__}{hint}"
+        )
+    if not isinstance(corpus, Corpus):
+        raise TypeError(f"corpus must be a Corpus (e.g. coll.corpus), got {type(corpus).__name__}")
+    if not isinstance(qrels, Qrels):  # a plain dict: ids as str, labels as int, as everywhere else
+        qrels = Qrels(qrels)
+    queries = {str(q): t for q, t in queries.items()}
     qids = [q for q in queries if q in qrels and _positives(qrels, q, min_label)]
     if queries and not qids and not any(q in qrels for q in queries):
         raise ValueError(
