@@ -54,3 +54,27 @@ def test_a_single_id_is_one_id_not_its_characters() -> None:
     assert list(Queries({"q1": "x", "q2": "y"}).subset("q2")) == ["q2"]
     result = evaluate(run, qrels, "P@1", queries="q2")  # was the ids 'q' and '2', both unjudged
     assert result.n_queries == 1 and result.aggregate == {"P@1": 0.0}
+
+
+def test_corpus_and_queries_built_in_python() -> None:
+    from distillrank.data import Corpus
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.retrieval import BM25Retriever
+    from distillrank.training import ListExample
+
+    with pytest.raises(TypeError, match="Corpus: docnos must be a list of strings, not one str"):
+        Corpus("ab", ["", ""], ["x", "y"])  # type: ignore[arg-type]
+    corpus = Corpus([1, 2], ["", ""], ["cats purr", "dogs bark"])  # type: ignore[list-item]
+    assert corpus.docnos == ["1", "2"] and corpus["2"].text == "dogs bark"
+    with pytest.raises(TypeError, match=r"Queries\(items\): items must be a mapping qid -> text, not list"):
+        Queries(["a", "b"])  # type: ignore[arg-type]
+    assert list(Queries({7: "cats"})) == ["7"]  # type: ignore[dict-item]
+    bm25 = BM25Retriever()
+    bm25.index(corpus)
+    assert list(bm25.search({7: "cats"}, k=1)) == ["7"]  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="docs must be a list of texts, not one str"):
+        ListExample("q", "dd", [1.0, 0.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="labels must be numbers, got '1'"):
+        ListExample("q", ["a"], ["1"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"unknown option 'query_feild' \(did you mean 'query_field'\?\)"):
+        load_dataset("scifact", query_feild="desc")

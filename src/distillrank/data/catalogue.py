@@ -13,6 +13,7 @@ Anywhere a dataset is named, a path to a folder or file works too: its format is
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tempfile
@@ -157,6 +158,10 @@ def resolve(name_or_path: str | Path, data_dir: str | Path | None = None) -> tup
     )
 
 
+LOAD_OPTIONS = ("columns", "query_field")
+"""The reader options :func:`load_dataset` passes on."""
+
+
 def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, **options: Any) -> Any:
     """Load a dataset by catalogue name or path into its in-memory type.
 
@@ -176,6 +181,13 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
     """
     from distillrank.data.formats.detect import load_path
 
+    unknown = sorted(set(options) - set(LOAD_OPTIONS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], LOAD_OPTIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(
+            f"load_dataset: unknown option {unknown[0]!r}{hint}; the options are {', '.join(LOAD_OPTIONS)}"
+        )
     given = Path(str(name_or_path)).expanduser()
     if options.get("columns") is not None and str(name_or_path).lower() not in CATALOGUE and given.exists():
         # a path with columns is an interaction table (load_path), whatever detection would say of it

@@ -45,8 +45,13 @@ class Corpus(Mapping[str, Document]):
         *,
         source: str | Path | None = None,
     ) -> None:
+        for what, value in (("docnos", docnos), ("titles", titles), ("texts", texts)):
+            if isinstance(value, str | bytes):  # a string is a sequence of one-character ids or texts
+                raise TypeError(f"Corpus: {what} must be a list of strings, not one {type(value).__name__}")
         if not (len(docnos) == len(titles) == len(texts)):
             raise DataFormatError(source, None, "docnos, titles and texts differ in length")
+        if not all(isinstance(d, str) for d in docnos):  # ids as str, as every run and qrels file holds them
+            docnos = [str(d) for d in docnos]
         self.docnos = docnos
         self.titles = titles
         self.texts = texts
@@ -99,7 +104,12 @@ class Queries(Mapping[str, str]):
     """Query texts by ``qid``, in file order."""
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
-        self._q: dict[str, str] = dict(items or {})
+        if items is not None and not isinstance(items, Mapping):
+            raise TypeError(
+                f"Queries(items): items must be a mapping qid -> text, not {type(items).__name__} "
+                "(for a list of texts: Queries(dict(enumerate(texts))))"
+            )
+        self._q: dict[str, str] = {str(q): t for q, t in (items or {}).items()}
 
     def __getitem__(self, qid: str) -> str:
         return self._q[qid]

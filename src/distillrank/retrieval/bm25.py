@@ -310,7 +310,7 @@ class BM25Retriever:
             raise TypeError(
                 f"queries must be a mapping qid -> text (e.g. Queries); got {type(queries).__name__}"
             )
-        qids = list(queries)
+        qids = [str(q) for q in queries]  # the run's ids as str, as run files hold them
         texts = list(queries.values())
         for q, t in zip(qids, texts, strict=True):
             if not isinstance(t, str):

@@ -27,12 +27,17 @@ class ListExample:
     docnos: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if isinstance(self.docs, str):  # one string would be a list of one-character documents
+            raise TypeError(f"query {self.qid or self.query!r}: docs must be a list of texts, not one str")
         if not self.docs:
             raise ValueError(f"query {self.qid or self.query!r}: a training list needs at least one document")
         if len(self.docs) != len(self.labels):
             raise ValueError(
                 f"query {self.qid or self.query!r}: {len(self.docs)} docs but {len(self.labels)} labels"
             )
+        bad = next((x for x in self.labels if isinstance(x, str | bytes)), None)
+        if bad is not None:
+            raise TypeError(f"query {self.qid or self.query!r}: labels must be numbers, got {bad!r}")
         if self.teacher_scores is not None and len(self.teacher_scores) != len(self.docs):
             raise ValueError(f"query {self.qid or self.query!r}: teacher scores and docs differ in length")
 
