@@ -667,3 +667,32 @@ def test_an_empty_run_and_an_unwritable_output_are_one_line_errors(tmp_path: Pat
         atomic_write("/proc/forbidden.trec") as f,
     ):
         f.write("x")
+
+
+def test_ctrl_c_inside_a_duckdb_query_is_an_interruption_not_a_traceback(tmp_path: Path) -> None:
+    """DuckDB turns Ctrl-C during a query (the click store's Parquet export) into its own error: the
+    command says "interrupted ... resume" and exits 130, as for a KeyboardInterrupt elsewhere."""
+    import duckdb
+    import typer
+
+    from distillrank.cli._common import friendly_errors, resumable
+
+    for error in (
+        RuntimeError("Query interrupted"),
+        duckdb.InterruptException("INTERRUPT Error: Interrupted!"),
+    ):
+
+        @resumable
+        def job(output: Path, error: Exception = error) -> None:
+            raise error
+
+        with pytest.raises(typer.Exit) as e:
+            friendly_errors(job)(output=tmp_path)
+        assert e.value.exit_code == 130
+    with pytest.raises(RuntimeError, match="something else"):  # other errors keep their traceback
+
+        @resumable
+        def other(output: Path) -> None:
+            raise RuntimeError("something else")
+
+        friendly_errors(other)(output=tmp_path)

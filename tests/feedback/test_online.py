@@ -232,6 +232,50 @@ def test_resume_after_an_interruption_gives_the_same_curve(tiny: OnlineData, tmp
         assert store.n_sessions == 900
 
 
+def test_a_crash_inside_a_checkpoint_or_after_the_last_one_resumes_to_the_same_files(
+    tiny: OnlineData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill after round r's statistics and model were written but before ``state.json`` marked the
+    round complete resumed with round r's statistics as round r-1's (its clicks counted twice: a wrong
+    curve, silently); a stop after the last checkpoint left the final model and Parquet log unwritten."""
+    from distillrank.feedback.online import loop
+
+    cfg = quick_config(estimators=("ips",), store="duckdb", rounds=3)
+    full = run_online(tiny, cfg, output=tmp_path / "a")
+    real = loop.atomic_write
+
+    class Crash(Exception):
+        pass
+
+    def crash_before_the_second_state(path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path).name == "state.json" and (Path(path).parent / "stats-1.npz").exists():
+            raise Crash
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "atomic_write", crash_before_the_second_state)
+    with pytest.raises(Crash):
+        run_online(tiny, cfg, output=tmp_path / "b")
+    monkeypatch.setattr(loop, "atomic_write", real)
+    assert json.loads((tmp_path / "b" / "state" / "ips" / "state.json").read_text())["round"] == 0
+    resumed = run_online(tiny, cfg, output=tmp_path / "b")
+    assert resumed.curves["ips"].ndcg == full.curves["ips"].ndcg
+    assert sorted(p.name for p in (tmp_path / "b" / "state" / "ips").iterdir()) == [
+        "model-2.txt",
+        "state.json",
+        "stats-2.npz",
+    ]
+    for final in ("models/ips.txt", "clicks/ips.parquet"):  # as if stopped after the last checkpoint
+        (tmp_path / "b" / final).unlink()
+    again = run_online(tiny, cfg, output=tmp_path / "b")
+    assert again.curves["ips"].ndcg == full.curves["ips"].ndcg
+    assert (tmp_path / "b" / "models" / "ips.txt").read_text() == (
+        tmp_path / "a" / "models" / "ips.txt"
+    ).read_text()
+    assert pd.read_parquet(tmp_path / "b" / "clicks" / "ips.parquet").equals(
+        pd.read_parquet(tmp_path / "a" / "clicks" / "ips.parquet")
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

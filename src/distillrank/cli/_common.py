@@ -194,6 +194,9 @@ def friendly_errors(fn: F) -> F:
             console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from e
         except Exception as e:
+            if _interrupted_query(e):  # Ctrl-C inside a DuckDB query arrives as DuckDB's own error
+                _say_interrupted(fn, kwargs)
+                raise typer.Exit(130) from None
             if type(e).__name__ != "LightGBMError":
                 raise
             # LightGBM refusing the data it was given (too few rows or features to split, labels it
@@ -207,14 +210,26 @@ def friendly_errors(fn: F) -> F:
             )
             raise typer.Exit(2) from e
         except KeyboardInterrupt:
-            output = kwargs.get("output")
-            msg = "interrupted"
-            if getattr(fn, "resumes_from_output", False) and output is not None:
-                msg += f": the finished work is kept in {output}; run the same command again to resume"
-            console.print(f"[yellow]{escape(msg)}[/]", highlight=False, soft_wrap=True)
+            _say_interrupted(fn, kwargs)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupted_query(e: Exception) -> bool:
+    """Whether ``e`` is DuckDB reporting a query stopped by Ctrl-C (``RuntimeError: Query interrupted``,
+    or its ``InterruptException``), which it raises instead of KeyboardInterrupt."""
+    if type(e).__module__.split(".")[0] in ("duckdb", "_duckdb") and "Interrupt" in type(e).__name__:
+        return True
+    return isinstance(e, RuntimeError) and str(e).strip().lower() == "query interrupted"
+
+
+def _say_interrupted(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    output = kwargs.get("output")
+    msg = "interrupted"
+    if getattr(fn, "resumes_from_output", False) and output is not None:
+        msg += f": the finished work is kept in {output}; run the same command again to resume"
+    console.print(f"[yellow]{escape(msg)}[/]", highlight=False, soft_wrap=True)
 
 
 def progress() -> Progress:

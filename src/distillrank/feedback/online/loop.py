@@ -391,11 +391,15 @@ class _State:
         self.curve = EstimatorCurve(name)
 
     def save(self, folder: Path, fingerprint: str) -> None:
+        """Checkpoint the round: its statistics and model go to files named for the round, then
+        ``state.json`` (atomically) names them, then the previous round's files go. A crash anywhere
+        leaves ``state.json`` naming one complete round's files, never a mix of two rounds'."""
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_write(folder / "stats.npz", "wb") as f:
+        stats, model = f"stats-{self.round}.npz", f"model-{self.round}.txt"
+        with atomic_write(folder / stats, "wb") as f:
             np.savez(f, n=self.n, clicks=self.clicks, counts=self.counts, expected=self.expected)
         if self.booster is not None:
-            with atomic_write(folder / "model.txt") as f:
+            with atomic_write(folder / model) as f:
                 f.write(self.booster.model_to_string())
         with atomic_write(folder / "state.json") as f:  # written last: it marks the round complete
             json.dump(
@@ -404,12 +408,19 @@ class _State:
                     "round": self.round,
                     "curve": asdict(self.curve),
                     "has_model": self.booster is not None,
+                    "stats": stats,
+                    "model": model,
                 },
                 f,
             )
+        for old in [*folder.glob("stats*.npz"), *folder.glob("model*.txt")]:
+            if old.name not in (stats, model):
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: Path, fingerprint: str, name: str, shape: tuple[int, int, int]) -> _State | None:
+        """The checkpoint in ``folder``, or None when there is none, it is of other settings, or its
+        files cannot be read (the estimator then starts over)."""
         try:
             meta = json.loads((folder / "state.json").read_text())
         except (OSError, ValueError):
@@ -417,10 +428,13 @@ class _State:
         if meta.get("fingerprint") != fingerprint:
             return None
         st = cls(name, *shape)
-        with np.load(folder / "stats.npz") as z:
-            st.n, st.clicks, st.counts, st.expected = z["n"], z["clicks"], z["counts"], z["expected"]
-        if meta["has_model"]:
-            st.booster = lgb.Booster(model_str=(folder / "model.txt").read_text())
+        try:  # checkpoints written before the files were named for their round: stats.npz, model.txt
+            with np.load(folder / meta.get("stats", "stats.npz")) as z:
+                st.n, st.clicks, st.counts, st.expected = z["n"], z["clicks"], z["counts"], z["expected"]
+            if meta["has_model"]:
+                st.booster = lgb.Booster(model_str=(folder / meta.get("model", "model.txt")).read_text())
+        except (OSError, ValueError, KeyError, lgb.basic.LightGBMError):
+            return None
         st.round = int(meta["round"])
         st.curve = EstimatorCurve(**meta["curve"])
         return st
@@ -497,14 +511,15 @@ def _run_estimator(
             shutil.rmtree(state_dir)  # another configuration's checkpoint
         if data.initial_model is not None and config.start_from_initial:
             state.booster = lgb.Booster(model_str=data.initial_model.model_to_string())
-    elif state.round >= config.rounds - 1:
-        return state.curve
     clicks_based = name != "full_info"
     store_path = ":memory:"
     if clicks_based and out is not None and config.store == "duckdb":
         store_path = str(out / "clicks" / f"{name}.duckdb")
         if state.round < 0 and Path(store_path).exists():
             Path(store_path).unlink()
+    if state.round >= config.rounds - 1:  # finished: only what a stop after the last round left unwritten
+        _write_outputs(name, state, out, store_path if clicks_based else None, missing_only=True)
+        return state.curve
     store = ClickStore(store_path) if clicks_based else None
     if store is not None and state.round >= 0:
         store.query("DELETE FROM clicks WHERE round > ?", [state.round])  # an unfinished round
@@ -602,15 +617,32 @@ def _run_estimator(
                 state.save(state_dir, fingerprint)
             if callback:
                 callback("round", name, r, nd)
-        if out is not None and state.booster is not None:
-            with atomic_write(out / "models" / f"{name}.txt") as f:
-                f.write(state.booster.model_to_string())
         if store is not None and out is not None:
             store.export_parquet(out / "clicks" / f"{name}.parquet")
+        _write_outputs(name, state, out, None)
     finally:
         if store is not None:
             store.close()
     return state.curve
+
+
+def _write_outputs(
+    name: str, state: _State, out: Path | None, store_path: str | None, *, missing_only: bool = False
+) -> None:
+    """An estimator's final files: its model (``models/<name>.txt``) and, from the DuckDB store at
+    ``store_path`` when given, the Parquet export of its log (``clicks/<name>.parquet``); with
+    ``missing_only``, only those that are not there (a stop after the last checkpoint)."""
+    if out is None:
+        return
+    model = out / "models" / f"{name}.txt"
+    if state.booster is not None and not (missing_only and model.exists()):
+        with atomic_write(model) as f:
+            f.write(state.booster.model_to_string())
+    parquet = out / "clicks" / f"{name}.parquet"
+    exported = missing_only and parquet.exists()
+    if store_path is not None and store_path != ":memory:" and Path(store_path).exists() and not exported:
+        with ClickStore(store_path) as store:
+            store.export_parquet(parquet)
 
 
 def _page_length(config: OnlineConfig, grid: _Grid) -> int:
