@@ -35,6 +35,12 @@ def synthetic() -> Interactions:
 
 
 @pytest.fixture(scope="session")
+def larger_synthetic() -> Interactions:
+    """300 users, 200 items: batches large enough for the kernels that run on several threads."""
+    return Interactions(synthetic_frame(n_users=300, n_items=200, seed=3), source="synthetic-300")
+
+
+@pytest.fixture(scope="session")
 def synthetic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("recsys") / "tiny.tsv"
     df = synthetic_frame()

@@ -183,3 +183,25 @@ def test_two_tower_losses_beat_random(synthetic: Interactions, loss: str) -> Non
     cfg = TrainConfig(epochs=12, batch_size=32, lr=0.01, patience=12, eval_every=4)
     fit(model, step, len(windows), data, cfg)
     assert evaluate_ranking(model, data, "test").metrics["nDCG@10"] > 1.5 * _random_ndcg(data)
+
+
+def test_two_tower_training_repeats_exactly_on_two_threads(larger_synthetic: Interactions) -> None:
+    """One seed, one model: the item-table gather's backward (advanced indexing) summed in a
+    thread-dependent order, so two-tower runs on two threads differed (a resumed job's figures too)."""
+    data = split_sequential(larger_synthetic)
+    windows = make_windows(data, L=4, T=1)
+
+    def train() -> list[torch.Tensor]:
+        set_seed(0)
+        model = TwoTower(TwoTowerConfig(data.n_users, data.n_items, d=16, hidden=32, L=4))
+        step = sampled_list_step(model, windows, NegativeSampler(data, seed=1), "sampled_softmax", n_neg=16)
+        fit(model, step, len(windows), data, TrainConfig(epochs=2, batch_size=256, lr=0.01, eval_every=2))
+        return [p.detach().clone() for p in model.parameters()]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first, second = train(), train()
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))

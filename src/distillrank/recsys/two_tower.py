@@ -125,7 +125,10 @@ class TwoTower(nn.Module):
         """Scores ``[B, M]`` of each user's own candidates ``items [B, M]``."""
         u = self.encode_users(users, seqs).unsqueeze(1)  # [B, 1, d]
         if items.numel() > self.config.n_items:  # cheaper to run the item tower once per item
-            v = self.encode_items(torch.arange(self.config.n_items, device=items.device))[items]
+            table = self.encode_items(torch.arange(self.config.n_items, device=items.device))
+            # F.embedding, not table[items]: the backward of advanced indexing (index_put_ with
+            # accumulate) sums in a thread-dependent order on CPU, so runs with one seed differed
+            v = F.embedding(items, table)
         else:
             v = self.encode_items(items)  # [B, M, d]
         if self.config.similarity == "cosine":
