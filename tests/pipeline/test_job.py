@@ -229,6 +229,27 @@ def test_rerun_reuses_every_stage(first_run: dict[str, Any]) -> None:
     assert again.metrics["timings"] != first["timings"]
 
 
+def test_a_damaged_student_record_is_trained_again_with_a_warning(
+    first_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """A student's cached record cut short outside the job (a disk, a hand): a warning naming the file,
+    and that student trained again to the same figures, not a JSONDecodeError traceback."""
+    import shutil
+
+    from distillrank.errors import DataWarning
+
+    out = tmp_path / "out"
+    shutil.copytree(first_run["root"] / "out", out)
+    record = out / "students" / "lgbm" / "hard.json"
+    record.write_text(record.read_text()[:300])
+    logs: list[str] = []
+    with pytest.warns(DataWarning, match=r"hard\.json: cannot be read \(.*\); computing it again"):
+        again = run_job(first_run["cfg"], out, log=logs.append)
+    assert any(line.strip().startswith("lgbm/hard: validation nDCG@10") for line in logs)  # trained
+    before = first_run["result"].metrics["models"]["lgbm/hard"]["metrics"]
+    assert again.metrics["models"]["lgbm/hard"]["metrics"] == before
+
+
 def test_a_stopped_first_run_adds_its_time_to_the_first_run_timings(
     first_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

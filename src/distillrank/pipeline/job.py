@@ -126,7 +126,15 @@ def _write_json(path: Path, payload: Any) -> None:
 
 
 def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    """The content of a JSON file the job wrote, or None when it is absent or cannot be read (damaged
+    outside the job: what it records is then computed again, with a warning naming the file)."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # invalid JSON or bytes (UnicodeDecodeError is a ValueError)
+        warnings.warn(f"{path}: cannot be read ({e}); computing it again", DataWarning, stacklevel=2)
+        return None
 
 
 def _metrics(run: Run, qrels: Qrels, measures: Sequence[str]) -> dict[str, float]:

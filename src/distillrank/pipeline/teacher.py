@@ -32,6 +32,7 @@ import numpy as np
 
 from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.run import Run
+from distillrank.errors import DistillrankError
 from distillrank.evaluation.metrics import evaluate
 from distillrank.io import atomic_write
 
@@ -87,10 +88,12 @@ class Fusion:
         path = Path(folder) / FUSION_FILE
         if not path.exists():
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
-            weights={k: float(v) for k, v in data["weights"].items()}, validation=data.get("validation", {})
-        )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            weights = {k: float(v) for k, v in data["weights"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise DistillrankError(f"{path}: not a fusion file this job wrote ({e!r})") from None
+        return cls(weights=weights, validation=data.get("validation", {}))
 
 
 def fit_fusion(
