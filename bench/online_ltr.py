@@ -77,6 +77,8 @@ from distillrank.feedback.online import (
     run_online,
     write_report,
 )
+from distillrank.feedback.online.loop import EstimatorCurve
+from distillrank.feedback.online.report import mean_result
 from distillrank.feedback.unbiased import LGBM_OBJECTIVES, fit_session_lambdamart
 
 ESTIMATORS = ("naive", "ips", "snips", "dr", "full_info", "unbiased_lambdamart")
@@ -253,6 +255,9 @@ def summarise(results: list[OnlineResult]) -> dict[str, Any]:
             "nDCG@10": round(float(mean_curve[-1]), 5),
             "per_seed": [round(float(x), 5) for x in arr[:, -1]],
             "curve": [round(float(x), 5) for x in mean_curve],
+            "curve_se": [round(float(x), 5) for x in arr.std(axis=0, ddof=1) / np.sqrt(len(arr))]
+            if len(arr) > 1
+            else None,
             "sessions": sessions,
         }
         if name != "full_info":
@@ -382,13 +387,13 @@ def run_dataset(name: str, seeds: list[int], args: argparse.Namespace, tmp: Path
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         done = list(pool.map(_run_one, *zip(*jobs, strict=True)))
     per_seed = len(ESTIMATORS) + 1
-    for i, (seed, config) in enumerate(zip(seeds, configs, strict=True)):
+    for i, config in enumerate(configs):
         chunk = done[i * per_seed : (i + 1) * per_seed]
         res = _merge(chunk[:-1], config)
         results.append(res)
         alt_full.append(chunk[-1].final("full_info"))
-        if seed == seeds[0]:
-            write_report(res, RESULTS / "online_ltr" / name)
+    mean, errors = mean_result(results)  # the report of the means over seeds, with their bands
+    write_report(mean, RESULTS / "online_ltr" / name, seeds=len(results), errors=errors)
     summary = summarise(results)
     objective = results[0].config.objective
     alt_mean = float(np.mean(alt_full))
@@ -497,6 +502,39 @@ def rerun_same_log(
     return entry
 
 
+def reports_from_json(path: Path) -> None:
+    """Rewrite each dataset's report from the bench JSON: the mean curves over its seeds (bands where
+    the JSON holds their standard errors, ``curve_se``), with the settings of the report's own
+    ``metrics.json``. The mean propensities and served quality of each round are not in the JSON."""
+    payload = json.loads(path.read_text())
+    for name, entry in payload["datasets"].items():
+        folder = RESULTS / "online_ltr" / name
+        previous = json.loads((folder / "metrics.json").read_text())
+        config = OnlineConfig(**{**previous["config"], "estimators": tuple(entry["estimators"])})
+        curves, errors = {}, {}
+        for est, e in entry["estimators"].items():
+            n = len(e["curve"])
+            mae = [None] * (n - 1) + [e.get("propensity_mae_final")]
+            curves[est] = EstimatorCurve(
+                est, list(e["curve"]), list(e["sessions"]), [None] * n, mae, [None] * n
+            )
+            if e.get("curve_se"):
+                errors[est] = list(e["curve_se"])
+        result = OnlineResult(
+            dataset=name,
+            config=config,
+            initial_ndcg=entry["initial"]["nDCG@10"],
+            initial_name=entry["initial"].get("ranker", previous["initial"]["ranker"]),
+            true_propensities=previous["true_propensities"],
+            curves=curves,
+            seconds=entry.get("seconds", 0.0),
+            held_out=previous.get("held_out_test_queries"),
+        )
+        seeds = len(next(iter(entry["estimators"].values()))["per_seed"])
+        write_report(result, folder, seeds=seeds, errors=errors or None)
+        print(f"wrote {folder}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
@@ -520,7 +558,15 @@ def main() -> None:
         help="re-run only the DR loops and the same-log comparison, into the JSON at --output",
     )
     ap.add_argument("--output", default=str(RESULTS / "online_ltr.json"))
+    ap.add_argument(
+        "--reports-only",
+        action="store_true",
+        help="rewrite the reports in bench/results/online_ltr/ from the JSON at --output (its mean curves)",
+    )
     args = ap.parse_args()
+    if args.reports_only:
+        reports_from_json(Path(args.output))
+        return
     if args.quick:
         args.rounds, args.sessions_per_round, args.seeds_ltr, args.seeds_scifact = 2, 2_000, 1, 1
     t0 = time.perf_counter()

@@ -10,6 +10,83 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
+)  # fmt: skip
+"""matplotlib's tab10, the colours of every series."""
+
+_FIXED = {
+    "teacher": "#000000",
+    "teacher_component": "#555555",
+    "baseline": "#999999",
+    **dict(
+        zip(
+            (
+                "lgbm",
+                "lgbm_dense",
+                "lgbm_static",
+                "bi_encoder",
+                "bi_encoder_shallow",
+                "dssm",
+                "colbert",
+                "splade",
+            ),
+            PALETTE,
+            strict=False,
+        )
+    ),
+}
+"""Models that keep one colour in every plot of every report (student families by family name)."""
+
+
+def color_of(name: str) -> str:
+    """The colour of a series or group, the same in every plot: the reference models in black and greys,
+    a student family (``lgbm``, ``student: lgbm``, ``lgbm/soft-T2``) in its own colour, any other name
+    in a palette colour chosen by a stable hash of the name."""
+    import zlib
+
+    key = name.removeprefix("student: ")
+    key = key.split("/", 1)[0] if key.split("/", 1)[0] in _FIXED else key
+    if key in _FIXED:
+        return _FIXED[key]
+    return PALETTE[zlib.crc32(key.encode()) % len(PALETTE)]
+
+
+def colors_of(names: Sequence[str]) -> dict[str, str]:
+    """:func:`color_of` for the series of one plot, with no two sharing a colour: a hashed colour already
+    taken in the plot moves to the next free one of :data:`PALETTE` (fixed colours never move)."""
+    out: dict[str, str] = {}
+    fixed = {n: color_of(n) for n in names if n.removeprefix("student: ").split("/", 1)[0] in _FIXED}
+    used = set(fixed.values())
+    for name in names:
+        if name in fixed:
+            out[name] = fixed[name]
+            continue
+        colour = color_of(name)
+        if colour in used:
+            start = PALETTE.index(colour)
+            free = [PALETTE[(start + i) % len(PALETTE)] for i in range(1, len(PALETTE))]
+            colour = next((c for c in free if c not in used), colour)
+        out[name] = colour
+        used.add(colour)
+    return out
+
+
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """The legend to the right of the axes, where it can hide no data."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def _reference_lines(ax: Any, lines: Sequence[tuple[float, str]], *, vertical: bool = False) -> None:
+    """Dotted reference lines (a target such as 0.97x the teacher), each in the legend (horizontal ones
+    red, vertical ones blue, further ones green)."""
+    colours = ("#4c72b0", "#55a868", "#c44e52") if vertical else ("#c44e52", "#55a868", "#4c72b0")
+    for i, (value, text) in enumerate(lines):
+        style = {"color": colours[i % 3], "linestyle": ":", "linewidth": 1.2}
+        (ax.axvline if vertical else ax.axhline)(value, label=text, **style)
+
+
 def _plt():
     import matplotlib
 
@@ -29,20 +106,25 @@ def frontier(
     log_x: bool = True,
     title: str = "",
     labels: set[str] | None = None,
+    xlabel: str | None = None,
+    hlines: Sequence[tuple[float, str]] = (),
+    vlines: Sequence[tuple[float, str]] = (),
 ) -> Figure:
-    """Quality (``y``) against cost (``x``) for every model, coloured by ``group``, with the Pareto
-    frontier (lower cost and higher quality are better) drawn as a step line.
+    """Quality (``y``) against cost (``x``) for every model, coloured by ``group`` (:func:`color_of`),
+    with the Pareto frontier (lower cost and higher quality are better) drawn as a step line.
 
     ``labels``: the names to write next to their points (default: all). Labels are placed greedily so
     that they do not overlap: each one moves up or down from its point until it is clear of those
-    already placed (a thin line then joins it to its point)."""
+    already placed (a thin line then joins it to its point). ``hlines``/``vlines``: ``(value, text)``
+    reference lines (targets), dotted, in the legend."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 5.5))
     groups = sorted({str(p.get(group, "")) for p in points})
-    cmap = plt.get_cmap("tab10")
-    for gi, g in enumerate(groups):
+    colours = colors_of(groups)
+    for g in groups:
         pts = [p for p in points if str(p.get(group, "")) == g]
-        ax.scatter([float(p[x]) for p in pts], [float(p[y]) for p in pts], color=cmap(gi), label=g, s=40)
+        xs, ys = [float(p[x]) for p in pts], [float(p[y]) for p in pts]
+        ax.scatter(xs, ys, color=colours[g], label=g, s=40, zorder=3)
     pareto, best = [], float("-inf")
     for p in sorted(points, key=lambda p: float(p[x])):
         if float(p[y]) > best:
@@ -60,13 +142,16 @@ def frontier(
         )
     if log_x:
         ax.set_xscale("log")
+    _reference_lines(ax, hlines)
+    _reference_lines(ax, vlines, vertical=True)
     ax.autoscale_view()
     shown = [p for p in points if labels is None or str(p[label]) in labels]
     _place_labels(ax, shown, x, y, label)
-    ax.set_xlabel(x)
+    default_x = {"latency_p50_ms": "median latency per query (ms)"}.get(x, x)
+    ax.set_xlabel((xlabel or default_x) + (" — log scale" if log_x else ""))
     ax.set_ylabel(y)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both" if log_x else "major")
+    _legend_outside(ax)
     ax.set_title(title or f"{y} against {x}")
     return fig
 
@@ -78,8 +163,10 @@ def bars(
     title: str = "",
     reference: float | None = None,
     reference_label: str = "",
+    hlines: Sequence[tuple[float, str]] = (),
 ) -> Figure:
-    """One bar per key (e.g. quality by distillation loss), with an optional horizontal reference line."""
+    """One bar per key (e.g. quality by distillation loss), with an optional horizontal reference line
+    (dashed) and dotted ``(value, text)`` targets."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(values) + 2), 4))
     names = list(values)
@@ -87,9 +174,12 @@ def bars(
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     if reference is not None:
         ax.axhline(reference, color="#c44e52", linestyle="--", label=reference_label or "reference")
-        ax.legend(fontsize=8)
-    lo = min([*values.values(), reference if reference is not None else float("inf")])
-    hi = max([*values.values(), reference if reference is not None else float("-inf")])
+    _reference_lines(ax, hlines)
+    if reference is not None or hlines:
+        _legend_outside(ax)
+    marks = [*([reference] if reference is not None else []), *(v for v, _ in hlines)]
+    lo = min([*values.values(), *marks])
+    hi = max([*values.values(), *marks])
     pad = (hi - lo) * 0.15 or 0.05
     ax.set_ylim(max(0.0, lo - pad), hi + pad)
     ax.set_ylabel(ylabel)
@@ -107,20 +197,29 @@ def curves(
     log_x: bool = False,
     reference: float | None = None,
     reference_label: str = "",
+    hlines: Sequence[tuple[float, str]] = (),
 ) -> Figure:
-    """One line per series ``name -> (xs, ys)`` (e.g. nDCG@10 against sessions, or against temperature)."""
+    """One line per series ``name -> (xs, ys)`` (e.g. nDCG@10 against sessions, or against temperature),
+    each in its :func:`color_of` colour; ``reference`` a dashed grey line (a starting point), ``hlines``
+    dotted ``(value, text)`` targets."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5))
+    colours = colors_of(list(series))
     for name, (xs, ys) in series.items():
-        ax.plot(list(xs), list(ys), marker="o", markersize=3, label=name)
+        ax.plot(list(xs), list(ys), marker="o", markersize=3, label=name, color=colours[name])
     if reference is not None:
         ax.axhline(reference, color="grey", linestyle="--", label=reference_label or "reference")
+    _reference_lines(ax, hlines)
     if log_x:
         ax.set_xscale("log")
+        xs_all = sorted({float(v) for xs, _ in series.values() for v in xs})
+        if 0 < len(xs_all) <= 12:  # a few settings (temperatures): ticks at them, written plainly
+            ax.set_xticks(xs_all, [f"{v:g}" for v in xs_all])
+            ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.set_title(title)
     return fig
 
@@ -131,20 +230,24 @@ def _place_labels(ax: Any, points: Sequence[Mapping[str, Any]], x: str, y: str, 
     scale = fig.dpi / 72.0  # display pixels per typographic point
     placed: list[tuple[float, float, float, float]] = []  # label boxes in display pixels
     order = sorted(points, key=lambda p: (-float(p[y]), float(p[x])))
+    right_edge = ax.get_window_extent().x1
     for p in order:
         text = str(p[label])
         px, py = ax.transData.transform((float(p[x]), float(p[y])))
         width, height = (4.2 * len(text) + 4) * scale, 9 * scale
-        chosen = (4.0, 3.0)
+        left = px + (4 * scale + width) > right_edge  # no room on the right: write it to the left
+        dx = -4.0 if left else 4.0
+        x0 = px - 4 * scale - width if left else px + 4 * scale
+        chosen = (dx, 3.0)
         for step in range(0, 16):
             dy = (3 + 9 * ((step + 1) // 2) * (1 if step % 2 == 0 else -1)) if step else 3
-            box = (px + 4 * scale, py + dy * scale, px + 4 * scale + width, py + dy * scale + height)
+            box = (x0, py + dy * scale, x0 + width, py + dy * scale + height)
             if not any(_overlap(box, other) for other in placed):
-                chosen = (4.0, float(dy))
+                chosen = (dx, float(dy))
                 placed.append(box)
                 break
         else:
-            placed.append((px, py, px + width, py + height))
+            placed.append((x0, py, x0 + width, py + height))
         moved = abs(chosen[1] - 3.0) > 0.5
         ax.annotate(
             text,
@@ -152,6 +255,7 @@ def _place_labels(ax: Any, points: Sequence[Mapping[str, Any]], x: str, y: str, 
             fontsize=7,
             xytext=chosen,
             textcoords="offset points",
+            ha="right" if left else "left",
             arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5} if moved else None,
         )
 
@@ -174,12 +278,11 @@ def grouped_bars(
     labels = list(dict.fromkeys(lab for g in groups for lab in values[g]))
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(groups) * len(labels) + 2), 4.5))
     width = 0.8 / max(len(labels), 1)
-    cmap = plt.get_cmap("tab10")
     all_values = [v for g in groups for v in values[g].values()]
     for li, lab in enumerate(labels):
         xs = [gi + (li - (len(labels) - 1) / 2) * width for gi, g in enumerate(groups) if lab in values[g]]
         ys = [values[g][lab] for g in groups if lab in values[g]]
-        ax.bar(xs, ys, width=width * 0.95, color=cmap(li % 10), label=lab)
+        ax.bar(xs, ys, width=width * 0.95, color=PALETTE[li % len(PALETTE)], label=lab)
     for gi, g in enumerate(groups):
         ref = (references or {}).get(g)
         if ref is not None:
@@ -191,7 +294,10 @@ def grouped_bars(
     ax.set_ylim(max(0.0, lo - pad), hi + pad)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(len(labels), 4))
+    _legend_outside(ax)
+    if lo - pad > 0:  # bars that do not start at 0 exaggerate differences: say so
+        ax.annotate("y axis does not start at 0", (0.0, 1.0), xycoords="axes fraction", xytext=(2, 4),
+                    textcoords="offset points", fontsize=7, color="grey")  # fmt: skip
     ax.set_title(title)
     return fig
 
@@ -204,6 +310,7 @@ def band_curves(
     title: str = "",
     log_x: bool = False,
     log_y: bool = False,
+    hlines: Sequence[tuple[float, str]] = (),
 ) -> Figure:
     """One line per series ``name -> (xs, ys, errors)`` with a shaded band ``ys ± errors`` (e.g. a mean
     over seeds and its standard error; ``errors=None``: the line alone). On a log axis the band is cut
@@ -212,12 +319,12 @@ def band_curves(
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5))
-    cmap = plt.get_cmap("tab10")
     positive = [v for _, ys, _ in series.values() for v in ys if v > 0]
     floor = min(positive, default=1.0) / 2
-    for i, (name, (xs, ys, errors)) in enumerate(series.items()):
+    colours = colors_of(list(series))
+    for name, (xs, ys, errors) in series.items():
         x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-        color = cmap(i % 10)
+        color = colours[name]
         ax.plot(x, y, marker="o" if len(x) <= 25 else None, markersize=3, color=color, label=name)
         if errors is not None:
             e = np.asarray(errors, dtype=float)
@@ -229,8 +336,9 @@ def band_curves(
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    _reference_lines(ax, hlines)
     ax.grid(alpha=0.3, which="both" if log_x or log_y else "major")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.set_title(title)
     return fig
 

@@ -205,6 +205,10 @@ def build_report(result: JobResult) -> Report:
             title="Caser teacher, student and RD students",
             reference=teacher.metrics[nd],
             reference_label="teacher",
+            hlines=[
+                (student.metrics[nd], "student alone"),
+                (1.1 * student.metrics[nd], "+10% over the student alone (the issue's target)"),
+            ],
         ),
         "caser_ndcg",
     )
