@@ -251,3 +251,27 @@ def test_job_report_names_the_model_that_meets_the_speed_target_and_the_best_dis
     ) in md
     assert md.index("## Targets of the issue") < md.index("## All models")  # the verdicts come first
     assert "| every distilled student beats its qrels-only twin | **no** |" in md
+
+
+def test_job_report_flags_models_timed_on_a_busy_machine() -> None:
+    """Speed-ups are ratios of timings: one taken while other work shared the cores is named."""
+    from distillrank.pipeline.summary import _timing_conditions
+
+    def model(load: float | None) -> dict[str, Any]:
+        cost: dict[str, Any] = {"latency_p50_ms": 1.0}
+        if load is not None:
+            cost.update(load_avg_1m=load, cores=2)
+        return {"cost": cost}
+
+    assert _timing_conditions({"a": model(None)}) is None  # a folder written before the load was kept
+    quiet = _timing_conditions({"teacher": model(1.1), "lgbm/qrels": model(1.4)})
+    assert quiet == (
+        "Timings one query at a time on 2 cores; the 1-minute load average after each model's timing "
+        "ranged 1.1-1.4."
+    )
+    busy = _timing_conditions({"teacher": model(1.1), "lgbm/qrels": model(3.2)})
+    assert (
+        busy is not None
+        and "**The machine was busy** (load above its 2 cores) while 1 model(s) were timed (lgbm/qrels)"
+        in busy
+    )

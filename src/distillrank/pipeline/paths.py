@@ -16,6 +16,7 @@ queries/s and documents scored per second, the ``cost`` block of ``metrics.json`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -151,4 +152,15 @@ def measure_path(
         "latency_mean_ms": round(report.latency_mean_ms or float("nan"), 3),
         "docs_scored_per_query": path.docs_scored,
         "timed_queries": report.n_queries,
+        **_machine_load(),
     }
+
+
+def _machine_load() -> dict[str, Any]:
+    """The conditions of a timing: the 1-minute load average right after it and the machine's cores (a
+    load above the cores means other work shared them, and the timing is slower than the model)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not on this platform
+        return {}
+    return {"load_avg_1m": round(load, 2), "cores": os.cpu_count()}

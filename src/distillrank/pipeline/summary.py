@@ -312,6 +312,29 @@ def _speed_line(models: dict[str, dict[str, Any]]) -> list[tuple[float, str]]:
     ]
 
 
+def _timing_conditions(models: dict[str, dict[str, Any]]) -> str | None:
+    """A sentence on the machine's load while the models were timed (None when not recorded): speed-ups
+    are ratios of timings, and a timing taken while other work shared the cores is slower than the model."""
+    loads = {
+        n: m["cost"]["load_avg_1m"] for n, m in models.items() if m["cost"].get("load_avg_1m") is not None
+    }
+    if not loads:
+        return None
+    cores = next((m["cost"].get("cores") for m in models.values() if m["cost"].get("cores")), None)
+    text = (
+        f"Timings one query at a time on {cores or '?'} cores; the 1-minute load average after each "
+        f"model's timing ranged {min(loads.values()):.1f}-{max(loads.values()):.1f}."
+    )
+    busy = sorted(n for n, v in loads.items() if cores and v > cores + 0.5)
+    if busy:
+        shown = ", ".join(busy[:6]) + (", ..." if len(busy) > 6 else "")
+        text += (
+            f" **The machine was busy** (load above its {cores} cores) while {len(busy)} model(s) were timed "
+            f"({shown}): their latencies are inflated and their speed-ups not comparable with the others'."
+        )
+    return text
+
+
 def _check_value(value: Any, *, bold_no: bool = True) -> str:
     """A value for a table: yes/no (a failed check's no in bold), rounded numbers, ``key: x`` for a
     mapping."""
@@ -432,6 +455,8 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         caption="test metrics and the cost of the full retrieve+rank path",
         formats=COST_FORMATS,
     )
+    if (conditions := _timing_conditions(models)) is not None:
+        r.text(conditions)
 
     points = [
         {
