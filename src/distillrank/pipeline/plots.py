@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from distillrank.pipeline.config import FAMILIES, OPTIONAL_FAMILIES
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -16,26 +18,11 @@ PALETTE = (
 )  # fmt: skip
 """matplotlib's tab10, the colours of every series."""
 
-_FIXED = {
+_FIXED: dict[str, str] = {
     "teacher": "#000000",
     "teacher_component": "#555555",
     "baseline": "#999999",
-    **dict(
-        zip(
-            (
-                "lgbm",
-                "lgbm_dense",
-                "lgbm_static",
-                "bi_encoder",
-                "bi_encoder_shallow",
-                "dssm",
-                "colbert",
-                "splade",
-            ),
-            PALETTE,
-            strict=False,
-        )
-    ),
+    **dict(zip((*FAMILIES, *OPTIONAL_FAMILIES), PALETTE, strict=False)),
 }
 """Models that keep one colour in every plot of every report (student families by family name)."""
 
