@@ -273,7 +273,7 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-COST_FORMATS = {"docs/s": ",.0f", "p50 ms": ".2f", "p99 ms": ".2f", "speed-up": ".1f"}
+COST_FORMATS = {"docs/query": ",.0f", "docs/s": ",.0f", "p50 ms": ".2f", "p99 ms": ".2f", "speed-up": ".1f"}
 """How the report writes the cost columns of :func:`_row` (quality keeps four decimals)."""
 
 
@@ -285,6 +285,7 @@ def _row(name: str, m: dict[str, Any]) -> dict[str, Any]:
         **{k: v for k, v in m["metrics"].items()},
         "x teacher": m.get("quality_vs_teacher"),
         "params": c.get("params"),
+        "docs/query": c.get("docs_scored_per_query"),  # rerankers score the top k, retrievers the corpus
         "docs/s": c.get("docs_per_s"),
         "p50 ms": c.get("latency_p50_ms"),
         "p99 ms": c.get("latency_p99_ms"),
