@@ -127,6 +127,8 @@ def frontier(
             linestyle="--",
             label="Pareto frontier",
         )
+    costs = [float(p[x]) for p in points if float(p[x]) > 0]
+    log_x = log_x and bool(costs) and max(costs) / min(costs) >= 10  # a log axis for a span of decades only
     if log_x:
         ax.set_xscale("log")
     _reference_lines(ax, hlines)
@@ -134,7 +136,10 @@ def frontier(
     ax.autoscale_view()
     shown = [p for p in points if labels is None or str(p[label]) in labels]
     _place_labels(ax, shown, x, y, label)
-    default_x = {"latency_p50_ms": "median latency per query (ms)"}.get(x, x)
+    default_x = {
+        "latency_p50_ms": "median latency per query (ms)",
+        "ms_per_user": "inference time per user, whole catalogue (ms)",
+    }.get(x, x)
     ax.set_xlabel((xlabel or default_x) + (" — log scale" if log_x else ""))
     ax.set_ylabel(y)
     ax.grid(alpha=0.3, which="both" if log_x else "major")
@@ -217,7 +222,8 @@ def _place_labels(ax: Any, points: Sequence[Mapping[str, Any]], x: str, y: str, 
     scale = fig.dpi / 72.0  # display pixels per typographic point
     placed: list[tuple[float, float, float, float]] = []  # label boxes in display pixels
     order = sorted(points, key=lambda p: (-float(p[y]), float(p[x])))
-    right_edge = ax.get_window_extent().x1
+    extent = ax.get_window_extent()
+    right_edge = extent.x1
     for p in order:
         text = str(p[label])
         px, py = ax.transData.transform((float(p[x]), float(p[y])))
@@ -229,7 +235,8 @@ def _place_labels(ax: Any, points: Sequence[Mapping[str, Any]], x: str, y: str, 
         for step in range(0, 16):
             dy = (3 + 9 * ((step + 1) // 2) * (1 if step % 2 == 0 else -1)) if step else 3
             box = (x0, py + dy * scale, x0 + width, py + dy * scale + height)
-            if not any(_overlap(box, other) for other in placed):
+            inside = extent.y0 <= box[1] and box[3] <= extent.y1  # not onto the tick labels or the title
+            if inside and not any(_overlap(box, other) for other in placed):
                 chosen = (dx, float(dy))
                 placed.append(box)
                 break
