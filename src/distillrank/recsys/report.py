@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distillrank.pipeline import plots
@@ -61,9 +62,11 @@ def build_report(result: JobResult) -> Report:
     h = result.headline
     teacher, student, rd = runs[h["teacher"]], runs[h["student"]], runs[h["rd_student"]]
     stats = data.stats()
-    r = Report(f"Ranking Distillation on {data.source or 'interactions'}")
+    name = Path(data.source).name.split(".")[0] if data.source else "interactions"
+    r = Report(f"Ranking Distillation on {name}")
     r.text(
-        f"{stats['users']:,} users, {stats['items']:,} items; per user in time order: "
+        (f"Data: `{data.source}`. " if data.source else "")
+        + f"{stats['users']:,} users, {stats['items']:,} items; per user in time order: "
         f"{stats['train']:,} training, {stats['valid']:,} validation and {stats['test']:,} test interactions "
         + (
             f"(the last {cfg.n_test} for test, the {cfg.n_valid} before for validation). "
