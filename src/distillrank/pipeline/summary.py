@@ -336,6 +336,27 @@ def _timing_conditions(models: dict[str, dict[str, Any]]) -> str | None:
     return text
 
 
+def _paths_sentence(models: dict[str, dict[str, Any]], depth: int) -> str:
+    """How the models of this run rank: which re-rank BM25's top ``depth`` and which retrieve from the
+    whole corpus (only the families the run trained)."""
+    families = {m.get("family") for m in models.values() if m["role"] == "student"}
+    rerankers = ["teacher"]
+    rerankers += ["LightGBM"] if any(str(f).startswith("lgbm") for f in families) else []
+    rerankers += [name for fam, name in (("dssm", "DSSM"), ("colbert", "ColBERT")) if fam in families]
+    text = f"rerankers ({', '.join(rerankers)}) re-order the top {depth}"
+    retrievers = [
+        name for fam, name in (("bi_encoder", "bi-encoder"), ("splade", "SPLADE")) if fam in families
+    ]
+    if "bi_encoder_shallow" in families and "bi-encoder" not in retrievers:
+        retrievers.insert(0, "bi-encoder")
+    if retrievers:
+        text += (
+            f"; {' and '.join(retrievers)} students retrieve from the whole corpus with their query tower "
+            "and the fixed document index"
+        )
+    return text + "."
+
+
 def _check_value(value: Any, *, bold_no: bool = True) -> str:
     """A value for a table: yes/no (a failed check's no in bold), rounded numbers, ``key: x`` for a
     mapping."""
@@ -396,8 +417,7 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         f"Candidates: BM25 top-{d['candidates_k']}"
         + (" (every document)" if d["documents"] <= d["candidates_k"] else "")
         + "; "
-        f"rerankers (teacher, LightGBM, DSSM) re-order the top {d['rerank_depth']}; bi-encoder students "
-        "retrieve from the whole corpus with their query tower and the fixed document index."
+        + _paths_sentence(models, d["rerank_depth"])
         + (
             f" The distilled students also learn from the teacher's scores on {d['transfer_queries']:,} "
             "unlabelled transfer queries; the qrels-only students do not see them."
