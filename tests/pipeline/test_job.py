@@ -897,3 +897,20 @@ def test_a_family_none_of_whose_students_trained_is_a_warning(tmp_path: Path) ->
         warnings.simplefilter("error")
         job._warn_untrained("dssm")
         job._warn_untrained("lgbm")
+
+
+def test_a_start_that_fails_on_its_data_is_not_a_stopped_first_run(tmp_path: Path) -> None:
+    """A dataset typo or a missing data folder fails in loading: the later successful run's report said
+    "the first run was stopped 1 time(s) and resumed". Nothing is noted, and a folder the failed start
+    created is not left behind."""
+    from distillrank.errors import DatasetNotFoundError
+
+    new = tmp_path / "new"
+    with pytest.raises((DistillrankError, DatasetNotFoundError)):
+        run_job(JobConfig(dataset=str(tmp_path / "scifcat")), new, log=lambda _: None)
+    assert not new.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises((DistillrankError, DatasetNotFoundError)):
+        run_job(JobConfig(dataset=str(tmp_path / "scifcat")), kept, log=lambda _: None)
+    assert kept.is_dir() and not (kept / "cache" / "unfinished_first_runs.json").exists()

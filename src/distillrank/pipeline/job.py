@@ -987,6 +987,7 @@ def run_job(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch_threads(cfg.threads)
     out = Path(output)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     if teacher_dir:
@@ -994,8 +995,10 @@ def run_job(
     job = _Job(cfg, out, Path(teacher_dir) if teacher_dir else None, log)
     unfinished = out / "cache" / UNFINISHED_FIRST_RUNS
     previous = _previous_first_run(out / "metrics.json")  # None: this run writes the folder's first report
+    loaded = False
     try:
         job.load()
+        loaded = True
         job.dense()
         job.teacher()
         log("students:")
@@ -1004,8 +1007,10 @@ def run_job(
         models = job.reference_models()
         job.timings["reference_models_s"] = round(time.perf_counter() - t0, 2)
     except BaseException:  # stopped or failed: its time still counts towards the folder's first run
-        if previous is None:
+        if previous is None and loaded:
             _note_unfinished(unfinished, job.timings, time.perf_counter() - t_start)
+        elif not loaded and created and not any(out.iterdir()):
+            out.rmdir()  # a start that failed on its data (a typo, a missing folder) leaves nothing behind
         raise
     job.timings["total_s"] = round(time.perf_counter() - t_start, 1)
     metrics = build_metrics(job, models)
