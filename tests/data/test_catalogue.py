@@ -29,6 +29,8 @@ def test_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 def test_unknown_name_lists_the_catalogue(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match=r"'nosuch' is neither a catalogued dataset \(scifact"):
         resolve("nosuch", tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=r"nor an existing path \(did you mean 'scifact'\?\)$"):
+        resolve("scifcat", tmp_path)
 
 
 def test_missing_dataset_says_where_it_looked_and_how_to_supply_it(tmp_path: Path) -> None:

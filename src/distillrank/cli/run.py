@@ -91,12 +91,8 @@ def run(
 ) -> None:
     """Distil a cross-encoder teacher into fast students and report quality next to cost.
 
-    BM25 candidates; a cross-encoder teacher fine-tuned with BM25 hard negatives (or --teacher); its
-    labels cached on disk; students (LightGBM, bi-encoder full and shallow, DSSM) trained on the qrels
-    and on hard, soft, joint, MarginMSE and Ranking-Distillation targets; nDCG@10, RR@10, R@100 and
-    the latency of the full retrieve+rank path. Re-running with the same settings reuses every finished
-    stage. Writes OUTPUT/report.md, OUTPUT/report.html and OUTPUT/metrics.json.
-    """
+    BM25 candidates; a cross-encoder teacher fine-tuned with BM25 hard negatives (or --teacher); its labels cached on disk; students (the six default families: LightGBM over cheap features, + dense cosine, + static query vectors; bi-encoder full and shallow; DSSM) trained on the qrels and on hard, soft, joint, MarginMSE and Ranking-Distillation targets; nDCG@10, RR@10, R@100 and the latency of the full retrieve+rank path. Re-running with the same settings reuses every finished stage. Writes OUTPUT/report.md, OUTPUT/report.html and OUTPUT/metrics.json.
+    """  # noqa: E501  (one paragraph: rich wraps --help itself)
     from distillrank.pipeline.config import FAMILIES, OPTIONAL_FAMILIES, TARGETS, JobConfig
     from distillrank.pipeline.job import run_job
     from distillrank.pipeline.summary import speedup_text

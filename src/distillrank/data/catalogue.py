@@ -153,8 +153,11 @@ def resolve(name_or_path: str | Path, data_dir: str | Path | None = None) -> tup
 
         return path, detect_kind(path), path.name  # type: ignore[return-value]
     known = ", ".join(CATALOGUE)
+    close = difflib.get_close_matches(s.lower(), list(CATALOGUE), n=1, cutoff=0.7)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise DatasetNotFoundError(
-        f"{s!r} is neither a catalogued dataset ({known}), an 'irds:<ir_datasets id>', nor an existing path"
+        f"{s!r} is neither a catalogued dataset ({known}), an 'irds:<ir_datasets id>', nor an existing "
+        f"path{hint}"
     )
 
 
