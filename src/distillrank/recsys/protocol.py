@@ -17,19 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from distillrank.data.interactions import Interactions
 from distillrank.recsys.caser import Caser, CaserConfig
+from distillrank.recsys.config import JobConfig
 from distillrank.recsys.data import NegativeSampler, SequentialData, TrainingWindows, split_sequential
 from distillrank.recsys.distill import RDConfig, rd_step
 from distillrank.recsys.objectives import bce_step
 from distillrank.recsys.train import EpochLog, FitResult, Step, TrainConfig, fit, set_seed
-
-if TYPE_CHECKING:
-    from distillrank.recsys.pipeline import JobConfig
 
 __all__ = [
     "build_caser",
