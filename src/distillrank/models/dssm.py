@@ -60,6 +60,7 @@ from distillrank.models._common import (
     seeded_init,
 )
 from distillrank.models.base import rank_by_scores
+from distillrank.models.device import resolve_device
 
 __all__ = ["ACTIVATIONS", "DSSM", "WEIGHTINGS", "DSSMConfig", "LetterTrigrams", "letter_trigrams"]
 
@@ -323,7 +324,7 @@ class DSSM(nn.Module):
             self.gamma = nn.Parameter(gamma)
         else:
             self.register_buffer("gamma", gamma)
-        self.to(torch.device(device))
+        self.to(resolve_device(device))
 
     @staticmethod
     def build_vocab(
@@ -453,7 +454,7 @@ class DSSM(nn.Module):
                 vocab = json.load(f)
         model = cls(DSSMConfig.from_dict(meta["config"]), vocab=vocab)
         model.load_state_dict(load_file(str(path / _WEIGHTS_FILE)))
-        return model.to(torch.device(device))
+        return model.to(resolve_device(device))
 
     def __repr__(self) -> str:
         c = self.config

