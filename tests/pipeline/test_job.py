@@ -17,7 +17,8 @@ from distillrank.data import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.beir import write_beir
 from distillrank.errors import DistillrankError
 from distillrank.pipeline.config import JobConfig
-from distillrank.pipeline.job import _plan, run_job
+from distillrank.pipeline.job import run_job
+from distillrank.pipeline.plan import _plan
 
 TOPICS = [
     "protein folding",
@@ -659,7 +660,7 @@ def test_query_field_keys_the_teacher_and_the_students(tiny_bert_dir: Path, tmp_
 
 
 def test_teacher_checkpoints_are_kept_only_for_the_teacher_they_can_resume(tmp_path: Path) -> None:
-    from distillrank.pipeline.job import _resumable_checkpoints
+    from distillrank.pipeline.records import _resumable_checkpoints
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()

@@ -2,11 +2,12 @@
 
 ``distillrank run`` calls :func:`run_job`. Stages (each resumable; see "Caching" below):
 
+0. **Plan** — the split evaluated on and the folds of queries (:mod:`.plan`).
 1. **Candidates** — BM25 (Lucene defaults) top-``k`` for every query.
 2. **Teacher** — a cross-encoder fine-tuned on the train qrels with BM25 hard negatives, early-stopped on
    validation queries held out of train (:mod:`.teacher`); optionally fused with BM25, the dense
    cosine and a LambdaMART over the cheap features (:mod:`.ranker`) when that is better on
-   validation. ``teacher_dir`` reuses a saved teacher instead.
+   validation. ``teacher_dir`` reuses a saved teacher instead. Stages 2 and 3 run in :mod:`.teacher_stage`.
 3. **Teacher labels** — the teacher's scores of every student-training candidate, cached on disk under a
    key of model + candidates + texts (:class:`~distillrank.distillation.TeacherScoreCache`).
 4. **Students** — for each family (:data:`~.config.FAMILIES`; trained by :mod:`.families`) and target
@@ -22,21 +23,18 @@ to rank it. The test metrics are over all queries, from the per-fold runs.
 
 **Caching**: everything lives under ``output/``. Document embeddings and teacher scores are cached in
 ``output/cache/`` in chunks written atomically; the teacher trains with checkpoints; each student's result
-is written to ``output/students/<family>/<name>.json`` with a key of the settings that made it. A re-run
+is written to ``output/students/<family>/<name>.json`` with a key of the settings that made it
+(:mod:`.records`). A re-run
 with unchanged settings loads everything and only rewrites the report; a crashed run resumes where it
 stopped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import random
-import shutil
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,28 +42,35 @@ from typing import Any
 import numpy as np
 
 from distillrank.data.collection import Qrels, TextCollection
-from distillrank.data.formats.trec import is_trec_id
 from distillrank.data.run import Run
 from distillrank.errors import DataWarning, DistillrankError
 from distillrank.evaluation.metrics import evaluate
-from distillrank.io import atomic_write
 from distillrank.pipeline.config import JobConfig
-from distillrank.pipeline.families import Fold, StudentFamilies, rerank_run
+from distillrank.pipeline.families import Fold, rerank_run
 from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path
-from distillrank.pipeline.ranker import score_with
+from distillrank.pipeline.plan import _check_ids, _evaluation_split, _plan
+from distillrank.pipeline.records import (
+    UNFINISHED_FIRST_RUNS,
+    _digest,
+    _first_run_timings,
+    _note_unfinished,
+    _previous_first_run,
+    _read_json,
+    _with_query_field,
+    _write_json,
+)
 from distillrank.pipeline.students import (
     TargetSpec,
     lgbm_kwargs,
     target_specs,
 )
-from distillrank.pipeline.teacher import Fusion, fit_fusion, train_cross_encoder
+from distillrank.pipeline.teacher import Fusion
+from distillrank.pipeline.teacher_stage import TeacherStage, _teacher_model_dir
 
 __all__ = ["Fold", "JobResult", "run_job"]
 
 Log = Callable[[str], None]
 
-CE_FREE = {"fusion", "ranker", "ranker_folds", "ranker_labels"}
-"""Teacher settings that do not change the cross-encoder (changing them does not retrain it)."""
 
 _STATIC_KEYS = ("static_sentences", "static_epochs")
 """Student settings of the static query encoder: in the cache key of ``lgbm_static`` students only."""
@@ -93,200 +98,13 @@ class JobResult:
     files: list[Path] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------------------------------------- helpers
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _with_query_field(key: str, cfg: JobConfig) -> str:
-    """``key`` made to depend on the query field: the same query ids then have other texts, so a teacher
-    or a student trained on one field is not reused for another. Keyed only off its default (``title``),
-    so the caches of runs made before the setting stay valid."""
-    return key if cfg.query_field == "title" else _digest(key, cfg.query_field)
-
-
-def _resumable_checkpoints(folder: Path, key: str, finished_key: str | None) -> None:
-    """Keep the teacher's training checkpoints in ``folder`` only where a run of teacher ``key`` can resume
-    from them, and mark them as this key's. Those of another teacher (other settings, or the same query
-    ids with other texts: another ``query_field``) are removed, which the trainer would refuse to resume
-    from; without a mark, they are the teacher's of ``teacher.json`` (``finished_key``) when there is one."""
-    mark = folder / "teacher-key"
-    if folder.is_dir():
-        written_for = mark.read_text(encoding="utf-8").strip() if mark.is_file() else finished_key
-        if written_for is not None and written_for != key:
-            shutil.rmtree(folder)
-    with atomic_write(mark) as f:
-        f.write(key)
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as f:
-        json.dump(payload, f, indent=2)
-
-
-def _read_json(path: Path) -> Any:
-    """The content of a JSON file the job wrote, or None when it is absent or cannot be read (damaged
-    outside the job: what it records is then computed again, with a warning naming the file)."""
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:  # invalid JSON or bytes (UnicodeDecodeError is a ValueError)
-        warnings.warn(f"{path}: cannot be read ({e}); computing it again", DataWarning, stacklevel=2)
-        return None
-
-
 def _metrics(run: Run, qrels: Qrels, measures: Sequence[str]) -> dict[str, float]:
     res = evaluate(run, qrels, ",".join(measures))
     return {m: round(float(res.aggregate[m]), 4) for m in measures}
 
 
-def _sample(qids: Sequence[str], n: int | None, seed: int) -> list[str]:
-    qids = sorted(qids)
-    if n is None or n >= len(qids):
-        return qids
-    return sorted(random.Random(seed).sample(qids, n))
-
-
-def _teacher_model_dir(src: Path) -> Path:
-    """The cross-encoder folder of a saved teacher: ``src/cross-encoder`` (a run's ``teacher/``) or ``src``.
-
-    Raises:
-        DistillrankError: neither holds a model (``config.json``); names ``src/teacher`` when that is one.
-    """
-    ce_dir = src / "cross-encoder" if (src / "cross-encoder").is_dir() else src
-    if not (ce_dir / "config.json").is_file():
-        hint = f"; did you mean {src / 'teacher'}?" if (src / "teacher" / "cross-encoder").is_dir() else ""
-        raise DistillrankError(
-            f"{src}: not a saved teacher (a run's teacher/ folder holding cross-encoder/, or a cross-encoder "
-            f"model folder holding config.json){hint}"
-        )
-    return ce_dir
-
-
-def _check_ids(coll: TextCollection) -> None:
-    """Refuse, before any work, ids that the job's TREC run files (``runs/*.trec``) could not hold."""
-    judged = {q for split in coll.splits for q in coll.get_qrels(split)}
-    docs = ("document", list(coll.corpus.docnos), coll.corpus.source)
-    for what, ids, source in (("query", [q for q in coll.queries if q in judged], None), docs):
-        bad = [k for k, i in enumerate(ids) if not is_trec_id(i)]
-        if bad:
-            where = f"{source}: record {bad[0] + 1}" if source else (coll.source or coll.name)
-            raise DistillrankError(
-                f"{where}: {what} id {ids[bad[0]]!r} is empty or holds whitespace ({len(bad):,} of the "
-                f"{len(ids):,} {what} ids do), which the job's TREC run files cannot hold; give the "
-                "collection ids without whitespace"
-            )
-
-
-def _evaluation_split(coll: TextCollection, cfg: JobConfig) -> str:
-    """The split the job evaluates on: ``cfg.test_split``, else ``test``, else the only split.
-
-    Raises:
-        DistillrankError: the split asked for is not there or is ``train``, or there is no ``test``
-            split and several others to choose from (the message lists them).
-    """
-    splits = coll.splits
-    listed = ", ".join(splits) or "none"
-    if cfg.test_split is not None:
-        if cfg.test_split == "train":
-            raise DistillrankError(f"{coll.name}: the train split cannot be the test split; pick another")
-        if cfg.test_split not in splits:
-            raise DistillrankError(f"{coll.name}: no split {cfg.test_split!r} (splits: {listed})")
-        return cfg.test_split
-    if "test" in splits:
-        return "test"
-    if len(splits) == 1 and splits[0] != "train":
-        return splits[0]
-    others = [s for s in splits if s != "train"]
-    hint = f"; choose one with --test-split (e.g. --test-split {others[0]})" if others else ""
-    raise DistillrankError(f"{coll.name}: no test split to evaluate on (splits: {listed}){hint}")
-
-
-def _fewest_fit(n: int, cfg: JobConfig, *, kfold: bool) -> int:
-    """The fewest queries any fold of :func:`_plan` trains on, out of ``n`` judged queries: the train split
-    (``kfold=False``) or, in k-fold, the other folds' queries, less the validation share of each."""
-    if kfold:
-        k = min(cfg.folds, n)
-        n = n - -(-n // k) if k >= 2 else 0  # the smallest fold's training side
-    return n - max(1, round(cfg.validation_fraction * n))
-
-
-def _check_enough_queries(coll: TextCollection, n: int, cfg: JobConfig, *, kfold: bool, capped: bool) -> None:
-    """Refuse, before any work, too few judged queries for every fold to keep one to train on.
-
-    Raises:
-        DistillrankError: one line saying how many there are, how many the plan needs and how many more.
-    """
-    fewest = _fewest_fit(n, cfg, kfold=kfold)
-    if fewest >= 1:
-        return
-    need = next(m for m in range(max(n, 2), n + 10_000) if _fewest_fit(m, cfg, kfold=kfold) >= 1)
-    share = f"validation_fraction {cfg.validation_fraction:g}"
-    cap = f" (max_{'test' if kfold else 'train'}_queries)" if capped else ""
-    judged = f"{n} judged {'query' if n == 1 else 'queries'} with a text{cap}"
-    if kfold:
-        what = (
-            f"{judged} {'is' if n == 1 else 'are'} too few for k-fold cross-fitting (folds {cfg.folds}, "
-            f"{share}): a fold trains on the other folds' queries less a validation share, which leaves "
-            f"{max(fewest, 0)}"
-        )
-    else:
-        what = (
-            f"the train split has {judged}, too few to hold validation queries out ({share}) and train on "
-            f"the rest, which leaves {max(fewest, 0)}"
-        )
-    raise DistillrankError(f"{coll.name}: {what}; the job needs at least {need} ({need - n} more)")
-
-
-def _plan(coll: TextCollection, cfg: JobConfig) -> tuple[list[Fold], Qrels, bool, str]:
-    """The folds, the qrels of every used query, whether the collection had a train split, and the split
-    evaluated on (:func:`_evaluation_split`)."""
-    splits = coll.splits
-    has_train = "train" in splits and len(coll.get_qrels("train")) > 0
-    test_split_ = _evaluation_split(coll, cfg)
-    test_qrels = coll.get_qrels(test_split_)
-    if not test_qrels:
-        raise DistillrankError(f"{coll.name}: split {test_split_!r} has no judgements")
-    test_queries = coll.queries_for(test_split_)
-    judged_test = [q for q in test_qrels if q in test_queries]
-    test = _sample(judged_test, cfg.max_test_queries, cfg.seed)
-    if not test:
-        raise DistillrankError(f"{coll.name}: no judged test query has a text")
-    rng = random.Random(cfg.seed)
-    if has_train:
-        train_qrels = coll.get_qrels("train")
-        train_queries = coll.queries_for("train")
-        both = set(train_qrels) & set(test_qrels)
-        if both:
-            raise DistillrankError(
-                f"{coll.name}: {len(both)} query ids are in both train and test, e.g. {sorted(both)[0]!r}"
-            )
-        judged_train = [q for q in train_qrels if q in train_queries]
-        train = _sample(judged_train, cfg.max_train_queries, cfg.seed)
-        _check_enough_queries(coll, len(train), cfg, kfold=False, capped=len(train) < len(judged_train))
-        shuffled = train[:]
-        rng.shuffle(shuffled)
-        n_val = max(1, round(cfg.validation_fraction * len(train)))
-        val, fit = sorted(shuffled[:n_val]), sorted(shuffled[n_val:])
-        qrels = Qrels({**train_qrels.subset(train).to_dict(), **test_qrels.subset(test).to_dict()})
-        return [Fold(0, fit, val, test)], qrels, True, test_split_
-    from distillrank.distillation.folds import kfold_queries
-
-    _check_enough_queries(coll, len(test), cfg, kfold=True, capped=len(test) < len(judged_test))
-    k = min(cfg.folds, len(test))
-    folds = []
-    for i, (train, held_out) in enumerate(kfold_queries(test, k, seed=cfg.seed)):
-        shuffled = sorted(train)
-        rng.shuffle(shuffled)
-        n_val = max(1, round(cfg.validation_fraction * len(shuffled)))
-        folds.append(Fold(i, sorted(shuffled[n_val:]), sorted(shuffled[:n_val]), sorted(held_out)))
-    return folds, test_qrels.subset(test), False, test_split_
-
-
 # ------------------------------------------------------------------------------------------------ job
-class _Job(StudentFamilies):
+class _Job(TeacherStage):
     def __init__(self, cfg: JobConfig, output: Path, teacher_dir: Path | None, log: Log) -> None:
         self.cfg, self.out, self.teacher_dir, self.log = cfg, output, teacher_dir, log
         self.cache = output / "cache"
@@ -470,212 +288,6 @@ class _Job(StudentFamilies):
             show_progress=True,
         )
         self.timings["dense_index_s"] = round(time.perf_counter() - t0, 2)
-
-    # -- stage 2/3: teacher and its labels ------------------------------------------------------------
-    def _bm25_scores(self, cands: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = {}
-        for q, docs in cands.items():
-            have = self.first.get(q) or self._transfer_first.get(q, {})
-            missing = [d for d in docs if d not in have]
-            full = self.bm25.score(self.queries[q]) if missing else None
-            out[q] = {
-                d: float(have[d]) if d in have else float(full[self.corpus.position(d)])  # type: ignore[index]
-                for d in docs
-            }
-        return out
-
-    def teacher(self) -> None:
-        from distillrank.distillation.teacher_cache import TeacherScoreCache
-        from distillrank.models.cross_encoder import CrossEncoder
-
-        t0 = time.perf_counter()
-        ts = self.cfg.teacher
-        folder = self.out / "teacher"
-        self.ce: Any = None
-        self.teacher_info: dict[str, Any] = {}
-        fusion: Fusion | None = None
-        if self.teacher_dir is not None:
-            src = self.teacher_dir
-            ce_dir = _teacher_model_dir(src)
-            self.log(f"teacher: loading {ce_dir}")
-            self.ce = CrossEncoder.load(ce_dir)
-            fusion = Fusion.load(src)
-            self.ce_dir = ce_dir
-            self.teacher_info = {"source": str(src), "fine_tuned_here": False}
-        elif self.has_train:
-            fold = self.folds[0]
-            key = _digest(ts.model_dump(exclude=CE_FREE), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
-            key = _with_query_field(key, self.cfg)
-            meta = _read_json(folder / "teacher.json")
-            self.ce_dir = folder / "cross-encoder"
-            if meta and meta.get("key") == key and self.ce_dir.is_dir():
-                self.log(f"teacher: reusing {self.ce_dir}")
-                self.ce = CrossEncoder.load(self.ce_dir)
-                self.teacher_info = meta["summary"]
-            else:
-                _resumable_checkpoints(folder / "checkpoints", key, meta.get("key") if meta else None)
-                self.log(
-                    f"teacher: fine-tuning a cross-encoder on {len(fold.fit)} training queries "
-                    f"(BM25 hard negatives from ranks {ts.skip[0] + 1}-{ts.skip[1]}; "
-                    f"{len(fold.val)} validation queries)"
-                )
-                self.ce, summary = train_cross_encoder(
-                    ts,
-                    queries=self.queries,
-                    qrels=self.qrels,
-                    corpus=self.corpus,
-                    bm25_run=self.first,
-                    fit_qids=fold.fit,
-                    val_qids=fold.val,
-                    depth=self.cfg.candidates.depth,
-                    folder=folder,
-                    seed=self.cfg.seed,
-                    log=self.log,
-                )
-                self.teacher_info = {"fine_tuned_here": True, **summary}
-                _write_json(folder / "teacher.json", {"key": key, "summary": self.teacher_info})
-                # a finished teacher resumes nothing: its checkpoints (~360 MB each for MiniLM) go
-                shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-        else:
-            self.log(
-                "teacher: this collection has no train split and no --teacher was given; using a zero-shot "
-                "fusion of BM25 and the dense bi-encoder (pass --teacher DIR for a cross-encoder)"
-            )
-            fusion = Fusion({"bm25": 0.5, "dense": 0.5})
-            self.teacher_info = {"zero_shot": True}
-        self.timings["teacher_train_s"] = round(time.perf_counter() - t0, 2)
-
-        # signals of every candidate: cross-encoder (cached), BM25, dense cosine
-        t0 = time.perf_counter()
-        self.signals: dict[str, dict[str, dict[str, float]]] = {"bm25": self._bm25_scores(self.cands)}
-        self.signals["dense"] = self.dense_side.cosine(self.queries, self.cands)
-        if self.ce is not None:
-            n_pairs = sum(len(v) for v in self.cands.values())
-            self.log(f"teacher labels: {n_pairs:,} candidate pairs (cached; resumable)")
-            cache = TeacherScoreCache(self.cache / "teacher-scores")
-            ce_run = cache.get_or_compute(
-                self.cands,
-                lambda pairs: self.ce.predict(pairs, batch_size=ts.scoring_batch_size),
-                self.queries,
-                self.corpus,
-                fingerprint=self.ce_dir,
-                max_length=self.ce.max_length,
-                chunk_size=256,
-                show_progress=True,
-            )
-            self.signals["cross_encoder"] = {q: dict(ce_run[q]) for q in self.cands if q in ce_run}
-            self.teacher_info["scored_pairs_this_run"] = cache.last_scored
-        self.timings["teacher_labels_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-        self._ranker_signal(folder)
-        self.timings["teacher_ranker_s"] = round(time.perf_counter() - t0, 2)
-
-        if fusion is None:
-            fusion = Fusion()
-            if ts.fusion and self.has_train:
-                val = self.folds[0].val
-                val_signals = self._restricted(val, self.signals)
-                fusion = fit_fusion(val_signals, self.qrels.subset(val))
-                self.log(f"teacher fusion on validation: {fusion.weights} ({fusion.validation})")
-            fusion.save(folder)
-        missing = [s for s in fusion.signals if s not in self.signals]
-        if missing:
-            raise DistillrankError(
-                f"{self.teacher_dir or folder}: the teacher's fusion uses {', '.join(missing)}, which this "
-                "teacher folder does not provide"
-            )
-        self.fusion = fusion
-
-    def _ranker_signal(self, folder: Path) -> None:
-        """The ``ranker`` signal (:mod:`.ranker`): loaded from ``teacher_dir``, or trained here."""
-        from distillrank.pipeline.ranker import (
-            RANKER_DIR,
-            cross_fit_ranker,
-            load_ranker,
-            ranker_signal_matches,
-        )
-
-        ts = self.cfg.teacher
-        self.ranker: Any = None
-        bm = self.signals["bm25"]
-        if self.teacher_dir is not None:
-            self.ranker = load_ranker(self.teacher_dir)
-            if self.ranker is None:
-                return
-            if not ranker_signal_matches(self.ranker, self._features("dense")):
-                raise DistillrankError(
-                    f"{self.teacher_dir / RANKER_DIR}: the saved feature ranker was trained on other "
-                    f"features than this job makes ({', '.join(self._features('dense').feature_names)})"
-                )
-            self.log(f"teacher: feature ranker from {self.teacher_dir / RANKER_DIR}")
-            self.signals["ranker"] = score_with(self.ranker, self._features("dense"), bm, self.queries)
-            return
-        if not (self.has_train and ts.ranker and ts.fusion):
-            return
-        fold = self.folds[0]
-        train = {q: bm[q] for q in fold.fit if len(self.cands.get(q, ())) > 1}
-        if len(train) < ts.ranker_folds:
-            return
-        in_sample = ts.ranker_labels == "in_sample"
-        how = (
-            "trained on all training queries, and labels the training queries in sample"
-            if in_sample
-            else f"cross-fitted over {ts.ranker_folds} folds"
-        )
-        self.log(f"teacher: feature ranker (LambdaMART), {how}")
-        others = {q: bm[q] for q in self.cands if q not in train}
-        kwargs = lgbm_kwargs(TargetSpec("qrels", "qrels"), self.cfg.students)
-        scores, self.ranker = cross_fit_ranker(
-            self._features("dense"),
-            train,
-            self.queries,
-            self.qrels,
-            score_lists=others,
-            eval_lists=self._restricted(fold.val, {"bm25": bm})["bm25"],
-            student_kwargs=kwargs,
-            folds=ts.ranker_folds,
-            seed=self.cfg.seed,
-            in_sample=in_sample,
-        )
-        self.ranker.save(folder / RANKER_DIR)
-        self.signals["ranker"] = scores
-
-    def _restricted(self, qids: Sequence[str], signals: Mapping[str, Any]) -> dict[str, Any]:
-        """Signals of ``qids`` over BM25's top ``depth`` only (no appended positives)."""
-        depth = self.cfg.candidates.depth
-        out: dict[str, Any] = {}
-        for s, by_q in signals.items():
-            out[s] = {
-                q: {d: by_q[q][d] for d, _ in self.first.ranked(q, depth)} for q in qids if q in self.first
-            }
-        return out
-
-    def teacher_scores(self, qids: Sequence[str], *, lists: bool) -> Run:
-        """Teacher scores of the training lists (``lists=True``) or of BM25's top ``depth``."""
-        sig = {s: {q: v[q] for q in qids if q in v} for s, v in self.signals.items()}
-        if not lists:
-            sig = self._restricted(qids, self.signals)
-        return self.fusion.combine(sig)
-
-    # -- paths -------------------------------------------------------------------------------------------
-    def teacher_scorer(self, fusion: Fusion) -> Callable[[str, list[tuple[str, float]]], np.ndarray]:
-        def score(query: str, head: list[tuple[str, float]]) -> np.ndarray:
-            docs = [d for d, _ in head]
-            sig: dict[str, dict[str, dict[str, float]]] = {"bm25": {"q": dict(head)}}
-            if "dense" in fusion.signals:
-                sig["dense"] = self.dense_side.cosine({"q": query}, {"q": docs})
-            if "cross_encoder" in fusion.signals:
-                texts = [(query, self.corpus[d].full_text()) for d in docs]
-                pred = self.ce.predict(texts, batch_size=self.cfg.teacher.scoring_batch_size)
-                sig["cross_encoder"] = {"q": dict(zip(docs, pred.tolist(), strict=True))}
-            if "ranker" in fusion.signals:
-                sig["ranker"] = score_with(
-                    self.ranker, self._features("dense"), {"q": dict(head)}, {"q": query}
-                )
-            fused = fusion.combine(sig)["q"]
-            return np.array([fused[d] for d in docs])
-
-        return score
 
     # -- stage 4: students ------------------------------------------------------------------------------
     def _base_key(self, *, teacher: bool, legacy: bool = False) -> str:
@@ -914,58 +526,6 @@ class _Job(StudentFamilies):
             }
         bm25_run.save(self.out / "runs" / "bm25.trec", tag="bm25")
         return models
-
-
-UNFINISHED_FIRST_RUNS = "unfinished_first_runs.json"
-"""Under ``OUTPUT/cache/``: the stage timings of the runs that stopped before the folder's first report."""
-
-
-def _previous_first_run(previous: Path) -> dict[str, float] | None:
-    """The first-run timings of the report a finished run left in the folder (its ``timings`` when it
-    predates that key); None when there is none."""
-    try:
-        before = _read_json(previous)
-    except (OSError, ValueError):  # an unreadable report from an earlier run is replaced, not fatal
-        before = None
-    if isinstance(before, dict):
-        kept = before.get("first_run_timings") or before.get("timings")
-        if isinstance(kept, dict) and kept:
-            return kept
-    return None
-
-
-def _first_run_timings(
-    previous: dict[str, float] | None, timings: dict[str, float], unfinished: Path
-) -> dict[str, float]:
-    """The stage timings of the first run into this output folder, i.e. of reaching its first report.
-
-    A re-run's ``timings`` are those of the cached stages, so the first-run timings of the report a
-    finished run left (``previous``, :func:`_previous_first_run`) are carried over. Without one, they are
-    this run's ``timings`` plus those of the runs before it that were stopped (``unfinished``, written by
-    :func:`_note_unfinished`): a first run interrupted and resumed took the time of both, stage by stage
-    (``total_s`` summed, and ``unfinished_runs`` counting the stopped ones)."""
-    if previous is not None:
-        return previous
-    earlier = _read_json(unfinished) if unfinished.is_file() else None
-    if not isinstance(earlier, dict):
-        return dict(timings)
-    out = {k: v if k == "unfinished_runs" else round(float(v), 2) for k, v in earlier.items()}
-    for k, v in timings.items():
-        out[k] = round(out.get(k, 0.0) + float(v), 2)
-    return out
-
-
-def _note_unfinished(path: Path, timings: dict[str, float], elapsed: float) -> None:
-    """Add a stopped run's stage timings and wall time to ``path`` (the ledger of :func:`_first_run_timings`);
-    the time it spent in the stage it did not finish counts under ``total_s`` only."""
-    before = _read_json(path) if path.is_file() else None
-    ledger: dict[str, float] = dict(before) if isinstance(before, dict) else {}
-    for k, v in timings.items():
-        if k != "total_s":
-            ledger[k] = round(ledger.get(k, 0.0) + float(v), 2)
-    ledger["total_s"] = round(ledger.get("total_s", 0.0) + elapsed, 1)
-    ledger["unfinished_runs"] = ledger.get("unfinished_runs", 0) + 1
-    _write_json(path, ledger)
 
 
 def run_job(
