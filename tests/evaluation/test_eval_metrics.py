@@ -352,3 +352,20 @@ def test_gdeval_measures_on_non_numeric_ids_print_nothing(capfd: pytest.CaptureF
     result = evaluate({"q1": {"d1": 2.0, "d2": 1.0}}, {"q1": {"d2": 1}}, "ERR@10")
     assert result.aggregate == {"ERR@10": 0.03125}
     assert "format error" not in capfd.readouterr().err
+
+
+def test_randomisation_is_the_permutation_test(make_synthetic) -> None:
+    base, qrels = make_synthetic(seed=3, n_queries=30)
+    other, _ = make_synthetic(seed=4, n_queries=30)
+    a = compare([base, other], qrels, "AP", test="permutation", n_resamples=500, seed=1)
+    b = compare([base, other], qrels, "AP", test="randomisation", n_resamples=500, seed=1)  # type: ignore[arg-type]
+    assert a.p_values == b.p_values
+
+
+def test_a_result_is_read_under_any_spelling_of_a_metric() -> None:
+    res = evaluate(RUN, QRELS, "MAP,MRR@10,ndcg_cut_10")
+    assert list(res.aggregate) == ["AP", "RR@10", "nDCG@10"]
+    assert res["MAP"] == res["AP"] == res.aggregate["AP"]
+    assert res["mrr@10"] == res.aggregate["RR@10"] and res["nDCG@10"] == res["ndcg_cut_10"]
+    with pytest.raises(KeyError, match=r"'P@5' was not evaluated; this result has AP, RR@10, nDCG@10"):
+        res["P@5"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import re
 import sys
 import warnings
@@ -256,3 +257,38 @@ def status(message: str) -> Iterator[None]:
     with console.status(message):
         yield
     console.print(f"[green]✓[/] {message} [dim]({time.perf_counter() - t0:.1f} s)[/]")
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
+
+
+def _reflow(text: str) -> str:
+    """``text`` with each paragraph's single line breaks joined into spaces, except before a list item
+    (``- ``, ``* ``, ``1.``) and in paragraphs marked ``\\b`` (click's "keep as written"); what follows a
+    ``\\f`` line (click's cut-off) is dropped."""
+    text = inspect.cleandoc(text).partition("\f")[0]
+    out = []
+    for para in text.split("\n\n"):
+        if para.startswith("\b"):
+            out.append(para)
+            continue
+        lines: list[str] = []
+        for line in para.split("\n"):
+            if lines and not _LIST_ITEM.match(line):
+                lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+            else:
+                lines.append(line.rstrip())
+        out.append("\n".join(lines))
+    return "\n\n".join(out).strip()
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Give every command of ``app`` (and of its sub-apps) its docstring as help with the source's line
+    breaks joined (:func:`_reflow`): rich re-wraps ``--help`` to the terminal but keeps single line breaks,
+    so a docstring wrapped at 110 columns prints as ragged half-lines. An explicit ``help=`` is left alone."""
+    for command in app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _reflow(command.callback.__doc__)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)

@@ -9,7 +9,7 @@ import typer
 from distillrank import __version__
 from distillrank.cli import bandits, datasets, evaluate, online, recsys, retrieve
 from distillrank.cli import run as run_cmd
-from distillrank.cli._common import install_warning_display
+from distillrank.cli._common import install_warning_display, reflow_help
 
 app = typer.Typer(
     name="distillrank",
@@ -24,6 +24,7 @@ app.add_typer(online.app, name="online")
 app.add_typer(bandits.app, name="bandits")
 app.command("evaluate")(evaluate.evaluate)
 app.command("run")(run_cmd.run)
+reflow_help(app)
 
 
 def _version(value: bool) -> None:

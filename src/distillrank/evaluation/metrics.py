@@ -45,6 +45,13 @@ if TYPE_CHECKING:
 
 Missing = Literal["zero", "skip"]
 TestName = Literal["t-test", "permutation"]
+_TEST_ALIASES = {
+    "randomisation": "permutation",
+    "randomization": "permutation",
+    "ttest": "t-test",
+    "t": "t-test",
+}
+"""Other names of the paired tests (the randomisation test is the permutation test)."""
 
 EXAMPLES = "nDCG@10, RR@10, AP, R@100, P@5, MAP, MRR@10, Success@10, Bpref, P(rel=2)@5"
 
@@ -231,6 +238,24 @@ class EvaluationResult:
     @property
     def metrics(self) -> list[str]:
         return list(self.aggregate)
+
+    def __getitem__(self, metric: str) -> float:
+        """The mean of ``metric`` under any spelling :func:`parse_metrics` reads: ``aggregate`` is keyed
+        by the ir_measures name (``AP``, ``RR@10``), and ``result["MAP"]`` or ``result["ndcg_cut_10"]``
+        find ``AP`` and ``nDCG@10``.
+
+        Raises:
+            KeyError: the metric was not evaluated (the message lists those that were).
+        """
+        if metric in self.aggregate:
+            return self.aggregate[metric]
+        try:
+            names = [str(m) for m in parse_metrics(metric)]
+        except ValueError:
+            names = []
+        if len(names) == 1 and names[0] in self.aggregate:
+            return self.aggregate[names[0]]
+        raise KeyError(f"{metric!r} was not evaluated; this result has {', '.join(self.aggregate)}")
 
     def to_dataframe(self, per_query: bool = False) -> pd.DataFrame:
         """One row (index: run name, columns: metrics), or with ``per_query`` one row per query."""
@@ -549,6 +574,7 @@ def compare(
     qrels = _check_qrels(qrels, "compare")
     if len(runs) < 2:
         raise ValueError(f"compare needs a baseline and at least one other run, got {len(runs)} run(s)")
+    test = _TEST_ALIASES.get(str(test).lower(), test)  # type: ignore[assignment]
     if test not in ("t-test", "permutation"):
         raise ValueError(f"test must be 't-test' or 'permutation', not {test!r}")
     measures = parse_metrics(metrics)

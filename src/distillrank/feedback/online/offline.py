@@ -240,7 +240,10 @@ def learn_from_log(
     if estimator == "full_info":
         raise DistillrankError("a click log has no true labels: choose naive, ips, snips or dr")
     if estimator == "dr" and features is None:
-        raise DistillrankError("the doubly robust estimator needs features for its click model (--features)")
+        raise DistillrankError(
+            "the doubly robust estimator needs features for its click model (features=; --features on the "
+            "command line)"
+        )
     est = get_estimator(estimator, clip=clip)
     alpha = estimate_propensities(log) if propensities is None else np.asarray(propensities, dtype=float)
     table = pair_statistics(log, alpha)
