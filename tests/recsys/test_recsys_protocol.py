@@ -47,3 +47,16 @@ def test_the_protocol_functions_train_the_jobs_models(synthetic: Interactions) -
     assert _same_weights(rd, job["caser-rd-hybrid-d6"].model)
     # and the distilled student is not the student alone: the test can fail
     assert not _same_weights(rd, student)
+
+
+def test_a_quick_config_trains_the_quick_jobs_models(synthetic: Interactions) -> None:
+    """``JobConfig(quick=True)`` given to the functions trains what the quick job trains (its epochs)."""
+    cfg = JobConfig(
+        teacher_d=8, student_d=4, teacher_epochs=30, student_epochs=30, eval_every=2, patience=100, quick=True
+    )
+    data = job_split(synthetic, cfg)
+    windows = make_windows(data, cfg.L, cfg.T)
+    _, fit_t = train_teacher(data, windows, cfg, 1e-6)
+    _, fit_s = train_student(data, windows, cfg, 4, 1e-6)
+    assert len(fit_t.history) == cfg.effective().teacher_epochs == 10
+    assert len(fit_s.history) == cfg.effective().student_epochs == 8

@@ -5,6 +5,9 @@ script that varies one part of the job (``bench/recsys_teacher_ensemble.py`` tra
 ensemble and their RD students with them). Sharing them keeps a model trained outside the job bit for bit
 the model the job would train with the same :class:`~distillrank.recsys.pipeline.JobConfig`.
 
+Every function reads ``cfg`` as the job does, through :meth:`JobConfig.effective`: a ``JobConfig(quick=True)``
+trains the job's quick models here too.
+
 Seeds, so that the comparisons isolate distillation:
 
 * teacher member ``m``: ``seed + m`` for the weights, the dropout masks and the sampled negatives;
@@ -90,6 +93,7 @@ def rd_config(cfg: JobConfig, weighting: str, alpha: float) -> RDConfig:
 def teacher_recipe(cfg: JobConfig, weight_decay: float, member: int = 0) -> dict[str, Any]:
     """Everything that reaches :func:`train_teacher`'s model besides the data: the cache key's content
     (:class:`~distillrank.recsys.cache.ModelCache`)."""
+    cfg = cfg.effective()
     return {
         "recipe": "caser-teacher",
         "d": cfg.teacher_d,
@@ -103,6 +107,7 @@ def teacher_recipe(cfg: JobConfig, weight_decay: float, member: int = 0) -> dict
 
 def student_recipe(cfg: JobConfig, d: int, weight_decay: float) -> dict[str, Any]:
     """Everything that reaches :func:`train_student`'s model besides the data."""
+    cfg = cfg.effective()
     return {
         "recipe": "caser-student",
         "d": d,
@@ -119,6 +124,7 @@ def rd_recipe(
 ) -> dict[str, Any]:
     """Everything that reaches :func:`train_rd_student`'s model besides the data; ``teacher``: the cache
     keys of the teacher's models (its top-K is a function of them)."""
+    cfg = cfg.effective()
     return {
         **student_recipe(cfg, d, weight_decay),
         "recipe": "caser-rd-student",
@@ -138,6 +144,7 @@ def train_teacher(
 ) -> tuple[Caser, FitResult]:
     """A ``d = cfg.teacher_d`` Caser trained with BCE over ``cfg.teacher_n_neg`` sampled negatives,
     seed ``cfg.seed + member`` (member 0 is the job's single teacher)."""
+    cfg = cfg.effective()
     set_seed(cfg.seed + member)
     model = build_caser(data, cfg, cfg.teacher_d)
     sampler = NegativeSampler(data, seed=cfg.seed + member)
@@ -161,6 +168,7 @@ def _train_student(
     make_step: Callable[[Caser, NegativeSampler], Step],
     on_epoch: OnEpoch,
 ) -> tuple[Caser, FitResult]:
+    cfg = cfg.effective()
     set_seed(cfg.seed + 1)  # every student's seed, alone or distilled: the comparison isolates distillation
     model = build_caser(data, cfg, d)
     sampler = NegativeSampler(data, seed=cfg.seed + 1)
@@ -202,7 +210,7 @@ def train_rd_student(
     """:func:`train_student`'s model and settings trained with the Ranking-Distillation objective
     (:func:`~distillrank.recsys.distill.rd_step`) on the teacher's top-K of every training instance
     (``topk``, from :func:`~distillrank.recsys.distill.teacher_topk`)."""
-    rd_cfg = rd_config(cfg, weighting, alpha)
+    rd_cfg = rd_config(cfg.effective(), weighting, alpha)
 
     def make_step(model: Caser, sampler: NegativeSampler) -> Step:
         return rd_step(model, topk, windows, sampler, data, rd_cfg)
