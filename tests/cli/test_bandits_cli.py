@@ -144,7 +144,8 @@ def test_simulate_on_a_click_log_fits_a_pbm_per_query(shared_data: Path, tmp_pat
 @pytest.mark.data
 def test_ope_on_one_campaign_matches_evaluate_logged_policy(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "ope"
-    args = ["bandits", "ope", "--campaign", "men", "--bootstrap", "50", "--data-dir", str(shared_data)]
+    args = ["bandits", "ope", "--campaign", "men", "--bootstrap", "50", "--refit-resamples", "0"]
+    args += ["--data-dir", str(shared_data)]
     result = runner.invoke(app, [*args, "--output", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
@@ -193,6 +194,7 @@ def test_ope_shows_the_data_layers_warnings_as_yellow_lines(
     monkeypatch.setattr(ope, "evaluate_logged_policy", warning_first)
     out = tmp_path / "ope"
     args = ["bandits", "ope", "--campaign", "women", "--estimators", "ips,dr", "--bootstrap", "50"]
+    args += ["--refit-resamples", "0"]
     result = runner.invoke(app, [*args, "--data-dir", str(shared_data), "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "warning: bts: the log shows 30% of slot 1's mass" in result.stderr
