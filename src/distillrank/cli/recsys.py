@@ -113,7 +113,13 @@ def distill(
         float, typer.Option(help="Multiply every epoch budget (e.g. 0.1 for a smoke test).")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch threads.")] = 2,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="torch threads (default: $DISTILLRANK_THREADS, else what OMP_NUM_THREADS sets, else the "
+            "cores available to this process)."
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Caser teacher vs student vs RD students, two-tower losses; writes report.md/html, metrics.json.

@@ -111,7 +111,7 @@ class JobConfig:
     timing_batch: int = 256
     timing_rounds: int = 5
     seed: int = 0
-    threads: int | None = 2
+    threads: int | None = None
     quick: bool = False
 
     def __post_init__(self) -> None:

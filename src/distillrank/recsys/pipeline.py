@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from distillrank.data.interactions import Interactions
 from distillrank.errors import DataFormatError, DistillrankError
 from distillrank.evaluation.significance import permutation_test
+from distillrank.models._hf import torch_threads
 from distillrank.recsys.cache import ModelCache
 from distillrank.recsys.caser import Caser
 from distillrank.recsys.config import JobConfig
@@ -317,8 +317,7 @@ def run_job(
     finished, and a re-run with unchanged settings trains nothing (``None``: nothing is kept).
     """
     cfg = (config or JobConfig()).effective()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch_threads(cfg.threads)  # None: $DISTILLRANK_THREADS, else OMP_NUM_THREADS, else the cores available
     t_start = time.perf_counter()
     cb: Callback = callback or (lambda stage, log, total: None)
     data = job_split(interactions, cfg)
