@@ -60,3 +60,6 @@ def test_a_quick_config_trains_the_quick_jobs_models(synthetic: Interactions) ->
     _, fit_s = train_student(data, windows, cfg, 4, 1e-6)
     assert len(fit_t.history) == cfg.effective().teacher_epochs == 10
     assert len(fit_s.history) == cfg.effective().student_epochs == 8
+    assert cfg.with_quick() == cfg.effective()
+    assert JobConfig().with_quick() == JobConfig(quick=True).effective()
+    assert JobConfig().with_quick().teacher_epochs == 10 and JobConfig().teacher_epochs == 60

@@ -142,6 +142,11 @@ class JobConfig:
         if not (self.lr > 0 and self.tt_lr > 0 and self.tt_finetune_lr > 0):
             raise ValueError("lr, tt_lr and tt_finetune_lr must be positive")
 
+    def with_quick(self) -> JobConfig:
+        """These settings made quick, as the main job's ``JobConfig.with_quick()``: ``quick=True`` with its
+        epochs and grids applied (:meth:`effective`)."""
+        return replace(self, quick=True).effective()
+
     def effective(self) -> JobConfig:
         """The settings actually used (``quick`` scales the epochs down)."""
         if not self.quick:
