@@ -141,6 +141,25 @@ def test_estimator_names_are_case_insensitive(tiny_ltr: Path, tmp_path: Path) ->
     assert list(json.loads((out / "metrics.json").read_text())["estimators"]) == ["naive"]
 
 
+def test_a_rerun_with_other_estimators_names_what_else_the_folder_holds(
+    tiny_ltr: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    base = ["online", "simulate", "-d", str(tiny_ltr), "--rounds", "1", "--sessions-per-round", "50"]
+    base += ["--trees-per-round", "2", "-o", str(out)]
+    assert runner.invoke(app, [*base, "--estimators", "naive,ips"]).exit_code == 0
+    result = runner.invoke(app, [*base, "--estimators", "dr"])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads((out / "metrics.json").read_text())["estimators"]) == ["dr"]
+    said = " ".join(result.stderr.split())
+    assert "checkpoints of ips, naive from an earlier run; this report covers dr only" in said
+    assert "--estimators dr,ips,naive reports them together" in said
+    assert (out / "clicks" / "naive.duckdb").exists()  # kept: a re-run naming them resumes
+    again = runner.invoke(app, [*base, "--estimators", "dr,ips,naive"])
+    assert again.exit_code == 0 and "earlier run" not in again.stderr
+    assert list(json.loads((out / "metrics.json").read_text())["estimators"]) == ["dr", "ips", "naive"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

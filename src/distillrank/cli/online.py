@@ -199,6 +199,26 @@ def simulate(
     paths = write_report(result, output)
     _print_summary(result)
     out.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+    _note_other_estimators(output, config.estimators)
+
+
+def _note_other_estimators(output: Path, names: tuple[str, ...]) -> None:
+    """Say so when ``output`` also holds what an earlier ``online simulate`` wrote for estimators this run
+    did not run: their click logs, models and checkpoints are kept (a re-run naming them resumes from
+    their checkpoints instead of starting over), but this report does not cover them."""
+    state = output / "state"
+    others = (
+        sorted(p.name for p in state.iterdir() if p.is_dir() and p.name not in names)
+        if state.is_dir()
+        else []
+    )
+    if others:
+        listed = ", ".join(others)
+        warn(
+            f"{output} also holds the click logs, models and checkpoints of {listed} from an earlier run; "
+            f"this report covers {', '.join(names)} only (--estimators {','.join([*names, *others])} reports "
+            "them together, reusing their finished rounds)"
+        )
 
 
 def _check_trec_ids(log: Any) -> None:
