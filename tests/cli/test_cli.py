@@ -308,6 +308,10 @@ def test_export_writes_parquet_that_reads_back(tiny: Path, tmp_path: Path) -> No
     assert list(corpus) == list(DOCS)
     assert read_parquet(tmp_path / "out" / "qrels-test.parquet").to_dict() == QRELS
     assert Qrels.from_file(tmp_path / "out" / "qrels-test.trec").to_dict() == QRELS
+    assert "replaced" not in result.stderr
+    again = runner.invoke(app, ["datasets", "export", str(tiny), "-o", str(tmp_path / "out")])
+    assert again.exit_code == 0, again.output
+    assert "replaced 4 file(s)" in " ".join(again.stderr.split()) and "corpus.parquet" in again.stderr
 
 
 @pytest.mark.data

@@ -18,6 +18,7 @@ from distillrank.cli._common import (
     out,
     query_field_option,
     status,
+    warn,
 )
 from distillrank.data.catalogue import CATALOGUE, default_data_dir, find_local, load_dataset
 from distillrank.data.collection import TextCollection
@@ -118,6 +119,7 @@ def export(
     with status(f"loading {dataset}"):
         ds = load_dataset(dataset, data_dir, query_field=field)
     output.mkdir(parents=True, exist_ok=True)
+    existed = set(output.iterdir())
     written: list[Path] = []
     if isinstance(ds, TextCollection):
         parts: dict[str, object] = {"corpus": ds.corpus, "queries": ds.queries}
@@ -134,3 +136,5 @@ def export(
         write_parquet(obj, path)  # type: ignore[arg-type]
         written.append(path)
     out.print(f"[green]✓[/] wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
+    if replaced := [p.name for p in written if p in existed]:
+        warn(f"replaced {len(replaced)} file(s) {output} already held: {', '.join(replaced)}")
