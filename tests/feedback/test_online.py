@@ -238,11 +238,11 @@ def test_a_crash_inside_a_checkpoint_or_after_the_last_one_resumes_to_the_same_f
     """A kill after round r's statistics and model were written but before ``state.json`` marked the
     round complete resumed with round r's statistics as round r-1's (its clicks counted twice: a wrong
     curve, silently); a stop after the last checkpoint left the final model and Parquet log unwritten."""
-    from distillrank.feedback.online import loop
+    from distillrank.feedback.online import checkpoint
 
     cfg = quick_config(estimators=("ips",), store="duckdb", rounds=3)
     full = run_online(tiny, cfg, output=tmp_path / "a")
-    real = loop.atomic_write
+    real = checkpoint.atomic_write
 
     class Crash(Exception):
         pass
@@ -252,10 +252,10 @@ def test_a_crash_inside_a_checkpoint_or_after_the_last_one_resumes_to_the_same_f
             raise Crash
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(loop, "atomic_write", crash_before_the_second_state)
+    monkeypatch.setattr(checkpoint, "atomic_write", crash_before_the_second_state)
     with pytest.raises(Crash):
         run_online(tiny, cfg, output=tmp_path / "b")
-    monkeypatch.setattr(loop, "atomic_write", real)
+    monkeypatch.setattr(checkpoint, "atomic_write", real)
     assert json.loads((tmp_path / "b" / "state" / "ips" / "state.json").read_text())["round"] == 0
     resumed = run_online(tiny, cfg, output=tmp_path / "b")
     assert resumed.curves["ips"].ndcg == full.curves["ips"].ndcg

@@ -360,7 +360,7 @@ def load_online_data(
     ``query_field``: the TREC topic field(s) that are a text collection's query text (``None``: title;
     :func:`~distillrank.data.catalogue.load_dataset`); any other than title is named with the data
     (``"robust04 (desc queries)"``), which keys the loop's checkpoints
-    (:meth:`~distillrank.feedback.online.loop.OnlineConfig.fingerprint`): a run with other queries never
+    (:meth:`~distillrank.feedback.online.config.OnlineConfig.fingerprint`): a run with other queries never
     resumes one with title queries.
 
     Raises:

@@ -62,22 +62,21 @@ with the same configuration resumes, and one with more ``rounds`` extends the ru
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from distillrank.data.run import Run
-from distillrank.distillation.lgbm_student import BOOSTER_PARAMS
 from distillrank.evaluation.metrics import evaluate
+from distillrank.feedback.online.checkpoint import EstimatorState
+from distillrank.feedback.online.config import DEFAULT_LGBM_PARAMS, METRIC, SESSION_LEARNERS, OnlineConfig
 from distillrank.feedback.online.data import OnlineData
+from distillrank.feedback.online.result import EstimatorCurve, OnlineResult
 from distillrank.feedback.online.serving import (
     rank_distribution,
     sample_rankings,
@@ -87,19 +86,15 @@ from distillrank.feedback.online.serving import (
 from distillrank.feedback.propensity import EMRegressionEstimator, propensity_errors
 from distillrank.feedback.simulation import ClickSimulator
 from distillrank.feedback.store import ClickStore
-from distillrank.feedback.unbiased.estimators import ESTIMATORS, ClickStats, get_estimator
+from distillrank.feedback.unbiased.estimators import ClickStats, get_estimator
 from distillrank.feedback.unbiased.lgbm import (
-    CANDIDATE_SETS,
-    LGBM_OBJECTIVES,
-    CandidateSet,
     ClickRegression,
-    LGBMObjective,
     cross_fit_predict,
     lgbm_setup,
     query_folds,
     training_candidates,
 )
-from distillrank.feedback.unbiased.session_lambdamart import BIAS_COSTS, fit_session_lambdamart
+from distillrank.feedback.unbiased.session_lambdamart import fit_session_lambdamart
 from distillrank.io import atomic_write
 
 __all__ = [
@@ -111,226 +106,8 @@ __all__ = [
     "run_online",
 ]
 
-METRIC = "nDCG@10"
 NOISE_QUANTILE = 0.05
-DEFAULT_LGBM_PARAMS: dict[str, Any] = dict(BOOSTER_PARAMS)
 Callback = Callable[[str, str, int, float | None], None]
-SESSION_LEARNERS: tuple[str, ...] = ("unbiased_lambdamart",)
-"""Learners that train on the logged sessions themselves rather than on per-candidate estimates."""
-
-
-@dataclass(frozen=True)
-class OnlineConfig:
-    """Settings of :func:`run_online` (see the module docstring).
-
-    Attributes:
-        rounds, sessions_per_round: the traffic.
-        estimators: names in :data:`~distillrank.feedback.unbiased.ESTIMATORS`, or
-            ``"unbiased_lambdamart"`` (:data:`SESSION_LEARNERS`, step 5).
-        exploration: Plackett-Luce temperature on standardised scores (0: show the ranker's top k).
-        clip: propensity clipping of ``ips``, ``snips`` and ``dr`` (least exposure per session).
-        propensities: ``"em"`` (estimated from the log) or ``"true"`` (the simulator's).
-        propensity_sessions: EM uses at most this many of the latest sessions (None: all).
-        top_k, eta, eps_minus, eps_plus: the user model (results shown, PBM severity, click noise).
-        trees_per_round: boosting rounds added per round.
-        lgbm_params: LightGBM parameters over :data:`DEFAULT_LGBM_PARAMS`.
-        regression_rounds: boosting rounds of the doubly robust estimator's click model.
-        regression_folds: folds of the queries for cross-fitting that model (step 4; 1: fit and predict
-            on the same clicks).
-        warm_start: fine-tune the last round's model with ``trees_per_round`` more trees instead of
-            refitting from scratch with ``trees_per_round * (round + 1)`` trees (step 5).
-        mc_samples: rankings per query for the expected exposure of a stochastic policy.
-        seed: the random seed of everything random in a run: the sessions, the clicks, the click model
-            and the rankers' LightGBM bagging (``seed`` in their parameters, unless ``lgbm_params`` sets
-            it), so runs with different seeds are independent replicates, ``full_info`` included.
-        store: ``"duckdb"`` (a file under the output folder; memory without one) or ``"memory"``.
-        start_from_initial: start every round's model (refitted, or the first fine-tuned one) from the
-            initial ranker's trees when that is a LightGBM model (default: no; the initial ranker only
-            serves the first round).
-        noise: click-noise correction of ``ips``, ``snips`` and ``dr`` (step 4): ``"estimate"`` the noise
-            floor from the log, use the simulator's (``"true"``), or none (plain PBM).
-        objective: the ranker's LightGBM objective on the estimates, by name (step 5,
-            :data:`~distillrank.feedback.unbiased.lgbm.LGBM_OBJECTIVES`).
-        candidates: the click-based estimators train on ``"all"`` candidates of the queries seen, only
-            on those ``"shown"`` at least once, or ``"auto"``: by estimator (step 5,
-            :func:`~distillrank.feedback.unbiased.lgbm.training_candidates`); ``full_info`` always
-            trains on all.
-        session_window: ``unbiased_lambdamart`` learns from the latest this many sessions (step 5).
-        session_bias_cost: its bias cost (:data:`~distillrank.feedback.unbiased.BIAS_COSTS`), or
-            ``"auto"``: chosen on held-out sessions every round, which costs ~2.6x its fit per round
-            (:func:`~distillrank.feedback.unbiased.choose_bias_cost`; the default of offline learning).
-    """
-
-    rounds: int = 10
-    sessions_per_round: int = 10_000
-    estimators: tuple[str, ...] = ("naive", "ips", "snips", "dr", "full_info")
-    exploration: float = 0.3
-    clip: float = 0.1
-    propensities: Literal["em", "true"] = "em"
-    propensity_sessions: int | None = 50_000
-    top_k: int = 10
-    eta: float = 1.0
-    eps_minus: float = 0.1
-    eps_plus: float = 1.0
-    trees_per_round: int = 30
-    lgbm_params: dict[str, Any] = field(default_factory=dict)
-    regression_rounds: int = 100
-    regression_folds: int = 1
-    mc_samples: int = 100
-    seed: int = 0
-    store: Literal["duckdb", "memory"] = "duckdb"
-    start_from_initial: bool = False
-    noise: Literal["none", "true", "estimate"] = "estimate"
-    objective: LGBMObjective = "softmax"
-    candidates: CandidateSet = "auto"
-    warm_start: bool = False
-    session_window: int = 30_000
-    session_bias_cost: Literal["margin", "loss", "auto"] = "margin"
-
-    def __post_init__(self) -> None:
-        for name in (
-            "rounds",
-            "sessions_per_round",
-            "top_k",
-            "trees_per_round",
-            "regression_rounds",
-            "regression_folds",
-            "session_window",
-        ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int) or self.mc_samples < 1:
-            raise ValueError(f"mc_samples must be an integer >= 1, got {self.mc_samples!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(
-                f"seed must be an integer >= 0 (numpy's generators take no other), got {self.seed!r}"
-            )
-        names = self.estimators
-        if isinstance(names, str):  # "naive,dr" (or one name): names, not the letters of a string
-            names = tuple(n.strip() for n in names.split(",") if n.strip())
-        object.__setattr__(self, "estimators", tuple(names))
-        known = (*ESTIMATORS, *SESSION_LEARNERS)
-        unknown = [e for e in self.estimators if e not in known]
-        if unknown or not self.estimators:
-            raise ValueError(f"unknown estimator(s) {unknown}; choose from {', '.join(known)}")
-        if len(set(self.estimators)) != len(self.estimators):
-            raise ValueError(f"estimators repeat a name: {self.estimators}")
-        if not 0 <= self.exploration < float("inf"):
-            raise ValueError(f"exploration must be finite and >= 0, got {self.exploration}")
-        if not 0 < self.clip <= 1:
-            raise ValueError(
-                f"clip must be in (0, 1], got {self.clip}: a result the loop showed can have an expected "
-                "exposure of 0 (its policy's sampled rankings never placed it), and without clipping its "
-                "clicks have no finite IPS estimate"
-            )
-        if self.propensities not in ("em", "true"):
-            raise ValueError(f"propensities must be 'em' or 'true', got {self.propensities!r}")
-        if self.propensity_sessions is not None and self.propensity_sessions < 1:
-            raise ValueError(f"propensity_sessions must be >= 1 or None, got {self.propensity_sessions}")
-        if self.session_bias_cost not in (*BIAS_COSTS, "auto"):
-            raise ValueError(
-                f"session_bias_cost must be one of {', '.join(BIAS_COSTS)} or 'auto', "
-                f"got {self.session_bias_cost!r}"
-            )
-        if self.noise not in ("none", "true", "estimate"):
-            raise ValueError(f"noise must be 'none', 'true' or 'estimate', got {self.noise!r}")
-        if self.store not in ("duckdb", "memory"):
-            raise ValueError(f"store must be 'duckdb' or 'memory', got {self.store!r}")
-        if self.objective not in LGBM_OBJECTIVES:
-            raise ValueError(f"objective must be one of {LGBM_OBJECTIVES}, got {self.objective!r}")
-        if self.candidates not in CANDIDATE_SETS:
-            raise ValueError(f"candidates must be one of {CANDIDATE_SETS}, got {self.candidates!r}")
-        if "objective" in self.lgbm_params:
-            raise ValueError("lgbm_params must not set the objective: the estimator decides it")
-        ClickSimulator(eta=self.eta, eps_minus=self.eps_minus, eps_plus=self.eps_plus, top_k=self.top_k)
-
-    def fingerprint(self, dataset: str) -> str:
-        """A hash of everything that decides an estimator's curve round by round (checkpoints must match
-        it); not the number of rounds, so a finished run can be extended."""
-        d = asdict(self)
-        d.pop("estimators")
-        d.pop("rounds")
-        d["ranker_seed"] = "seed"  # older checkpoints' rankers used bagging seed 0 whatever the seed
-        return hashlib.sha256(json.dumps([dataset, d], sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@dataclass
-class EstimatorCurve:
-    """One estimator's run: test nDCG@10 after each round against the sessions logged so far.
-
-    ``propensities`` are the relative propensities ``p_k / p_1`` used in each round, ``propensity_mae``
-    their mean absolute error against the simulator's (None for estimators that use none);
-    ``served`` the mean nDCG@10 (training grades) of the pages served in the round.
-    """
-
-    name: str
-    ndcg: list[float] = field(default_factory=list)
-    sessions: list[int] = field(default_factory=list)
-    propensities: list[list[float] | None] = field(default_factory=list)
-    propensity_mae: list[float | None] = field(default_factory=list)
-    served: list[float | None] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-@dataclass
-class OnlineResult:
-    """Everything :func:`run_online` measured."""
-
-    dataset: str
-    config: OnlineConfig
-    initial_ndcg: float
-    initial_name: str
-    true_propensities: list[float]
-    curves: dict[str, EstimatorCurve]
-    seconds: float = 0.0
-    held_out: str | None = None
-
-    def final(self, name: str) -> float:
-        """Test nDCG@10 of estimator ``name`` after the last round.
-
-        Raises:
-            KeyError: ``name`` is not one of the run's estimators (the message lists them).
-        """
-        if name not in self.curves:
-            raise KeyError(f"no estimator {name!r} in this run; it ran: {', '.join(self.curves)}")
-        return self.curves[name].ndcg[-1]
-
-    def sessions_to(self, name: str, fraction: float = 0.98, reference: str = "full_info") -> int | None:
-        """The first session count at which ``name`` reaches ``fraction`` of ``reference``'s final
-        nDCG@10 (None: never within the run)."""
-        target = fraction * self.final(reference)
-        curve = self.curves[name]
-        return next((s for s, v in zip(curve.sessions, curve.ndcg, strict=True) if v >= target), None)
-
-    def metrics(self) -> dict[str, Any]:
-        """``{"estimators": {NAME: {"nDCG@10": [...], "sessions": [...], ...}}, ...}`` for metrics.json."""
-        est: dict[str, Any] = {}
-        full = self.curves.get("full_info")
-        for name, c in self.curves.items():
-            entry: dict[str, Any] = {
-                METRIC: [round(v, 5) for v in c.ndcg],
-                "sessions": list(c.sessions),
-                "final": round(c.ndcg[-1], 5),
-                "propensity_mae": c.propensity_mae,
-                "served_nDCG@10": c.served,
-                "seconds": round(c.seconds, 1),
-            }
-            if full is not None and name != "full_info":
-                entry["ratio_to_full_info"] = round(c.ndcg[-1] / full.ndcg[-1], 4)
-                entry["sessions_to_0.98_full_info"] = self.sessions_to(name)
-            est[name] = entry
-        return {
-            "dataset": self.dataset,
-            "metric": METRIC,
-            "initial": {"ranker": self.initial_name, METRIC: round(self.initial_ndcg, 5)},
-            **({"held_out_test_queries": self.held_out} if self.held_out else {}),
-            "true_propensities": self.true_propensities,
-            "config": {k: v for k, v in asdict(self.config).items() if k != "lgbm_params"}
-            | {"lgbm_params": {**DEFAULT_LGBM_PARAMS, "seed": self.config.seed, **self.config.lgbm_params}},
-            "estimators": est,
-            "seconds": round(self.seconds, 1),
-        }
 
 
 class _Grid:
@@ -375,69 +152,6 @@ def _served_ndcg(grades: np.ndarray, ideal: np.ndarray) -> float:
     disc = 1.0 / np.log2(np.arange(2, grades.shape[1] + 2))
     dcg = (np.clip(grades, 0, None) * disc).sum(axis=1)
     return float(np.mean(np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1.0), 0.0)))
-
-
-class _State:
-    """One estimator's accumulated statistics, model and curve; saved after every round."""
-
-    def __init__(self, name: str, n_queries: int, width: int, k: int) -> None:
-        self.name = name
-        self.round = -1
-        self.n = np.zeros(n_queries)
-        self.clicks = np.zeros((n_queries, width))
-        self.counts = np.zeros((n_queries, width, k))
-        self.expected = np.zeros((n_queries, width, k))
-        self.booster: lgb.Booster | None = None
-        self.curve = EstimatorCurve(name)
-
-    def save(self, folder: Path, fingerprint: str) -> None:
-        """Checkpoint the round: its statistics and model go to files named for the round, then
-        ``state.json`` (atomically) names them, then the previous round's files go. A crash anywhere
-        leaves ``state.json`` naming one complete round's files, never a mix of two rounds'."""
-        folder.mkdir(parents=True, exist_ok=True)
-        stats, model = f"stats-{self.round}.npz", f"model-{self.round}.txt"
-        with atomic_write(folder / stats, "wb") as f:
-            np.savez(f, n=self.n, clicks=self.clicks, counts=self.counts, expected=self.expected)
-        if self.booster is not None:
-            with atomic_write(folder / model) as f:
-                f.write(self.booster.model_to_string())
-        with atomic_write(folder / "state.json") as f:  # written last: it marks the round complete
-            json.dump(
-                {
-                    "fingerprint": fingerprint,
-                    "round": self.round,
-                    "curve": asdict(self.curve),
-                    "has_model": self.booster is not None,
-                    "stats": stats,
-                    "model": model,
-                },
-                f,
-            )
-        for old in [*folder.glob("stats*.npz"), *folder.glob("model*.txt")]:
-            if old.name not in (stats, model):
-                old.unlink(missing_ok=True)
-
-    @classmethod
-    def load(cls, folder: Path, fingerprint: str, name: str, shape: tuple[int, int, int]) -> _State | None:
-        """The checkpoint in ``folder``, or None when there is none, it is of other settings, or its
-        files cannot be read (the estimator then starts over)."""
-        try:
-            meta = json.loads((folder / "state.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if meta.get("fingerprint") != fingerprint:
-            return None
-        st = cls(name, *shape)
-        try:  # checkpoints written before the files were named for their round: stats.npz, model.txt
-            with np.load(folder / meta.get("stats", "stats.npz")) as z:
-                st.n, st.clicks, st.counts, st.expected = z["n"], z["clicks"], z["counts"], z["expected"]
-            if meta["has_model"]:
-                st.booster = lgb.Booster(model_str=(folder / meta.get("model", "model.txt")).read_text())
-        except (OSError, ValueError, KeyError, lgb.basic.LightGBMError):
-            return None
-        st.round = int(meta["round"])
-        st.curve = EstimatorCurve(**meta["curve"])
-        return st
 
 
 def run_online(
@@ -502,9 +216,9 @@ def _run_estimator(
     n_q, width = grid.mask.shape
     fingerprint = config.fingerprint(data.name)
     state_dir = out / "state" / name if out is not None else None
-    state = _State.load(state_dir, fingerprint, name, (n_q, width, k)) if state_dir else None
+    state = EstimatorState.load(state_dir, fingerprint, name, (n_q, width, k)) if state_dir else None
     if state is None:
-        state = _State(name, n_q, width, k)
+        state = EstimatorState(name, n_q, width, k)
         if state_dir is not None and state_dir.exists():
             if callback is not None:
                 callback("restart", name, -1, None)
@@ -627,7 +341,7 @@ def _run_estimator(
 
 
 def _write_outputs(
-    name: str, state: _State, out: Path | None, store_path: str | None, *, missing_only: bool = False
+    name: str, state: EstimatorState, out: Path | None, store_path: str | None, *, missing_only: bool = False
 ) -> None:
     """An estimator's final files: its model (``models/<name>.txt``) and, from the DuckDB store at
     ``store_path`` when given, the Parquet export of its log (``clicks/<name>.parquet``); with
@@ -657,7 +371,7 @@ def _scores(booster: lgb.Booster | None, data: OnlineData, grid: _Grid) -> np.nd
     return grid.to_grid(np.asarray(booster.predict(data.train.X), dtype=np.float64))
 
 
-def _accumulate(state: _State, store: ClickStore, r: int, grid: _Grid) -> None:
+def _accumulate(state: EstimatorState, store: ClickStore, r: int, grid: _Grid) -> None:
     """Add round ``r``'s clicks and (candidate, rank) impressions from the store to ``state``."""
     agg = store.query(
         "SELECT qid, docno, position, count(*) AS n, sum(click) AS c FROM clicks WHERE round = ? "
@@ -710,7 +424,7 @@ def _noise_floor(
 
 def _relevance(
     estimator: Any,
-    state: _State,
+    state: EstimatorState,
     alpha: np.ndarray,
     sim: ClickSimulator,
     full_rel: np.ndarray,

@@ -233,7 +233,7 @@ def learn_from_log(
         DistillrankError: ``full_info`` (a log has no true labels), ``dr`` without features, features
             without docnos or sharing no query with the log.
     """
-    from distillrank.feedback.online.loop import DEFAULT_LGBM_PARAMS
+    from distillrank.feedback.online.config import DEFAULT_LGBM_PARAMS
 
     ClickLog.check(log, "learn_from_log")
     mode = training_candidates(estimator, candidates)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from distillrank.feedback.online.loop import METRIC, SESSION_LEARNERS, EstimatorCurve, OnlineResult
+from distillrank.feedback.online.config import METRIC, SESSION_LEARNERS
+from distillrank.feedback.online.result import EstimatorCurve, OnlineResult
 from distillrank.feedback.unbiased.lgbm import training_candidates
 from distillrank.pipeline import plots
 from distillrank.pipeline.report import Report
