@@ -323,3 +323,41 @@ def test_top_k_selection_kernel(kind: str, k: int) -> None:
 def test_index_names_what_it_needs_when_given_texts() -> None:
     with pytest.raises(TypeError, match=r"corpus must be a Corpus .*got list"):
         BM25Retriever().index(["cats purr", "dogs bark"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "python"])
+def test_retrieval_kernel_selects_among_touched_documents_or_all(kernel: str) -> None:
+    """The top k of each query equal a full sort of its summed scores: with >= k touched documents (the
+    touched-only selection), fewer (every document), a negative term score, and non-occurrence scores."""
+    fn = _topk.retrieve_serial if kernel == "compiled" else _topk.retrieve_serial_py
+    if fn is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(7)
+    n_docs, n_terms = 500, 40
+    dense = np.where(rng.random((n_terms, n_docs)) < 0.05, rng.random((n_terms, n_docs)), 0.0)
+    dense[3, 10] = -0.5  # a negative term-document score: the touched-only selection must not be used
+    dense = dense.astype(np.float32)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    indices, data = [], []
+    for t in range(n_terms):
+        (docs,) = np.nonzero(dense[t])
+        indices += docs.tolist()
+        data += dense[t, docs].tolist()
+        indptr[t + 1] = len(indices)
+    queries = [[0, 1, 2, 4, 5, 6], [7], [3, 8], [9, 9, 11]]  # many / few touched, the negative one, repeated
+    pointers = np.cumsum([0, *map(len, queries)]).astype(np.int64)
+    flat = np.array([t for q in queries for t in q], dtype=np.int32)
+    for has_nonocc in (False, True):
+        nonocc = rng.random(n_terms).astype(np.float32) if has_nonocc else np.zeros(0, np.float32)
+        for k in (5, 30):
+            csc = (np.array(data, np.float32), indptr, np.array(indices, np.int32))
+            scores, ids = fn(flat, pointers, k, *csc, n_docs, has_nonocc, nonocc)
+            for q, terms in enumerate(queries):
+                acc = np.zeros(n_docs, np.float32)
+                for t in terms:
+                    acc += dense[t]  # sums in the kernel's order: term by term
+                if has_nonocc:
+                    acc += nonocc[terms].sum()
+                np.testing.assert_array_equal(scores[q], np.sort(acc)[::-1][:k])
+                np.testing.assert_array_equal(acc[ids[q]], scores[q])
+                assert len(set(ids[q].tolist())) == k

@@ -2,10 +2,10 @@
 
 bm25s scores a query by summing the precomputed term-document scores of its terms; its own top-k step is
 a heap over every document. Here the summing is the same (same order, so scores are bit-identical to
-``bm25s.BM25.retrieve``) and the top-k step finds the k-th largest score's bucket with a histogram and
-sorts only what lies above it, which is what keeps our search at bm25s's speed once results are turned
-into a :class:`~distillrank.data.run.Run`. Without numba, :data:`retrieve_serial` is ``None`` and callers
-use bm25s's own retrieval.
+``bm25s.BM25.retrieve``) and the top-k step looks only at the documents the query's terms touch, finds
+the k-th largest score's bucket with a histogram and sorts only what lies above it, which is what keeps
+our search at bm25s's speed once results are turned into a :class:`~distillrank.data.run.Run`.
+Without numba, :data:`retrieve_serial` is ``None`` and callers use bm25s's own retrieval.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def select_topk(
     """Top ``k`` of ``scores`` into ``out_v``/``out_i``, best first (ties in any order).
 
     A histogram of the scores finds the bin holding the k-th largest; only the scores in that bin and
-    above (usually little more than ``k``) are sorted. About twice as fast as a heap over every document.
+    above (usually little more than ``k``) are sorted. About twice as fast as a heap over a few thousand
+    scores; :func:`retrieve_serial_py` hands it only the documents a query touches.
     """
     n = scores.shape[0]
     lo = scores[0]
@@ -184,6 +185,11 @@ def retrieve_serial_py(
     Scoring is bm25s's eager scoring, in the same order (so scores are bit-identical to
     ``BM25.retrieve``): the precomputed term-document scores of the query's terms, summed per document
     from the CSC matrix ``(data, indices, indptr)``, plus for BM25L/BM25+ the non-occurrence scores.
+
+    The top ``k`` are chosen among the documents the query's terms touch when there are at least ``k``
+    of them and none scores below 0 (every other document scores 0): on a large corpus that is a small
+    share of it, and selecting over every document cost 3x bm25s's whole search at 1M documents. Else,
+    and for BM25L/BM25+ (every document gets the non-occurrence scores), over every document.
     """
     nq = pointers.shape[0] - 1
     out_s = np.zeros((nq, k), dtype=data.dtype)
@@ -192,15 +198,39 @@ def retrieve_serial_py(
     cand_v = np.empty(num_docs, dtype=data.dtype)
     cand_i = np.empty(num_docs, dtype=np.int32)
     hist = np.empty(_HIST_BINS, dtype=np.int64)
+    stamp = np.zeros(num_docs, dtype=np.int64)  # q + 1 where query q's terms touched the document
+    touched = np.empty(num_docs, dtype=np.int32)
+    sub = np.empty(num_docs, dtype=data.dtype)
     for q in range(nq):
-        acc[:] = 0
+        n_t = 0
         for t in range(pointers[q], pointers[q + 1]):
             tok = flat[t]
             for j in range(indptr[tok], indptr[tok + 1]):
-                acc[indices[j]] += data[j]
-        if has_nonocc:
-            acc += nonocc[flat[pointers[q] : pointers[q + 1]]].sum()
-        select_topk(acc, k, out_s[q], out_i[q], cand_v, cand_i, hist)
+                d = indices[j]
+                if stamp[d] != q + 1:
+                    stamp[d] = q + 1
+                    touched[n_t] = d
+                    n_t += 1
+                acc[d] += data[j]
+        sparse = not has_nonocc and n_t >= k
+        if sparse:
+            for r in range(n_t):
+                v = acc[touched[r]]
+                if v < 0:
+                    sparse = False
+                    break
+                sub[r] = v
+        if sparse:
+            select_topk(sub[:n_t], k, out_s[q], out_i[q], cand_v, cand_i, hist)
+            for r in range(k):
+                out_i[q, r] = touched[out_i[q, r]]
+            for r in range(n_t):
+                acc[touched[r]] = 0
+        else:
+            if has_nonocc:
+                acc += nonocc[flat[pointers[q] : pointers[q + 1]]].sum()
+            select_topk(acc, k, out_s[q], out_i[q], cand_v, cand_i, hist)
+            acc[:] = 0
     return out_s, out_i
 
 
