@@ -454,8 +454,7 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
     """
     path = Path(path)
     data: dict[str, dict[str, float]] = {}
-    doc_lines: dict[str, dict[str, int]] = {}
-    rank_lines: dict[str, dict[int, int]] = {}
+    rank_sets: dict[str, set[int]] = {}
     whole: dict[str, set[int]] = {}  # 3 columns: each query's third column while it is whole numbers
     counts_up = True  # ... and whether every query's counts 1..n (MS MARCO ranks), decided at the end
     tag = None
@@ -489,24 +488,49 @@ def read_trec_run(path: str | Path, name: str | None = None) -> Run:
             raise DataFormatError(path, n, f"score {score_s!r} is not a number") from None
         if not math.isfinite(score):
             raise DataFormatError(path, n, f"score {score_s!r} is not finite")
-        docs = data.setdefault(qid, {})
+        docs = data.get(qid)
+        if docs is None:
+            docs = data[qid] = {}
         if docno in docs:
-            first = doc_lines[qid][docno]
+            first = _first_line(path, qid, 1 if width == 3 else 2, docno)
             raise DataFormatError(
                 path, n, f"query {qid!r}: document {docno!r} appears twice (also on line {first})"
             )
         if width == 6:
-            ranks = rank_lines.setdefault(qid, {})
+            ranks = rank_sets.get(qid)
+            if ranks is None:
+                ranks = rank_sets[qid] = set()
             if rank in ranks:
+                first = _first_line(path, qid, 3, rank)
                 raise DataFormatError(
-                    path, n, f"query {qid!r}: rank {rank} given twice (also on line {ranks[rank]})"
+                    path, n, f"query {qid!r}: rank {rank} given twice (also on line {first})"
                 )
-            ranks[rank] = n
+            ranks.add(rank)
         docs[docno] = score
-        doc_lines.setdefault(qid, {})[docno] = n
     if width == 3 and counts_up and all(whole[q] == set(range(1, len(docs) + 1)) for q, docs in data.items()):
         data = {q: {d: -rank for d, rank in docs.items()} for q, docs in data.items()}  # MS MARCO: ranks
-    return Run(data, name=name or tag or path.stem, source=path)
+    # every id is a str and every score a finite float, checked above: no second pass over the entries
+    return Run.from_trusted(data, name=name or tag or path.stem)
+
+
+def _as_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _first_line(path: Path, qid: str, column: int, value: str | int) -> int | None:
+    """The number of the first data line of ``path`` for query ``qid`` whose ``column`` holds ``value``
+    (an int: compared as a number): an error's earlier line, found again only when there is an error, so
+    reading keeps no line number per entry."""
+    for n, raw in _data_lines(path):
+        p = raw.split()
+        if len(p) <= column or p[0] != qid:
+            continue
+        if (p[column] == value) if isinstance(value, str) else (_as_int(p[column]) == value):
+            return n
+    return None
 
 
 def is_trec_id(i: str) -> bool:
