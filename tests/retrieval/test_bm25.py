@@ -326,15 +326,20 @@ def test_index_names_what_it_needs_when_given_texts() -> None:
 
 
 @pytest.mark.parametrize("kernel", ["compiled", "python"])
-def test_retrieval_kernel_selects_among_touched_documents_or_all(kernel: str) -> None:
-    """The top k of each query equal a full sort of its summed scores: with >= k touched documents (the
-    touched-only selection), fewer (every document), a negative term score, and non-occurrence scores."""
+@pytest.mark.parametrize(("n_docs", "density"), [(500, 0.05), (60_000, 0.002)])
+def test_retrieval_kernel_selects_among_touched_documents_or_all(
+    kernel: str, n_docs: int, density: float
+) -> None:
+    """The top k of each query equal a full sort of its summed scores, on a small corpus (every document
+    considered) and a large one (the touched-only selection): with >= k touched documents, fewer, a
+    negative term score, and non-occurrence scores."""
     fn = _topk.retrieve_serial if kernel == "compiled" else _topk.retrieve_serial_py
     if fn is None:
         pytest.skip("numba is not installed")
+    assert (n_docs >= _topk._TOUCHED_MIN_DOCS) == (n_docs == 60_000)  # both paths are exercised
     rng = np.random.default_rng(7)
-    n_docs, n_terms = 500, 40
-    dense = np.where(rng.random((n_terms, n_docs)) < 0.05, rng.random((n_terms, n_docs)), 0.0)
+    n_terms = 40
+    dense = np.where(rng.random((n_terms, n_docs)) < density, rng.random((n_terms, n_docs)), 0.0)
     dense[3, 10] = -0.5  # a negative term-document score: the touched-only selection must not be used
     dense = dense.astype(np.float32)
     indptr = np.zeros(n_terms + 1, dtype=np.int64)
@@ -349,7 +354,7 @@ def test_retrieval_kernel_selects_among_touched_documents_or_all(kernel: str) ->
     flat = np.array([t for q in queries for t in q], dtype=np.int32)
     for has_nonocc in (False, True):
         nonocc = rng.random(n_terms).astype(np.float32) if has_nonocc else np.zeros(0, np.float32)
-        for k in (5, 30):
+        for k in (5, 30, 200):
             csc = (np.array(data, np.float32), indptr, np.array(indices, np.int32))
             scores, ids = fn(flat, pointers, k, *csc, n_docs, has_nonocc, nonocc)
             for q, terms in enumerate(queries):
