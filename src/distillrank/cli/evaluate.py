@@ -53,13 +53,17 @@ def evaluate(
     """Evaluate runs against a dataset's qrels (ir_measures); with 2+ runs, p-values against the first."""
     from distillrank.evaluation import compare, parse_metrics
     from distillrank.evaluation import evaluate as evaluate_run
+    from distillrank.evaluation.metrics import paired_test
 
     try:
         measures = parse_metrics(metrics)
     except ValueError as e:
         raise DistillrankError(str(e)) from e
-    if test is not None and test not in ("t-test", "permutation"):
-        raise DistillrankError(f"--test must be 't-test' or 'permutation', not {test!r}")
+    if test is not None:
+        try:
+            test = paired_test(test)
+        except ValueError as e:
+            raise DistillrankError(f"--{e}") from e
     if missing not in ("zero", "skip"):
         raise DistillrankError(f"--missing must be 'zero' or 'skip', not {missing!r}")
     if (dataset is None) == (qrels is None):

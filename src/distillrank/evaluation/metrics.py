@@ -53,6 +53,21 @@ _TEST_ALIASES = {
 }
 """Other names of the paired tests (the randomisation test is the permutation test)."""
 
+
+def paired_test(name: str) -> TestName:
+    """The paired test ``name`` names: ``"t-test"`` or ``"permutation"`` (``"randomisation"`` too).
+
+    Raises:
+        ValueError: any other name.
+    """
+    test = _TEST_ALIASES.get(str(name).lower(), name)
+    if test == "t-test":
+        return "t-test"
+    if test == "permutation":
+        return "permutation"
+    raise ValueError(f"test must be 't-test' or 'permutation', not {name!r}")
+
+
 EXAMPLES = "nDCG@10, RR@10, AP, R@100, P@5, MAP, MRR@10, Success@10, Bpref, P(rel=2)@5"
 
 # Lower-case name -> ir_measures name; MAP and MRR are already ir_measures aliases of AP and RR.
@@ -574,9 +589,7 @@ def compare(
     qrels = _check_qrels(qrels, "compare")
     if len(runs) < 2:
         raise ValueError(f"compare needs a baseline and at least one other run, got {len(runs)} run(s)")
-    test = _TEST_ALIASES.get(str(test).lower(), test)  # type: ignore[assignment]
-    if test not in ("t-test", "permutation"):
-        raise ValueError(f"test must be 't-test' or 'permutation', not {test!r}")
+    test = paired_test(test)
     measures = parse_metrics(metrics)
     names = _unique_names([str(getattr(r, "name", "run")) for r in runs])
     qids, _ = _query_set(runs, qrels, queries, missing, "compare")
