@@ -33,18 +33,23 @@ def color_of(name: str) -> str:
     in a palette colour chosen by a stable hash of the name."""
     import zlib
 
-    key = name.removeprefix("student: ")
-    key = key.split("/", 1)[0] if key.split("/", 1)[0] in _FIXED else key
-    if key in _FIXED:
-        return _FIXED[key]
-    return PALETTE[zlib.crc32(key.encode()) % len(PALETTE)]
+    if (fixed := _fixed_key(name)) is not None:
+        return _FIXED[fixed]
+    return PALETTE[zlib.crc32(name.removeprefix("student: ").encode()) % len(PALETTE)]
+
+
+def _fixed_key(name: str) -> str | None:
+    """The key of :data:`_FIXED` that gives ``name`` its colour (``student: lgbm``, ``lgbm/soft-T2``:
+    ``lgbm``), or None when its colour is hashed."""
+    head = name.removeprefix("student: ").split("/", 1)[0]
+    return head if head in _FIXED else None
 
 
 def colors_of(names: Sequence[str]) -> dict[str, str]:
     """:func:`color_of` for the series of one plot, with no two sharing a colour: a hashed colour already
     taken in the plot moves to the next free one of :data:`PALETTE` (fixed colours never move)."""
     out: dict[str, str] = {}
-    fixed = {n: color_of(n) for n in names if n.removeprefix("student: ").split("/", 1)[0] in _FIXED}
+    fixed = {n: color_of(n) for n in names if _fixed_key(n) is not None}
     used = set(fixed.values())
     for name in names:
         if name in fixed:
