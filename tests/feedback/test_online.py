@@ -688,3 +688,18 @@ def test_test_queries_without_a_relevant_candidate_are_a_warning(tiny: OnlineDat
         DataWarning, match=rf"1 of the \d+ test queries have no relevant candidate \(first: '{first}'\)"
     ):
         _warn_unjudged_test_queries(data)
+
+
+def test_the_mean_over_seeds_is_reported_with_bands(tiny: OnlineData, tmp_path: Path) -> None:
+    from distillrank.feedback.online.report import mean_result, write_report
+
+    results = [run_online(tiny, quick_config(estimators=("naive", "full_info"), seed=s)) for s in (0, 1)]
+    mean, errors = mean_result(results)
+    for name in ("naive", "full_info"):
+        expected = [(a + b) / 2 for a, b in zip(*(r.curves[name].ndcg for r in results), strict=True)]
+        assert mean.curves[name].ndcg == pytest.approx(expected, abs=1e-5)
+        assert len(errors[name]) == len(expected)
+    paths = write_report(mean, tmp_path, seeds=2, errors=errors)
+    assert (tmp_path / "ndcg_vs_sessions.png").is_file() and tmp_path / "report.md" in paths
+    assert "**Means over 2 seeds**" in (tmp_path / "report.md").read_text()
+    assert "bands are one standard error" in (tmp_path / "report.md").read_text()

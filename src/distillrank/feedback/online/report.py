@@ -171,11 +171,8 @@ def build_report(
     )
     if errors:
         bands = {LABELS.get(n, n): (c.sessions, c.ndcg, errors.get(n)) for n, c in result.curves.items()}
-        bands[result.initial_name] = (
-            [c for c in next(iter(result.curves.values())).sessions],
-            [result.initial_ndcg] * len(next(iter(result.curves.values())).sessions),
-            None,
-        )
+        sessions = next(iter(result.curves.values())).sessions  # every curve has the same rounds
+        bands[result.initial_name] = (list(sessions), [result.initial_ndcg] * len(sessions), None)
         figure = plots.band_curves(
             bands, xlabel="sessions", ylabel=f"test {METRIC}", title=title, hlines=targets
         )
