@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distillrank.data.run import id_set
+from distillrank.data.run import id_set, nested_rows
 from distillrank.errors import DataFormatError
 
 
@@ -150,19 +150,8 @@ class Qrels(Mapping[str, dict[str, int]]):
     """
 
     def __init__(self, data: Mapping[str, Mapping[str, int]] | None = None) -> None:
-        if data is not None and not isinstance(data, Mapping):
-            hint = "; to read a qrels file use Qrels.from_file(path)" if isinstance(data, str | Path) else ""
-            raise TypeError(
-                "Qrels(data): data must be a mapping qid -> {docno: label}, "
-                f"not {type(data).__name__}{hint}"
-            )
         self._d: dict[str, dict[str, int]] = {}
-        for q, docs in (data or {}).items():
-            if not isinstance(docs, Mapping):
-                raise TypeError(
-                    f"Qrels: the judgements of query {q!r} must be a mapping docno -> label, "
-                    f"not {type(docs).__name__}"
-                )
+        for q, docs in nested_rows(data, "Qrels", "label", "the judgements", "a qrels file"):
             # ids as str and labels as int (as trec_eval needs them): ints, numpy ints and whole floats pass
             self._d[str(q)] = {str(d): _label(q, d, r) for d, r in docs.items()}
 

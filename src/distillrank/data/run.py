@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,29 @@ from distillrank.errors import DataFormatError
 def id_set(ids: str | Iterable[str]) -> set[str]:
     """``ids`` as a set of str ids; a single str is one id (not its characters)."""
     return {ids} if isinstance(ids, str) else {str(i) for i in ids}
+
+
+def nested_rows(
+    data: object, owner: str, value: str, rows: str, file: str
+) -> Iterator[tuple[Any, Mapping[Any, Any]]]:
+    """The ``(qid, {docno: value})`` pairs of ``data`` (none for None), or a TypeError that names
+    ``owner`` (``Run``, ``Qrels``) and what is not a mapping: ``data`` itself (with the ``from_file``
+    hint for a path) or the ``rows`` (``the results``) of one query."""
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        hint = f"; to read {file} use {owner}.from_file(path)" if isinstance(data, str | Path) else ""
+        raise TypeError(
+            f"{owner}(data): data must be a mapping qid -> {{docno: {value}}}, "
+            f"not {type(data).__name__}{hint}"
+        )
+    for q, docs in data.items():
+        if not isinstance(docs, Mapping):
+            raise TypeError(
+                f"{owner}: {rows} of query {q!r} must be a mapping docno -> {value}, "
+                f"not {type(docs).__name__}"
+            )
+        yield q, docs
 
 
 class Run(Mapping[str, dict[str, float]]):
@@ -37,17 +61,7 @@ class Run(Mapping[str, dict[str, float]]):
     ) -> None:
         self.name = name
         self._d: dict[str, dict[str, float]] = {}
-        if data is not None and not isinstance(data, Mapping):
-            hint = "; to read a run file use Run.from_file(path)" if isinstance(data, str | Path) else ""
-            raise TypeError(
-                f"Run(data): data must be a mapping qid -> {{docno: score}}, not {type(data).__name__}{hint}"
-            )
-        for q, docs in (data or {}).items():
-            if not isinstance(docs, Mapping):
-                raise TypeError(
-                    f"Run: the results of query {q!r} must be a mapping docno -> score, "
-                    f"not {type(docs).__name__}"
-                )
+        for q, docs in nested_rows(data, "Run", "score", "the results", "a run file"):
             row: dict[str, float] = {}
             for d, s in docs.items():  # ids as str (ints and numpy scalars too), as every run file holds them
                 try:
