@@ -225,32 +225,22 @@ def retrieve_serial_py(
     cand_v = np.empty(num_docs, dtype=data.dtype)
     cand_i = np.empty(num_docs, dtype=np.int32)
     hist = np.empty(_HIST_BINS, dtype=np.int64)
-    if num_docs < _TOUCHED_MIN_DOCS:  # a small corpus: queries touch much of it, bookkeeping costs more
-        for q in range(nq):
-            acc[:] = 0
-            for t in range(pointers[q], pointers[q + 1]):
-                tok = flat[t]
-                for j in range(indptr[tok], indptr[tok + 1]):
-                    acc[indices[j]] += data[j]
-            if has_nonocc:
-                acc += nonocc[flat[pointers[q] : pointers[q + 1]]].sum()
-            select_topk(acc, k, out_s[q], out_i[q], cand_v, cand_i, hist)
-        return out_s, out_i
-    stamp = np.zeros(num_docs, dtype=np.int64)  # q + 1 where query q's terms touched the document
-    touched = np.empty(num_docs, dtype=np.int32)
+    track = num_docs >= _TOUCHED_MIN_DOCS  # a small corpus: queries touch much of it, bookkeeping costs more
+    stamp = np.zeros(num_docs if track else 0, dtype=np.int64)  # q + 1 where query q touched the document
+    touched = np.empty(num_docs if track else 0, dtype=np.int32)
     for q in range(nq):
         n_t = 0
         for t in range(pointers[q], pointers[q + 1]):
             tok = flat[t]
             for j in range(indptr[tok], indptr[tok + 1]):
                 d = indices[j]
-                if stamp[d] != q + 1:
+                if track and stamp[d] != q + 1:
                     stamp[d] = q + 1
                     touched[n_t] = d
                     n_t += 1
                 acc[d] += data[j]
         # one pass of a k-heap over the touched documents (none below 0), then the k sorted
-        if not has_nonocc and n_t >= k and _touched_heap(acc, touched, n_t, k, cand_v, cand_i):
+        if track and not has_nonocc and n_t >= k and _touched_heap(acc, touched, n_t, k, cand_v, cand_i):
             order = np.argsort(-cand_v[:k])
             for r in range(k):
                 out_s[q, r] = cand_v[order[r]]
