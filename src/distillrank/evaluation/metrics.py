@@ -24,7 +24,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import subprocess
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -462,8 +461,7 @@ def _per_query_values(
     qids: list[str],
 ) -> dict[str, dict[str, float]]:
     """metric name -> qid -> value for every qid of ``qids`` (0 where the run has no results)."""
-    numeric = all(q.isdigit() for q in qids)
-    if not numeric and any(provider_of(m) == "gdeval" for m in measures):
+    if not all(q.isdigit() for q in qids) and any(provider_of(m) == "gdeval" for m in measures):
         # gdeval reads numeric ids only: number them at once (its perl error line on stderr otherwise)
         return _per_query_values_by_number(run, qrels, measures, qids)
     sub_qrels = {q: dict(qrels[q]) for q in qids}
@@ -471,13 +469,8 @@ def _per_query_values(
     out: dict[str, dict[str, float]] = {str(m): {} for m in measures}
     evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
     # ir_measures already reports measure.DEFAULT (0) for judged queries absent from the run.
-    try:
-        for metric in evaluator.iter_calc(sub_run):
-            out[str(metric.measure)][metric.query_id] = float(metric.value)
-    except subprocess.CalledProcessError:  # gdeval (ERR, nDCG with dcg="exp-log2") reads numeric ids only
-        if numeric:
-            raise
-        return _per_query_values_by_number(run, qrels, measures, qids)
+    for metric in evaluator.iter_calc(sub_run):
+        out[str(metric.measure)][metric.query_id] = float(metric.value)
     # a provider that skips some judged query absent from the run (Accuracy): its value is the default
     return {m: {q: v.get(q, 0.0) for q in qids} for m, v in out.items()}
 
