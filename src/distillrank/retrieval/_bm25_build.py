@@ -1,0 +1,203 @@
+"""Build a bm25s index from a stream of texts, in a fraction of bm25s's memory, with bm25s's exact scores.
+
+``bm25s.tokenize`` keeps every document's tokens as a Python list of ints until the index is built (about
+36 bytes a token), and ``bm25s.BM25.index`` then counts them one document at a time: about 3.5 GiB and
+67 s for a million 75-word passages, so MS MARCO's 8.8M passages do not fit in 24 GiB. Here documents are
+tokenised a block at a time; each block is reduced at once to its ``(document, term, tf)`` triples in
+numpy arrays (8 bytes a pair), and the triples are scattered into the compressed-sparse-column score
+matrix bm25s searches (8 bytes a pair, written in place while the blocks are released). The peak is about
+the index itself plus one copy of the triples.
+
+The result is an ordinary ``bm25s.BM25`` (``save``, ``load``, ``retrieve`` work as usual) whose score
+matrix equals, entry for entry and bit for bit, the one ``bm25s.tokenize`` + ``bm25s.BM25.index`` build
+from the same texts (only the numbering of terms differs: bm25s numbers stems in set order, which changes
+between Python processes; here they are numbered in order of first appearance). To get the same bits the
+per-entry arithmetic is bm25s's own functions (``bm25s.scoring``) applied to arrays, whose operations
+and float types are those of its per-document loop:
+
+    score(d, t) = float32( idf(t) * tfc(tf(t, d), |d|, avgdl) [- nonoccurrence(t)] )
+
+with ``tf`` in float32, ``|d|/avgdl`` and the product in float64, and ``avgdl`` the float64 mean of the
+int64 document lengths; ``nonoccurrence`` only for ``bm25l`` and ``bm25+``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.scoring import _build_idf_array, _build_nonoccurrence_array, _select_idf_scorer, _select_tfc_scorer
+
+if TYPE_CHECKING:
+    from distillrank.retrieval.bm25 import BM25Config
+
+__all__ = ["DocumentTokenizer", "build_index"]
+
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's (and scikit-learn's) default
+_BLOCK_DOCS = 8192  # documents tokenised and reduced to triples at a time
+_WORD_CACHE_LIMIT = 2_000_000  # words remembered before the cache is cleared (the vocabulary is kept)
+
+
+class DocumentTokenizer:
+    """Term ids of texts, as ``bm25s.tokenize`` finds their terms, growing the vocabulary as it goes.
+
+    Lower-cases (if asked), splits with :data:`TOKEN_PATTERN`, drops stop words, stems what is left;
+    each distinct word is stop-listed and stemmed once. New stems get the next id.
+    """
+
+    def __init__(self, *, lowercase: bool, stopwords: Sequence[str], stemmer: str | None) -> None:
+        self.lowercase = lowercase
+        self.vocab: dict[str, int] = {}
+        self._split = re.compile(TOKEN_PATTERN).findall
+        self._stop = frozenset(stopwords)
+        self._stem = Stemmer.Stemmer(stemmer).stemWord if stemmer else None
+        self._cache: dict[str, tuple[int, ...]] = {}  # word -> () for a stop word, else (term id,)
+
+    def _fill(self, words: list[str]) -> None:
+        if len(self._cache) + len(words) > _WORD_CACHE_LIMIT:
+            self._cache.clear()
+        vocab = self.vocab
+        for word in words:
+            if word in self._cache:
+                continue
+            if word in self._stop:
+                self._cache[word] = ()
+                continue
+            term = self._stem(word) if self._stem is not None else word
+            tid = vocab.get(term)
+            if tid is None:
+                tid = vocab[term] = len(vocab)
+            self._cache[word] = (tid,)
+
+    def ids(self, text: str) -> list[int]:
+        """Term ids of ``text``'s tokens, in order, repeats kept."""
+        words = self._split(text.lower() if self.lowercase else text)
+        try:
+            return list(chain.from_iterable(map(self._cache.__getitem__, words)))
+        except KeyError:
+            self._fill(words)
+            return list(chain.from_iterable(map(self._cache.__getitem__, words)))
+
+
+def _block_triples(docs: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One block's document lengths, distinct terms per document, and their terms and counts.
+
+    Returns ``(lengths int64 [m], nnz int64 [m], terms int32 [sum nnz], tf float32 [sum nnz])``, the
+    pairs grouped by document in block order.
+    """
+    m = len(docs)
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=m)
+    flat = np.fromiter(chain.from_iterable(docs), dtype=np.int64, count=int(lengths.sum()))
+    key = (np.repeat(np.arange(m, dtype=np.int64), lengths) << 32) | flat
+    pairs, counts = np.unique(key, return_counts=True)
+    nnz = np.bincount(pairs >> 32, minlength=m).astype(np.int64)
+    return lengths, nnz, (pairs & 0xFFFFFFFF).astype(np.int32), counts.astype(np.float32)
+
+
+def build_index(
+    texts: Iterable[str], n_docs: int, config: BM25Config, *, show_progress: bool = False
+) -> tuple[bm25s.BM25, int] | None:
+    """A ``bm25s.BM25`` over ``texts`` (``n_docs`` of them) with ``config``'s tokeniser and scoring.
+
+    Returns ``(index, n_terms)``, or ``None`` when no text has an indexable token. The vocabulary
+    (``index.vocab_dict``) maps stems to term ids ``0..n_terms-1`` and, as bm25s's own index does, the
+    empty string to ``n_terms`` (a term with no postings).
+    """
+    tokenizer = DocumentTokenizer(
+        lowercase=config.lowercase, stopwords=config.stopword_list(), stemmer=config.stemmer
+    )
+    blocks: list[Any] = []
+    it = iter(texts)
+    bar = _bar(n_docs, show_progress, "BM25 tokenise")
+    seen = 0
+    while batch := list(islice(it, _BLOCK_DOCS)):
+        blocks.append(_block_triples([tokenizer.ids(t) for t in batch]))
+        seen += len(batch)
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    if seen != n_docs:
+        raise ValueError(f"build_index: expected {n_docs} texts, got {seen}")
+    n_terms = len(tokenizer.vocab)
+    if n_terms == 0:
+        return None
+
+    df = np.zeros(n_terms, dtype=np.int64)
+    for _, _, terms, _ in blocks:
+        df += np.bincount(terms, minlength=n_terms)
+    lengths = np.concatenate([b[0] for b in blocks])
+    avg_doc_len = lengths.mean()  # as bm25s: the float64 mean of an int64 array
+    doc_freqs = dict(enumerate(df.tolist()))
+    idf_fn = _select_idf_scorer(config.method)
+    idf = _build_idf_array(doc_freqs, n_docs, compute_idf_fn=idf_fn, dtype="float32")
+    nonoccurrence = None
+    if config.method in ("bm25l", "bm25+"):
+        nonoccurrence = _build_nonoccurrence_array(
+            doc_freqs,
+            n_docs,
+            compute_idf_fn=idf_fn,
+            calculate_tfc_fn=_select_tfc_scorer(config.method),
+            l_d=avg_doc_len,
+            l_avg=avg_doc_len,
+            k1=config.k1,
+            b=config.b,
+            delta=config.delta,
+            dtype="float32",
+        )
+    tfc_fn = _select_tfc_scorer(config.method)
+
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    heads = indptr[:-1].copy()  # next free slot of each column
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    first_doc = 0
+    bar = _bar(len(blocks), show_progress, "BM25 index")
+    for i, (block_lengths, nnz, terms, tf) in enumerate(blocks):
+        blocks[i] = None  # released as soon as it is scattered
+        doc_len = np.repeat(block_lengths, nnz)
+        tfc = tfc_fn(
+            tf_array=tf, l_d=doc_len, l_avg=avg_doc_len, k1=config.k1, b=config.b, delta=config.delta
+        )
+        scores = idf[terms] * tfc
+        if nonoccurrence is not None:
+            scores -= nonoccurrence[terms]
+        rows = np.repeat(np.arange(first_doc, first_doc + len(block_lengths), dtype=np.int32), nnz)
+        first_doc += len(block_lengths)
+        # Stable sort by term keeps rows increasing within a column, as a CSC matrix wants them.
+        order = np.argsort(terms, kind="stable")
+        sorted_terms = terms[order]
+        present, first, count = np.unique(sorted_terms, return_index=True, return_counts=True)
+        slots = heads[sorted_terms] + (np.arange(len(order)) - np.repeat(first, count))
+        data[slots] = scores[order]
+        indices[slots] = rows[order]
+        heads[present] += count
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    index = bm25s.BM25(
+        k1=config.k1, b=config.b, delta=config.delta, method=config.method, backend=config.backend
+    )
+    index.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+    vocab = tokenizer.vocab
+    vocab[""] = n_terms  # bm25s's placeholder for queries with no known token
+    index.vocab_dict = vocab
+    index.unique_token_ids_set = set(vocab.values())
+    index.nonoccurrence_array = nonoccurrence
+    return index, n_terms
+
+
+def _bar(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc" if desc.endswith("tokenise") else "block")
