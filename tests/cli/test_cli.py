@@ -459,6 +459,14 @@ def test_evaluate_table_shows_the_split_and_each_runs_own_name(tiny: Path, tmp_p
     assert "r#0: 2, r#1: 2" in result.stdout
 
 
+def test_evaluate_on_a_split_the_dataset_lacks_names_its_splits(tiny: Path, tmp_path: Path) -> None:
+    run = tmp_path / "r.trec"
+    Run({"q1": {"d1": 1.0}}).save(run)
+    result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--split", "dev", "--run", str(run)])
+    assert result.exit_code == 2, result.output
+    assert f"{tiny} has no split 'dev'; it has: test" in " ".join(result.output.split())
+
+
 def test_a_folder_given_as_a_run_says_so(tiny: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "-d", str(tiny), "--run", str(tmp_path)])
     assert result.exit_code == 2, result.output

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from distillrank.data.catalogue import CATALOGUE, default_data_dir, load_dataset, resolve
+from distillrank.data.catalogue import CATALOGUE, default_data_dir, load_dataset, load_qrels, resolve
 from distillrank.data.collection import TextCollection
 from distillrank.data.dataset import SplitDataset
 from distillrank.data.formats.detect import detect_kind
 from distillrank.data.interactions import Interactions
-from distillrank.errors import DatasetNotFoundError
+from distillrank.errors import DatasetNotFoundError, DistillrankError
 
 
 def test_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -167,6 +167,30 @@ def test_a_path_works_wherever_a_name_does(shared_data: Path) -> None:
     by_name = load_dataset("vaswani", shared_data)
     by_path = load_dataset(shared_data / "classic" / "vaswani")
     assert len(by_name.corpus) == len(by_path.corpus) == 11429
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", [n for n, e in CATALOGUE.items() if e.kind == "text"])
+def test_load_qrels_gives_the_collections_judgements(
+    shared_data: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coll = load_dataset(name, shared_data)
+    import distillrank.data.formats.beir as beir
+
+    def no_corpus(path: object) -> None:
+        raise AssertionError("the corpus was read")
+
+    monkeypatch.setattr(beir, "read_beir_corpus", no_corpus)  # BEIR qrels are read without it
+    qrels = load_qrels(name, shared_data)
+    assert list(qrels) == coll.splits
+    for split in coll.splits:
+        assert dict(qrels[split]) == dict(coll.get_qrels(split))
+
+
+def test_load_qrels_refuses_other_kinds(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text("1 qid:1 1:0.5\n0 qid:1 1:0.1\n")
+    with pytest.raises(DistillrankError, match="not a text collection"):
+        load_qrels(tmp_path)
 
 
 def test_an_archive_is_asked_to_be_unpacked(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from distillrank.data.catalogue import load_dataset
 from distillrank.data.formats.detect import detect_kind
-from distillrank.data.formats.msmarco import read_msmarco, read_tsv_corpus
+from distillrank.data.formats.msmarco import read_msmarco, read_msmarco_splits, read_tsv_corpus
 from distillrank.data.formats.sniff import detect_text_format, qrels_split
-from distillrank.errors import DataFormatError
+from distillrank.errors import DataFormatError, DataWarning
 
 COLLECTION = (
     "0\tThe presence of communication amid scientific minds.\n"
@@ -41,6 +41,17 @@ def test_passage_release_layout_loads_with_its_splits(write) -> None:
     assert len(coll.queries) == 5
     assert dict(coll.get_qrels("dev")) == {"1048585": {"0": 1}, "2": {"3": 1}}
     assert list(coll.queries_for("train")) == ["121352", "634306"]
+
+
+def test_qrels_alone_are_read_without_the_corpus(write) -> None:
+    folder = _passage_folder(write)
+    write("msmarco/qrels.dev.small.tsv", "1048585\t0\t0\t1\n2\t0\t3\t1\n404\t0\t1\t1\n")  # 404: no query
+    with pytest.warns(DataWarning, match="not in the queries"):
+        coll = read_msmarco(folder)
+    (folder / "collection.tsv").write_text("not\ta\tcorpus\tat all\n")  # never read
+    with pytest.warns(DataWarning, match="not in the queries"):
+        splits = read_msmarco_splits(folder)
+    assert {s: dict(q) for s, q in splits.items()} == {s: dict(coll.get_qrels(s)) for s in coll.splits}
 
 
 def test_trec_dl_layout_is_one_test_split(write) -> None:

@@ -113,6 +113,29 @@ def test_judged_queries_missing_from_the_run_count_as_zero_by_default() -> None:
     assert empty.n_missing == 1 and empty.aggregate["RR@10"] == pytest.approx(0.25)
 
 
+MANY_MEASURES = (
+    "AP,Accuracy,Bpref,Compat(p=0.8),ERR@10,IPrec@0.1,Judged@10,NumQ,NumRel,NumRelRet,NumRet,P@5,R@10,"
+    "Rprec,RR@10,SetAP,SetF,SetP,SetR,SetRelP,Success@10,infAP,nDCG@10,nDCG"
+)
+
+
+def test_queries_without_results_get_what_ir_measures_gives_them_without_being_sent_to_it() -> None:
+    # Only queries with results go to ir_measures (cost in the run's size, not the qrels'); a judged
+    # query without results must still get exactly ir_measures' own value for it, for every measure.
+    qrels = Qrels(
+        {"1": {"a": 1, "b": 2, "c": 0}, "2": {"a": 1, "d": 1, "e": 0}, "3": {"x": 1}, "4": {"a": 0}}
+    )
+    run = Run({"1": {"a": 3.0, "c": 2.0, "z": 1.0}, "4": {"a": 1.0, "b": 0.5}, "9": {"a": 1.0}})
+    measures = parse_metrics(MANY_MEASURES)
+    ours = evaluate(run, qrels, measures, per_query=True)
+    theirs: dict[str, dict[str, float]] = {str(m): {} for m in measures}
+    for metric in ir_measures.iter_calc(measures, dict(qrels), dict(run)):
+        theirs[str(metric.measure)][metric.query_id] = float(metric.value)
+    for m in theirs:
+        assert ours.per_query[m] == {q: theirs[m].get(q, 0.0) for q in qrels}, m
+    assert ours.per_query["NumRel"]["2"] == 0.0  # ir_measures' default for a query it has no run for
+
+
 def test_judged_query_without_relevant_documents_scores_zero() -> None:
     result = evaluate(Run({"q": {"a": 1.0}}), Qrels({"q": {"a": 0}}), "nDCG@10,RR@10,AP,R@100")
     assert result.aggregate == {"nDCG@10": 0.0, "RR@10": 0.0, "AP": 0.0, "R@100": 0.0}
@@ -288,6 +311,42 @@ def test_compare_t_test_matches_per_query_values(make_synthetic) -> None:
         cmp.p_values["AP"]["better"]
     )
     assert "better" in str(cmp)
+
+
+def test_compare_reuses_evaluate_results_and_recomputes_what_they_lack(
+    make_synthetic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distillrank.evaluation.metrics as metrics_module
+
+    base, qrels = make_synthetic(seed=5, n_queries=40)
+    other, _ = make_synthetic(seed=6, n_queries=40)
+    other = Run({q: docs for i, (q, docs) in enumerate(other.items()) if i % 4}, name="other")  # some missing
+    calls: list[int] = []
+    real = metrics_module._per_query_values
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    for missing in ("zero", "skip"):
+        expected = compare([base, other], qrels, "nDCG@10,AP", missing=missing)
+        results = [evaluate(r, qrels, "nDCG@10,AP", per_query=True, missing=missing) for r in (base, other)]
+        calls.clear()
+        monkeypatch.setattr(metrics_module, "_per_query_values", counted)
+        reused = compare([base, other], qrels, "nDCG@10,AP", missing=missing, results=results)
+        assert calls == []  # nothing computed twice
+        assert reused.qids == expected.qids and reused.p_values == expected.p_values
+        for m in expected.per_query:
+            for name in expected.names:
+                np.testing.assert_array_equal(reused.per_query[m][name], expected.per_query[m][name])
+        # a result that does not cover the query set (other metrics) is recomputed, not trusted
+        partial = [evaluate(r, qrels, "RR@10", per_query=True, missing=missing) for r in (base, other)]
+        calls.clear()
+        again = compare([base, other], qrels, "nDCG@10,AP", missing=missing, results=partial)
+        assert len(calls) == 2 and again.p_values == expected.p_values
+        monkeypatch.undo()
+    with pytest.raises(ValueError, match="1 results for 2 runs"):
+        compare([base, other], qrels, "AP", results=results[:1])
 
 
 def test_compare_permutation_is_seeded(make_synthetic) -> None:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from distillrank.cli._common import DataDirOption, friendly_errors, out, status, warn
-from distillrank.data.catalogue import load_dataset
-from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.catalogue import load_qrels
+from distillrank.data.collection import Qrels
 from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 from distillrank.io import json_safe
@@ -77,24 +77,26 @@ def evaluate(
         source = where = str(qrels)
     else:
         assert dataset is not None
-        with status(f"loading {dataset}"):
-            coll = load_dataset(dataset, data_dir)
-        if not isinstance(coll, TextCollection):
-            raise DistillrankError(f"{dataset}: not a text collection with qrels")
-        judgements = coll.get_qrels(split)
-        others = {s: coll.get_qrels(s) for s in coll.splits if s != split}
+        with status(f"reading the qrels of {dataset}"):
+            splits = load_qrels(dataset, data_dir)
+        if split not in splits:
+            raise DistillrankError(f"{dataset} has no split {split!r}; it has: {', '.join(splits)}")
+        judgements = splits[split]
+        others = {s: q for s, q in splits.items() if s != split}
         source, where = f"{dataset} [{split}]", f"split {split!r} of {dataset}"
     runs = [Run.from_file(p, name=p.stem) for p in run]
     if len(judgements):  # no qrels at all: evaluate_run's own error says so
         for path, r in zip(run, runs, strict=True):
             _check_judged(path, r, judgements, where, others)
     try:
+        # per-query values of every run, computed once: the comparison reuses them
+        keep = as_json or len(runs) > 1
         results = [
-            evaluate_run(r, judgements, measures, per_query=as_json, missing=missing)  # type: ignore[arg-type]
+            evaluate_run(r, judgements, measures, per_query=keep, missing=missing)  # type: ignore[arg-type]
             for r in runs
         ]
         comparison = (
-            compare(runs, judgements, measures, test=test, missing=missing)  # type: ignore[arg-type]
+            compare(runs, judgements, measures, test=test, missing=missing, results=results)  # type: ignore[arg-type]
             if len(runs) > 1
             else None
         )

@@ -19,9 +19,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from distillrank.errors import DatasetNotFoundError
+from distillrank.errors import DatasetNotFoundError, DistillrankError
+
+if TYPE_CHECKING:
+    from distillrank.data.collection import Qrels
 
 Kind = Literal["text", "ltr", "interactions", "clicks", "bandit"]
 ENV_VAR = "DISTILLRANK_DATA"
@@ -198,6 +201,23 @@ def load_dataset(name_or_path: str | Path, data_dir: str | Path | None = None, *
     path, kind, name = resolve(name_or_path, data_dir)
 
     return load_path(path, kind, name=name, **options)
+
+
+def load_qrels(name_or_path: str | Path, data_dir: str | Path | None = None) -> dict[str, Qrels]:
+    """The qrels of every split of a text collection (by catalogue name or path): ``split -> Qrels``.
+
+    The same judgements :func:`load_dataset` gives (judged queries without a query text dropped), read
+    without the corpus where the format allows (BEIR and MS MARCO folders): what evaluating a run needs.
+
+    Raises:
+        DistillrankError: the dataset is not a text collection.
+    """
+    from distillrank.data.formats.sniff import read_text_qrels
+
+    path, kind, _ = resolve(name_or_path, data_dir)
+    if kind != "text":
+        raise DistillrankError(f"{name_or_path}: not a text collection with qrels (it holds {kind} data)")
+    return read_text_qrels(path)
 
 
 def _download_ir_datasets(name: str, ids: dict[str, str], target: Path) -> None:

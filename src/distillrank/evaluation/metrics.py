@@ -464,15 +464,22 @@ def _per_query_values(
     if not all(q.isdigit() for q in qids) and any(provider_of(m) == "gdeval" for m in measures):
         # gdeval reads numeric ids only: number them at once (its perl error line on stderr otherwise)
         return _per_query_values_by_number(run, qrels, measures, qids)
-    sub_qrels = {q: dict(qrels[q]) for q in qids}
-    sub_run = {q: _trec_order(run[q]) for q in qids if _has_results(run, q)}
-    out: dict[str, dict[str, float]] = {str(m): {} for m in measures}
-    evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
-    # ir_measures already reports measure.DEFAULT (0) for judged queries absent from the run.
-    for metric in evaluator.iter_calc(sub_run):
-        out[str(metric.measure)][metric.query_id] = float(metric.value)
-    # a provider that skips some judged query absent from the run (Accuracy): its value is the default
-    return {m: {q: v.get(q, 0.0) for q in qids} for m, v in out.items()}
+    # Only queries with results go to ir_measures: a judged query the run has no results for gets the
+    # measure's DEFAULT (0) from ir_measures anyway, and leaving it out keeps the cost proportional to the
+    # run, not to the qrels (MS MARCO's train qrels judge 500k queries).
+    present = [q for q in qids if _has_results(run, q)]
+    names = {m: str(m) for m in measures}
+    out: dict[str, dict[str, float]] = {name: {} for name in names.values()}
+    if present:
+        sub_qrels = {q: dict(qrels[q]) for q in present}
+        sub_run = {q: _trec_order(run[q]) for q in present}
+        evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
+        for metric in evaluator.iter_calc(sub_run):
+            name = names.get(metric.measure) or str(metric.measure)
+            out[name][metric.query_id] = float(metric.value)
+    # a provider that skips some query (Accuracy), and the queries without results: the measure's default
+    defaults = {name: float(m.DEFAULT) for m, name in names.items()}
+    return {m: {q: v.get(q, defaults[m]) for q in qids} for m, v in out.items()}
 
 
 def _per_query_values_by_number(
@@ -558,6 +565,7 @@ def compare(
     missing: Missing = "zero",
     n_resamples: int = 10_000,
     seed: int = 0,
+    results: Sequence[EvaluationResult] | None = None,
 ) -> Comparison:
     """Compare runs with a paired significance test against the first run, per metric.
 
@@ -567,6 +575,10 @@ def compare(
     ``test="permutation"``, :func:`permutation_test` (``n_resamples`` sign flips, ``seed``). No
     correction for multiple comparisons is applied. With fewer than 2 common queries the p-values are
     NaN (with a :class:`DataWarning`).
+
+    ``results``, one per run, are :func:`evaluate`'s results for these runs with ``per_query=True``
+    (same qrels): their per-query values are used instead of being computed again, where they cover
+    the query set (a query's value does not depend on which other queries are evaluated).
 
     Raises:
         ValueError: fewer than two runs, or an unknown test.
@@ -585,10 +597,14 @@ def compare(
     test = paired_test(test)
     measures = parse_metrics(metrics)
     names = _unique_names([str(getattr(r, "name", "run")) for r in runs])
+    if results is not None and len(results) != len(runs):
+        raise ValueError(f"compare: {len(results)} results for {len(runs)} runs")
     qids, _ = _query_set(runs, qrels, queries, missing, "compare")
     per_query: dict[str, dict[str, np.ndarray]] = {str(m): {} for m in measures}
-    for name, run in zip(names, runs, strict=True):
-        values = _per_query_values(run, qrels, measures, qids)
+    for i, (name, run) in enumerate(zip(names, runs, strict=True)):
+        known = results[i].per_query if results is not None else {}
+        covered = all(str(m) in known and all(q in known[str(m)] for q in qids) for m in measures)
+        values = known if covered else _per_query_values(run, qrels, measures, qids)
         for m in measures:
             per_query[str(m)][name] = np.array([values[str(m)][q] for q in qids], dtype=np.float64)
     means = {str(m): {r: _aggregate(m, v.tolist()) for r, v in per_query[str(m)].items()} for m in measures}

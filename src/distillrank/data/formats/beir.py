@@ -187,14 +187,31 @@ def read_beir(folder: str | Path, name: str | None = None) -> TextCollection:
         raise DatasetNotFoundError(f"{folder}: no such folder")
     corpus = read_beir_corpus(_find(folder, "corpus"))
     queries = read_beir_queries(_find(folder, "queries"))
+    qrels = read_beir_splits(folder, queries=queries, corpus=corpus)
+    return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
+
+
+def read_beir_splits(
+    folder: str | Path, *, queries: Queries | None = None, corpus: Corpus | None = None
+) -> dict[str, Qrels]:
+    """The qrels of every split of a BEIR folder (``qrels/<split>.tsv``), as :func:`read_beir` reads them.
+
+    Judged queries missing from ``queries`` (read from ``queries.jsonl`` when not given) are dropped; the
+    judged documents are checked against ``corpus`` only when it is given, so the qrels of a large
+    collection can be read without its corpus.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{folder}: no such folder")
+    if queries is None:
+        queries = read_beir_queries(_find(folder, "queries"))
     found: dict[str, list[Path]] = {}
     for p in sorted([*(folder / "qrels").glob("*.tsv"), *(folder / "qrels").glob("*.tsv.gz")]):
         found.setdefault(p.name.removesuffix(".gz").removesuffix(".tsv"), []).append(p)
     if not found:
         raise DatasetNotFoundError(f"{folder}: no qrels/*.tsv files (one per split, e.g. qrels/test.tsv)")
     split_files = single_file_per_split(folder / "qrels", found)
-    qrels = {s: check_qrels(read_beir_qrels(p), corpus, queries, p) for s, p in sorted(split_files.items())}
-    return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
+    return {s: check_qrels(read_beir_qrels(p), corpus, queries, p) for s, p in sorted(split_files.items())}
 
 
 def write_beir(collection: TextCollection, folder: str | Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from distillrank.data.collection import Corpus, TextCollection
+from distillrank.data.collection import Corpus, Qrels, TextCollection
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.sniff import data_files, group_files, qrels_layout, qrels_split
 from distillrank.data.formats.trec import check_qrels, merge_queries, parse_qrels, read_trec_topics
@@ -118,6 +118,31 @@ def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:
     corpus_path = find_tsv_corpus(folder)
     if corpus_path is None:
         raise DatasetNotFoundError(f"{folder}: no tab-separated corpus (collection.tsv, corpus.tsv, ...)")
+    topics, split_files = _query_and_qrels_files(folder, corpus_path)
+    corpus = read_tsv_corpus(corpus_path)
+    queries = merge_queries([(p, read_trec_topics(p)) for p in topics], same_text_ok=True)
+    qrels = {
+        split: check_qrels(parse_qrels(path, qrels_layout(path)), corpus, queries, path)
+        for split, path in split_files.items()
+    }
+    return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
+
+
+def read_msmarco_splits(folder: str | Path) -> dict[str, Qrels]:
+    """The qrels of every split of an MS MARCO-style folder, as :func:`read_msmarco` reads them but without
+    reading the corpus (8.8M passages for MS MARCO): judged queries missing from the query files are
+    dropped, judged documents are not checked."""
+    folder = Path(folder)
+    topics, split_files = _query_and_qrels_files(folder, find_tsv_corpus(folder))
+    queries = merge_queries([(p, read_trec_topics(p)) for p in topics], same_text_ok=True)
+    return {
+        split: check_qrels(parse_qrels(path, qrels_layout(path)), None, queries, path)
+        for split, path in split_files.items()
+    }
+
+
+def _query_and_qrels_files(folder: Path, corpus_path: Path | None) -> tuple[list[Path], dict[str, Path]]:
+    """The query files and the qrels file of each split (sorted by split) of an MS MARCO-style folder."""
     files = group_files(folder)
     topics = sorted(p for k in ("tsv-topics", "trec-topics") for p in files.get(k, []) if p != corpus_path)
     qrels_files = sorted(files.get("qrels", []))
@@ -126,13 +151,7 @@ def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:
         raise DatasetNotFoundError(f"{folder}: no query files (qid<TAB>text) found in this folder")
     if not qrels_files:
         raise DatasetNotFoundError(f"{folder}: no qrels files (qid 0 docno rel) found in this folder")
-    corpus = read_tsv_corpus(corpus_path)
-    queries = merge_queries([(p, read_trec_topics(p)) for p in topics], same_text_ok=True)
     found: dict[str, list[Path]] = {}
     for p in qrels_files:
         found.setdefault(qrels_split(p), []).append(p)
-    qrels = {
-        split: check_qrels(parse_qrels(path, qrels_layout(path)), corpus, queries, path)
-        for split, path in sorted(single_file_per_split(folder, found).items())
-    }
-    return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
+    return topics, dict(sorted(single_file_per_split(folder, found).items()))

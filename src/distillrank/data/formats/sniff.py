@@ -317,3 +317,22 @@ def read_text_collection(
         )
     readers = {"beir": read_beir, "smart": read_smart_collection, "msmarco": read_msmarco}
     return readers[fmt](path, name=name)
+
+
+def read_text_qrels(path: str | Path) -> dict[str, Qrels]:
+    """The qrels of every split of a collection folder, as :func:`read_text_collection` reads them.
+
+    BEIR and MS MARCO folders are read without their corpus (judged documents are then not checked
+    against it): evaluating a run needs the qrels only, and a corpus of millions of passages costs
+    gigabytes and seconds to read. TREC and SMART collections are read whole.
+    """
+    from distillrank.data.formats.beir import read_beir_splits
+    from distillrank.data.formats.msmarco import read_msmarco_splits
+
+    path = Path(path)
+    fmt = detect_text_format(path)
+    if path.is_dir() and fmt == "beir":
+        return read_beir_splits(path)
+    if path.is_dir() and fmt == "msmarco":
+        return read_msmarco_splits(path)
+    return dict(read_text_collection(path).qrels)

@@ -617,11 +617,12 @@ def align_query_ids(
     return queries
 
 
-def check_qrels(qrels: Qrels, corpus: Corpus, queries: Queries, source: str | Path) -> Qrels:
+def check_qrels(qrels: Qrels, corpus: Corpus | None, queries: Queries, source: str | Path) -> Qrels:
     """Check qrels against a corpus and queries, with one DataWarning per kind of problem.
 
     Judgements of queries missing from ``queries`` are dropped (they cannot be run). Judgements naming
-    documents missing from ``corpus`` are kept: they count as relevant documents never retrieved.
+    documents missing from ``corpus`` are kept: they count as relevant documents never retrieved
+    (``corpus=None``: the documents are not checked, for reading the qrels alone).
     """
     unknown_q = [q for q in qrels if q not in queries]
     if unknown_q:
@@ -636,7 +637,7 @@ def check_qrels(qrels: Qrels, corpus: Corpus, queries: Queries, source: str | Pa
             stacklevel=2,
         )
         qrels = qrels.subset([q for q in qrels if q in queries])
-    missing = [d for docs in qrels.values() for d in docs if d not in corpus]
+    missing = [] if corpus is None else [d for docs in qrels.values() for d in docs if d not in corpus]
     if missing:
         n_j, n_d = len(missing), len(set(missing))
         verb = "names" if n_j == 1 else "name"
