@@ -91,6 +91,7 @@ def test_a_teacher_of_several_casers(synthetic_file: Path, tmp_path: Path) -> No
     assert again.exit_code == 0, again.output
     said = " ".join(again.output.split())
     assert "5 trained models reused from" in said and "(0 trained now)" in said
+    assert "report of an earlier run" not in said  # the same settings: nothing to say
     rerun = json.loads((out / "metrics.json").read_text())
     assert {n: m["metrics"] for n, m in rerun["models"].items()} == {
         n: m["metrics"] for n, m in models.items()
@@ -270,3 +271,28 @@ def test_min_rating_keeps_the_interactions_rated_that_high(tmp_path: Path) -> No
     implicit.write_text("user,item,timestamp\n1,a,1\n1,b,2\n")
     with pytest.raises(DataFormatError, match="--min-rating 4: the table has no ratings"):
         load_interactions(str(implicit), min_rating=4)
+
+
+def test_an_earlier_report_of_other_settings_or_data_is_pointed_out(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from distillrank.cli.recsys import _earlier_report
+    from distillrank.recsys.config import JobConfig
+
+    config = JobConfig(quick=True)
+    assert _earlier_report(tmp_path, config, "a.tsv") is None  # no report yet
+    saved = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.effective()).items()}
+    write = (tmp_path / "metrics.json").write_text
+    write(json.dumps({"models": {}, "config": saved, "data": {"source": "a.tsv"}}))
+    assert _earlier_report(tmp_path, config, "a.tsv") is None
+    assert (
+        _earlier_report(tmp_path, JobConfig(quick=True, threads=3), "a.tsv") is None
+    )  # threads: same results
+    assert _earlier_report(tmp_path, config, "b.tsv") == "other data (a.tsv)"
+    assert (
+        _earlier_report(tmp_path, JobConfig(quick=True, student_d=7, K=5), "a.tsv")
+        == "other settings (student_d, K)"
+    )
+    assert _earlier_report(tmp_path, JobConfig(), "a.tsv") is not None  # a full run after a quick one
+    write("not json")
+    assert _earlier_report(tmp_path, config, "a.tsv") is None

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from distillrank.cli._common import (
     DataDirOption,
@@ -221,6 +222,13 @@ def distill(
                 f"{stage}: epoch {getattr(log, 'epoch', '?')}, valid nDCG@10 {valid:.4f}", highlight=False
             )
 
+    earlier = _earlier_report(output, config, interactions.source)
+    if earlier:
+        console.print(
+            f"[yellow]note:[/] {escape(str(output))} holds the report of an earlier run with {earlier}; "
+            "it stays there until this run replaces it",
+            highlight=False,
+        )
     with bar:
         result = run_job(interactions, config, callback=callback, cache_dir=output / "cache")
     paths = write_report(result, output)
@@ -254,3 +262,23 @@ def distill(
             highlight=False,
         )
     out.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+
+
+def _earlier_report(output: Path, config: Any, source: str | None) -> str | None:
+    """How the report already in ``output`` (``metrics.json``) differs from the one this run will write:
+    ``"other data (X)"`` or ``"other settings (a, b)"``; ``None`` when there is none or it is the same."""
+    import json
+    from dataclasses import asdict
+
+    try:
+        old = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
+        return None
+    old_source = (old.get("data") or {}).get("source")
+    if source is not None and old_source is not None and str(old_source) != str(source):
+        return f"other data ({old_source})"
+    new = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.effective()).items()}
+    changed = [k for k in new if k != "threads" and k in old["config"] and old["config"][k] != new[k]]
+    return f"other settings ({', '.join(changed)})" if changed else None
