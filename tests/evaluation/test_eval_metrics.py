@@ -136,6 +136,28 @@ def test_queries_without_results_get_what_ir_measures_gives_them_without_being_s
     assert ours.per_query["NumRel"]["2"] == 0.0  # ir_measures' default for a query it has no run for
 
 
+def test_a_measure_defined_at_runtime_sees_every_judged_query() -> None:
+    # ir_measures.define() measures are called once with the whole qrels: no shortcut for them
+    qrels = Qrels({"1": {"a": 1}, "2": {"b": 1}, "3": {"c": 1}, "4": {"d": 1}})
+    run = Run({"1": {"a": 1.0}, "2": {"x": 1.0}})
+
+    def share(q, r):  # type: ignore[no-untyped-def]
+        return [(x, 1.0 / q.query_id.nunique()) for x in r.query_id.unique()]
+
+    def judged(q, r):  # type: ignore[no-untyped-def]
+        return [(x, 1.0) for x in q.query_id.unique()]
+
+    measures = [
+        ir_measures.define(share, name="Share", support_cutoff=False),
+        ir_measures.define(judged, name="JudgedQ", support_cutoff=False),
+    ]
+    ours = evaluate(run, qrels, measures)
+    assert ours.aggregate == pytest.approx(
+        {str(k): v for k, v in ir_measures.calc_aggregate(measures, dict(qrels), dict(run)).items()}
+    )
+    assert ours.aggregate == pytest.approx({"Share": 0.125, "JudgedQ": 1.0})
+
+
 def test_judged_query_without_relevant_documents_scores_zero() -> None:
     result = evaluate(Run({"q": {"a": 1.0}}), Qrels({"q": {"a": 0}}), "nDCG@10,RR@10,AP,R@100")
     assert result.aggregate == {"nDCG@10": 0.0, "RR@10": 0.0, "AP": 0.0, "R@100": 0.0}
@@ -347,6 +369,8 @@ def test_compare_reuses_evaluate_results_and_recomputes_what_they_lack(
         monkeypatch.undo()
     with pytest.raises(ValueError, match="1 results for 2 runs"):
         compare([base, other], qrels, "AP", results=results[:1])
+    with pytest.raises(ValueError, match=r"results\[0\] is of run 'other', but runs\[0\] is 'synthetic5'"):
+        compare([base, other], qrels, "AP", results=results[::-1])
 
 
 def test_compare_permutation_is_seeded(make_synthetic) -> None:

@@ -294,5 +294,13 @@ def test_an_earlier_report_of_other_settings_or_data_is_pointed_out(tmp_path: Pa
         == "other settings (student_d, K)"
     )
     assert _earlier_report(tmp_path, JobConfig(), "a.tsv") is not None  # a full run after a quick one
+    write(
+        json.dumps({"models": {}, "config": saved, "data": {"source": str(tmp_path / "x" / ".." / "a.tsv")}})
+    )
+    assert _earlier_report(tmp_path, config, str(tmp_path / "a.tsv")) is None  # one file, two spellings
+    write(json.dumps({"models": {}, "config": saved, "data": ["a.tsv"]}))  # odd but ours: no crash
+    assert _earlier_report(tmp_path, config, "a.tsv") is None
+    write(json.dumps({"models": {}, "config": {"seed": 42, "quick": False}}))  # the main job's report
+    assert _earlier_report(tmp_path, config, "a.tsv") == "another command (its report is not a recsys one)"
     write("not json")
     assert _earlier_report(tmp_path, config, "a.tsv") is None

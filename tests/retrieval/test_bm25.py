@@ -249,6 +249,7 @@ def test_load_errors(tmp_path: Path, tiny_bm25: BM25Retriever) -> None:
         ({"b": 1.5}, r"b must be in \[0, 1\]"),
         ({"b": -0.01}, r"b must be in \[0, 1\]"),
         ({"delta": -1}, "delta must be >= 0"),
+        ({"method": "bm25+", "k1": 0}, r"'bm25\+' needs k1 > 0"),
         ({"stemmer": "klingon"}, "stemmer must be None or a PyStemmer algorithm"),
         ({"stopwords": "xx"}, "unknown stop-word list 'xx'"),
         ({"stopwords": [1, 2]}, "stopwords must be a name, a list of strings or None"),

@@ -31,7 +31,15 @@ def evaluate(
         ),
     ],
     dataset: Annotated[
-        str | None, typer.Option("--dataset", "-d", help="Catalogue name or path (gives the qrels).")
+        str | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help=(
+                "Catalogue name or path (gives the qrels; of a BEIR or MS MARCO folder they are read "
+                "without the corpus, which is then not checked)."
+            ),
+        ),
     ] = None,
     split: Annotated[str, typer.Option(help="Split whose qrels to use.")] = "test",
     qrels: Annotated[

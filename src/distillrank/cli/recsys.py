@@ -266,7 +266,8 @@ def distill(
 
 def _earlier_report(output: Path, config: Any, source: str | None) -> str | None:
     """How the report already in ``output`` (``metrics.json``) differs from the one this run will write:
-    ``"other data (X)"`` or ``"other settings (a, b)"``; ``None`` when there is none or it is the same."""
+    ``"other data (X)"``, ``"other settings (a, b)"`` or ``"another command"``; ``None`` when there is
+    none, it is the same, or it cannot be read (the note is advice only)."""
     import json
     from dataclasses import asdict
 
@@ -274,11 +275,25 @@ def _earlier_report(output: Path, config: Any, source: str | None) -> str | None
         old = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
+    if not isinstance(old, dict) or "models" not in old:
         return None
-    old_source = (old.get("data") or {}).get("source")
-    if source is not None and old_source is not None and str(old_source) != str(source):
-        return f"other data ({old_source})"
     new = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.effective()).items()}
-    changed = [k for k in new if k != "threads" and k in old["config"] and old["config"][k] != new[k]]
+    old_config = old.get("config")
+    if not isinstance(old_config, dict) or not set(new) <= set(old_config):
+        return "another command (its report is not a recsys one)"
+    data = old.get("data")
+    old_source = data.get("source") if isinstance(data, dict) else None
+    if source is not None and old_source is not None and not _same_source(str(old_source), str(source)):
+        return f"other data ({old_source})"
+    changed = [k for k in new if k != "threads" and old_config[k] != new[k]]
     return f"other settings ({', '.join(changed)})" if changed else None
+
+
+def _same_source(a: str, b: str) -> bool:
+    """Whether two data sources name the same thing (paths compared resolved)."""
+    if a == b:
+        return True
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, ValueError):
+        return False

@@ -216,7 +216,10 @@ def load_qrels(name_or_path: str | Path, data_dir: str | Path | None = None) -> 
 
     path, kind, _ = resolve(name_or_path, data_dir)
     if kind != "text":
-        raise DistillrankError(f"{name_or_path}: not a text collection with qrels (it holds {kind} data)")
+        raise DistillrankError(
+            f"{name_or_path}: not a text collection with qrels (its files read as {kind} data; a BEIR folder "
+            "holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)"
+        )
     return read_text_qrels(path)
 
 

@@ -454,6 +454,11 @@ def _trec_order(docs: Mapping[str, float]) -> Mapping[str, float]:
     return {d: float(n - i) for i, (d, _) in enumerate(ranked)}
 
 
+_PER_QUERY_PROVIDERS = frozenset({"pytrec_eval", "msmarco", "judged", "compat", "accuracy", "gdeval"})
+"""ir_measures providers whose value for a query depends on that query alone, and that report nothing (so
+ir_measures' DEFAULT, 0) for a judged query without results: checked for 131 measure variants."""
+
+
 def _per_query_values(
     run: Mapping[str, Mapping[str, float]],
     qrels: Mapping[str, Mapping[str, int]],
@@ -464,15 +469,19 @@ def _per_query_values(
     if not all(q.isdigit() for q in qids) and any(provider_of(m) == "gdeval" for m in measures):
         # gdeval reads numeric ids only: number them at once (its perl error line on stderr otherwise)
         return _per_query_values_by_number(run, qrels, measures, qids)
-    # Only queries with results go to ir_measures: a judged query the run has no results for gets the
-    # measure's DEFAULT (0) from ir_measures anyway, and leaving it out keeps the cost proportional to the
-    # run, not to the qrels (MS MARCO's train qrels judge 500k queries).
-    present = [q for q in qids if _has_results(run, q)]
+    # Only queries with results go to ir_measures where every measure's provider scores a query per query
+    # and gives a judged query without results the measure's DEFAULT (0) anyway: the cost then follows the
+    # run, not the qrels (MS MARCO's train qrels judge 500k queries). A measure of another provider (one
+    # made with ir_measures.define() sees the whole qrels) gets every judged query, as before.
+    if all(provider_of(m) in _PER_QUERY_PROVIDERS for m in measures):
+        present = [q for q in qids if _has_results(run, q)]
+    else:
+        present = list(qids)
     names = {m: str(m) for m in measures}
     out: dict[str, dict[str, float]] = {name: {} for name in names.values()}
     if present:
         sub_qrels = {q: dict(qrels[q]) for q in present}
-        sub_run = {q: _trec_order(run[q]) for q in present}
+        sub_run = {q: _trec_order(run[q]) for q in present if _has_results(run, q)}
         evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
         for metric in evaluator.iter_calc(sub_run):
             name = names.get(metric.measure) or str(metric.measure)
@@ -576,9 +585,9 @@ def compare(
     correction for multiple comparisons is applied. With fewer than 2 common queries the p-values are
     NaN (with a :class:`DataWarning`).
 
-    ``results``, one per run, are :func:`evaluate`'s results for these runs with ``per_query=True``
-    (same qrels): their per-query values are used instead of being computed again, where they cover
-    the query set (a query's value does not depend on which other queries are evaluated).
+    ``results``, one per run and in the runs' order, are :func:`evaluate`'s results for these runs with
+    ``per_query=True`` against the same qrels (not checked: only the run names are): their per-query
+    values are used instead of being computed again, where they cover the query set.
 
     Raises:
         ValueError: fewer than two runs, or an unknown test.
@@ -597,8 +606,15 @@ def compare(
     test = paired_test(test)
     measures = parse_metrics(metrics)
     names = _unique_names([str(getattr(r, "name", "run")) for r in runs])
-    if results is not None and len(results) != len(runs):
-        raise ValueError(f"compare: {len(results)} results for {len(runs)} runs")
+    if results is not None:
+        if len(results) != len(runs):
+            raise ValueError(f"compare: {len(results)} results for {len(runs)} runs")
+        for i, (res, run) in enumerate(zip(results, runs, strict=True)):
+            if res.name != str(getattr(run, "name", "run")):
+                raise ValueError(
+                    f"compare: results[{i}] is of run {res.name!r}, but runs[{i}] is "
+                    f"{getattr(run, 'name', 'run')!r}: give the results in the runs' order"
+                )
     qids, _ = _query_set(runs, qrels, queries, missing, "compare")
     per_query: dict[str, dict[str, np.ndarray]] = {str(m): {} for m in measures}
     for i, (name, run) in enumerate(zip(names, runs, strict=True)):

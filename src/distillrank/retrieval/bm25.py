@@ -110,6 +110,11 @@ class BM25Config:
             object.__setattr__(self, name, float(value))
         if self.k1 < 0:
             raise ValueError(f"BM25Config.k1 must be >= 0; got {self.k1}")
+        if self.k1 == 0 and self.method == "bm25+":
+            raise ValueError(
+                "BM25Config: method 'bm25+' needs k1 > 0 (with k1 = 0 its score of an absent term is 0/0, "
+                "and every document would score NaN)"
+            )
         if not 0.0 <= self.b <= 1.0:
             raise ValueError(f"BM25Config.b must be in [0, 1]; got {self.b}")
         if self.delta < 0:
