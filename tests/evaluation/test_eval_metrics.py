@@ -136,6 +136,28 @@ def test_queries_without_results_get_what_ir_measures_gives_them_without_being_s
     assert ours.per_query["NumRel"]["2"] == 0.0  # ir_measures' default for a query it has no run for
 
 
+def test_numret_beside_a_judged_only_measure_counts_every_retrieved_document() -> None:
+    # ir_measures may put NumRet into the judged-only trec_eval call, depending on the hash seed
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from distillrank.evaluation import evaluate\n"
+        "from distillrank.data.run import Run\n"
+        "r = evaluate(Run({'1': {'a': 3.0, 'x': 2.0, 'y': 1.0}}), {'1': {'a': 1, 'b': 0}, '2': {'c': 1}},"
+        " 'NumRet,NumQ,nDCG(judged_only=True)@10', per_query=True)\n"
+        "v = r.per_query\n"
+        "print(v['NumRet']['1'], v['NumQ']['1'], v['nDCG(judged_only=True)@10']['1'])"
+    )
+    for seed in ("0", "1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == ["3.0", "1.0", "1.0"], (seed, out.stdout)
+
+
 def test_a_measure_defined_at_runtime_sees_every_judged_query() -> None:
     # ir_measures.define() measures are called once with the whole qrels: no shortcut for them
     qrels = Qrels({"1": {"a": 1}, "2": {"b": 1}, "3": {"c": 1}, "4": {"d": 1}})

@@ -482,13 +482,29 @@ def _per_query_values(
     if present:
         sub_qrels = {q: dict(qrels[q]) for q in present}
         sub_run = {q: _trec_order(run[q]) for q in present if _has_results(run, q)}
-        evaluator = ir_measures.DefaultPipeline.evaluator(measures, sub_qrels)
-        for metric in evaluator.iter_calc(sub_run):
-            name = names.get(metric.measure) or str(metric.measure)
-            out[name][metric.query_id] = float(metric.value)
+        for group in _evaluator_groups(measures):
+            evaluator = ir_measures.DefaultPipeline.evaluator(group, sub_qrels)
+            for metric in evaluator.iter_calc(sub_run):
+                name = names.get(metric.measure) or str(metric.measure)
+                out[name][metric.query_id] = float(metric.value)
     # a provider that skips some query (Accuracy), and the queries without results: the measure's default
     defaults = {name: float(m.DEFAULT) for m, name in names.items()}
     return {m: {q: v.get(q, defaults[m]) for q in qids} for m, v in out.items()}
+
+
+def _evaluator_groups(measures: list[Measure]) -> list[list[Measure]]:
+    """``measures`` in groups that one ir_measures evaluator each computes correctly.
+
+    ir_measures' pytrec_eval provider puts ``NumRet`` and ``NumQ`` into whichever trec_eval invocation it
+    meets first; beside a ``judged_only=True`` measure that can be the judged-only one, which drops the
+    unjudged documents before counting (and which one it meets first depends on Python's hash seed). They
+    get an evaluator of their own then.
+    """
+    if not any(m.params.get("judged_only") for m in measures):
+        return [measures]
+    alone = [m for m in measures if m.NAME in ("NumRet", "NumQ") and "rel" not in m.params]
+    rest = [m for m in measures if m not in alone]
+    return [g for g in (rest, alone) if g]
 
 
 def _per_query_values_by_number(
