@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from distillrank.cli.main import app
 from distillrank.data import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats.beir import write_beir
+from distillrank.data.run import Run
 from distillrank.errors import DistillrankError
 from distillrank.pipeline.config import JobConfig
 from distillrank.pipeline.job import run_job
@@ -915,3 +916,46 @@ def test_a_start_that_fails_on_its_data_is_not_a_stopped_first_run(tmp_path: Pat
     with pytest.raises((DistillrankError, DatasetNotFoundError)):
         run_job(JobConfig(dataset=str(tmp_path / "scifcat")), kept, log=lambda _: None)
     assert kept.is_dir() and not (kept / "cache" / "unfinished_first_runs.json").exists()
+
+
+def test_a_large_corpus_embeds_only_the_candidates_and_its_bi_encoders_re_rank(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    coll = _collection()
+    c = coll.corpus
+    filler = [f"x{i}" for i in range(40)]  # words no query has: never a BM25 candidate
+    corpus = Corpus(
+        [*c.docnos, *filler],
+        [*c.titles, *([""] * len(filler))],
+        [*c.texts, *(f"zebra quilt lantern {i} marble" for i in range(len(filler)))],
+    )
+    write_beir(TextCollection("big", corpus, coll.queries, coll.qrels), tmp_path / "data")
+    settings = _settings(tiny_bert_dir, tmp_path / "data")
+    settings["dense"]["max_documents"] = 60  # 88 documents: more than that, so "auto" pools
+    settings["students"]["families"] = ["bi_encoder", "lgbm_dense"]
+    settings["students"]["targets"] = ["qrels", "soft"]
+    settings["students"]["temperatures"] = [1.0]
+    logs: list[str] = []
+    result = run_job(JobConfig.from_dict(settings), tmp_path / "out", log=logs.append)
+    m = result.metrics
+    assert m["data"]["documents"] == 88 and m["data"]["dense_documents"] <= 48
+    assert any("only the" in line and "BM25 candidate lists" in line for line in logs)
+    models = m["models"]
+    assert {"bi_encoder/qrels", "bi_encoder/soft-T1", "lgbm_dense/soft-T1", "dense-zero-shot"} <= set(models)
+    for name in ("bi_encoder/qrels", "bi_encoder/soft-T1"):
+        run = Run.from_file(tmp_path / "out" / models[name]["run"])
+        assert all(not d.startswith("x") for q in run for d in run[q]), name  # re-ranks BM25's candidates
+        assert models[name]["cost"]["docs_per_s"] > 0
+    assert "embedded only the" in (tmp_path / "out" / "report.md").read_text()
+    # SPLADE retrieves from every document: refused, before any student trains
+    settings["students"]["families"] = ["splade"]
+    with pytest.raises(DistillrankError, match="'splade' retrieves from an index of every document"):
+        run_job(JobConfig.from_dict(settings), tmp_path / "out2", log=logs.append)
+    # dense.documents: all embeds every document again, and the bi-encoder retrieves from all of them
+    settings["dense"]["documents"] = "all"
+    settings["students"]["families"] = ["bi_encoder"]
+    settings["students"]["targets"] = ["qrels"]
+    again = run_job(JobConfig.from_dict(settings), tmp_path / "out3", log=logs.append).metrics
+    assert again["data"]["dense_documents"] == 88
+    run = Run.from_file(tmp_path / "out3" / again["models"]["bi_encoder/qrels"]["run"])
+    assert any(d.startswith("x") for q in run for d in run[q])  # retrieval from every document

@@ -136,11 +136,22 @@ class TeacherSettings(_Section):
 
 class DenseSettings(_Section):
     """The dense side shared by the fusion teacher, the bi-encoder students and the ``dense_cos`` feature:
-    a bi-encoder (default all-MiniLM-L6-v2) embeds every document once, cached on disk."""
+    a bi-encoder (default all-MiniLM-L6-v2) embeds the documents once, cached on disk.
+
+    ``documents``: which documents it embeds. ``all``: every document; the bi-encoder students and the
+    zero-shot dense baseline retrieve from the whole corpus. ``candidates``: only the documents of the
+    job's BM25 candidate lists (and the judged positives of its training queries); the bi-encoders and
+    the dense baseline then re-rank BM25's top ``candidates.depth`` like the other students, and the
+    ``splade`` family (which retrieves from an index of every document) is not available. ``auto`` (the
+    default): ``all`` up to ``max_documents`` documents, ``candidates`` above — on two cores the dense
+    side embeds about 20 documents a second (256 tokens), so 100k documents take about 1.4 hours.
+    """
 
     model: str | None = None
     doc_max_length: StrictInt = Field(default=256, ge=8)
     query_max_length: StrictInt = Field(default=64, ge=8)
+    documents: Literal["auto", "all", "candidates"] = "auto"
+    max_documents: StrictInt = Field(default=100_000, ge=1)
 
 
 class StudentSettings(_Section):

@@ -39,7 +39,7 @@ from distillrank.errors import DistillrankError
 from distillrank.evaluation.cost import count_parameters
 from distillrank.evaluation.metrics import evaluate
 from distillrank.pipeline.config import JobConfig
-from distillrank.pipeline.paths import DensePath, RerankPath, SparsePath, rerank_head
+from distillrank.pipeline.paths import DensePath, DenseRerankPath, RerankPath, SparsePath, rerank_head
 from distillrank.pipeline.ranker import by_query, score_with
 from distillrank.pipeline.students import TargetSpec, lgbm_kwargs, make_lists, train_neural
 from distillrank.pipeline.teacher import rerank_scores
@@ -84,6 +84,7 @@ class StudentFamilies:
     first: Run
     bm25: Any
     dense_side: Any
+    dense_pool: list[str] | None  # the documents the dense side embeds, when not all of them
     signals: dict[str, dict[str, dict[str, float]]]
     cache: Path
     _dssm_vocabs: dict[int, list[str]]
@@ -190,6 +191,14 @@ class StudentFamilies:
     def _ndcg10(self, run: Run, qids: Sequence[str]) -> float:
         """nDCG@10 of ``run`` on ``qids`` (a student's validation score)."""
         return float(evaluate(run, self.qrels.subset(list(qids)), "nDCG@10").aggregate["nDCG@10"])
+
+    def dense_path(self, encode: Any, doc_vectors: Any, docnos: Any) -> Any:
+        """A bi-encoder's serving path: exact search of every document's vector, or, when only BM25's
+        candidates are embedded, BM25 top ``k`` with its top ``depth`` re-ranked by the vectors."""
+        k = self.cfg.candidates.k
+        if self.dense_pool is None:
+            return DensePath(encode, doc_vectors, docnos, k)
+        return DenseRerankPath(self.bm25, encode, doc_vectors, docnos, k=k, depth=self.cfg.candidates.depth)
 
     def _search_run(self, path: Any, qids: Sequence[str], name: str) -> Run:
         """The run of a first-stage ``path`` (dense or sparse) over the queries ``qids``, batched."""
@@ -312,10 +321,10 @@ class StudentFamilies:
     def _fold_bi_encoder(self, fold: Fold, spec: TargetSpec, shallow: bool = False) -> tuple:
         s = self.cfg.students
         init = self._query_init(shallow)
-        k = self.cfg.candidates.k
 
-        def dense_path(model: Any) -> DensePath:
-            return DensePath(lambda t: model.encode(t, is_query=True), model.doc_vectors(), model.docnos, k)
+        def dense_path(model: Any) -> Any:
+            vectors, docnos = model.doc_vectors(), model.docnos
+            return self.dense_path(lambda t: model.encode(t, is_query=True), vectors, docnos)
 
         def validate(model: Any) -> float:
             return self._ndcg10(self._search_run(dense_path(model), fold.val, "dense"), fold.val)
@@ -344,8 +353,8 @@ class StudentFamilies:
             "colbert_doc_side_s",
             lambda: colbert_student_init(
                 self.dense_side.model_path,
-                self.corpus.docnos,
-                self.corpus.full_texts(),
+                self.dense_side.docnos,  # every document, or BM25's candidates (dense.documents)
+                self.dense_side.texts,
                 self.cache,
                 dim=s.colbert_dim,
                 doc_max_length=s.colbert_doc_max_length,

@@ -41,13 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from distillrank.data.collection import Qrels, TextCollection
+from distillrank.data.collection import Corpus, Qrels, TextCollection
 from distillrank.data.run import Run
 from distillrank.errors import DataWarning, DistillrankError
 from distillrank.evaluation.metrics import evaluate
 from distillrank.pipeline.config import JobConfig
 from distillrank.pipeline.families import Fold, rerank_run
-from distillrank.pipeline.paths import BM25Path, DensePath, RerankPath, measure_path
+from distillrank.pipeline.paths import BM25Path, RerankPath, measure_path
 from distillrank.pipeline.plan import _check_ids, _evaluation_split, _plan
 from distillrank.pipeline.records import (
     UNFINISHED_FIRST_RUNS,
@@ -111,6 +111,7 @@ class _Job(TeacherStage):
         self.timings: dict[str, float] = {}
         self._dssm_vocabs: dict[int, list[str]] = {}  # fold -> the DSSM's trigram vocabulary
         self._teacher_scales: dict[tuple[str, int], float] = {}  # (family, fold) -> teacher scale
+        self.dense_pool: list[str] | None = None  # set by dense(): the documents it embeds, if not all
 
     # -- stage 0/1: data and candidates ---------------------------------------------------------------
     def load(self) -> None:
@@ -278,9 +279,23 @@ class _Job(TeacherStage):
 
         t0 = time.perf_counter()
         d = self.cfg.dense
-        self.log(f"dense side: embedding {len(self.corpus):,} documents (cached after the first run)")
+        documents = self.corpus
+        self.dense_pool = self._dense_pool()
+        if self.dense_pool is not None:
+            documents = Corpus(
+                self.dense_pool,
+                [self.corpus[x].title for x in self.dense_pool],
+                [self.corpus[x].text for x in self.dense_pool],
+                source=self.corpus.source,
+            )
+            self.log(
+                f"dense side: only the {len(documents):,} documents of the BM25 candidate lists of "
+                f"{len(self.corpus):,} (dense.documents: {d.documents}, max_documents {d.max_documents:,}); "
+                f"the bi-encoders and the dense baseline re-rank BM25's top {self.cfg.candidates.depth}"
+            )
+        self.log(f"dense side: embedding {len(documents):,} documents (cached after the first run)")
         self.dense_side = DenseSide(
-            self.corpus,
+            documents,
             self.cache,
             model=d.model,
             doc_max_length=d.doc_max_length,
@@ -288,6 +303,24 @@ class _Job(TeacherStage):
             show_progress=True,
         )
         self.timings["dense_index_s"] = round(time.perf_counter() - t0, 2)
+
+    def _dense_pool(self) -> list[str] | None:
+        """The documents the dense side embeds when not all of them (``dense.documents``): those of any
+        candidate list, in corpus order; ``None`` for every document."""
+        d = self.cfg.dense
+        if d.documents == "all" or (d.documents == "auto" and len(self.corpus) <= d.max_documents):
+            return None
+        if "splade" in self.cfg.students.families:
+            raise DistillrankError(
+                f"students.families: 'splade' retrieves from an index of every document, but the dense "
+                f"side embeds only BM25's candidates here (dense.documents: {d.documents}, "
+                f"{len(self.corpus):,} documents > max_documents {d.max_documents:,}); drop splade or set "
+                "dense.documents: all"
+            )
+        pooled = {x for docs in self.cands.values() for x in docs}
+        if len(pooled) >= len(self.corpus):
+            return None  # the candidates are every document: nothing to leave out
+        return [x for x in self.corpus.docnos if x in pooled]
 
     # -- stage 4: students ------------------------------------------------------------------------------
     def _base_key(self, *, teacher: bool, legacy: bool = False) -> str:
@@ -312,11 +345,14 @@ class _Job(TeacherStage):
             "query_field": True,
             "transfer": True,
             "students": s_exclude,
+            "dense": {"documents", "max_documents"},  # what they change is keyed below
         }
         if not teacher:
             exclude["teacher"] = True
         teacher_parts = (self.fusion.weights, str(self.teacher_dir), self.teacher_info.get("best_step"))
         key = _digest(self.cfg.model_dump(exclude=exclude), *(teacher_parts if teacher else ("qrels-only",)))
+        if self.dense_pool is not None:  # only the candidates embedded, bi-encoders re-rank: other models
+            key = _digest(key, "dense-candidates")
         # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)
         named = self.cfg.test_split is not None
         if named and (legacy or self.test_split != self._default_split):
@@ -469,11 +505,10 @@ class _Job(TeacherStage):
             "cost": self._measure(BM25Path(self.bm25, k), latency_q, params=0),
         }
         # one index for the test run and the timing; queries encoded uncached, as a server would
-        dense_path = DensePath(
+        dense_path = self.dense_path(
             lambda t: self.dense_side.encoder.encode(list(t), is_query=True),
             self.dense_side.doc_vectors,
             self.dense_side.docnos,
-            k,
         )
         dense_run = self._search_run(dense_path, test, "dense-zero-shot")
         models["dense-zero-shot"] = {

@@ -7,6 +7,8 @@ A path takes one query text and returns its ranking, doing everything a server w
   teacher, the fusion teacher, LightGBM over features, the DSSM); the rest keeps BM25's order below;
 * :class:`DensePath` — a query tower encodes the query, an exact inner-product index returns the top
   ``k`` (the document vectors were computed offline);
+* :class:`DenseRerankPath` — BM25 top-``k``, its top ``depth`` re-ordered by a query tower's vector
+  against the documents' (a bi-encoder when only BM25's candidates are embedded);
 * :class:`SparsePath` — a SPLADE query tower encodes the query, the inverted index of the documents'
   sparse vectors (computed offline) returns the top ``k``.
 
@@ -26,7 +28,7 @@ from distillrank.data.run import break_ties
 from distillrank.evaluation.cost import measure
 from distillrank.retrieval.bm25 import BM25Retriever
 
-__all__ = ["BM25Path", "DensePath", "Path", "RerankPath", "SparsePath", "measure_path"]
+__all__ = ["BM25Path", "DensePath", "DenseRerankPath", "Path", "RerankPath", "SparsePath", "measure_path"]
 
 Ranking = list[tuple[str, float]]
 
@@ -111,6 +113,46 @@ class DensePath:
             [(self.docnos[r], float(s)) for r, s in zip(rr, ss, strict=True) if r >= 0]
             for rr, ss in zip(rows, scores, strict=True)
         ]
+
+    def search(self, query: str) -> Ranking:
+        return self.search_many([query])[0]
+
+
+class DenseRerankPath:
+    """BM25 top-``k``; its top ``depth`` re-ordered by the inner product of the query's vector
+    (``encode([query]) -> [1, D]``) with fixed document vectors: a bi-encoder over BM25's candidates, for
+    a corpus of which only the candidates are embedded (``dense.documents``)."""
+
+    def __init__(
+        self,
+        bm25: BM25Retriever,
+        encode: Callable[[list[str]], np.ndarray],
+        doc_vectors: np.ndarray,
+        docnos: Sequence[str],
+        *,
+        k: int,
+        depth: int,
+    ) -> None:
+        self.bm25, self.encode, self.doc_vectors, self.k, self.depth = bm25, encode, doc_vectors, k, depth
+        self.row = {d: i for i, d in enumerate(docnos)}
+        self.docs_scored = depth
+
+    def search_many(self, queries: Sequence[str]) -> list[Ranking]:
+        first_run = self.bm25.search({str(i): q for i, q in enumerate(queries)}, k=self.k)
+        vectors = np.asarray(self.encode(list(queries)))
+        out: list[Ranking] = []
+        for i in range(len(queries)):
+            first = first_run.ranked(str(i)) if str(i) in first_run else []
+            head = [d for d, _ in first[: self.depth]]
+            if not head:
+                out.append(first)
+                continue
+            missing = [d for d in head if d not in self.row]
+            if missing:
+                raise KeyError(f"documents {missing[:3]} of BM25's top {self.depth} have no dense vector")
+            scores = self.doc_vectors[[self.row[d] for d in head]] @ vectors[i]
+            out.append(rerank_head(first, head, np.asarray(scores, dtype=np.float64)))
+        return out
 
     def search(self, query: str) -> Ranking:
         return self.search_many([query])[0]

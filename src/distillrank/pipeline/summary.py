@@ -255,6 +255,8 @@ def build_metrics(job: Any, reference: dict[str, dict[str, Any]]) -> dict[str, A
             "candidates_k": job.cfg.candidates.k,
             "rerank_depth": job.cfg.candidates.depth,
             "transfer_queries": len(job.transfer),
+            # the documents the dense side embedded: every one, or BM25's candidates (dense.documents)
+            "dense_documents": len(getattr(job, "dense_pool", None) or job.corpus),
         },
         "timings": job.timings,
         "config": job.cfg.model_dump(mode="json"),
@@ -329,19 +331,32 @@ def _timing_conditions(models: dict[str, dict[str, Any]]) -> str | None:
     return text
 
 
-def _paths_sentence(models: dict[str, dict[str, Any]], depth: int) -> str:
+def _paths_sentence(
+    models: dict[str, dict[str, Any]], depth: int, dense_pool: tuple[int, int] | None = None
+) -> str:
     """How the models of this run rank: which re-rank BM25's top ``depth`` and which retrieve from the
-    whole corpus (only the families the run trained)."""
+    whole corpus (only the families the run trained). ``dense_pool``: (documents embedded, documents)
+    when the dense side embedded only BM25's candidates, and the bi-encoders re-rank too."""
     families = {m.get("family") for m in models.values() if m["role"] == "student"}
     rerankers = ["teacher"]
     rerankers += ["LightGBM"] if any(str(f).startswith("lgbm") for f in families) else []
     rerankers += [name for fam, name in (("dssm", "DSSM"), ("colbert", "ColBERT")) if fam in families]
+    if dense_pool is not None:
+        rerankers += ["bi-encoders"] if families & {"bi_encoder", "bi_encoder_shallow"} else []
+        rerankers += ["the zero-shot bi-encoder"]
     text = f"rerankers ({', '.join(rerankers)}) re-order the top {depth}"
+    if dense_pool is not None:
+        text += (
+            f" (the dense side embedded only the {dense_pool[0]:,} documents of BM25's candidate lists, of "
+            f"{dense_pool[1]:,}: dense.documents)"
+        )
     retrievers = [
         name for fam, name in (("bi_encoder", "bi-encoder"), ("splade", "SPLADE")) if fam in families
     ]
     if "bi_encoder_shallow" in families and "bi-encoder" not in retrievers:
         retrievers.insert(0, "bi-encoder")
+    if dense_pool is not None:
+        retrievers = [r for r in retrievers if r != "bi-encoder"]
     if retrievers:
         text += (
             f"; {' and '.join(retrievers)} students retrieve from the whole corpus with their query tower "
@@ -410,7 +425,13 @@ def write_report(metrics: dict[str, Any], folder: str | Path) -> list[Path]:
         f"Candidates: BM25 top-{d['candidates_k']}"
         + (" (every document)" if d["documents"] <= d["candidates_k"] else "")
         + "; "
-        + _paths_sentence(models, d["rerank_depth"])
+        + _paths_sentence(
+            models,
+            d["rerank_depth"],
+            (d["dense_documents"], d["documents"])
+            if d.get("dense_documents", d["documents"]) < d["documents"]
+            else None,
+        )
         + (
             f" The distilled students also learn from the teacher's scores on {d['transfer_queries']:,} "
             "unlabelled transfer queries; the qrels-only students do not see them."
