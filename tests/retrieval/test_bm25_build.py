@@ -38,9 +38,9 @@ def raw_index(texts: list[str], config: BM25Config) -> bm25s.BM25:
 
 
 def assert_same_index(texts: list[str], config: BM25Config) -> None:
-    built = build.build_index(iter(texts), len(texts), config)
-    assert built is not None
-    ours, n_terms = built
+    ours = build.build_index(iter(texts), len(texts), config)
+    assert ours is not None
+    n_terms = len(ours.scores["indptr"]) - 1
     raw = raw_index(texts, config)
     assert n_terms == len(raw.vocab_dict) - 1  # bm25s adds "" after the stems, as we do
     assert ours.vocab_dict[""] == n_terms and raw.vocab_dict[""] == n_terms
@@ -115,7 +115,7 @@ def test_retriever_index_uses_the_builder_and_titles(tiny_corpus: Corpus) -> Non
 
 
 def test_document_tokenizer_matches_the_query_encoder(tiny_bm25: BM25Retriever) -> None:
-    tok = build.DocumentTokenizer(lowercase=True, stopwords=BM25Config().stopword_list(), stemmer="english")
+    tok = build.Tokenizer.of(BM25Config())
     ids = tok.ids("The cats chasing cats")
     assert len(ids) == 3 and ids[0] == ids[2]  # "the" is a stop word; cats -> cat twice
     vocab = {i: t for t, i in tok.vocab.items()}

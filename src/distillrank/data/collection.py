@@ -81,7 +81,11 @@ class Corpus(Mapping[str, Document]):
 
     def full_texts(self, sep: str = " ") -> list[str]:
         """``title + sep + text`` for every document, in corpus order."""
-        return [f"{t}{sep}{x}" if t else x for t, x in zip(self.titles, self.texts, strict=True)]
+        return list(self.iter_full_texts(sep))
+
+    def iter_full_texts(self, sep: str = " ") -> Iterator[str]:
+        """:meth:`full_texts` one at a time, without holding a second copy of the corpus's texts."""
+        return (f"{t}{sep}{x}" if t else x for t, x in zip(self.titles, self.texts, strict=True))
 
     def to_dataframe(self) -> pd.DataFrame:
         return pd.DataFrame({"docno": self.docnos, "title": self.titles, "text": self.texts})

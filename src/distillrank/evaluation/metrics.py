@@ -466,17 +466,16 @@ def _per_query_values(
     qids: list[str],
 ) -> dict[str, dict[str, float]]:
     """metric name -> qid -> value for every qid of ``qids`` (0 where the run has no results)."""
-    if not all(q.isdigit() for q in qids) and any(provider_of(m) == "gdeval" for m in measures):
+    providers = {provider_of(m) for m in measures}
+    if not all(q.isdigit() for q in qids) and "gdeval" in providers:
         # gdeval reads numeric ids only: number them at once (its perl error line on stderr otherwise)
         return _per_query_values_by_number(run, qrels, measures, qids)
     # Only queries with results go to ir_measures where every measure's provider scores a query per query
     # and gives a judged query without results the measure's DEFAULT (0) anyway: the cost then follows the
     # run, not the qrels (MS MARCO's train qrels judge 500k queries). A measure of another provider (one
     # made with ir_measures.define() sees the whole qrels) gets every judged query, as before.
-    if all(provider_of(m) in _PER_QUERY_PROVIDERS for m in measures):
-        present = [q for q in qids if _has_results(run, q)]
-    else:
-        present = list(qids)
+    every = not providers <= _PER_QUERY_PROVIDERS
+    present = [q for q in qids if every or _has_results(run, q)]
     names = {m: str(m) for m in measures}
     out: dict[str, dict[str, float]] = {name: {} for name in names.values()}
     if present:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -67,11 +68,14 @@ class RerankPath:
 
     def search(self, query: str) -> Ranking:
         first = BM25Path(self.bm25, self.k).search(query)
+        return self._rerank(first, lambda head: self.scorer(query, head))
+
+    def _rerank(self, first: Ranking, score: Callable[[Ranking], np.ndarray]) -> Ranking:
+        """``first`` with its top ``depth`` re-ordered by ``score(top)``."""
         head = first[: self.depth]
         if not head:
             return first
-        scores = np.asarray(self.scorer(query, head), dtype=np.float64)
-        return rerank_head(first, [d for d, _ in head], scores)
+        return rerank_head(first, [d for d, _ in head], np.asarray(score(head), dtype=np.float64))
 
 
 def rerank_head(first: Ranking, head: list[str], scores: np.ndarray) -> Ranking:
@@ -118,10 +122,11 @@ class DensePath:
         return self.search_many([query])[0]
 
 
-class DenseRerankPath:
+class DenseRerankPath(RerankPath):
     """BM25 top-``k``; its top ``depth`` re-ordered by the inner product of the query's vector
     (``encode([query]) -> [1, D]``) with fixed document vectors: a bi-encoder over BM25's candidates, for
-    a corpus of which only the candidates are embedded (``dense.documents``)."""
+    a corpus of which only the candidates are embedded (``dense.documents``). ``search_many`` encodes
+    its queries in one batch."""
 
     def __init__(
         self,
@@ -133,29 +138,27 @@ class DenseRerankPath:
         k: int,
         depth: int,
     ) -> None:
-        self.bm25, self.encode, self.doc_vectors, self.k, self.depth = bm25, encode, doc_vectors, k, depth
+        super().__init__(bm25, self._score_query, k=k, depth=depth)
+        self.encode, self.doc_vectors = encode, doc_vectors
         self.row = {d: i for i, d in enumerate(docnos)}
-        self.docs_scored = depth
+
+    def _score_query(self, query: str, head: Ranking) -> np.ndarray:
+        return self._scores(np.asarray(self.encode([query]))[0], head)
+
+    def _scores(self, vector: np.ndarray, head: Ranking) -> np.ndarray:
+        missing = [d for d, _ in head if d not in self.row]
+        if missing:
+            raise KeyError(f"documents {missing[:3]} of BM25's top {self.depth} have no dense vector")
+        return self.doc_vectors[[self.row[d] for d, _ in head]] @ vector
 
     def search_many(self, queries: Sequence[str]) -> list[Ranking]:
         first_run = self.bm25.search({str(i): q for i, q in enumerate(queries)}, k=self.k)
         vectors = np.asarray(self.encode(list(queries)))
-        out: list[Ranking] = []
-        for i in range(len(queries)):
+        out = []
+        for i, vector in enumerate(vectors):
             first = first_run.ranked(str(i)) if str(i) in first_run else []
-            head = [d for d, _ in first[: self.depth]]
-            if not head:
-                out.append(first)
-                continue
-            missing = [d for d in head if d not in self.row]
-            if missing:
-                raise KeyError(f"documents {missing[:3]} of BM25's top {self.depth} have no dense vector")
-            scores = self.doc_vectors[[self.row[d] for d in head]] @ vectors[i]
-            out.append(rerank_head(first, head, np.asarray(scores, dtype=np.float64)))
+            out.append(self._rerank(first, partial(self._scores, vector)))
         return out
-
-    def search(self, query: str) -> Ranking:
-        return self.search_many([query])[0]
 
 
 class SparsePath:

@@ -36,27 +36,48 @@ from bm25s.scoring import _build_idf_array, _build_nonoccurrence_array, _select_
 if TYPE_CHECKING:
     from distillrank.retrieval.bm25 import BM25Config
 
-__all__ = ["DocumentTokenizer", "build_index"]
+__all__ = ["Tokenizer", "build_index"]
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's (and scikit-learn's) default
 _BLOCK_DOCS = 8192  # documents tokenised and reduced to triples at a time
-_WORD_CACHE_LIMIT = 2_000_000  # words remembered before the cache is cleared (the vocabulary is kept)
+_WORD_CACHE_LIMIT = (
+    2_000_000  # words a tokeniser remembers before its cache is cleared (the vocabulary stays)
+)
 
 
-class DocumentTokenizer:
-    """Term ids of texts, as ``bm25s.tokenize`` finds their terms, growing the vocabulary as it goes.
+class Tokenizer:
+    """Term ids of texts, as ``bm25s.tokenize`` and an index vocabulary give them.
 
     Lower-cases (if asked), splits with :data:`TOKEN_PATTERN`, drops stop words, stems what is left;
-    each distinct word is stop-listed and stemmed once. New stems get the next id.
+    each distinct word is stop-listed, stemmed and looked up once, later occurrences cost a dict lookup.
+    With ``grow`` (building an index) a new stem gets the next id of ``vocab``; without (queries against
+    a built index) a stem missing from ``vocab``, or whose id is ``>= n_terms`` (bm25s's ``""``
+    placeholder, which has no postings), is dropped like a stop word.
     """
 
-    def __init__(self, *, lowercase: bool, stopwords: Sequence[str], stemmer: str | None) -> None:
-        self.lowercase = lowercase
-        self.vocab: dict[str, int] = {}
+    def __init__(
+        self,
+        *,
+        lowercase: bool,
+        stopwords: Sequence[str],
+        stemmer: str | None,
+        vocab: dict[str, int] | None = None,
+        grow: bool = True,
+        n_terms: int | None = None,
+    ) -> None:
+        self.lowercase, self.grow, self.n_terms = lowercase, grow, n_terms
+        self.vocab: dict[str, int] = {} if vocab is None else vocab
         self._split = re.compile(TOKEN_PATTERN).findall
         self._stop = frozenset(stopwords)
         self._stem = Stemmer.Stemmer(stemmer).stemWord if stemmer else None
-        self._cache: dict[str, tuple[int, ...]] = {}  # word -> () for a stop word, else (term id,)
+        self._cache: dict[str, tuple[int, ...]] = {}  # word -> () (dropped) or (term id,)
+
+    @classmethod
+    def of(cls, config: BM25Config, **kwargs: Any) -> Tokenizer:
+        """The tokeniser of ``config``'s lower-casing, stop words and stemmer."""
+        return cls(
+            lowercase=config.lowercase, stopwords=config.stopword_list(), stemmer=config.stemmer, **kwargs
+        )
 
     def _fill(self, words: list[str]) -> None:
         if len(self._cache) + len(words) > _WORD_CACHE_LIMIT:
@@ -70,9 +91,12 @@ class DocumentTokenizer:
                 continue
             term = self._stem(word) if self._stem is not None else word
             tid = vocab.get(term)
-            if tid is None:
+            if tid is None and self.grow:
                 tid = vocab[term] = len(vocab)
-            self._cache[word] = (tid,)
+            if tid is None or (self.n_terms is not None and tid >= self.n_terms):
+                self._cache[word] = ()
+            else:
+                self._cache[word] = (tid,)
 
     def ids(self, text: str) -> list[int]:
         """Term ids of ``text``'s tokens, in order, repeats kept."""
@@ -101,19 +125,17 @@ def _block_triples(docs: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def build_index(
     texts: Iterable[str], n_docs: int, config: BM25Config, *, show_progress: bool = False
-) -> tuple[bm25s.BM25, int] | None:
+) -> bm25s.BM25 | None:
     """A ``bm25s.BM25`` over ``texts`` (``n_docs`` of them) with ``config``'s tokeniser and scoring.
 
-    Returns ``(index, n_terms)``, or ``None`` when no text has an indexable token. The vocabulary
-    (``index.vocab_dict``) maps stems to term ids ``0..n_terms-1`` and, as bm25s's own index does, the
-    empty string to ``n_terms`` (a term with no postings).
+    Returns ``None`` when no text has an indexable token. The vocabulary (``index.vocab_dict``) maps
+    stems to term ids ``0..n_terms-1`` (``n_terms = len(index.scores["indptr"]) - 1``) and, as bm25s's
+    own index does, the empty string to ``n_terms`` (a term with no postings).
     """
-    tokenizer = DocumentTokenizer(
-        lowercase=config.lowercase, stopwords=config.stopword_list(), stemmer=config.stemmer
-    )
+    tokenizer = Tokenizer.of(config)
     blocks: list[Any] = []
     it = iter(texts)
-    bar = _bar(n_docs, show_progress, "BM25 tokenise")
+    bar = _bar(n_docs, show_progress, "BM25 tokenise", "doc")
     seen = 0
     while batch := list(islice(it, _BLOCK_DOCS)):
         blocks.append(_block_triples([tokenizer.ids(t) for t in batch]))
@@ -158,7 +180,7 @@ def build_index(
     data = np.empty(int(indptr[-1]), dtype=np.float32)
     indices = np.empty(int(indptr[-1]), dtype=np.int32)
     first_doc = 0
-    bar = _bar(len(blocks), show_progress, "BM25 index")
+    bar = _bar(len(blocks), show_progress, "BM25 index", "block")
     for i, (block_lengths, nnz, terms, tf) in enumerate(blocks):
         blocks[i] = None  # released as soon as it is scattered
         doc_len = np.repeat(block_lengths, nnz)
@@ -192,12 +214,12 @@ def build_index(
     index.vocab_dict = vocab
     index.unique_token_ids_set = set(vocab.values())
     index.nonoccurrence_array = nonoccurrence
-    return index, n_terms
+    return index
 
 
-def _bar(total: int, enabled: bool, desc: str) -> Any:
+def _bar(total: int, enabled: bool, desc: str, unit: str) -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="doc" if desc.endswith("tokenise") else "block")
+    return tqdm(total=total, desc=desc, unit=unit)

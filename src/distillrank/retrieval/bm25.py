@@ -35,12 +35,11 @@ import dataclasses
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any, Self
@@ -56,7 +55,7 @@ from distillrank.data.run import Run
 from distillrank.errors import DataFormatError
 from distillrank.io import atomic_write, read_versioned_json
 from distillrank.retrieval import _topk
-from distillrank.retrieval._bm25_build import TOKEN_PATTERN, build_index
+from distillrank.retrieval._bm25_build import Tokenizer, build_index
 
 __all__ = ["BM25_METHODS", "BM25Config", "BM25Retriever"]
 
@@ -68,7 +67,6 @@ _META_FILE = "distillrank_bm25.json"
 _DOCNOS_FILE = "docnos.json"
 _FORMAT = "distillrank-bm25"
 _FORMAT_VERSION = 1
-_CACHE_LIMIT = 2_000_000  # words kept by the query tokeniser's cache before it is cleared
 _RUN_BLOCK = 256  # queries converted to a Run at a time
 
 
@@ -166,45 +164,6 @@ class BM25Config:
         return dataclass_from_dict(cls, d)
 
 
-@dataclass
-class _QueryEncoder:
-    """Maps query texts to index term ids exactly as ``bm25s.tokenize`` + the index vocabulary would.
-
-    Each distinct word is stop-listed, stemmed and looked up once; later occurrences cost a dict lookup.
-    """
-
-    config: BM25Config
-    vocab: Mapping[str, int]
-    n_terms: int
-    _cache: dict[str, tuple[int, ...]] = field(default_factory=dict)  # word -> () or (term id,)
-
-    def __post_init__(self) -> None:
-        self._split = re.compile(TOKEN_PATTERN).findall
-        self._stop = frozenset(self.config.stopword_list())
-        self._stem = Stemmer.Stemmer(self.config.stemmer).stemWord if self.config.stemmer else None
-
-    def _fill(self, words: list[str]) -> None:
-        if len(self._cache) + len(words) > _CACHE_LIMIT:
-            self._cache.clear()
-        for word in words:
-            if word in self._cache:
-                continue
-            tid = -1
-            if word not in self._stop:
-                term = self._stem(word) if self._stem is not None else word
-                tid = self.vocab.get(term, -1)
-            # ids >= n_terms: bm25s's "" placeholder, which has no postings
-            self._cache[word] = (tid,) if 0 <= tid < self.n_terms else ()
-
-    def encode(self, text: str) -> list[int]:
-        words = self._split(text.lower() if self.config.lowercase else text)
-        try:
-            return list(chain.from_iterable(map(self._cache.__getitem__, words)))
-        except KeyError:
-            self._fill(words)
-            return list(chain.from_iterable(map(self._cache.__getitem__, words)))
-
-
 class BM25Retriever:
     """BM25 over a :class:`Corpus`, backed by a bm25s index. Follows :class:`~.base.Retriever`.
 
@@ -227,7 +186,7 @@ class BM25Retriever:
         self._bm25: bm25s.BM25 | None = None
         self._docnos: list[str] = []
         self._docnos_arr: np.ndarray = np.empty(0, dtype=object)
-        self._encoder: _QueryEncoder | None = None
+        self._encoder: Tokenizer | None = None
 
     # ------------------------------------------------------------------ indexing
     def index(self, corpus: Corpus, *, show_progress: bool = False) -> None:
@@ -240,21 +199,15 @@ class BM25Retriever:
         if len(corpus) == 0:
             raise ValueError("cannot index an empty corpus")
         cfg = self.config
-        if cfg.index_title:
-            texts: Iterable[str] = (
-                f"{t} {x}" if t else x for t, x in zip(corpus.titles, corpus.texts, strict=True)
-            )
-        else:
-            texts = corpus.texts
-        built = build_index(texts, len(corpus), cfg, show_progress=show_progress)
-        if built is None:
+        texts = corpus.iter_full_texts() if cfg.index_title else iter(corpus.texts)
+        bm25 = build_index(texts, len(corpus), cfg, show_progress=show_progress)
+        if bm25 is None:
             raise DataFormatError(
                 corpus.source,
                 None,
                 f"none of the {len(corpus):,} documents has an indexable token (all empty, or stop words and "
                 "punctuation only): nothing to retrieve with BM25",
             )
-        bm25, _ = built
         self._set_index(bm25, list(corpus.docnos))
 
     def _set_index(self, bm25: bm25s.BM25, docnos: list[str]) -> None:
@@ -262,9 +215,9 @@ class BM25Retriever:
         self._docnos = docnos
         self._docnos_arr = np.array(docnos, dtype=object)
         n_terms = len(bm25.scores["indptr"]) - 1
-        self._encoder = _QueryEncoder(self.config, bm25.vocab_dict, n_terms)
+        self._encoder = Tokenizer.of(self.config, vocab=bm25.vocab_dict, grow=False, n_terms=n_terms)
 
-    def _require(self) -> tuple[bm25s.BM25, _QueryEncoder]:
+    def _require(self) -> tuple[bm25s.BM25, Tokenizer]:
         if self._bm25 is None or self._encoder is None:
             raise RuntimeError("BM25Retriever has no index: call index(corpus) or BM25Retriever.load(path)")
         return self._bm25, self._encoder
@@ -285,7 +238,7 @@ class BM25Retriever:
     # ------------------------------------------------------------------ querying
     def tokenize_queries(self, texts: Sequence[str]) -> list[list[int]]:
         """Index term ids of each text (stop words and words unknown to the index dropped)."""
-        encode = self._require()[1].encode
+        encode = self._require()[1].ids
         return [encode(t) for t in texts]
 
     def search(
@@ -419,7 +372,7 @@ class BM25Retriever:
         float32, its numba path does not).
         """
         bm25, encoder = self._require()
-        ids = encoder.encode(query)
+        ids = encoder.ids(query)
         if not ids:
             return np.zeros(len(self._docnos), dtype=np.float32)
         return np.asarray(bm25.get_scores_from_ids(ids))

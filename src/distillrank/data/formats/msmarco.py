@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from distillrank.data.collection import Corpus, Qrels, TextCollection
+from distillrank.data.collection import Corpus, Qrels, Queries, TextCollection
 from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.sniff import data_files, group_files, qrels_layout, qrels_split
 from distillrank.data.formats.trec import check_qrels, merge_queries, parse_qrels, read_trec_topics
@@ -120,11 +120,7 @@ def read_msmarco(folder: str | Path, name: str | None = None) -> TextCollection:
         raise DatasetNotFoundError(f"{folder}: no tab-separated corpus (collection.tsv, corpus.tsv, ...)")
     topics, split_files = _query_and_qrels_files(folder, corpus_path)
     corpus = read_tsv_corpus(corpus_path)
-    queries = merge_queries([(p, read_trec_topics(p)) for p in topics], same_text_ok=True)
-    qrels = {
-        split: check_qrels(parse_qrels(path, qrels_layout(path)), corpus, queries, path)
-        for split, path in split_files.items()
-    }
+    queries, qrels = _queries_and_qrels(topics, split_files, corpus)
     return TextCollection(name or folder.name, corpus, queries, qrels, source=str(folder))
 
 
@@ -134,11 +130,19 @@ def read_msmarco_splits(folder: str | Path) -> dict[str, Qrels]:
     dropped, judged documents are not checked."""
     folder = Path(folder)
     topics, split_files = _query_and_qrels_files(folder, find_tsv_corpus(folder))
+    return _queries_and_qrels(topics, split_files, None)[1]
+
+
+def _queries_and_qrels(
+    topics: list[Path], split_files: dict[str, Path], corpus: Corpus | None
+) -> tuple[Queries, dict[str, Qrels]]:
+    """The merged queries, and each split's qrels checked against them and ``corpus`` (if given)."""
     queries = merge_queries([(p, read_trec_topics(p)) for p in topics], same_text_ok=True)
-    return {
-        split: check_qrels(parse_qrels(path, qrels_layout(path)), None, queries, path)
+    qrels = {
+        split: check_qrels(parse_qrels(path, qrels_layout(path)), corpus, queries, path)
         for split, path in split_files.items()
     }
+    return queries, qrels
 
 
 def _query_and_qrels_files(folder: Path, corpus_path: Path | None) -> tuple[list[Path], dict[str, Path]]:
