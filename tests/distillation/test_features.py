@@ -160,6 +160,30 @@ def test_save_load_round_trip(tmp_path: Path, corpus: Corpus, fitted: FeatureExt
     )
 
 
+def test_with_encoder_shares_the_fit(corpus: Corpus, fitted: FeatureExtractor) -> None:
+    dense = fitted.with_encoder(HashEncoder())
+    assert dense.feature_names == [*fitted.feature_names, "dense_cos"] and fitted.encoder is None
+    assert dense._tf_body is fitted._tf_body  # statistics shared, not copied
+    want = FeatureExtractor(encoder=HashEncoder()).fit(corpus).transform(RUN, QUERIES).dense()
+    np.testing.assert_array_equal(dense.transform(RUN, QUERIES).dense(), want)
+    np.testing.assert_array_equal(dense.with_encoder(None).transform(RUN, QUERIES).dense(), want[:, :-1])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        FeatureExtractor().with_encoder(None)
+
+
+def test_load_refuses_another_format_version(tmp_path: Path, fitted: FeatureExtractor) -> None:
+    import json
+
+    fitted.save(tmp_path / "fx")
+    meta = json.loads((tmp_path / "fx" / "features.json").read_text())
+    (tmp_path / "fx" / "features.json").write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(ValueError, match=r"format v1, this version reads v2 only .* fit the extractor"):
+        FeatureExtractor.load(tmp_path / "fx")
+    (tmp_path / "fx" / "features.json").write_text(json.dumps({**meta, "format": "other"}))
+    with pytest.raises(ValueError, match="not a distillrank-features folder"):
+        FeatureExtractor.load(tmp_path / "fx")
+
+
 def test_errors(fitted: FeatureExtractor) -> None:
     with pytest.raises(RuntimeError, match="not fitted"):
         FeatureExtractor().transform(RUN, QUERIES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,11 @@ class Corpus(Mapping[str, Document]):
 
     def __contains__(self, docno: object) -> bool:
         return docno in self._index
+
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """``docno -> row`` of every document (read-only; shared, not copied)."""
+        return MappingProxyType(self._index)
 
     def position(self, docno: str) -> int:
         """Row of ``docno`` in the column lists."""

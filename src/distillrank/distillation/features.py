@@ -1,6 +1,6 @@
 r"""Cheap query-document features of a candidate run, as an :class:`~distillrank.data.LTRDataset`.
 
-A :class:`FeatureExtractor` is fitted once on a corpus (tokens, term statistics, per-field BM25 weights,
+A :class:`FeatureExtractor` is fitted once on a corpus (term statistics, per-field term counts,
 bigrams) and then turns any candidate :class:`~distillrank.data.Run` into one feature row per
 (query, candidate), rows of a query contiguous and in the run's rank order. Text is analysed as the BM25
 index analyses it (:class:`~distillrank.retrieval.bm25.BM25Config`: lower-case, the regex
@@ -51,7 +51,7 @@ Example:
 
 from __future__ import annotations
 
-import io
+import copy
 import itertools
 import json
 import re
@@ -66,6 +66,7 @@ import Stemmer
 from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
+from distillrank.distillation._feature_stats import corpus_stats
 from distillrank.io import atomic_write
 from distillrank.retrieval.bm25 import BM25Config
 
@@ -73,7 +74,7 @@ __all__ = ["BASE_FEATURES", "Encoder", "FeatureExtractor"]
 
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _FORMAT = "distillrank-features"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _META = "features.json"
 _ARRAYS = "features.npz"
 
@@ -165,36 +166,44 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, corpus: Corpus) -> Self:
-        """Tokenise ``corpus`` and compute document frequencies, lengths, field BM25 weights, bigrams."""
+        """Tokenise ``corpus`` and compute document frequencies, lengths, term counts per field, bigrams.
+
+        Documents are tokenised a block at a time into numpy arrays (:mod:`._feature_stats`): about
+        16 bytes per distinct term of a document and 8 per distinct bigram, so a million passages take
+        well under a GiB beside the corpus.
+        """
         if len(corpus) == 0:
             raise ValueError("cannot fit features on an empty corpus")
-        analyzer = _Analyzer(self.config)
-        title_ids = [analyzer.ids(t, grow=True) for t in corpus.titles]
-        body_ids = [analyzer.ids(t, grow=True) for t in corpus.texts]
-        n_terms = max(len(analyzer.vocab), 1)
-        tf_title = _tf_matrix(title_ids, n_terms)
-        tf_body = _tf_matrix(body_ids, n_terms)
-        tf_full = (tf_title + tf_body).tocsr()
+        stats = corpus_stats(corpus.titles, corpus.texts, self.config)
         n_docs = len(corpus)
-        df = np.diff(tf_full.tocsc().indptr).astype(np.float64)
-        self._analyzer = analyzer
-        self._docnos = list(corpus.docnos)
-        self._doc_index = {d: i for i, d in enumerate(self._docnos)}
-        self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        self._analyzer = _Analyzer(self.config, stats.vocab)
+        self._docnos = corpus.docnos
+        self._doc_index = corpus.positions
+        self._idf = np.log1p((n_docs - stats.df + 0.5) / (stats.df + 0.5))
         self._idf_unknown = float(np.log1p((n_docs + 0.5) / 0.5))
-        self._title_len = np.asarray(tf_title.sum(axis=1)).ravel()
-        self._doc_len = np.asarray(tf_full.sum(axis=1)).ravel()
-        self._tf = tf_full
-        self._w_title = _bm25_weights(tf_title, self._title_len, self._idf, self.config)
-        self._w_body = _bm25_weights(tf_body, self._doc_len - self._title_len, self._idf, self.config)
-        codes = [_bigram_codes(t + b, n_terms) for t, b in zip(title_ids, body_ids, strict=True)]
-        self._bigram_ptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum([len(c) for c in codes], out=self._bigram_ptr[1:])
-        self._bigrams = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-        self._n_terms = n_terms
+        self._title_len, self._doc_len = stats.title_len, stats.doc_len
+        self._tf_title, self._tf_body = stats.tf_title, stats.tf_body
+        self._bigram_ptr, self._bigrams = stats.bigram_ptr, stats.bigrams
+        self._n_terms = stats.n_terms
         self._corpus = corpus
+        self._set_averages()
         self._fitted = True
         return self
+
+    def with_encoder(self, encoder: Encoder | None) -> FeatureExtractor:
+        """A fitted extractor sharing this one's statistics (no copy) with another ``encoder`` (``None``:
+        lexical features only); fitting a corpus once serves the lexical and every dense variant."""
+        if not self._fitted:
+            raise RuntimeError("FeatureExtractor is not fitted: call fit(corpus) first")
+        other = copy.copy(self)
+        other.encoder = encoder
+        return other
+
+    def _set_averages(self) -> None:
+        body_len = self._doc_len - self._title_len
+        self._avg_title = _average(self._title_len)
+        self._avg_body = _average(body_len)
+        self._body_len = body_len
 
     @property
     def feature_names(self) -> list[str]:
@@ -291,7 +300,9 @@ class FeatureExtractor:
         docs, d_pos = np.unique(d_idx, return_inverse=True)
         qc = q_counts[:, vocab].tocsr()[q_idx]
         qb = q_bin[:, vocab].tocsr()[q_idx]
-        pair_tf = self._tf[docs][:, vocab].tocsr()[d_pos].multiply(qb).tocsr()
+        tf_title = self._tf_title[docs][:, vocab]
+        tf_body = self._tf_body[docs][:, vocab]
+        pair_tf = (tf_title + tf_body).tocsr()[d_pos].multiply(qb).tocsr()
         pair_tf.eliminate_zeros()
         match_count = np.diff(pair_tf.indptr).astype(np.float64)
         tf_sum = np.asarray(pair_tf.sum(axis=1)).ravel()
@@ -319,8 +330,14 @@ class FeatureExtractor:
             "idf_coverage": _safe_div(idf_sum, idf_total[q_idx]),
         }
         if self.field_bm25:
-            cols["bm25_title"] = _row_dot(self._w_title[docs][:, vocab].tocsr()[d_pos], qc)
-            cols["bm25_body"] = _row_dot(self._w_body[docs][:, vocab].tocsr()[d_pos], qc)
+            w_title = _bm25_weights(
+                tf_title, self._title_len[docs], self._avg_title, self._idf[vocab], self.config
+            )
+            w_body = _bm25_weights(
+                tf_body, self._body_len[docs], self._avg_body, self._idf[vocab], self.config
+            )
+            cols["bm25_title"] = _row_dot(w_title[d_pos], qc)
+            cols["bm25_body"] = _row_dot(w_body[d_pos], qc)
         cols["bigram_match"], cols["bigram_frac"] = self._bigram_features(terms, query_ids, q_idx, d_idx)
         return cols
 
@@ -388,17 +405,15 @@ class FeatureExtractor:
             "bigram_ptr": self._bigram_ptr,
             "bigrams": self._bigrams,
         }
-        for name, m in (("tf", self._tf), ("w_title", self._w_title), ("w_body", self._w_body)):
+        for name, m in (("tf_title", self._tf_title), ("tf_body", self._tf_body)):
             arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"] = (
                 m.data,
                 m.indices,
                 m.indptr,
             )
-        buf = io.BytesIO()
         savez: Any = np.savez_compressed  # numpy types **arrays as its keyword flags
-        savez(buf, **arrays)
         with atomic_write(path / _ARRAYS, "wb") as f:
-            f.write(buf.getvalue())
+            savez(f, **arrays)
         vocab = sorted(self._analyzer.vocab, key=self._analyzer.vocab.__getitem__)
         meta = {
             "format": _FORMAT,
@@ -426,8 +441,14 @@ class FeatureExtractor:
         path = Path(path)
         with open(path / _META, encoding="utf-8") as f:
             meta = json.load(f)
-        if meta.get("format") != _FORMAT or meta.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"{path}: not a {_FORMAT} v{_FORMAT_VERSION} folder")
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path}: not a {_FORMAT} folder")
+        if meta.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: {_FORMAT} format v{meta.get('format_version')}, this version reads "
+                f"v{_FORMAT_VERSION} only (v1 kept BM25 weights instead of per-field counts): fit the "
+                "extractor on the corpus again"
+            )
         if meta["dense"] and (encoder is None or corpus is None):
             raise ValueError(
                 f"{path}: saved with the dense_cos feature; pass encoder= and corpus= to load it"
@@ -445,13 +466,17 @@ class FeatureExtractor:
 
         fx._analyzer = _Analyzer(fx.config, {t: i for i, t in enumerate(meta["vocab"])})
         fx._docnos = list(meta["docnos"])
-        fx._doc_index = {d: i for i, d in enumerate(fx._docnos)}
+        if corpus is not None and corpus.docnos == fx._docnos:
+            fx._doc_index = corpus.positions
+        else:
+            fx._doc_index = {d: i for i, d in enumerate(fx._docnos)}
         fx._idf, fx._idf_unknown = arrays["idf"], float(meta["idf_unknown"])
         fx._title_len, fx._doc_len = arrays["title_len"], arrays["doc_len"]
-        fx._tf, fx._w_title, fx._w_body = csr("tf"), csr("w_title"), csr("w_body")
+        fx._tf_title, fx._tf_body = csr("tf_title"), csr("tf_body")
         fx._bigram_ptr, fx._bigrams = arrays["bigram_ptr"], arrays["bigrams"]
         fx._n_terms = n_terms
         fx._corpus = corpus
+        fx._set_averages()
         fx._fitted = True
         return fx
 
@@ -471,12 +496,17 @@ def _tf_matrix(ids: list[list[int]], n_terms: int) -> sp.csr_matrix:
     return m
 
 
+def _average(lengths: np.ndarray) -> float:
+    """``avgdl`` of a field: the mean length (1 when the field is empty everywhere)."""
+    return float(lengths.mean()) if lengths.size and lengths.mean() > 0 else 1.0
+
+
 def _bm25_weights(
-    tf: sp.csr_matrix, lengths: np.ndarray, idf: np.ndarray, config: BM25Config
+    tf: sp.csr_matrix, lengths: np.ndarray, avg: float, idf: np.ndarray, config: BM25Config
 ) -> sp.csr_matrix:
-    """``idf(t) * tf / (tf + k1 (1 - b + b |d| / avgdl))`` for every stored (document, term) entry."""
-    avg = float(lengths.mean()) if lengths.size and lengths.mean() > 0 else 1.0
-    w = tf.copy().astype(np.float64)
+    """``idf(t) * tf / (tf + k1 (1 - b + b |d| / avgdl))`` for every stored (document, term) entry of the
+    rows ``tf`` (documents of lengths ``lengths``, columns of IDF ``idf``)."""
+    w = tf.tocsr().astype(np.float64)
     row_len = np.repeat(lengths, np.diff(w.indptr))
     norm = config.k1 * (1.0 - config.b + config.b * row_len / avg)
     w.data = idf[w.indices] * w.data / (w.data + norm)

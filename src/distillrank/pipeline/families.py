@@ -89,6 +89,7 @@ class StudentFamilies:
     cache: Path
     _dssm_vocabs: dict[int, list[str]]
     _teacher_scales: dict[tuple[str, int], float]
+    _fx_lexical: Any  # the FeatureExtractor fitted on the corpus, shared by every kind of features
 
     def teacher_scores(self, qids: Sequence[str], *, lists: bool) -> Run:  # pragma: no cover - the job's
         raise NotImplementedError
@@ -102,12 +103,14 @@ class StudentFamilies:
         if not hasattr(self, attr):
             from distillrank.distillation.features import FeatureExtractor
 
+            if not hasattr(self, "_fx_lexical"):  # the corpus is tokenised once for every kind
+                self._fx_lexical = FeatureExtractor().fit(self.corpus)
             encoder: Any = None
             if kind == "dense":
                 encoder = self.dense_side
             elif kind == "static":
                 encoder = self.dense_side.with_query_encoder(self._static_encoder())
-            setattr(self, attr, FeatureExtractor(encoder=encoder).fit(self.corpus))
+            setattr(self, attr, self._fx_lexical.with_encoder(encoder))
         return getattr(self, attr)
 
     def _once(self, attr: str, message: str, timing: str, build: Callable[[], Any]) -> Any:
