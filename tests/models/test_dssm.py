@@ -295,3 +295,11 @@ def test_featurize_cache_gives_the_same_inputs_and_is_shared_by_copies() -> None
     assert clone._bag_cache is hasher._bag_cache
     with pytest.raises(ValueError, match="unknown weighting"):
         hasher.featurize(texts, "tfidf")
+
+
+def test_trigram_counts_add_up_over_collections() -> None:
+    corpus, queries = ["cat cat cab", "Cat abba"], ["cabbage", "a cat"]
+    grams = DSSM.trigram_counts(corpus)
+    grams.update(DSSM.trigram_counts(queries))
+    assert DSSM.vocab_from_counts(grams, 7) == DSSM.build_vocab(corpus + queries, 7)
+    assert grams == DSSM.trigram_counts(corpus + queries)

@@ -332,8 +332,12 @@ class DSSM(nn.Module):
     ) -> list[str]:
         """The ``max_size`` most frequent letter trigrams of ``texts`` (seen ``>= min_count`` times),
         most frequent first (ties alphabetically), for ``DSSM(vocab=...)``."""
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            raise ValueError(f"max_size must be a positive integer; got {max_size!r}")
+        return DSSM.vocab_from_counts(DSSM.trigram_counts(texts, lowercase=lowercase), max_size, min_count)
+
+    @staticmethod
+    def trigram_counts(texts: Iterable[str], *, lowercase: bool = True) -> Counter[str]:
+        """Occurrences of every letter trigram in ``texts`` (counts add up over collections of texts, so a
+        corpus is counted once and each set of queries added to a copy)."""
         word_counts: Counter[str] = Counter()
         for text in texts:
             word_counts.update(_WORD.findall(text.lower() if lowercase else text))
@@ -341,6 +345,13 @@ class DSSM(nn.Module):
         for word, n in word_counts.items():
             for g in letter_trigrams(word):
                 grams[g] += n
+        return grams
+
+    @staticmethod
+    def vocab_from_counts(grams: Counter[str], max_size: int = 30_000, min_count: int = 1) -> list[str]:
+        """:meth:`build_vocab` from :meth:`trigram_counts`."""
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise ValueError(f"max_size must be a positive integer; got {max_size!r}")
         ranked = sorted((g for g, n in grams.items() if n >= min_count), key=lambda g: (-grams[g], g))
         return ranked[:max_size]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,7 @@ class StudentFamilies:
     cache: Path
     _dssm_vocabs: dict[int, list[str]]
     _teacher_scales: dict[tuple[str, int], float]
+    _dssm_corpus_grams: Counter[str]  # letter trigrams of the corpus, for every fold's DSSM vocabulary
     _fx_lexical: Any  # the FeatureExtractor fitted on the corpus, shared by every kind of features
 
     def teacher_scores(self, qids: Sequence[str], *, lists: bool) -> Run:  # pragma: no cover - the job's
@@ -231,9 +233,12 @@ class StudentFamilies:
 
         s = self.cfg.students
         vocabs = self._dssm_vocabs
-        if fold.index not in vocabs:
-            texts = self.corpus.full_texts() + [self.queries[q] for q in self.folds[fold.index].fit]
-            vocabs[fold.index] = DSSM.build_vocab(texts, max_size=30_000)
+        if fold.index not in vocabs:  # the corpus's trigrams are counted once, each fold's queries added
+            if not hasattr(self, "_dssm_corpus_grams"):
+                self._dssm_corpus_grams = DSSM.trigram_counts(self.corpus.iter_full_texts())
+            grams = self._dssm_corpus_grams.copy()
+            grams.update(DSSM.trigram_counts(self.queries[q] for q in self.folds[fold.index].fit))
+            vocabs[fold.index] = DSSM.vocab_from_counts(grams, max_size=30_000)
         # every target of a fold starts from the same seeded weights, so each distilled student differs
         # from its qrels-only twin by its target alone (not by the state of torch's global generator)
         init = DSSM(vocab=vocabs[fold.index], hidden_sizes=(300, 300, 128), seed=self.cfg.seed)
