@@ -117,7 +117,8 @@ def child(system: str, folder: str) -> None:
         result = corpus_stats(corpus.titles, corpus.texts, BM25Config())
         t_fit = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        stats = vars(result)
+        assert result.documents is not None
+        stats = {**vars(result), **vars(result.documents)}
     else:
         stats = _lists_fit(corpus)
         t_fit = time.perf_counter() - t0

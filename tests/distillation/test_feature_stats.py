@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from distillrank.distillation._feature_stats import _bigrams, corpus_stats
+from distillrank.distillation._feature_stats import DocumentStore, _bigrams, corpus_stats
 from distillrank.distillation.features import _Analyzer
+from distillrank.retrieval._bm25_build import Tokenizer
 from distillrank.retrieval.bm25 import BM25Config
 
 WORDS = [
@@ -81,10 +82,13 @@ def test_same_as_whole_corpus_tokenisation(block_docs: int, seed: int) -> None:
     got = corpus_stats(titles, texts, config, block_docs=block_docs)
     want = _reference(titles, texts, config)
     assert got.vocab == want["vocab"] and got.n_terms == len(want["vocab"])
-    for name in ("df", "title_len", "doc_len", "bigram_ptr", "bigrams"):
+    for name in ("df", "title_len", "doc_len"):
         np.testing.assert_array_equal(getattr(got, name), want[name], err_msg=name)
+    assert got.documents is not None
+    for name in ("bigram_ptr", "bigrams"):
+        np.testing.assert_array_equal(getattr(got.documents, name), want[name], err_msg=name)
     for name in ("tf_title", "tf_body"):
-        m = getattr(got, name)
+        m = getattr(got.documents, name)
         assert m.has_sorted_indices and m.data.dtype == np.float32 and (m.data > 0).all()
         np.testing.assert_array_equal(m.toarray(), want[name], err_msg=name)
 
@@ -94,13 +98,42 @@ def test_options_and_degenerate_corpora() -> None:
     titles, texts = _random_corpus(3, 40)
     got = corpus_stats(titles, texts, config, block_docs=7)
     want = _reference(titles, texts, config)
-    assert got.vocab == want["vocab"]
-    np.testing.assert_array_equal(got.bigrams, want["bigrams"])
+    assert got.vocab == want["vocab"] and got.documents is not None
+    np.testing.assert_array_equal(got.documents.bigrams, want["bigrams"])
     empty = corpus_stats(["", "the"], ["of and", ""], BM25Config())  # no indexable term at all
-    assert empty.n_terms == 1 and empty.tf_body.nnz == 0 and len(empty.bigrams) == 0
+    assert empty.n_terms == 1 and empty.documents is not None
+    assert empty.documents.tf_body.nnz == 0 and len(empty.documents.bigrams) == 0
     assert empty.doc_len.tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="2 titles but 1 texts"):
         corpus_stats(["a", "b"], ["c"], BM25Config())
+
+
+def test_without_documents_and_on_demand_arrays() -> None:
+    titles, texts = _random_corpus(4, 60)
+    full = corpus_stats(titles, texts, BM25Config(), block_docs=16)
+    light = corpus_stats(titles, texts, BM25Config(), per_document=False, block_docs=16)
+    assert light.documents is None and light.vocab == full.vocab
+    for name in ("df", "title_len", "doc_len"):
+        np.testing.assert_array_equal(getattr(light, name), getattr(full, name))
+    assert full.documents is not None
+    store = DocumentStore.on_demand(60, light.n_terms)
+    tokenizer = Tokenizer.of(BM25Config(), vocab=light.vocab, grow=False)
+
+    def fetch(docs: np.ndarray) -> tuple[list[str], list[str]]:
+        fetched.append(docs.tolist())
+        return [titles[i] for i in docs], [texts[i] for i in docs]
+
+    fetched: list[list[int]] = []
+    for ask in ([5, 9, 40], [1, 9, 59], [5, 40]):
+        docs = np.asarray(ask)
+        rows = store.rows(docs, fetch, tokenizer)
+        a, b = store.arrays, full.documents
+        np.testing.assert_array_equal(a.tf_title[rows].toarray(), b.tf_title[docs].toarray())
+        np.testing.assert_array_equal(a.tf_body[rows].toarray(), b.tf_body[docs].toarray())
+        for r, d in zip(rows, docs, strict=True):
+            got = a.bigrams[a.bigram_ptr[r] : a.bigram_ptr[r + 1]]
+            np.testing.assert_array_equal(got, b.bigrams[b.bigram_ptr[d] : b.bigram_ptr[d + 1]])
+    assert fetched == [[5, 9, 40], [1, 59]] and store.stored == 5  # each document tokenised once
 
 
 @pytest.mark.parametrize("high", [50, 1 << 27])  # the packed single sort, and the two-key sort

@@ -163,7 +163,7 @@ def test_save_load_round_trip(tmp_path: Path, corpus: Corpus, fitted: FeatureExt
 def test_with_encoder_shares_the_fit(corpus: Corpus, fitted: FeatureExtractor) -> None:
     dense = fitted.with_encoder(HashEncoder())
     assert dense.feature_names == [*fitted.feature_names, "dense_cos"] and fitted.encoder is None
-    assert dense._tf_body is fitted._tf_body  # statistics shared, not copied
+    assert dense._store is fitted._store  # statistics shared, not copied
     want = FeatureExtractor(encoder=HashEncoder()).fit(corpus).transform(RUN, QUERIES).dense()
     np.testing.assert_array_equal(dense.transform(RUN, QUERIES).dense(), want)
     np.testing.assert_array_equal(dense.with_encoder(None).transform(RUN, QUERIES).dense(), want[:, :-1])
@@ -182,6 +182,35 @@ def test_load_refuses_another_format_version(tmp_path: Path, fitted: FeatureExtr
     (tmp_path / "fx" / "features.json").write_text(json.dumps({**meta, "format": "other"}))
     with pytest.raises(ValueError, match="not a distillrank-features folder"):
         FeatureExtractor.load(tmp_path / "fx")
+
+
+def test_documents_on_demand_give_the_same_features(
+    tmp_path: Path, corpus: Corpus, fitted: FeatureExtractor
+) -> None:
+    lazy = FeatureExtractor(documents="on_demand").fit(corpus)
+    assert "0 tokenised on demand" in repr(lazy)
+    dense = lazy.with_encoder(HashEncoder())
+    q1 = Run({"q1": RUN["q1"]})
+    np.testing.assert_array_equal(lazy.transform(q1, QUERIES).dense(), fitted.transform(q1, QUERIES).dense())
+    assert "3 tokenised on demand" in repr(dense)  # d1, d4, d2; the store is shared
+    lazy.save(tmp_path / "lazy")
+    loaded = FeatureExtractor.load(tmp_path / "lazy")
+    assert loaded.documents == "on_demand"
+    np.testing.assert_array_equal(
+        loaded.transform(q1, QUERIES).dense(), fitted.transform(q1, QUERIES).dense()
+    )
+    with pytest.raises(KeyError, match=r"'d3' has no stored terms.*load it with corpus="):
+        loaded.transform(RUN, QUERIES)
+    again = FeatureExtractor.load(tmp_path / "lazy", corpus=corpus)
+    np.testing.assert_array_equal(
+        again.transform(RUN, QUERIES).dense(), fitted.transform(RUN, QUERIES).dense()
+    )
+    np.testing.assert_array_equal(
+        dense.transform(RUN, QUERIES).dense()[:, :-1], fitted.transform(RUN, QUERIES).dense()
+    )
+    assert "4 tokenised on demand" in repr(lazy)
+    with pytest.raises(ValueError, match="'all' or 'on_demand'"):
+        FeatureExtractor(documents="some")
 
 
 def test_errors(fitted: FeatureExtractor) -> None:
@@ -208,6 +237,8 @@ def test_scifact_test_candidates_are_fast(shared_data: Path) -> None:
     start = time.perf_counter()
     ds = fx.transform(run, queries, coll.get_qrels("test"))
     elapsed = time.perf_counter() - start
+    lazy = FeatureExtractor(documents="on_demand").fit(coll.corpus)
+    np.testing.assert_array_equal(lazy.transform(run, queries).dense(), ds.dense())
     assert ds.n_rows == sum(len(v) for v in run.values()) and len(ds.query_ids) == 300
     assert elapsed < 10.0
     assert ds.y.sum() > 250  # most test judgements are in BM25's top 100

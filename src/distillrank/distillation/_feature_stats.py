@@ -14,7 +14,7 @@ with it every array, is the same as tokenising the corpus at once gives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -27,11 +27,27 @@ from distillrank.retrieval._bm25_build import Tokenizer
 if TYPE_CHECKING:
     from distillrank.retrieval.bm25 import BM25Config
 
-__all__ = ["BLOCK_DOCS", "CorpusStats", "corpus_stats"]
+__all__ = ["BLOCK_DOCS", "CorpusStats", "DocumentArrays", "DocumentStore", "corpus_stats", "document_arrays"]
 
 BLOCK_DOCS = 8192
 _LOW = np.int64(0xFFFFFFFF)
 _SEGMENT_BYTES = 64 << 20  # above glibc's largest mmap threshold (32 MiB): returned to the OS when freed
+
+
+@dataclass
+class DocumentArrays:
+    """Per-document arrays of ``n`` documents over a vocabulary of ``n_terms`` stems.
+
+    Attributes:
+        tf_title, tf_body: term counts, CSR ``[n, n_terms]`` with float32 counts, sorted indices.
+        bigram_ptr, bigrams: document ``i``'s sorted distinct codes ``a * n_terms + b`` of adjacent terms
+            ``(a, b)`` of title followed by body are ``bigrams[bigram_ptr[i]:bigram_ptr[i + 1]]``.
+    """
+
+    tf_title: sp.csr_matrix
+    tf_body: sp.csr_matrix
+    bigram_ptr: np.ndarray
+    bigrams: np.ndarray
 
 
 @dataclass
@@ -43,9 +59,7 @@ class CorpusStats:
         n_terms: ``max(len(vocab), 1)``.
         df: documents containing each term in the title or body, float64 ``[n_terms]``.
         title_len, doc_len: analysed terms of the title and of title + body, float64 ``[n_docs]``.
-        tf_title, tf_body: term counts, CSR ``[n_docs, n_terms]`` with float32 counts, sorted indices.
-        bigram_ptr, bigrams: document ``i``'s sorted distinct codes ``a * n_terms + b`` of adjacent terms
-            ``(a, b)`` of title followed by body are ``bigrams[bigram_ptr[i]:bigram_ptr[i + 1]]``.
+        documents: every document's :class:`DocumentArrays` (``None`` when not asked for).
     """
 
     vocab: dict[str, int]
@@ -53,16 +67,80 @@ class CorpusStats:
     df: np.ndarray
     title_len: np.ndarray
     doc_len: np.ndarray
-    tf_title: sp.csr_matrix
-    tf_body: sp.csr_matrix
-    bigram_ptr: np.ndarray
-    bigrams: np.ndarray
+    documents: DocumentArrays | None
+
+
+class DocumentStore:
+    """The :class:`DocumentArrays` of every document (``slot is None``: row ``i`` is document ``i``), or
+    of the documents asked for so far, computed on demand: ``slot[i]`` is document ``i``'s row, ``-1``
+    until it is first asked for. Shared by the extractors that share one fit."""
+
+    def __init__(self, arrays: DocumentArrays, slot: np.ndarray | None = None) -> None:
+        self.arrays, self.slot = arrays, slot
+
+    @classmethod
+    def on_demand(cls, n_docs: int, n_terms: int) -> DocumentStore:
+        empty = sp.csr_matrix((0, n_terms), dtype=np.float32)
+        arrays = DocumentArrays(empty, empty.copy(), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return cls(arrays, np.full(n_docs, -1, dtype=np.int64))
+
+    @property
+    def stored(self) -> int:
+        """Documents whose arrays are held."""
+        return self.arrays.tf_body.shape[0]
+
+    def rows(
+        self,
+        docs: np.ndarray,
+        fetch: Callable[[np.ndarray], tuple[list[str], list[str]]],
+        tokenizer: Tokenizer,
+    ) -> np.ndarray:
+        """The rows of the documents ``docs`` (sorted distinct document numbers), computing the missing
+        ones from the ``(titles, texts)`` that ``fetch(missing)`` returns, tokenised by ``tokenizer``."""
+        if self.slot is None:
+            return docs
+        missing = docs[self.slot[docs] < 0]
+        if len(missing):
+            titles, texts = fetch(missing)
+            new = document_arrays(titles, texts, tokenizer, self.arrays.tf_body.shape[1])
+            old = self.arrays
+            self.arrays = DocumentArrays(
+                sp.vstack([old.tf_title, new.tf_title], format="csr"),
+                sp.vstack([old.tf_body, new.tf_body], format="csr"),
+                np.concatenate([old.bigram_ptr, old.bigram_ptr[-1] + new.bigram_ptr[1:]]),
+                np.concatenate([old.bigrams, new.bigrams]),
+            )
+            self.slot[missing] = np.arange(old.tf_body.shape[0], self.stored)
+        return self.slot[docs]
+
+
+def document_arrays(
+    titles: Sequence[str], texts: Sequence[str], tokenizer: Tokenizer, n_terms: int
+) -> DocumentArrays:
+    """:class:`DocumentArrays` of some documents of a fitted corpus (``tokenizer`` numbers their terms
+    with the fit's vocabulary; every stem of a fitted document is in it)."""
+    m = len(titles)
+    t_ids = [tokenizer.ids(t) for t in titles]
+    b_ids = [tokenizer.ids(t) for t in texts]
+    t_len = np.fromiter(map(len, t_ids), dtype=np.int64, count=m)
+    b_len = np.fromiter(map(len, b_ids), dtype=np.int64, count=m)
+    t_flat = np.fromiter(chain.from_iterable(t_ids), dtype=np.int64, count=int(t_len.sum()))
+    b_flat = np.fromiter(chain.from_iterable(b_ids), dtype=np.int64, count=int(b_len.sum()))
+    cols = _columns()
+    _add_block(cols, t_flat, t_len, b_flat, b_len)
+    return _finish(cols, m, n_terms)
 
 
 def corpus_stats(
-    titles: Sequence[str], texts: Sequence[str], config: BM25Config, *, block_docs: int = BLOCK_DOCS
+    titles: Sequence[str],
+    texts: Sequence[str],
+    config: BM25Config,
+    *,
+    per_document: bool = True,
+    block_docs: int = BLOCK_DOCS,
 ) -> CorpusStats:
-    """Tokenise ``titles`` and ``texts`` (parallel) with ``config``'s analysis; count (module docstring)."""
+    """Tokenise ``titles`` and ``texts`` (parallel) with ``config``'s analysis; count (module docstring).
+    Without ``per_document`` only the vocabulary, document frequencies and lengths are kept."""
     n = len(titles)
     if len(texts) != n:
         raise ValueError(f"corpus_stats: {n} titles but {len(texts)} texts")
@@ -80,7 +158,40 @@ def corpus_stats(
 
     # pass 2: bodies, block by block, with the block's titles
     df = np.zeros(max(len(tokenizer.vocab), 1), dtype=np.int64)
-    cols = {
+    body_len = _Column(np.int64)
+    cols = _columns()
+    for s in range(0, n, block_docs):
+        e = min(s + block_docs, n)
+        body = [tokenizer.ids(t) for t in texts[s:e]]
+        b_len = np.fromiter(map(len, body), dtype=np.int64, count=e - s)
+        b_flat = np.fromiter(chain.from_iterable(body), dtype=np.int64, count=int(b_len.sum()))
+        del body
+        tb_flat = titles_ids[t_ptr[s] : t_ptr[e]].astype(np.int64)
+        if len(df) < len(tokenizer.vocab):
+            df = np.concatenate([df, np.zeros(len(tokenizer.vocab) - len(df), dtype=np.int64)])
+        title_counts, body_counts = _counts(tb_flat, title_len[s:e]), _counts(b_flat, b_len)
+        both = np.concatenate([title_counts[0], body_counts[0]])
+        df += np.bincount(_sorted_unique(both) & _LOW, minlength=len(df))
+        body_len.add(b_len)
+        if per_document:
+            _add_block(cols, tb_flat, title_len[s:e], b_flat, b_len, (title_counts, body_counts))
+    del titles_ids
+
+    n_terms = max(len(tokenizer.vocab), 1)
+    df = np.concatenate([df, np.zeros(n_terms - len(df), dtype=np.int64)]).astype(np.float64)
+    lengths = title_len + body_len.join()
+    return CorpusStats(
+        vocab=tokenizer.vocab,
+        n_terms=n_terms,
+        df=df,
+        title_len=title_len.astype(np.float64),
+        doc_len=lengths.astype(np.float64),
+        documents=_finish(cols, n, n_terms) if per_document else None,
+    )
+
+
+def _columns() -> dict[str, _Column]:
+    return {
         name: _Column(dtype)
         for name, dtype in (
             ("title_nnz", np.int64),
@@ -89,36 +200,36 @@ def corpus_stats(
             ("body_nnz", np.int64),
             ("body_terms", np.int32),
             ("body_tf", np.float32),
-            ("body_len", np.int64),
             ("bigrams", np.int64),
             ("bigram_nnz", np.int64),
         )
     }
-    for s in range(0, n, block_docs):
-        e = min(s + block_docs, n)
-        body = [tokenizer.ids(t) for t in texts[s:e]]
-        b_len = np.fromiter(map(len, body), dtype=np.int64, count=e - s)
-        b_flat = np.fromiter(chain.from_iterable(body), dtype=np.int64, count=int(b_len.sum()))
-        del body
-        tb_flat = titles_ids[t_ptr[s] : t_ptr[e]].astype(np.int64)
-        title_keys, title_tf = _counts(tb_flat, title_len[s:e])
-        body_keys, body_tf = _counts(b_flat, b_len)
-        if len(df) < len(tokenizer.vocab):
-            df = np.concatenate([df, np.zeros(len(tokenizer.vocab) - len(df), dtype=np.int64)])
-        df += np.bincount(_sorted_unique(np.concatenate([title_keys, body_keys])) & _LOW, minlength=len(df))
-        codes, per_doc = _bigrams(tb_flat, title_len[s:e], b_flat, b_len)
-        for part, keys, tf in (("title", title_keys, title_tf), ("body", body_keys, body_tf)):
-            cols[f"{part}_nnz"].add(np.bincount(keys >> 32, minlength=e - s))
-            cols[f"{part}_terms"].add(keys & _LOW)
-            cols[f"{part}_tf"].add(tf)
-        cols["body_len"].add(b_len)
-        cols["bigrams"].add(codes)
-        cols["bigram_nnz"].add(per_doc)
-    del titles_ids
 
-    n_terms = max(len(tokenizer.vocab), 1)
-    df = np.concatenate([df, np.zeros(n_terms - len(df), dtype=np.int64)]).astype(np.float64)
-    body_len = cols["body_len"].join()
+
+def _add_block(
+    cols: dict[str, _Column],
+    t_flat: np.ndarray,
+    t_len: np.ndarray,
+    b_flat: np.ndarray,
+    b_len: np.ndarray,
+    counts: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> None:
+    """One block's per-field counts (``counts``: :func:`_counts` of the titles and bodies, when already
+    made) and bigram codes (``a << 32 | b``) onto ``cols``."""
+    m = len(t_len)
+    if counts is None:
+        counts = (_counts(t_flat, t_len), _counts(b_flat, b_len))
+    for part, (keys, tf) in zip(("title", "body"), counts, strict=True):
+        cols[f"{part}_nnz"].add(np.bincount(keys >> 32, minlength=m))
+        cols[f"{part}_terms"].add(keys & _LOW)
+        cols[f"{part}_tf"].add(tf)
+    codes, per_doc = _bigrams(t_flat, t_len, b_flat, b_len)
+    cols["bigrams"].add(codes)
+    cols["bigram_nnz"].add(per_doc)
+
+
+def _finish(cols: dict[str, _Column], n: int, n_terms: int) -> DocumentArrays:
+    """The blocks of ``cols`` as :class:`DocumentArrays` of ``n`` documents (the columns are emptied)."""
     tf_title = _csr(cols["title_nnz"], cols["title_terms"], cols["title_tf"], n, n_terms)
     tf_body = _csr(cols["body_nnz"], cols["body_terms"], cols["body_tf"], n, n_terms)
     bigram_ptr = np.zeros(n + 1, dtype=np.int64)
@@ -128,17 +239,7 @@ def corpus_stats(
     for s in range(0, len(bigrams), step):
         chunk = bigrams[s : s + step]
         chunk[:] = (chunk >> 32) * n_terms + (chunk & _LOW)
-    return CorpusStats(
-        vocab=tokenizer.vocab,
-        n_terms=n_terms,
-        df=df,
-        title_len=title_len.astype(np.float64),
-        doc_len=(title_len + body_len).astype(np.float64),
-        tf_title=tf_title,
-        tf_body=tf_body,
-        bigram_ptr=bigram_ptr,
-        bigrams=bigrams,
-    )
+    return DocumentArrays(tf_title, tf_body, bigram_ptr, bigrams)
 
 
 class _Column:

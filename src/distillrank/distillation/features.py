@@ -66,8 +66,9 @@ import Stemmer
 from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
-from distillrank.distillation._feature_stats import corpus_stats
+from distillrank.distillation._feature_stats import DocumentArrays, DocumentStore, corpus_stats
 from distillrank.io import atomic_write
+from distillrank.retrieval._bm25_build import Tokenizer
 from distillrank.retrieval.bm25 import BM25Config
 
 __all__ = ["BASE_FEATURES", "Encoder", "FeatureExtractor"]
@@ -148,6 +149,11 @@ class FeatureExtractor:
             matches :class:`~distillrank.retrieval.bm25.BM25Retriever`'s.
         field_bm25: include ``bm25_title`` and ``bm25_body``.
         encoder: optional; adds ``dense_cos`` (see the module docstring).
+        documents: ``"all"`` keeps every document's term counts and bigrams from the fit (about
+            0.6-0.8 GiB per million passages); ``"on_demand"`` keeps only the corpus-wide statistics
+            (vocabulary, document frequencies, lengths: ~16 bytes a document) and tokenises a document the
+            first time a run asks for it, keeping it for later calls: for corpora of many millions of
+            documents of which a job only ever sees its candidates. The features are the same.
     """
 
     def __init__(
@@ -156,25 +162,31 @@ class FeatureExtractor:
         *,
         field_bm25: bool = True,
         encoder: Encoder | None = None,
+        documents: str = "all",
     ) -> None:
+        if documents not in ("all", "on_demand"):
+            raise ValueError(f"FeatureExtractor: documents must be 'all' or 'on_demand'; got {documents!r}")
         self.config = config if config is not None else BM25Config()
         self.field_bm25 = bool(field_bm25)
         self.encoder = encoder
+        self.documents = documents
         self._analyzer = _Analyzer(self.config)
         self._fitted = False
         self._corpus: Corpus | None = None
+        self._doc_tokenizer: Tokenizer | None = None  # documents on demand: the fit's vocabulary, frozen
 
     # ------------------------------------------------------------------ fitting
     def fit(self, corpus: Corpus) -> Self:
         """Tokenise ``corpus`` and compute document frequencies, lengths, term counts per field, bigrams.
 
         Documents are tokenised a block at a time into numpy arrays (:mod:`._feature_stats`): about
-        16 bytes per distinct term of a document and 8 per distinct bigram, so a million passages take
-        well under a GiB beside the corpus.
+        8 bytes per distinct term of a document and field and 8 per distinct bigram, so a million
+        passages take about 0.8 GiB beside the corpus with ``documents="all"``, and 16 MiB (lengths)
+        plus the vocabulary with ``"on_demand"``.
         """
         if len(corpus) == 0:
             raise ValueError("cannot fit features on an empty corpus")
-        stats = corpus_stats(corpus.titles, corpus.texts, self.config)
+        stats = corpus_stats(corpus.titles, corpus.texts, self.config, per_document=self.documents == "all")
         n_docs = len(corpus)
         self._analyzer = _Analyzer(self.config, stats.vocab)
         self._docnos = corpus.docnos
@@ -182,9 +194,11 @@ class FeatureExtractor:
         self._idf = np.log1p((n_docs - stats.df + 0.5) / (stats.df + 0.5))
         self._idf_unknown = float(np.log1p((n_docs + 0.5) / 0.5))
         self._title_len, self._doc_len = stats.title_len, stats.doc_len
-        self._tf_title, self._tf_body = stats.tf_title, stats.tf_body
-        self._bigram_ptr, self._bigrams = stats.bigram_ptr, stats.bigrams
         self._n_terms = stats.n_terms
+        if stats.documents is not None:
+            self._store = DocumentStore(stats.documents)
+        else:
+            self._store = DocumentStore.on_demand(n_docs, stats.n_terms)
         self._corpus = corpus
         self._set_averages()
         self._fitted = True
@@ -198,6 +212,24 @@ class FeatureExtractor:
         other = copy.copy(self)
         other.encoder = encoder
         return other
+
+    def _rows(self, docs: np.ndarray) -> np.ndarray:
+        """The store's rows of the sorted distinct documents ``docs`` (tokenising those not yet stored)."""
+        if self._store.slot is None:
+            return docs
+        if self._doc_tokenizer is None:
+            self._doc_tokenizer = Tokenizer.of(self.config, vocab=self._analyzer.vocab, grow=False)
+        return self._store.rows(docs, self._fetch, self._doc_tokenizer)
+
+    def _fetch(self, docs: np.ndarray) -> tuple[list[str], list[str]]:
+        corpus = self._corpus
+        if corpus is None:
+            raise KeyError(
+                f"document {self._docnos[int(docs[0])]!r} has no stored terms: this extractor keeps "
+                "documents on demand; load it with corpus= to tokenise documents it has not seen"
+            )
+        rows = docs.tolist()
+        return [corpus.titles[i] for i in rows], [corpus.texts[i] for i in rows]
 
     def _set_averages(self) -> None:
         body_len = self._doc_len - self._title_len
@@ -300,8 +332,10 @@ class FeatureExtractor:
         docs, d_pos = np.unique(d_idx, return_inverse=True)
         qc = q_counts[:, vocab].tocsr()[q_idx]
         qb = q_bin[:, vocab].tocsr()[q_idx]
-        tf_title = self._tf_title[docs][:, vocab]
-        tf_body = self._tf_body[docs][:, vocab]
+        rows = self._rows(docs)
+        arrays = self._store.arrays
+        tf_title = arrays.tf_title[rows][:, vocab]
+        tf_body = arrays.tf_body[rows][:, vocab]
         pair_tf = (tf_title + tf_body).tocsr()[d_pos].multiply(qb).tocsr()
         pair_tf.eliminate_zeros()
         match_count = np.diff(pair_tf.indptr).astype(np.float64)
@@ -357,12 +391,14 @@ class FeatureExtractor:
         q_cols = np.searchsorted(all_codes, np.concatenate(q_codes))
         q_mat = sp.csr_matrix((np.ones(len(q_cols)), (q_rows, q_cols)), shape=(n_q, len(all_codes)))
         docs, d_pos = np.unique(d_idx, return_inverse=True)
-        starts, ends = self._bigram_ptr[docs], self._bigram_ptr[docs + 1]
+        rows = self._rows(docs)
+        ptr = self._store.arrays.bigram_ptr
+        starts, ends = ptr[rows], ptr[rows + 1]
         lengths = ends - starts
         flat = np.repeat(starts - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths) + np.arange(
             int(lengths.sum())
         )
-        codes = self._bigrams[flat]
+        codes = self._store.arrays.bigrams[flat]
         rows = np.repeat(np.arange(len(docs)), lengths)
         pos = np.searchsorted(all_codes, codes).clip(max=len(all_codes) - 1)
         hit = all_codes[pos] == codes
@@ -402,10 +438,12 @@ class FeatureExtractor:
             "idf": self._idf,
             "title_len": self._title_len,
             "doc_len": self._doc_len,
-            "bigram_ptr": self._bigram_ptr,
-            "bigrams": self._bigrams,
+            "bigram_ptr": self._store.arrays.bigram_ptr,
+            "bigrams": self._store.arrays.bigrams,
         }
-        for name, m in (("tf_title", self._tf_title), ("tf_body", self._tf_body)):
+        if self._store.slot is not None:
+            arrays["slot"] = self._store.slot
+        for name, m in (("tf_title", self._store.arrays.tf_title), ("tf_body", self._store.arrays.tf_body)):
             arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"] = (
                 m.data,
                 m.indices,
@@ -421,6 +459,7 @@ class FeatureExtractor:
             "config": self.config.to_dict(),
             "field_bm25": self.field_bm25,
             "dense": self.encoder is not None,
+            "documents": self.documents,
             "feature_names": self.feature_names,
             "n_terms": self._n_terms,
             "idf_unknown": self._idf_unknown,
@@ -460,9 +499,12 @@ class FeatureExtractor:
             arrays = {k: z[k] for k in z.files}
         n_docs, n_terms = len(meta["docnos"]), int(meta["n_terms"])
 
+        slot = arrays.get("slot")
+        n_rows = n_docs if slot is None else int(slot.max(initial=-1)) + 1
+
         def csr(name: str) -> sp.csr_matrix:
             parts = (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"])
-            return sp.csr_matrix(parts, shape=(n_docs, n_terms))
+            return sp.csr_matrix(parts, shape=(n_rows, n_terms))
 
         fx._analyzer = _Analyzer(fx.config, {t: i for i, t in enumerate(meta["vocab"])})
         fx._docnos = list(meta["docnos"])
@@ -472,8 +514,10 @@ class FeatureExtractor:
             fx._doc_index = {d: i for i, d in enumerate(fx._docnos)}
         fx._idf, fx._idf_unknown = arrays["idf"], float(meta["idf_unknown"])
         fx._title_len, fx._doc_len = arrays["title_len"], arrays["doc_len"]
-        fx._tf_title, fx._tf_body = csr("tf_title"), csr("tf_body")
-        fx._bigram_ptr, fx._bigrams = arrays["bigram_ptr"], arrays["bigrams"]
+        fx.documents = "all" if slot is None else "on_demand"
+        fx._store = DocumentStore(
+            DocumentArrays(csr("tf_title"), csr("tf_body"), arrays["bigram_ptr"], arrays["bigrams"]), slot
+        )
         fx._n_terms = n_terms
         fx._corpus = corpus
         fx._set_averages()
@@ -482,6 +526,8 @@ class FeatureExtractor:
 
     def __repr__(self) -> str:
         state = f"{len(self._docnos)} docs" if self._fitted else "not fitted"
+        if self._fitted and self._store.slot is not None:
+            state += f", {self._store.stored} tokenised on demand"
         return f"FeatureExtractor({len(self.feature_names)} features, {state})"
 
 

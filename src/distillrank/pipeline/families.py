@@ -106,7 +106,9 @@ class StudentFamilies:
             from distillrank.distillation.features import FeatureExtractor
 
             if not hasattr(self, "_fx_lexical"):  # the corpus is tokenised once for every kind
-                self._fx_lexical = FeatureExtractor().fit(self.corpus)
+                # a collection too large to embed whole keeps its candidates' term counts only
+                documents = "all" if self.dense_pool is None else "on_demand"
+                self._fx_lexical = FeatureExtractor(documents=documents).fit(self.corpus)
             encoder: Any = None
             if kind == "dense":
                 encoder = self.dense_side
