@@ -213,6 +213,16 @@ def test_documents_on_demand_give_the_same_features(
         FeatureExtractor(documents="some")
 
 
+def test_large_batches_look_pairs_up_by_search(
+    monkeypatch: pytest.MonkeyPatch, fitted: FeatureExtractor
+) -> None:
+    from distillrank.distillation import features
+
+    want = fitted.transform(RUN, QUERIES).dense()
+    monkeypatch.setattr(features._PairTable, "_DENSE_CELLS", 0)  # as when queries x terms is too large
+    np.testing.assert_array_equal(fitted.transform(RUN, QUERIES).dense(), want)
+
+
 def test_errors(fitted: FeatureExtractor) -> None:
     with pytest.raises(RuntimeError, match="not fitted"):
         FeatureExtractor().transform(RUN, QUERIES)

@@ -32,8 +32,11 @@ Features (:attr:`FeatureExtractor.feature_names`, in this order):
 
 IDF is Lucene's, ``log(1 + (N - df + 0.5) / (df + 0.5))`` over whole documents; per-field BM25 uses it
 with the field's own length normalisation (``k1``, ``b`` from the config). All pair features are
-computed with sparse-matrix products over the candidate pairs (no Python loop over pairs): SciFact's 300
-test queries x 100 candidates take well under a second after fitting.
+computed with array operations over the candidate pairs (no Python loop over pairs): the candidate
+documents' entries for the queries' terms are gathered from the per-field count rows, spread over the
+pairs and matched against each pair's own query; sums add in term order as a sparse matrix's row sums
+do, so the values are those of the sparse-matrix products this replaced, bit for bit. One query with 20
+candidates takes ~0.4 ms on SciFact (a serving path's cost), 300 queries x 100 candidates ~0.2 s.
 
 The optional dense feature takes any ``encoder`` with ``encode(texts, is_query=...) -> [n, d]`` (e.g. a
 bi-encoder from :mod:`distillrank.models`); documents are embedded from ``title + " " + text``. It is
@@ -322,28 +325,33 @@ class FeatureExtractor:
         q_len = np.array([len(ts) for ts in terms], dtype=np.float64)
         n_distinct = np.array([len(set(ts)) for ts in terms], dtype=np.float64)
         n_unknown = np.array([len({t for t in ts if t not in vocab_map}) for ts in terms], dtype=np.float64)
-        q_counts = _tf_matrix(known, n_terms)
-        q_bin = q_counts.copy()
-        q_bin.data[:] = 1.0
-        idf_total = np.asarray(q_bin @ self._idf).ravel() + self._idf_unknown * n_unknown
-        # gather the distinct candidate documents' rows first (cheap on CSR), then keep only the queries'
-        # terms: slicing columns of the whole corpus matrix would cost O(corpus) per call
-        vocab = np.unique(q_counts.indices)
+        # the queries' distinct known terms: sorted keys query * n_terms + term, with their counts
+        q_keys, q_cnt = _query_terms(known, n_terms)
+        q_of, q_term = q_keys // n_terms, q_keys % n_terms
+        idf = self._idf
+        idf_total = np.bincount(q_of, weights=idf[q_term], minlength=n_q) + self._idf_unknown * n_unknown
+        # the candidate documents' entries for the queries' terms only (title and body counts side by
+        # side), then each pair's entries that its own query has, in term order
+        vocab = np.unique(q_term)
         docs, d_pos = np.unique(d_idx, return_inverse=True)
-        qc = q_counts[:, vocab].tocsr()[q_idx]
-        qb = q_bin[:, vocab].tocsr()[q_idx]
         rows = self._rows(docs)
         arrays = self._store.arrays
-        tf_title = arrays.tf_title[rows][:, vocab]
-        tf_body = arrays.tf_body[rows][:, vocab]
-        pair_tf = (tf_title + tf_body).tocsr()[d_pos].multiply(qb).tocsr()
-        pair_tf.eliminate_zeros()
-        match_count = np.diff(pair_tf.indptr).astype(np.float64)
-        tf_sum = np.asarray(pair_tf.sum(axis=1)).ravel()
-        matched_idf = pair_tf.copy()
-        matched_idf.data = self._idf[vocab][matched_idf.indices]
-        idf_sum = np.asarray(matched_idf.sum(axis=1)).ravel()
-        idf_max = _row_max(matched_idf)
+        owner, local, tf_t, tf_b = _doc_entries(arrays.tf_title, arrays.tf_body, rows, vocab)
+        term = vocab[local]
+        e_cnt = np.bincount(owner, minlength=len(docs))
+        e_start = np.concatenate([[0], np.cumsum(e_cnt)[:-1]]).astype(np.int64)
+        pair, ent = _expand(e_start[d_pos], e_cnt[d_pos])
+        table = _PairTable(q_of, np.searchsorted(vocab, q_term), q_cnt, n_q, len(vocab))
+        qc = table.get(q_idx[pair], local[ent])
+        hit = qc > 0
+        pair, ent, qc = pair[hit], ent[hit], qc[hit]
+        n_pairs = len(q_idx)
+        match_count = np.bincount(pair, minlength=n_pairs).astype(np.float64)
+        tf_sum = _segment_sum(tf_t[ent] + tf_b[ent], pair, n_pairs)
+        idf_m = idf[term[ent]]
+        idf_sum = _segment_sum(idf_m, pair, n_pairs)
+        idf_max = np.zeros(n_pairs)
+        np.maximum.at(idf_max, pair, idf_m)
         top = np.full(n_q, -np.inf)
         np.maximum.at(top, q_idx, scores)
         doc_len = self._doc_len[d_idx]
@@ -364,14 +372,14 @@ class FeatureExtractor:
             "idf_coverage": _safe_div(idf_sum, idf_total[q_idx]),
         }
         if self.field_bm25:
-            w_title = _bm25_weights(
-                tf_title, self._title_len[docs], self._avg_title, self._idf[vocab], self.config
-            )
-            w_body = _bm25_weights(
-                tf_body, self._body_len[docs], self._avg_body, self._idf[vocab], self.config
-            )
-            cols["bm25_title"] = _row_dot(w_title[d_pos], qc)
-            cols["bm25_body"] = _row_dot(w_body[d_pos], qc)
+            doc_of = docs[owner[ent]]
+            for name, tf, lengths, avg in (
+                ("bm25_title", tf_t[ent], self._title_len, self._avg_title),
+                ("bm25_body", tf_b[ent], self._body_len, self._avg_body),
+            ):
+                has = tf > 0  # the field's own entries only, so that the sums group as before
+                w = _bm25_weights(tf[has], lengths[doc_of[has]], avg, idf_m[has], self.config)
+                cols[name] = _segment_sum(w * qc[has], pair[has], n_pairs)
         cols["bigram_match"], cols["bigram_frac"] = self._bigram_features(terms, query_ids, q_idx, d_idx)
         return cols
 
@@ -386,26 +394,23 @@ class FeatureExtractor:
         if all_codes.size == 0:
             zero = np.zeros(len(q_idx))
             return zero, zero
-        # query x bigram and candidate-document x bigram incidence, over the queries' bigrams only
-        q_rows = np.repeat(np.arange(n_q), [len(c) for c in q_codes])
-        q_cols = np.searchsorted(all_codes, np.concatenate(q_codes))
-        q_mat = sp.csr_matrix((np.ones(len(q_cols)), (q_rows, q_cols)), shape=(n_q, len(all_codes)))
+        # each pair's document bigrams that its own query has (codes distinct per document and query)
+        q_lens = np.array([len(c) for c in q_codes], dtype=np.int64)
+        q_of = np.repeat(np.arange(n_q, dtype=np.int64), q_lens)
+        q_col = np.searchsorted(all_codes, np.concatenate(q_codes))
+        table = _PairTable(q_of, q_col, np.ones(len(q_col)), n_q, len(all_codes))
         docs, d_pos = np.unique(d_idx, return_inverse=True)
         rows = self._rows(docs)
-        ptr = self._store.arrays.bigram_ptr
-        starts, ends = ptr[rows], ptr[rows + 1]
-        lengths = ends - starts
-        flat = np.repeat(starts - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths) + np.arange(
-            int(lengths.sum())
+        ptr, codes = self._store.arrays.bigram_ptr, self._store.arrays.bigrams
+        owner, at = _expand(ptr[rows], ptr[rows + 1] - ptr[rows])
+        col, known = _lookup(all_codes, codes[at])  # the documents' bigrams that some query has
+        owner, col = owner[known], col[known]
+        e_cnt = np.bincount(owner, minlength=len(docs))
+        pair, ent = _expand(
+            np.concatenate([[0], np.cumsum(e_cnt)[:-1]]).astype(np.int64)[d_pos], e_cnt[d_pos]
         )
-        codes = self._store.arrays.bigrams[flat]
-        rows = np.repeat(np.arange(len(docs)), lengths)
-        pos = np.searchsorted(all_codes, codes).clip(max=len(all_codes) - 1)
-        hit = all_codes[pos] == codes
-        d_mat = sp.csr_matrix(
-            (np.ones(int(hit.sum())), (rows[hit], pos[hit])), shape=(len(docs), len(all_codes))
-        )
-        match = _row_dot(d_mat[d_pos], q_mat[q_idx])
+        hit = table.get(q_idx[pair], col[ent]) > 0
+        match = np.bincount(pair[hit], minlength=len(q_idx)).astype(np.float64)
         return match, _safe_div(match, n_bigrams[q_idx])
 
     def _dense(self, q_idx: np.ndarray, d_idx: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -532,14 +537,77 @@ class FeatureExtractor:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _tf_matrix(ids: list[list[int]], n_terms: int) -> sp.csr_matrix:
-    """``[len(ids), n_terms]`` term counts (duplicates summed)."""
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-    cols = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(len(ids)), lengths)
-    m = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(ids), n_terms))
-    m.sum_duplicates()
-    return m
+def _query_terms(known: list[list[int]], n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys ``query * n_terms + term`` of the queries' known terms, and their counts."""
+    lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
+    flat = np.fromiter(itertools.chain.from_iterable(known), dtype=np.int64, count=int(lengths.sum()))
+    keys = np.repeat(np.arange(len(known), dtype=np.int64), lengths) * n_terms + flat
+    uniq, counts = np.unique(keys, return_counts=True)
+    return uniq, counts.astype(np.float64)
+
+
+def _expand(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[starts[i], starts[i] + lengths[i])``: each position's range ``i`` and the position."""
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return owner, np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` in ``sorted_keys`` and whether each is there."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys).clip(max=len(sorted_keys) - 1)
+    return pos, sorted_keys[pos] == keys
+
+
+class _PairTable:
+    """Values at ``(query, column)`` cells, read for many pairs at once: a dense ``[n_q, n_cols]`` table
+    when that is small, else a sorted key array searched."""
+
+    _DENSE_CELLS = 1 << 24
+
+    def __init__(self, q: np.ndarray, col: np.ndarray, values: np.ndarray, n_q: int, n_cols: int) -> None:
+        self.n_cols = max(n_cols, 1)
+        if n_q * self.n_cols <= self._DENSE_CELLS:
+            self.dense: np.ndarray | None = np.zeros((n_q, self.n_cols))
+            self.dense[q, col] = values
+        else:
+            self.dense = None
+            keys = q * self.n_cols + col
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.values = keys[order], values[order]
+
+    def get(self, q: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """The values at ``(q[i], col[i])`` (0 where none was set)."""
+        if self.dense is not None:
+            return self.dense[q, col]
+        pos, hit = _lookup(self.keys, q * self.n_cols + col)
+        return np.where(hit, self.values[pos], 0.0) if len(self.values) else np.zeros(len(q))
+
+
+def _doc_entries(
+    tf_title: sp.csr_matrix, tf_body: sp.csr_matrix, rows: np.ndarray, vocab: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``(document, term)`` entries of the rows ``rows`` whose term is in the sorted ``vocab``, in
+    the title or the body: ``(position in rows, position of the term in vocab, title count, body
+    count)``, float64 counts (0 where the field lacks the term), ordered by document then term."""
+    n_vocab = max(len(vocab), 1)
+    parts = []
+    for m in (tf_title, tf_body):
+        starts = m.indptr[rows].astype(np.int64)
+        owner, at = _expand(starts, m.indptr[rows + 1].astype(np.int64) - starts)
+        local, keep = _lookup(vocab, m.indices[at].astype(np.int64))
+        parts.append((owner[keep] * n_vocab + local[keep], m.data[at][keep].astype(np.float64)))
+    (t_keys, t_tf), (b_keys, b_tf) = parts
+    keys = np.sort(np.concatenate([t_keys, b_keys]), kind="stable")
+    distinct = np.ones(len(keys), dtype=bool)
+    distinct[1:] = keys[1:] != keys[:-1]
+    keys = keys[distinct]
+    tf = np.zeros((2, len(keys)))
+    tf[0, np.searchsorted(keys, t_keys)] = t_tf
+    tf[1, np.searchsorted(keys, b_keys)] = b_tf
+    return keys // n_vocab, keys % n_vocab, tf[0], tf[1]
 
 
 def _average(lengths: np.ndarray) -> float:
@@ -548,15 +616,21 @@ def _average(lengths: np.ndarray) -> float:
 
 
 def _bm25_weights(
-    tf: sp.csr_matrix, lengths: np.ndarray, avg: float, idf: np.ndarray, config: BM25Config
-) -> sp.csr_matrix:
-    """``idf(t) * tf / (tf + k1 (1 - b + b |d| / avgdl))`` for every stored (document, term) entry of the
-    rows ``tf`` (documents of lengths ``lengths``, columns of IDF ``idf``)."""
-    w = tf.tocsr().astype(np.float64)
-    row_len = np.repeat(lengths, np.diff(w.indptr))
-    norm = config.k1 * (1.0 - config.b + config.b * row_len / avg)
-    w.data = idf[w.indices] * w.data / (w.data + norm)
-    return w
+    tf: np.ndarray, lengths: np.ndarray, avg: float, idf: np.ndarray, config: BM25Config
+) -> np.ndarray:
+    """``idf(t) * tf / (tf + k1 (1 - b + b |d| / avgdl))`` per entry (``tf > 0``)."""
+    norm = config.k1 * (1.0 - config.b + config.b * lengths / avg)
+    return idf * tf / (tf + norm)
+
+
+def _segment_sum(values: np.ndarray, segment: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``values`` per ``segment`` (sorted, in ``0..n-1``; 0 for an empty one), added as numpy
+    adds a contiguous run (``np.add.reduceat``, as a sparse matrix's row sums are)."""
+    out = np.zeros(n)
+    if len(values):
+        first = np.flatnonzero(np.concatenate([[True], segment[1:] != segment[:-1]]))
+        out[segment[first]] = np.add.reduceat(values, first)
+    return out
 
 
 def _bigram_codes(ids: list[int], n_terms: int) -> np.ndarray:
@@ -567,21 +641,6 @@ def _bigram_codes(ids: list[int], n_terms: int) -> np.ndarray:
     a, b = arr[:-1], arr[1:]
     ok = (a >= 0) & (b >= 0)
     return np.unique(a[ok] * n_terms + b[ok])
-
-
-def _row_dot(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
-    """Row-wise dot products of two sparse matrices of the same shape."""
-    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
-
-
-def _row_max(m: sp.csr_matrix) -> np.ndarray:
-    """Largest stored value of each row (0 for an empty row); values are non-negative."""
-    out = np.zeros(m.shape[0])
-    counts = np.diff(m.indptr)
-    nonempty = counts > 0
-    if nonempty.any():
-        out[nonempty] = np.maximum.reduceat(m.data, m.indptr[:-1][nonempty])
-    return out
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
