@@ -252,3 +252,67 @@ def test_scifact_test_candidates_are_fast(shared_data: Path) -> None:
     assert ds.n_rows == sum(len(v) for v in run.values()) and len(ds.query_ids) == 300
     assert elapsed < 10.0
     assert ds.y.sum() > 250  # most test judgements are in BM25's top 100
+
+
+def _sparse_reference(fx: FeatureExtractor, run: Run, queries: dict[str, str]) -> dict[str, np.ndarray]:
+    """The term features as sparse-matrix products over whole matrices (how they were first computed)."""
+    import scipy.sparse as sp
+
+    arrays, n_terms = fx._store.arrays, fx._n_terms
+    pairs = [(q, d) for q in run for d, _ in run.ranked(q)]
+    q_ids = sorted({q for q, _ in pairs})
+    q_idx = np.array([q_ids.index(q) for q, _ in pairs])
+    d_idx = np.array([fx._doc_index[d] for _, d in pairs])
+    known = [
+        [fx._analyzer.vocab[t] for t in fx._analyzer.terms(queries[q]) if t in fx._analyzer.vocab]
+        for q in q_ids
+    ]
+    rows = np.repeat(np.arange(len(known)), [len(k) for k in known])
+    qc = sp.csr_matrix((np.ones(len(rows)), (rows, np.concatenate(known))), shape=(len(known), n_terms))
+    qc.sum_duplicates()
+    qb = qc.copy()
+    qb.data[:] = 1.0
+    tf = (arrays.tf_title + arrays.tf_body).tocsr()[d_idx].multiply(qb[q_idx]).tocsr()
+    tf.eliminate_zeros()
+    idf = tf.copy()
+    idf.data = fx._idf[idf.indices]
+
+    def weights(m: sp.csr_matrix, lengths: np.ndarray, avg: float) -> sp.csr_matrix:
+        w = m.astype(np.float64).tocsr()
+        norm = fx.config.k1 * (1.0 - fx.config.b + fx.config.b * np.repeat(lengths, np.diff(w.indptr)) / avg)
+        w.data = fx._idf[w.indices] * w.data / (w.data + norm)
+        return w
+
+    w_t = weights(arrays.tf_title, fx._title_len, fx._avg_title)[d_idx]
+    w_b = weights(arrays.tf_body, fx._body_len, fx._avg_body)[d_idx]
+    return {
+        "match_count": np.diff(tf.indptr).astype(float),
+        "tf_sum": np.asarray(tf.sum(axis=1)).ravel(),
+        "idf_sum": np.asarray(idf.sum(axis=1)).ravel(),
+        "bm25_title": np.asarray(w_t.multiply(qc[q_idx]).sum(axis=1)).ravel(),
+        "bm25_body": np.asarray(w_b.multiply(qc[q_idx]).sum(axis=1)).ravel(),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_term_features_equal_sparse_matrix_products_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(40)]
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(words, size=n).tolist())
+
+    n = 120
+    corpus = Corpus(
+        [f"d{i}" for i in range(n)],
+        [text(int(rng.integers(0, 4))) for _ in range(n)],
+        [text(int(rng.integers(0, 60))) for _ in range(n)],
+    )
+    queries = {f"q{i}": text(int(rng.integers(1, 12))) for i in range(25)}
+    run = Run(
+        {q: {f"d{j}": float(-r) for r, j in enumerate(rng.choice(n, 30, replace=False))} for q in queries}
+    )
+    fx = FeatureExtractor().fit(corpus)
+    ds = fx.transform(run, queries)
+    for name, want in _sparse_reference(fx, run, queries).items():
+        np.testing.assert_array_equal(_col(ds, name), want, err_msg=name)
