@@ -312,7 +312,17 @@ def test_term_features_equal_sparse_matrix_products_bit_for_bit(seed: int) -> No
     run = Run(
         {q: {f"d{j}": float(-r) for r, j in enumerate(rng.choice(n, 30, replace=False))} for q in queries}
     )
-    fx = FeatureExtractor().fit(corpus)
+    filler = Corpus(
+        [f"f{i}" for i in range(30)],
+        [""] * 30,
+        [" ".join(f"u{i}x{k}" for k in range(100)) for i in range(30)],
+    )
+    corpus = Corpus(corpus.docnos + filler.docnos, corpus.titles + filler.titles, corpus.texts + filler.texts)
+    fx = FeatureExtractor().fit(corpus)  # 3,000 filler terms: few candidates are looked up by search
     ds = fx.transform(run, queries)
     for name, want in _sparse_reference(fx, run, queries).items():
         np.testing.assert_array_equal(_col(ds, name), want, err_msg=name)
+    for q in list(queries)[:5]:
+        one = Run({q: dict(list(run[q].items())[:5])})
+        for name, want in _sparse_reference(fx, one, queries).items():
+            np.testing.assert_array_equal(_col(fx.transform(one, queries), name), want, err_msg=name)

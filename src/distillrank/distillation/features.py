@@ -593,20 +593,34 @@ def _doc_entries(
     the title or the body: ``(position in rows, position of the term in vocab, title count, body
     count)``, float64 counts (0 where the field lacks the term), ordered by document then term."""
     n_vocab = max(len(vocab), 1)
+    lut = None  # term -> position in vocab, when many entries make a table cheaper than searching
     parts = []
     for m in (tf_title, tf_body):
         starts = m.indptr[rows].astype(np.int64)
         owner, at = _expand(starts, m.indptr[rows + 1].astype(np.int64) - starts)
-        local, keep = _lookup(vocab, m.indices[at].astype(np.int64))
+        terms = m.indices[at]
+        if lut is None and len(terms) * 4 > m.shape[1]:
+            lut = np.full(m.shape[1], -1, dtype=np.int64)
+            lut[vocab] = np.arange(len(vocab))
+        if lut is not None:
+            local = lut[terms]
+            keep = local >= 0
+        else:
+            local, keep = _lookup(vocab, terms.astype(np.int64))
         parts.append((owner[keep] * n_vocab + local[keep], m.data[at][keep].astype(np.float64)))
     (t_keys, t_tf), (b_keys, b_tf) = parts
-    keys = np.sort(np.concatenate([t_keys, b_keys]), kind="stable")
-    distinct = np.ones(len(keys), dtype=bool)
-    distinct[1:] = keys[1:] != keys[:-1]
-    keys = keys[distinct]
+    # merge the two sorted key runs; each entry's slot among the distinct keys without searching
+    both = np.concatenate([t_keys, b_keys])
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
+    distinct = np.ones(len(merged), dtype=bool)
+    distinct[1:] = merged[1:] != merged[:-1]
+    slot = np.empty(len(both), dtype=np.int64)
+    slot[order] = np.cumsum(distinct) - 1
+    keys = merged[distinct]
     tf = np.zeros((2, len(keys)))
-    tf[0, np.searchsorted(keys, t_keys)] = t_tf
-    tf[1, np.searchsorted(keys, b_keys)] = b_tf
+    tf[0, slot[: len(t_keys)]] = t_tf
+    tf[1, slot[len(t_keys) :]] = b_tf
     return keys // n_vocab, keys % n_vocab, tf[0], tf[1]
 
 
