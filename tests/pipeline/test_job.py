@@ -959,3 +959,52 @@ def test_a_large_corpus_embeds_only_the_candidates_and_its_bi_encoders_re_rank(
     assert again["data"]["dense_documents"] == 88
     run = Run.from_file(tmp_path / "out3" / again["models"]["bi_encoder/qrels"]["run"])
     assert any(d.startswith("x") for q in run for d in run[q])  # retrieval from every document
+
+
+def test_changed_data_retrains_what_learnt_from_it(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """The caches are keyed by the data too, not only by the collection's name: changed test judgements
+    retrain the students (their stored metrics were judged on the old ones) and keep the teacher; changed
+    training judgements or a changed document also retrain the teacher."""
+    folder = tmp_path / "trec"
+    _write_trec(_collection(), folder)
+    settings = _settings(tiny_bert_dir, folder)
+    settings["teacher"].update({"fusion": False, "ranker": False})
+    settings["students"].update({"families": ["lgbm"], "targets": ["qrels", "hard"]})
+
+    def run() -> tuple[bool, int]:
+        logs: list[str] = []
+        run_job(JobConfig.from_dict(settings), tmp_path / "out", log=logs.append)
+        assert any(m.startswith(("teacher: fine-tuning", "teacher: reusing")) for m in logs)
+        return any(m.startswith("teacher: fine-tuning") for m in logs), sum(
+            ": cached (test" in m for m in logs
+        )
+
+    def edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+
+    assert run() == (True, 0)
+    assert run() == (False, 2)
+    test_line = next(
+        line for line in (folder / "qrels.test.txt").read_text().splitlines() if line.endswith(" 2")
+    )
+    edit(folder / "qrels.test.txt", test_line, test_line[:-1] + "0")  # a test judgement corrected
+    assert run() == (False, 0)
+    train_line = next(line for line in (folder / "qrels.train.txt").read_text().splitlines())
+    edit(folder / "qrels.train.txt", train_line, train_line[:-1] + "0")
+    assert run() == (True, 0)
+    edit(folder / "docs.trec", "<TEXT>", "<TEXT>rewritten ")  # one document's text
+    assert run() == (True, 0)
+    assert run() == (False, 2)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    run_file = tmp_path / "out" / "runs" / "lgbm" / "qrels.trec"
+    from distillrank.data.formats.trec import read_trec_run
+    from distillrank.evaluation.metrics import evaluate
+
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (folder / "qrels.test.txt").read_text().splitlines():
+        q, _, d, g = line.split()
+        qrels.setdefault(q, {})[d] = int(g)
+    got = evaluate(read_trec_run(run_file), qrels, ["nDCG@10"]).aggregate["nDCG@10"]  # current judgements
+    assert got == pytest.approx(metrics["models"]["lgbm/qrels"]["metrics"]["nDCG@10"], abs=5e-5)

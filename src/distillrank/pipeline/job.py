@@ -58,6 +58,8 @@ from distillrank.pipeline.records import (
     _read_json,
     _with_query_field,
     _write_json,
+    corpus_digest,
+    data_digest,
 )
 from distillrank.pipeline.students import (
     TargetSpec,
@@ -151,6 +153,9 @@ class _Job(TeacherStage):
             self.cands[q] = [d for d in head if d in self.corpus]
         self.transfer = self._transfer_queries()
         self._check_lgbm_rows()
+        # what the cached teacher and students depend on besides the settings: the data itself
+        self.corpus_key = corpus_digest(self.corpus)
+        self.data_key = data_digest(self.corpus_key, self.queries, self.qrels, used)
         self.timings["load_and_bm25_s"] = round(time.perf_counter() - t0, 2)
         n_fit = sum(len(f.fit) for f in self.folds) // len(self.folds)
         self.log(
@@ -351,6 +356,7 @@ class _Job(TeacherStage):
             exclude["teacher"] = True
         teacher_parts = (self.fusion.weights, str(self.teacher_dir), self.teacher_info.get("best_step"))
         key = _digest(self.cfg.model_dump(exclude=exclude), *(teacher_parts if teacher else ("qrels-only",)))
+        key = _digest(key, self.data_key)  # documents, queries and judgements: changed data, new students
         if self.dense_pool is not None:  # only the candidates embedded, bi-encoders re-rank: other models
             key = _digest(key, "dense-candidates")
         # keys of runs on the default split are unchanged (and naming it with --test-split keeps them)

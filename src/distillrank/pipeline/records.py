@@ -8,16 +8,43 @@ import hashlib
 import json
 import shutil
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distillrank.errors import DataWarning
 from distillrank.io import atomic_write
 from distillrank.pipeline.config import JobConfig
 
+if TYPE_CHECKING:
+    from distillrank.data.collection import Corpus
+
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def corpus_digest(corpus: Corpus) -> str:
+    """A digest of every document's id, title and text, in corpus order."""
+    h = hashlib.sha256()
+    for parts in zip(corpus.docnos, corpus.titles, corpus.texts, strict=True):
+        h.update("\0".join(parts).encode("utf-8", "surrogatepass"))
+        h.update(b"\1")
+    return h.hexdigest()[:16]
+
+
+def data_digest(
+    corpus_key: str, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]], qids: Iterable[str]
+) -> str:
+    """A digest of the data of the queries ``qids``: the corpus (``corpus_key``, :func:`corpus_digest`),
+    their texts and their judgements. A cached teacher or student is reused only when the data it
+    learnt from and was judged on is the same, not merely the collection's name."""
+    ids = sorted(set(qids))
+    return _digest(
+        corpus_key,
+        [(q, queries.get(q)) for q in ids],
+        [(q, sorted(qrels[q].items())) for q in ids if q in qrels],
+    )
 
 
 def _with_query_field(key: str, cfg: JobConfig) -> str:

@@ -24,6 +24,7 @@ from distillrank.pipeline.records import (
     _resumable_checkpoints,
     _with_query_field,
     _write_json,
+    data_digest,
 )
 from distillrank.pipeline.students import TargetSpec, lgbm_kwargs
 from distillrank.pipeline.teacher import Fusion, fit_fusion, train_cross_encoder
@@ -56,6 +57,7 @@ class TeacherStage(StudentFamilies):
 
     teacher_dir: Path | None
     has_train: bool
+    corpus_key: str  # records.corpus_digest of the corpus
     ce: Any
     ce_dir: Path
     teacher_info: dict[str, Any]
@@ -97,6 +99,8 @@ class TeacherStage(StudentFamilies):
         elif self.has_train:
             fold = self.folds[0]
             key = _digest(ts.model_dump(exclude=CE_FREE), self.cfg.dataset, fold.fit, fold.val, self.cfg.seed)
+            # the documents and the training queries' texts and judgements (not only the dataset's name)
+            key = _digest(key, data_digest(self.corpus_key, self.queries, self.qrels, (*fold.fit, *fold.val)))
             key = _with_query_field(key, self.cfg)
             meta = _read_json(folder / "teacher.json")
             self.ce_dir = folder / "cross-encoder"
