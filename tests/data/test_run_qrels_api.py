@@ -78,3 +78,20 @@ def test_corpus_and_queries_built_in_python() -> None:
         ListExample("q", ["a"], ["1"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match=r"unknown option 'query_feild' \(did you mean 'query_field'\?\)"):
         load_dataset("scifact", query_feild="desc")
+
+
+def test_break_ties_orders_ties_by_position_and_survives_single_precision() -> None:
+    import numpy as np
+
+    from distillrank.data.run import break_ties
+
+    distinct = np.array([3.0, 1.0, 2.0])
+    assert break_ties(distinct) is distinct  # nothing to break: unchanged
+    out = break_ties(np.array([3.0, 1.0, 1.0, 2.0]))
+    assert np.argsort(-out, kind="stable").tolist() == [0, 3, 1, 2]  # ties by first-stage position
+    assert len(np.unique(out.astype(np.float32))) == 4
+    # a learnt model's scores one double-precision step apart, and an exact tie among them
+    close = np.array([-0.1, -0.09999999999999998, -0.0999999999999999, -0.1])
+    ranked = break_ties(close)
+    assert ranked.tolist() == [2.0, 3.0, 4.0, 1.0]  # by value, the tied first before the tied last
+    assert len(np.unique(ranked.astype(np.float32))) == 4

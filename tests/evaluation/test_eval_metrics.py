@@ -99,6 +99,14 @@ def test_ties_are_broken_by_descending_docno_for_every_provider() -> None:
     assert result.aggregate == pytest.approx({"RR@10": 0.5, "RR": 0.5, "P@1": 0.0, "nDCG@1": 0.0})
 
 
+@pytest.mark.parametrize("high", [0.10000000001, 0.1 + 1e-12, 1000.0 + 1e-6])
+def test_scores_distinct_only_in_double_precision_keep_their_order(high: float) -> None:
+    # pytrec_eval ties these in single precision and orders them by docno for nDCG/AP/P, not for RR
+    low = 1000.0 if high > 1 else 0.1
+    result = evaluate(Run({"q": {"a": high, "z": low}}), Qrels({"q": {"z": 1}}), "RR@10,nDCG@10,P@1,AP")
+    assert result.aggregate == pytest.approx({"RR@10": 0.5, "nDCG@10": 1 / np.log2(3), "P@1": 0.0, "AP": 0.5})
+
+
 def test_judged_queries_missing_from_the_run_count_as_zero_by_default() -> None:
     run = Run({"q1": RUN["q1"]})
     zero = evaluate(run, QRELS, "RR@10", per_query=True)

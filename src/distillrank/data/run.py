@@ -174,11 +174,26 @@ def break_ties(values: np.ndarray) -> np.ndarray:
 
     The bonus is less than half the smallest gap between distinct values, so distinct values keep their
     order, and tied ones become strictly decreasing in first-stage order (which survives tools that break
-    ties otherwise, e.g. trec_eval by docno).
+    ties otherwise, e.g. trec_eval by docno). When values are closer than single precision resolves (a
+    learnt model's scores one double-precision step apart; pytrec_eval compares some measures' scores as
+    float32), the bonus cannot separate them there: the values are then replaced by ``n, n-1, ..., 1`` in
+    the order of (value, first-stage position), the one kind of score every tool orders the same way.
     """
-    distinct = np.unique(values)
-    if len(distinct) == len(values):
-        return values
-    gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
     n = len(values)
-    return values + (gap / (2.0 * n)) * np.arange(n - 1, -1, -1, dtype=np.float64)
+    if n < 2 or _distinct_in_float32(values):
+        return values
+    distinct = np.unique(values)
+    out = values
+    if len(distinct) < n:
+        gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
+        out = values + (gap / (2.0 * n)) * np.arange(n - 1, -1, -1, dtype=np.float64)
+    if _distinct_in_float32(out):
+        return out
+    order = np.lexsort((np.arange(n), -np.asarray(values, dtype=np.float64)))
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.arange(n, 0, -1, dtype=np.float64)
+    return ranks
+
+
+def _distinct_in_float32(values: np.ndarray) -> bool:
+    return len(np.unique(np.asarray(values, dtype=np.float32))) == len(values)

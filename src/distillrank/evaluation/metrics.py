@@ -446,8 +446,17 @@ def _query_set(
 
 
 def _trec_order(docs: Mapping[str, float]) -> Mapping[str, float]:
-    """The same scores, or tie-free scores giving trec_eval's order when ``docs`` has tied scores."""
-    if len(set(docs.values())) == len(docs):
+    """The same scores, or tie-free scores giving trec_eval's order when ``docs`` has tied scores.
+
+    pytrec_eval compares some measures' scores in single precision (nDCG, AP, P: scores 1e-11 apart near
+    0.1 tie there and are then ordered by docno, while RR orders them by value), so scores that are
+    distinct only in double precision count as tied too: they get tie-free scores in their true order.
+    """
+    if len(docs) < 2:
+        return docs
+    single = np.fromiter(docs.values(), dtype=np.float64, count=len(docs)).astype(np.float32)
+    single.sort()
+    if (single[1:] != single[:-1]).all():
         return docs
     ranked = sorted(docs.items(), key=lambda x: (x[1], x[0]), reverse=True)
     n = len(ranked)
