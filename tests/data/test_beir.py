@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 import warnings
 from pathlib import Path
@@ -141,12 +142,31 @@ def test_utf8_byte_order_marks_are_ignored(write) -> None:
     assert coll.get_qrels("train").to_dict() == {"q2": {"d2": 1}}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_json_lines_with_a_byte_order_mark_are_read(write, encoding: str) -> None:
+    """As the README says of every text file: UTF-16/32 with their byte order mark."""
+    folder = write("wide/qrels/test.tsv", "q1\td1\t1\n").parent.parent
+    for name, text in (("corpus.jsonl", CORPUS), ("queries.jsonl", QUERIES)):
+        data = text.replace("\n", "\r\n").encode(encoding)
+        (folder / name).write_bytes(data if encoding != "utf-16-be" else codecs.BOM_UTF16_BE + data)
+    coll = read_text_collection(folder)
+    assert coll.corpus.docnos == ["d1", "d2", "3"] and list(coll.queries) == ["q1", "q2", "q3"]
+    (folder / "queries.jsonl").write_bytes(codecs.BOM_UTF16_LE + QUERIES.encode("utf-16-le")[:-1])  # cut
+    with pytest.raises(
+        DataFormatError, match=r"queries.jsonl:\d+: not UTF-16 text after its byte order mark"
+    ):
+        read_text_collection(folder)
+
+
 def test_a_line_that_is_not_utf8_is_named_as_such(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_bytes(b'{"_id": "1", "text": "x"}\n{"_id": "2", "text": "caf\xe9"}\n')  # Latin-1 e-acute
     with pytest.raises(DataFormatError) as err:
         read_beir_corpus(path)
-    assert str(err.value) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 26); JSON lines must be UTF-8"
+    assert str(err.value) == (
+        f"{path}:2: not UTF-8 text (byte 0xe9 at column 26); JSON lines must be UTF-8 (or UTF-16/32 with a "
+        "byte order mark)"
+    )
 
 
 def test_gzipped_qrels_are_a_split_too(write) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from distillrank.data.formats._split_files import single_file_per_split
 from distillrank.data.formats.sniff import qrels_layout
 from distillrank.data.formats.trec import add_query, check_qrels, parse_qrels, warn_empty_queries
 from distillrank.errors import DataFormatError, DatasetNotFoundError
-from distillrank.io import atomic_write, first_line
+from distillrank.io import _BOMS, atomic_write, first_line
 
 try:
     import orjson
@@ -54,13 +55,30 @@ def _find(folder: Path, stem: str) -> Path:
     )
 
 
+def _wide_lines(path: Path, f: Any, encoding: str) -> Iterator[bytes]:
+    """The lines of the UTF-16/32 file ``f`` (byte order mark first), re-encoded as UTF-8."""
+    done = 0
+    try:
+        for line in io.TextIOWrapper(f, encoding=encoding, newline=None):
+            done += 1
+            yield line.encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        problem = f"not {encoding.upper()} text after its byte order mark ({e.reason})"
+        raise DataFormatError(path, done + 1, problem) from None
+
+
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of a JSON-lines file."""
     if not path.is_file():
         raise DatasetNotFoundError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        for n, line in enumerate(f, start=1):
+        head = f.read(4)
+    wide = next((name for bom, name in _BOMS if head.startswith(bom)), None)
+    with opener(path, "rb") as f:
+        # UTF-16/32 with a byte order mark (as the README allows for text files): lines re-encoded as UTF-8
+        lines = _wide_lines(path, f, wide) if wide else f
+        for n, line in enumerate(lines, start=1):
             if n == 1 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             if not line.strip():
@@ -72,7 +90,9 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     line.decode("utf-8")
                 except UnicodeDecodeError as e:
                     problem = f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})"
-                    raise DataFormatError(path, n, f"{problem}; JSON lines must be UTF-8") from None
+                    raise DataFormatError(
+                        path, n, f"{problem}; JSON lines must be UTF-8 (or UTF-16/32 with a byte order mark)"
+                    ) from None
                 raise DataFormatError(path, n, "invalid JSON; each line must hold one JSON object") from None
             if not isinstance(obj, dict):
                 raise DataFormatError(path, n, f"expected a JSON object, found {type(obj).__name__}")
