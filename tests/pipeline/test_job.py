@@ -860,8 +860,9 @@ def test_optional_colbert_and_splade_students(
 
 
 def test_queries_without_bm25_candidates_are_a_warning(tmp_path: Path) -> None:
-    """A query of stop words and punctuation has no BM25 candidate: every model ranks nothing for it, so
-    it scores 0; the job says so at load instead of dragging the means down silently."""
+    """A query of stop words and punctuation has no BM25 candidate: every model that re-ranks BM25's
+    candidates ranks nothing for it, so it scores 0; the job says so at load instead of dragging the means
+    down silently, and names the models that retrieve on their own (which may rank documents for it)."""
     from distillrank.errors import DataWarning
     from distillrank.pipeline import job as job_module
 
@@ -873,8 +874,16 @@ def test_queries_without_bm25_candidates_are_a_warning(tmp_path: Path) -> None:
     job = job_module._Job(cfg, tmp_path / "out", None, lambda m: None)
     with pytest.warns(
         DataWarning, match=r"2 of 30 queries \(2 of them test queries\) have no BM25 candidates"
-    ):
+    ) as caught:
         job.load()
+    (message,) = [str(w.message) for w in caught if "no BM25 candidates" in str(w.message)]
+    assert "re-ranks BM25's candidates rank nothing for them" in message
+    assert "the bi-encoders and the zero-shot dense baseline" in message and "SPLADE" not in message
+    pooled = JobConfig.from_dict({**cfg.model_dump(), "dense": {"documents": "candidates"}})
+    job = job_module._Job(pooled, tmp_path / "out2", None, lambda m: None)
+    with pytest.warns(DataWarning, match="no BM25 candidates") as caught:
+        job.load()
+    assert not any("bi-encoders" in str(w.message) for w in caught)  # they re-rank BM25 then
 
 
 def test_a_family_none_of_whose_students_trained_is_a_warning(tmp_path: Path) -> None:
@@ -1008,3 +1017,21 @@ def test_changed_data_retrains_what_learnt_from_it(tiny_bert_dir: Path, tmp_path
         qrels.setdefault(q, {})[d] = int(g)
     got = evaluate(read_trec_run(run_file), qrels, ["nDCG@10"]).aggregate["nDCG@10"]  # current judgements
     assert got == pytest.approx(metrics["models"]["lgbm/qrels"]["metrics"]["nDCG@10"], abs=5e-5)
+
+
+@pytest.mark.parametrize("documents", ["candidates", "auto"])
+def test_splade_with_a_pooled_dense_side_is_refused_for_the_right_reason(
+    tmp_path: Path, documents: str
+) -> None:
+    from distillrank.pipeline import job as job_module
+
+    cfg = JobConfig.from_dict(
+        {"dense": {"documents": documents, "max_documents": 10}, "students": {"families": ["lgbm", "splade"]}}
+    )
+    job = job_module._Job(cfg, tmp_path / "out", None, lambda m: None)
+    job.corpus = _collection().corpus  # 48 documents
+    job.cands = {"q1": ["d1"]}
+    with pytest.raises(DistillrankError) as err:
+        job._dense_pool()
+    why = "dense.documents: candidates)" if documents == "candidates" else "48 documents > max_documents 10"
+    assert why in str(err.value) and ("max_documents" in str(err.value)) == (documents == "auto")

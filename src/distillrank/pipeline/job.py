@@ -168,7 +168,9 @@ class _Job(TeacherStage):
 
     def _warn_queries_without_candidates(self) -> None:
         """One DataWarning for the queries BM25 finds nothing for (no indexable term: stop words,
-        punctuation, emoji): every model then ranks nothing for them, and their test metrics are 0."""
+        punctuation, emoji, text in a script without spaces): the teacher and every model that re-ranks
+        BM25's candidates rank nothing for them, and their test metrics are 0; the models that retrieve on
+        their own (bi-encoders and the dense baseline from an index of every document, SPLADE) may not."""
         empty = [q for q in self.used if not self.first.get(q)]
         if not empty:
             return
@@ -178,8 +180,15 @@ class _Job(TeacherStage):
         )
         warnings.warn(
             f"{self.coll.name}: {len(empty)} of {len(self.used)} queries ({sum(q in test for q in empty)} of "
-            f"them test queries) have no BM25 candidates (no indexable term): {shown}; every model ranks "
-            "nothing for them and they score 0",
+            f"them test queries) have no BM25 candidates (no indexable term): {shown}; the teacher and "
+            "every model that re-ranks BM25's candidates rank nothing for them and score 0 there"
+            + (
+                ", while the bi-encoders and the zero-shot dense baseline, which retrieve from an index of "
+                "every document, still rank documents for them (compare those models on the other queries)"
+                if self._dense_everything()
+                else ""
+            )
+            + (", as SPLADE may" if "splade" in self.cfg.students.families else ""),
             DataWarning,
             stacklevel=2,
         )
@@ -309,18 +318,26 @@ class _Job(TeacherStage):
         )
         self.timings["dense_index_s"] = round(time.perf_counter() - t0, 2)
 
+    def _dense_everything(self) -> bool:
+        """Whether the dense side embeds every document (``dense.documents``; before the candidates are
+        known: a pool of every candidate that happens to cover the corpus is not counted)."""
+        d = self.cfg.dense
+        return d.documents == "all" or (d.documents == "auto" and len(self.corpus) <= d.max_documents)
+
     def _dense_pool(self) -> list[str] | None:
         """The documents the dense side embeds when not all of them (``dense.documents``): those of any
         candidate list, in corpus order; ``None`` for every document."""
         d = self.cfg.dense
-        if d.documents == "all" or (d.documents == "auto" and len(self.corpus) <= d.max_documents):
+        if self._dense_everything():
             return None
         if "splade" in self.cfg.students.families:
+            n, limit = len(self.corpus), d.max_documents
+            why = "dense.documents: candidates"
+            if d.documents == "auto":
+                why = f"dense.documents: auto, {n:,} documents > max_documents {limit:,}"
             raise DistillrankError(
                 f"students.families: 'splade' retrieves from an index of every document, but the dense "
-                f"side embeds only BM25's candidates here (dense.documents: {d.documents}, "
-                f"{len(self.corpus):,} documents > max_documents {d.max_documents:,}); drop splade or set "
-                "dense.documents: all"
+                f"side embeds only BM25's candidates here ({why}); drop splade or set dense.documents: all"
             )
         pooled = {x for docs in self.cands.values() for x in docs}
         if len(pooled) >= len(self.corpus):
