@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from _common import RESULTS, data_dir, machine_info, provenance, write_json
 from bm25_index import _rss_mib, synthetic
+from features_transform import _tf_matrix  # the reference code's count matrix
 
 SYSTEMS = ("ours", "lists")
 
@@ -56,21 +57,13 @@ def _lists_fit(corpus: Any) -> dict[str, Any]:
     body_ids = [analyzer.ids(t, grow=True) for t in corpus.texts]
     n_terms = max(len(analyzer.vocab), 1)
 
-    def tf_matrix(ids: list[list[int]]) -> sp.csr_matrix:
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        cols = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(lengths.sum()))
-        rows = np.repeat(np.arange(len(ids)), lengths)
-        m = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(ids), n_terms))
-        m.sum_duplicates()
-        return m
-
     def bigram_codes(ids: list[int]) -> np.ndarray:
         if len(ids) < 2:
             return np.zeros(0, dtype=np.int64)
         arr = np.asarray(ids, dtype=np.int64)
         return np.unique(arr[:-1] * n_terms + arr[1:])
 
-    tf_title, tf_body = tf_matrix(title_ids), tf_matrix(body_ids)
+    tf_title, tf_body = _tf_matrix(title_ids, n_terms), _tf_matrix(body_ids, n_terms)
     codes = [bigram_codes(t + b) for t, b in zip(title_ids, body_ids, strict=True)]
     ptr = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum([len(c) for c in codes], out=ptr[1:])
