@@ -201,6 +201,9 @@ def test_documents_on_demand_give_the_same_features(
     )
     with pytest.raises(KeyError, match=r"'d3' has no stored terms.*load it with corpus="):
         loaded.transform(RUN, QUERIES)
+    shuffled = Corpus(corpus.docnos[::-1], corpus.titles[::-1], corpus.texts[::-1])
+    with pytest.raises(ValueError, match="corpus= has other documents than the extractor was fitted on"):
+        FeatureExtractor.load(tmp_path / "lazy", corpus=shuffled)
     again = FeatureExtractor.load(tmp_path / "lazy", corpus=corpus)
     np.testing.assert_array_equal(
         again.transform(RUN, QUERIES).dense(), fitted.transform(RUN, QUERIES).dense()

@@ -513,10 +513,13 @@ class FeatureExtractor:
 
         fx._analyzer = _Analyzer(fx.config, {t: i for i, t in enumerate(meta["vocab"])})
         fx._docnos = list(meta["docnos"])
-        if corpus is not None and corpus.docnos == fx._docnos:
-            fx._doc_index = corpus.positions
-        else:
-            fx._doc_index = {d: i for i, d in enumerate(fx._docnos)}
+        if corpus is not None and corpus.docnos != fx._docnos:
+            # its texts are read by row (the dense feature, documents on demand): the rows must match
+            raise ValueError(
+                f"{path}: corpus= has other documents than the extractor was fitted on ({len(corpus):,} "
+                f"against {len(fx._docnos):,}, or another order): pass the corpus it was fitted on"
+            )
+        fx._doc_index = corpus.positions if corpus is not None else {d: i for i, d in enumerate(fx._docnos)}
         fx._idf, fx._idf_unknown = arrays["idf"], float(meta["idf_unknown"])
         fx._title_len, fx._doc_len = arrays["title_len"], arrays["doc_len"]
         fx.documents = "all" if slot is None else "on_demand"
