@@ -31,7 +31,16 @@ from distillrank.retrieval._bm25_build import Tokenizer
 if TYPE_CHECKING:
     from distillrank.retrieval.bm25 import BM25Config
 
-__all__ = ["BLOCK_DOCS", "CorpusStats", "DocumentArrays", "DocumentStore", "corpus_stats", "document_arrays"]
+__all__ = [
+    "BLOCK_DOCS",
+    "CorpusStats",
+    "DocumentArrays",
+    "DocumentStore",
+    "corpus_stats",
+    "document_arrays",
+    "expand_ranges",
+    "range_starts",
+]
 
 BLOCK_DOCS = 8192
 _LOW = np.int64(0xFFFFFFFF)
@@ -293,11 +302,10 @@ def _bigrams(
     many each document has."""
     m = len(t_len)
     c_len = t_len + b_len
-    c_start = np.concatenate([[0], np.cumsum(c_len)[:-1]]).astype(np.int64)
+    c_start = range_starts(c_len)
     seq = np.empty(int(c_len.sum()), dtype=np.int64)
     for flat, lens, offset in ((t_flat, t_len, c_start), (b_flat, b_len, c_start + t_len)):
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
-        seq[np.repeat(offset - starts, lens) + np.arange(len(flat))] = flat
+        seq[expand_ranges(offset, lens)[1]] = flat
     row = np.repeat(np.arange(m, dtype=np.int64), c_len)
     same = row[:-1] == row[1:]
     a, b, rows = seq[:-1][same], seq[1:][same], row[:-1][same]
@@ -317,6 +325,20 @@ def _bigrams(
         keep[1:] = (codes[1:] != codes[:-1]) | (rows[1:] != rows[:-1])
         codes, rows = codes[keep], rows[keep]
     return codes, np.bincount(rows, minlength=m).astype(np.int64)
+
+
+def range_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of ``lengths`` starts (an exclusive cumulative sum, int64)."""
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[starts[i], starts[i] + lengths[i])``: each position's range ``i`` and the position."""
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    offsets = range_starts(lengths)
+    return owner, np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:

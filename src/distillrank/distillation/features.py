@@ -69,7 +69,13 @@ import Stemmer
 from distillrank.data.collection import Corpus, Qrels
 from distillrank.data.ltr import LTRDataset
 from distillrank.data.run import Run
-from distillrank.distillation._feature_stats import DocumentArrays, DocumentStore, corpus_stats
+from distillrank.distillation._feature_stats import (
+    DocumentArrays,
+    DocumentStore,
+    corpus_stats,
+    expand_ranges,
+    range_starts,
+)
 from distillrank.io import atomic_write
 from distillrank.retrieval._bm25_build import Tokenizer
 from distillrank.retrieval.bm25 import BM25Config
@@ -338,9 +344,7 @@ class FeatureExtractor:
         arrays = self._store.arrays
         owner, local, tf_t, tf_b = _doc_entries(arrays.tf_title, arrays.tf_body, rows, vocab)
         term = vocab[local]
-        e_cnt = np.bincount(owner, minlength=len(docs))
-        e_start = np.concatenate([[0], np.cumsum(e_cnt)[:-1]]).astype(np.int64)
-        pair, ent = _expand(e_start[d_pos], e_cnt[d_pos])
+        pair, ent = _per_pair(owner, len(docs), d_pos)
         table = _PairTable(q_of, np.searchsorted(vocab, q_term), q_cnt, n_q, len(vocab))
         qc = table.get(q_idx[pair], local[ent])
         hit = qc > 0
@@ -380,13 +384,21 @@ class FeatureExtractor:
                 has = tf > 0  # the field's own entries only, so that the sums group as before
                 w = _bm25_weights(tf[has], lengths[doc_of[has]], avg, idf_m[has], self.config)
                 cols[name] = _segment_sum(w * qc[has], pair[has], n_pairs)
-        cols["bigram_match"], cols["bigram_frac"] = self._bigram_features(terms, query_ids, q_idx, d_idx)
+        cols["bigram_match"], cols["bigram_frac"] = self._bigram_features(
+            terms, query_ids, q_idx, d_pos, rows
+        )
         return cols
 
     def _bigram_features(
-        self, terms: list[list[str]], query_ids: list[list[int]], q_idx: np.ndarray, d_idx: np.ndarray
+        self,
+        terms: list[list[str]],
+        query_ids: list[list[int]],
+        q_idx: np.ndarray,
+        d_pos: np.ndarray,
+        rows: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct query bigrams found in each candidate, and their fraction of the query's bigrams."""
+        """Distinct query bigrams found in each candidate, and their fraction of the query's bigrams
+        (``d_pos``: each pair's distinct candidate document, whose store row is in ``rows``)."""
         n_q = len(terms)
         n_bigrams = np.array([len(set(itertools.pairwise(ts))) for ts in terms], dtype=np.float64)
         q_codes = [_bigram_codes(ids, self._n_terms) for ids in query_ids]
@@ -399,16 +411,11 @@ class FeatureExtractor:
         q_of = np.repeat(np.arange(n_q, dtype=np.int64), q_lens)
         q_col = np.searchsorted(all_codes, np.concatenate(q_codes))
         table = _PairTable(q_of, q_col, np.ones(len(q_col)), n_q, len(all_codes))
-        docs, d_pos = np.unique(d_idx, return_inverse=True)
-        rows = self._rows(docs)
         ptr, codes = self._store.arrays.bigram_ptr, self._store.arrays.bigrams
-        owner, at = _expand(ptr[rows], ptr[rows + 1] - ptr[rows])
+        owner, at = expand_ranges(ptr[rows], ptr[rows + 1] - ptr[rows])
         col, known = _lookup(all_codes, codes[at])  # the documents' bigrams that some query has
         owner, col = owner[known], col[known]
-        e_cnt = np.bincount(owner, minlength=len(docs))
-        pair, ent = _expand(
-            np.concatenate([[0], np.cumsum(e_cnt)[:-1]]).astype(np.int64)[d_pos], e_cnt[d_pos]
-        )
+        pair, ent = _per_pair(owner, len(rows), d_pos)
         hit = table.get(q_idx[pair], col[ent]) > 0
         match = np.bincount(pair[hit], minlength=len(q_idx)).astype(np.float64)
         return match, _safe_div(match, n_bigrams[q_idx])
@@ -549,11 +556,11 @@ def _query_terms(known: list[list[int]], n_terms: int) -> tuple[np.ndarray, np.n
     return uniq, counts.astype(np.float64)
 
 
-def _expand(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges ``[starts[i], starts[i] + lengths[i])``: each position's range ``i`` and the position."""
-    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return owner, np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+def _per_pair(owner: np.ndarray, n_docs: int, d_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entries grouped by document (``owner``, sorted, in ``0..n_docs-1``) spread over the pairs: for every
+    entry of pair ``p``'s document ``d_pos[p]``, the pair and the entry's position, pairs in order."""
+    counts = np.bincount(owner, minlength=n_docs)
+    return expand_ranges(range_starts(counts)[d_pos], counts[d_pos])
 
 
 def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -600,7 +607,7 @@ def _doc_entries(
     parts = []
     for m in (tf_title, tf_body):
         starts = m.indptr[rows].astype(np.int64)
-        owner, at = _expand(starts, m.indptr[rows + 1].astype(np.int64) - starts)
+        owner, at = expand_ranges(starts, m.indptr[rows + 1].astype(np.int64) - starts)
         terms = m.indices[at]
         if lut is None and len(terms) * 4 > m.shape[1]:
             lut = np.full(m.shape[1], -1, dtype=np.int64)
