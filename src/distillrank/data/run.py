@@ -180,14 +180,14 @@ def break_ties(values: np.ndarray) -> np.ndarray:
     the order of (value, first-stage position), the one kind of score every tool orders the same way.
     """
     n = len(values)
-    if n < 2 or _distinct_in_float32(values):
+    if n < 2 or distinct_in_float32(values):
         return values
     distinct = np.unique(values)
     out = values
     if len(distinct) < n:
         gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
         out = values + (gap / (2.0 * n)) * np.arange(n - 1, -1, -1, dtype=np.float64)
-    if _distinct_in_float32(out):
+    if distinct_in_float32(out):
         return out
     order = np.lexsort((np.arange(n), -np.asarray(values, dtype=np.float64)))
     ranks = np.empty(n, dtype=np.float64)
@@ -195,5 +195,8 @@ def break_ties(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _distinct_in_float32(values: np.ndarray) -> bool:
-    return len(np.unique(np.asarray(values, dtype=np.float32))) == len(values)
+def distinct_in_float32(values: np.ndarray) -> bool:
+    """Whether ``values`` stay distinct in single precision, as pytrec_eval compares some measures'
+    scores (nDCG, AP, P)."""
+    single = np.sort(np.asarray(values, dtype=np.float32))
+    return bool((single[1:] != single[:-1]).all())

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from ir_measures import Measure
 
+from distillrank.data.run import distinct_in_float32
 from distillrank.errors import DataFormatError, DataWarning
 from distillrank.evaluation.significance import paired_t_test, permutation_test
 
@@ -452,11 +453,7 @@ def _trec_order(docs: Mapping[str, float]) -> Mapping[str, float]:
     0.1 tie there and are then ordered by docno, while RR orders them by value), so scores that are
     distinct only in double precision count as tied too: they get tie-free scores in their true order.
     """
-    if len(docs) < 2:
-        return docs
-    single = np.fromiter(docs.values(), dtype=np.float64, count=len(docs)).astype(np.float32)
-    single.sort()
-    if (single[1:] != single[:-1]).all():
+    if len(docs) < 2 or distinct_in_float32(np.fromiter(docs.values(), dtype=np.float64, count=len(docs))):
         return docs
     ranked = sorted(docs.items(), key=lambda x: (x[1], x[0]), reverse=True)
     n = len(ranked)
