@@ -73,9 +73,8 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise DatasetNotFoundError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        head = f.read(4)
-    wide = next((name for bom, name in _BOMS if head.startswith(bom)), None)
-    with opener(path, "rb") as f:
+        head = f.peek(4)[:4]
+        wide = next((name for bom, name in _BOMS if head.startswith(bom)), None)
         # UTF-16/32 with a byte order mark (as the README allows for text files): lines re-encoded as UTF-8
         lines = _wide_lines(path, f, wide) if wide else f
         for n, line in enumerate(lines, start=1):
