@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from distillrank.retrieval._bm25_build import Tokenizer
+from distillrank.retrieval._bm25_build import Tokenizer, doc_term_counts, flatten
 
 if TYPE_CHECKING:
     from distillrank.retrieval.bm25 import BM25Config
@@ -137,12 +136,8 @@ def document_arrays(
     """:class:`DocumentArrays` of some documents of a fitted corpus (``tokenizer`` numbers their terms
     with the fit's vocabulary; every stem of a fitted document is in it)."""
     m = len(titles)
-    t_ids = [tokenizer.ids(t) for t in titles]
-    b_ids = [tokenizer.ids(t) for t in texts]
-    t_len = np.fromiter(map(len, t_ids), dtype=np.int64, count=m)
-    b_len = np.fromiter(map(len, b_ids), dtype=np.int64, count=m)
-    t_flat = np.fromiter(chain.from_iterable(t_ids), dtype=np.int64, count=int(t_len.sum()))
-    b_flat = np.fromiter(chain.from_iterable(b_ids), dtype=np.int64, count=int(b_len.sum()))
+    t_len, t_flat = flatten([tokenizer.ids(t) for t in titles])
+    b_len, b_flat = flatten([tokenizer.ids(t) for t in texts])
     cols = _columns()
     _add_block(cols, t_flat, t_len, b_flat, b_len)
     return _finish(cols, m, n_terms)
@@ -165,9 +160,8 @@ def corpus_stats(
     # pass 1: titles, kept as one flat int32 array (titles are short) so that terms number as before
     title_flat, t_len = _Column(np.int32), _Column(np.int64)
     for s in range(0, n, block_docs):
-        ids = [tokenizer.ids(t) for t in titles[s : s + block_docs]]
-        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        title_flat.add(np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(lens.sum())))
+        lens, flat = flatten([tokenizer.ids(t) for t in titles[s : s + block_docs]], np.int32)
+        title_flat.add(flat)
         t_len.add(lens)
     titles_ids, title_len = title_flat.join(), t_len.join()
     t_ptr = np.zeros(n + 1, dtype=np.int64)
@@ -179,14 +173,11 @@ def corpus_stats(
     cols = _columns()
     for s in range(0, n, block_docs):
         e = min(s + block_docs, n)
-        body = [tokenizer.ids(t) for t in texts[s:e]]
-        b_len = np.fromiter(map(len, body), dtype=np.int64, count=e - s)
-        b_flat = np.fromiter(chain.from_iterable(body), dtype=np.int64, count=int(b_len.sum()))
-        del body
+        b_len, b_flat = flatten([tokenizer.ids(t) for t in texts[s:e]])
         tb_flat = titles_ids[t_ptr[s] : t_ptr[e]].astype(np.int64)
         if len(df) < len(tokenizer.vocab):
             df = np.concatenate([df, np.zeros(len(tokenizer.vocab) - len(df), dtype=np.int64)])
-        title_counts, body_counts = _counts(tb_flat, title_len[s:e]), _counts(b_flat, b_len)
+        title_counts, body_counts = doc_term_counts(tb_flat, title_len[s:e]), doc_term_counts(b_flat, b_len)
         both = np.concatenate([title_counts[0], body_counts[0]])
         df += np.bincount(_sorted_unique(both) & _LOW, minlength=len(df))
         body_len.add(b_len)
@@ -235,7 +226,7 @@ def _add_block(
     made) and bigram codes (``a << 32 | b``) onto ``cols``."""
     m = len(t_len)
     if counts is None:
-        counts = (_counts(t_flat, t_len), _counts(b_flat, b_len))
+        counts = (doc_term_counts(t_flat, t_len), doc_term_counts(b_flat, b_len))
     for part, (keys, tf) in zip(("title", "body"), counts, strict=True):
         cols[f"{part}_nnz"].add(np.bincount(keys >> 32, minlength=m))
         cols[f"{part}_terms"].add(keys & _LOW)
@@ -283,16 +274,6 @@ class _Column:
             self._segments.append(_join(self._blocks, self.dtype))
         self._pending = 0
         return _join(self._segments, self.dtype)
-
-
-def _counts(flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``document << 32 | term`` keys of a block's flat terms (document ``i`` has
-    ``lengths[i]`` of them), sorted, and how often each occurs."""
-    m = len(lengths)
-    keys, counts = np.unique(
-        (np.repeat(np.arange(m, dtype=np.int64), lengths) << 32) | flat, return_counts=True
-    )
-    return keys, counts
 
 
 def _bigrams(

@@ -77,7 +77,7 @@ from distillrank.distillation._feature_stats import (
     range_starts,
 )
 from distillrank.io import atomic_write
-from distillrank.retrieval._bm25_build import Tokenizer
+from distillrank.retrieval._bm25_build import Tokenizer, flatten
 from distillrank.retrieval.bm25 import BM25Config
 
 __all__ = ["BASE_FEATURES", "Encoder", "FeatureExtractor"]
@@ -549,8 +549,7 @@ class FeatureExtractor:
 # ---------------------------------------------------------------------------------------------- helpers
 def _query_terms(known: list[list[int]], n_terms: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct keys ``query * n_terms + term`` of the queries' known terms, and their counts."""
-    lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
-    flat = np.fromiter(itertools.chain.from_iterable(known), dtype=np.int64, count=int(lengths.sum()))
+    lengths, flat = flatten(known)
     keys = np.repeat(np.arange(len(known), dtype=np.int64), lengths) * n_terms + flat
     uniq, counts = np.unique(keys, return_counts=True)
     return uniq, counts.astype(np.float64)

@@ -36,7 +36,7 @@ from bm25s.scoring import _build_idf_array, _build_nonoccurrence_array, _select_
 if TYPE_CHECKING:
     from distillrank.retrieval.bm25 import BM25Config
 
-__all__ = ["Tokenizer", "build_index"]
+__all__ = ["Tokenizer", "build_index", "doc_term_counts", "flatten"]
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's (and scikit-learn's) default
 _BLOCK_DOCS = 8192  # documents tokenised and reduced to triples at a time
@@ -108,18 +108,28 @@ class Tokenizer:
             return list(chain.from_iterable(map(self._cache.__getitem__, words)))
 
 
+def flatten(ids: Sequence[list[int]], dtype: type = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """The lengths (int64) of the id lists ``ids`` and all their ids in order, as numpy arrays."""
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    return lengths, np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lengths.sum()))
+
+
+def doc_term_counts(flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct keys ``document << 32 | term`` of a block's flat int64 terms (document ``i`` has
+    ``lengths[i]`` of them) and how often each occurs."""
+    doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    return np.unique((doc << 32) | flat, return_counts=True)
+
+
 def _block_triples(docs: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One block's document lengths, distinct terms per document, and their terms and counts.
 
     Returns ``(lengths int64 [m], nnz int64 [m], terms int32 [sum nnz], tf float32 [sum nnz])``, the
     pairs grouped by document in block order.
     """
-    m = len(docs)
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=m)
-    flat = np.fromiter(chain.from_iterable(docs), dtype=np.int64, count=int(lengths.sum()))
-    key = (np.repeat(np.arange(m, dtype=np.int64), lengths) << 32) | flat
-    pairs, counts = np.unique(key, return_counts=True)
-    nnz = np.bincount(pairs >> 32, minlength=m).astype(np.int64)
+    lengths, flat = flatten(docs)
+    pairs, counts = doc_term_counts(flat, lengths)
+    nnz = np.bincount(pairs >> 32, minlength=len(docs)).astype(np.int64)
     return lengths, nnz, (pairs & 0xFFFFFFFF).astype(np.int32), counts.astype(np.float32)
 
 
