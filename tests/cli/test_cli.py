@@ -309,9 +309,17 @@ def test_export_writes_parquet_that_reads_back(tiny: Path, tmp_path: Path) -> No
     assert read_parquet(tmp_path / "out" / "qrels-test.parquet").to_dict() == QRELS
     assert Qrels.from_file(tmp_path / "out" / "qrels-test.trec").to_dict() == QRELS
     assert "replaced" not in result.stderr
+    (tmp_path / "out" / "corpus.parquet").write_bytes(b"mine")
     again = runner.invoke(app, ["datasets", "export", str(tiny), "-o", str(tmp_path / "out")])
-    assert again.exit_code == 0, again.output
-    assert "replaced 4 file(s)" in " ".join(again.stderr.split()) and "corpus.parquet" in again.stderr
+    assert again.exit_code == 2, again.output
+    said = " ".join(again.output.split())
+    assert "already holds qrels-test.trec, corpus.parquet" in said and "--overwrite" in said, said
+    assert (tmp_path / "out" / "corpus.parquet").read_bytes() == b"mine"  # nothing written
+    args = ["datasets", "export", str(tiny), "-o", str(tmp_path / "out"), "--overwrite"]
+    forced = runner.invoke(app, args)
+    assert forced.exit_code == 0, forced.output
+    assert "replaced 4 file(s)" in " ".join(forced.stderr.split()) and "corpus.parquet" in forced.stderr
+    assert list(read_parquet(tmp_path / "out" / "corpus.parquet")) == list(DOCS)
 
 
 @pytest.mark.data
@@ -508,7 +516,7 @@ def test_query_field_picks_the_topic_field_of_a_trec_collection(tiny_trec: Path,
     assert result.exit_code == 0, result.output
     assert dict(read_parquet(tmp_path / "x" / "queries.parquet")) == {"1": "cat mat", "2": "garden flowers"}
     args = ["datasets", "export", str(tiny_trec), "-o", str(tmp_path / "x"), "--query-field", "desc"]
-    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
     assert dict(read_parquet(tmp_path / "x" / "queries.parquet")) == {
         "1": "stock markets",
         "2": "cat food market",

@@ -109,8 +109,14 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")],
     query_field: QueryFieldOption = None,
     data_dir: DataDirOption = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files of the same names already in --output.")
+    ] = False,
 ) -> None:
-    """Write a dataset as Parquet files (one per part and split); text collections also get TREC qrels."""
+    """Write a dataset as Parquet files (one per part and split); text collections also get TREC qrels.
+
+    Files the folder already holds under the same names are refused before anything is written, unless
+    ``--overwrite`` is given."""
     from distillrank.data.formats.parquet import write_parquet
 
     if output.exists() and not output.is_dir():
@@ -118,23 +124,27 @@ def export(
     field = query_field_option(query_field)
     with status(f"loading {dataset}"):
         ds = load_dataset(dataset, data_dir, query_field=field)
-    output.mkdir(parents=True, exist_ok=True)
-    existed = set(output.iterdir())
-    written: list[Path] = []
+    qrels_files: dict[Path, object] = {}
     if isinstance(ds, TextCollection):
         parts: dict[str, object] = {"corpus": ds.corpus, "queries": ds.queries}
         parts.update({f"qrels-{s}": q for s, q in ds.qrels.items()})
-        for s, q in ds.qrels.items():
-            q.save(output / f"qrels-{s}.trec")
-            written.append(output / f"qrels-{s}.trec")
+        qrels_files = {output / f"qrels-{s}.trec": q for s, q in ds.qrels.items()}
     elif isinstance(ds, SplitDataset):
         parts = dict(ds.splits)
     else:
         parts = {"interactions": ds}
+    planned = [*qrels_files, *(output / f"{part}.parquet" for part in parts)]
+    existing = [p.name for p in planned if p.exists()]
+    if existing and not overwrite:
+        raise DistillrankError(
+            f"--output {output} already holds {', '.join(existing)}; give another folder, or --overwrite "
+            "to replace them"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    for path, q in qrels_files.items():
+        q.save(path)  # type: ignore[attr-defined]
     for part, obj in parts.items():
-        path = output / f"{part}.parquet"
-        write_parquet(obj, path)  # type: ignore[arg-type]
-        written.append(path)
-    out.print(f"[green]✓[/] wrote {len(written)} files to {output}: " + ", ".join(p.name for p in written))
-    if replaced := [p.name for p in written if p in existed]:
-        warn(f"replaced {len(replaced)} file(s) {output} already held: {', '.join(replaced)}")
+        write_parquet(obj, output / f"{part}.parquet")  # type: ignore[arg-type]
+    out.print(f"[green]✓[/] wrote {len(planned)} files to {output}: " + ", ".join(p.name for p in planned))
+    if existing:
+        warn(f"replaced {len(existing)} file(s) {output} already held: {', '.join(existing)}")
