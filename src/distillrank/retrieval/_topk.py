@@ -77,11 +77,10 @@ def retrieve_compiled(
 
 def _topk_heap(values: np.ndarray, ids: np.ndarray, m: int, k: int, hv: np.ndarray, hi: np.ndarray) -> None:
     """The ``k`` largest of ``values[:m]`` (with their ``ids``) into the min-heap ``hv``/``hi``."""
-    for r in range(k):  # heapify the first k
+    for r in range(k):
         hv[r] = values[r]
         hi[r] = ids[r]
-    for start in range((k - 2) // 2, -1, -1):
-        _sift(hv, hi, k, start, hv[start], hi[start])
+    _heapify(hv, hi, k)
     for r in range(k, m):
         if values[r] > hv[0]:
             _sift(hv, hi, k, 0, values[r], ids[r])
@@ -98,8 +97,7 @@ def _touched_heap(
             return False
         hv[r] = acc[d]
         hi[r] = d
-    for start in range((k - 2) // 2, -1, -1):
-        _sift(hv, hi, k, start, hv[start], hi[start])
+    _heapify(hv, hi, k)
     for r in range(k, m):
         d = touched[r]
         v = acc[d]
@@ -108,6 +106,12 @@ def _touched_heap(
         elif v < 0:
             return False
     return True
+
+
+def _heapify(hv: np.ndarray, hi: np.ndarray, k: int) -> None:
+    """Turn the first ``k`` entries of ``hv``/``hi`` into a min-heap on ``hv``."""
+    for start in range((k - 2) // 2, -1, -1):
+        _sift(hv, hi, k, start, hv[start], hi[start])
 
 
 def _sift(hv: np.ndarray, hi: np.ndarray, length: int, pos: int, v: float, d: int) -> None:
@@ -258,6 +262,7 @@ def retrieve_serial_py(
 retrieve_serial: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 if HAS_NUMBA:  # compiled, cached on disk; nogil so that threads run it in parallel
     _sift = _njit(nogil=True, cache=True)(_sift)
+    _heapify = _njit(nogil=True, cache=True)(_heapify)
     _bin = _njit(nogil=True, cache=True, inline="always")(_bin)
     _topk_heap = _njit(nogil=True, cache=True)(_topk_heap)
     _touched_heap = _njit(nogil=True, cache=True)(_touched_heap)
