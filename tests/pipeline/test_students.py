@@ -38,3 +38,26 @@ def test_targets_take_their_settings() -> None:
     assert lgbm_kwargs(TargetSpec("margin_mse", "margin_mse"), s)["margin_anchor"] == "positive"
     defaults = JobConfig().students
     assert (defaults.hard_mode, defaults.margin_anchor) == ("listwise", "teacher")
+
+
+def test_alignment_texts_are_distinct_short_texts_and_sampled_on_large_corpora() -> None:
+    from distillrank.data.collection import Corpus
+    from distillrank.pipeline.families import alignment_texts
+
+    small = Corpus(["a", "b", "c"], ["T1", "", "T1"], ["One. Two.", "Three", ""])
+    assert alignment_texts(small, ["q", "T1"], 10, seed=0) == ["One", "T1", "Three", "q"]
+    assert len(alignment_texts(small, ["q"], 2, seed=0)) == 2
+    n = 500
+    big = Corpus(
+        [f"d{i}" for i in range(n)], [f"title {i}" for i in range(n)], [f"s{i}. x" for i in range(n)]
+    )
+    texts = alignment_texts(big, ["query"], 10, seed=1)  # 500 > 10 * 10: from 40 sampled documents
+    assert len(texts) == 10 and texts == sorted(texts) and len(set(texts)) == 10
+    assert texts == alignment_texts(big, ["query"], 10, seed=1)
+    # below the threshold every document takes part, as before
+    every = alignment_texts(big, ["query"], 60, seed=1)
+    assert len(every) == 60 and set(every) <= {
+        "query",
+        *(f"title {i}" for i in range(n)),
+        *(f"s{i}" for i in range(n)),
+    }

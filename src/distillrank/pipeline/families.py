@@ -45,7 +45,27 @@ from distillrank.pipeline.ranker import by_query, score_with
 from distillrank.pipeline.students import TargetSpec, lgbm_kwargs, make_lists, train_neural
 from distillrank.pipeline.teacher import rerank_scores
 
-__all__ = ["Fold", "StudentFamilies", "rerank_run"]
+__all__ = ["Fold", "StudentFamilies", "alignment_texts", "rerank_run"]
+
+
+def alignment_texts(corpus: Corpus, queries: list[str], max_texts: int, seed: int) -> list[str]:
+    """Short, query-like texts to align a shallow query tower on: the corpus's titles and first
+    sentences (up to 300 characters) and ``queries``, distinct and non-empty, sorted; at most
+    ``max_texts`` of them, drawn with ``seed``.
+
+    A corpus of more than ``10 * max_texts`` documents contributes a seeded sample of ``4 * max_texts``
+    documents rather than every title and first sentence (a set of those costs ~0.4 GiB a million
+    passages); smaller corpora give exactly the texts they always gave.
+    """
+    rows: Sequence[int] = range(len(corpus))
+    if len(rows) > 10 * max_texts:
+        rows = sorted(random.Random(seed).sample(rows, 4 * max_texts))
+    titles, bodies = corpus.titles, corpus.texts
+    first_sentences = (bodies[i].split(". ")[0][:300] for i in rows)
+    texts = sorted({*(titles[i] for i in rows), *first_sentences, *queries} - {""})
+    if len(texts) > max_texts:
+        texts = sorted(random.Random(seed).sample(texts, max_texts))
+    return texts
 
 
 @dataclass
@@ -315,12 +335,8 @@ class StudentFamilies:
         if shallow and s.align_epochs:
             # short, query-like texts: titles, first sentences and the training queries (measured: one
             # epoch on these aligns better than on longer corpus sentences)
-            first_sentences = (t.split(". ")[0][:300] for t in self.corpus.texts)
-            texts = sorted(
-                {*self.corpus.titles, *first_sentences, *(self.queries[q] for q in self.folds[0].fit)} - {""}
-            )
-            if len(texts) > s.align_max_texts:
-                texts = sorted(random.Random(self.cfg.seed).sample(texts, s.align_max_texts))
+            fit_queries = [self.queries[q] for q in self.folds[0].fit]
+            texts = alignment_texts(self.corpus, fit_queries, s.align_max_texts, self.cfg.seed)
             self.log(f"  aligning the {s.shallow_layers}-layer query tower on {len(texts):,} texts")
             losses = align_query_tower(tower, d.query_vectors(texts), texts, epochs=s.align_epochs, seed=0)
             self.log(f"  alignment loss by epoch: {', '.join(f'{x:.4f}' for x in losses)}")
