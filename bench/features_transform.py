@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from _common import RESULTS, data_dir, machine_info, provenance, time_interleaved, write_json
 from distillrank.data import Run
-from distillrank.distillation.features import FeatureExtractor, _bigram_codes, _safe_div
+from distillrank.distillation.features import FeatureExtractor, _safe_div
 from distillrank.retrieval.bm25 import BM25Config
 
 DEPTHS = (20, 100)
@@ -137,6 +137,16 @@ class SparseFeatureExtractor(FeatureExtractor):
         )
         match = _row_dot(d_mat[d_pos], q_mat[q_idx])
         return match, _safe_div(match, n_bigrams[q_idx])
+
+
+def _bigram_codes(ids: list[int], n_terms: int) -> np.ndarray:
+    """Sorted distinct codes ``a * n_terms + b`` of adjacent known term pairs ``(a, b)``."""
+    if len(ids) < 2:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray(ids, dtype=np.int64)
+    a, b = arr[:-1], arr[1:]
+    ok = (a >= 0) & (b >= 0)
+    return np.unique(a[ok] * n_terms + b[ok])
 
 
 def _tf_matrix(ids: list[list[int]], n_terms: int) -> sp.csr_matrix:

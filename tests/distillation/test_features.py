@@ -224,6 +224,34 @@ def test_large_batches_look_pairs_up_by_search(
     want = fitted.transform(RUN, QUERIES).dense()
     monkeypatch.setattr(features._PairTable, "_DENSE_CELLS", 0)  # as when queries x terms is too large
     np.testing.assert_array_equal(fitted.transform(RUN, QUERIES).dense(), want)
+    monkeypatch.setattr(features, "_SLOT_CELLS", 0)  # and documents x terms too large for a position table
+    np.testing.assert_array_equal(fitted.transform(RUN, QUERIES).dense(), want)
+
+
+@pytest.mark.parametrize("slot_cells", [1 << 23, 0])
+@pytest.mark.parametrize(
+    ("n_sorted", "n_keys", "universe"),
+    [(0, 5, 10), (5, 0, 10), (50, 2000, 10_000), (3000, 500, 10_000), (40, 5000, 1 << 40)],
+)
+def test_find_agrees_with_a_set(
+    monkeypatch: pytest.MonkeyPatch, slot_cells: int, n_sorted: int, n_keys: int, universe: int
+) -> None:
+    from distillrank.distillation import features
+
+    monkeypatch.setattr(features, "_SLOT_CELLS", slot_cells)
+    rng = np.random.default_rng(n_sorted + n_keys)
+    sorted_keys = np.unique(rng.integers(0, universe, n_sorted))
+    keys = np.concatenate(
+        [
+            rng.choice(sorted_keys, n_keys // 2) if n_sorted else [],
+            rng.integers(0, universe, n_keys - n_keys // 2),
+        ]
+    )
+    keys = rng.permutation(keys.astype(np.int64))
+    found, pos = features._find(sorted_keys, keys, universe)
+    want = np.flatnonzero(np.isin(keys, sorted_keys))
+    np.testing.assert_array_equal(found, want)
+    np.testing.assert_array_equal(sorted_keys[pos], keys[want])
 
 
 def test_errors(fitted: FeatureExtractor) -> None:
@@ -297,8 +325,16 @@ def _sparse_reference(fx: FeatureExtractor, run: Run, queries: dict[str, str]) -
     }
 
 
+@pytest.mark.parametrize("search", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_term_features_equal_sparse_matrix_products_bit_for_bit(seed: int) -> None:
+def test_term_features_equal_sparse_matrix_products_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, seed: int, search: bool
+) -> None:
+    from distillrank.distillation import features
+
+    if search:  # the lookups of batches too large for tables
+        monkeypatch.setattr(features, "_SLOT_CELLS", 0)
+        monkeypatch.setattr(features._PairTable, "_DENSE_CELLS", 0)
     rng = np.random.default_rng(seed)
     words = [f"w{i}" for i in range(40)]
 

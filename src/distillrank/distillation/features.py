@@ -33,10 +33,13 @@ Features (:attr:`FeatureExtractor.feature_names`, in this order):
 IDF is Lucene's, ``log(1 + (N - df + 0.5) / (df + 0.5))`` over whole documents; per-field BM25 uses it
 with the field's own length normalisation (``k1``, ``b`` from the config). All pair features are
 computed with array operations over the candidate pairs (no Python loop over pairs): the candidate
-documents' entries for the queries' terms are gathered from the per-field count rows, spread over the
-pairs and matched against each pair's own query; sums add in term order as a sparse matrix's row sums
-do, so the values are those of the sparse-matrix products this replaced, bit for bit. One query with 20
-candidates takes ~0.4 ms on SciFact (a serving path's cost), 300 queries x 100 candidates ~0.2 s.
+documents' entries for the queries' terms are gathered from the per-field count rows, and each pair's
+own query terms are looked up among its document's entries (a table of positions; a search when a
+batch is too large for one), so a pair costs its query's terms, not every term of the batch's queries
+that its document has; sums add in term order as a sparse matrix's row sums do, so the values are
+those of the sparse-matrix products this replaced, bit for bit. One query with 20 candidates takes
+~0.3 ms on SciFact (a serving path's cost), 300 queries x 100 candidates ~40 ms
+(``bench/features_transform.py``).
 
 The optional dense feature takes any ``encoder`` with ``encode(texts, is_query=...) -> [n, d]`` (e.g. a
 bi-encoder from :mod:`distillrank.models`); documents are embedded from ``title + " " + text``. It is
@@ -87,6 +90,7 @@ _FORMAT = "distillrank-features"
 _FORMAT_VERSION = 2
 _META = "features.json"
 _ARRAYS = "features.npz"
+_SLOT_CELLS = 1 << 23  # the largest table of positions that _find makes (int32: 32 MiB)
 
 BASE_FEATURES: tuple[str, ...] = (
     "run_score",
@@ -337,22 +341,25 @@ class FeatureExtractor:
         idf = self._idf
         idf_total = np.bincount(q_of, weights=idf[q_term], minlength=n_q) + self._idf_unknown * n_unknown
         # the candidate documents' entries for the queries' terms only (title and body counts side by
-        # side), then each pair's entries that its own query has, in term order
+        # side), then each pair's query terms (in term order) looked up among its document's entries
         vocab = np.unique(q_term)
+        n_vocab = max(len(vocab), 1)
         docs, d_pos = np.unique(d_idx, return_inverse=True)
         rows = self._rows(docs)
         arrays = self._store.arrays
-        owner, local, tf_t, tf_b = _doc_entries(arrays.tf_title, arrays.tf_body, rows, vocab)
-        term = vocab[local]
-        pair, ent = _per_pair(owner, len(docs), d_pos)
-        table = _PairTable(q_of, np.searchsorted(vocab, q_term), q_cnt, n_q, len(vocab))
-        qc = table.get(q_idx[pair], local[ent])
-        hit = qc > 0
-        pair, ent, qc = pair[hit], ent[hit], qc[hit]
+        keys, tf_t, tf_b = _doc_entries(arrays.tf_title, arrays.tf_body, rows, vocab)
+        q_n = np.bincount(q_of, minlength=n_q)
+        per_pair = q_n[q_idx]
+        pair, k = expand_ranges(range_starts(q_n)[q_idx], per_pair)
+        wanted = np.repeat(d_pos * n_vocab, per_pair) + np.searchsorted(vocab, q_term)[k]
+        found, ent = _find(keys, wanted, len(docs) * n_vocab)
+        pair, k = pair[found], k[found]
+        qc = q_cnt[k]
         n_pairs = len(q_idx)
         match_count = np.bincount(pair, minlength=n_pairs).astype(np.float64)
-        tf_sum = _segment_sum(tf_t[ent] + tf_b[ent], pair, n_pairs)
-        idf_m = idf[term[ent]]
+        tf_t, tf_b = tf_t[ent], tf_b[ent]
+        tf_sum = _segment_sum(tf_t + tf_b, pair, n_pairs)
+        idf_m = idf[q_term[k]]
         idf_sum = _segment_sum(idf_m, pair, n_pairs)
         idf_max = np.zeros(n_pairs)
         np.maximum.at(idf_max, pair, idf_m)
@@ -376,10 +383,10 @@ class FeatureExtractor:
             "idf_coverage": _safe_div(idf_sum, idf_total[q_idx]),
         }
         if self.field_bm25:
-            doc_of = docs[owner[ent]]
+            doc_of = d_idx[pair]
             for name, tf, lengths, avg in (
-                ("bm25_title", tf_t[ent], self._title_len, self._avg_title),
-                ("bm25_body", tf_b[ent], self._body_len, self._avg_body),
+                ("bm25_title", tf_t, self._title_len, self._avg_title),
+                ("bm25_body", tf_b, self._body_len, self._avg_body),
             ):
                 has = tf > 0  # the field's own entries only, so that the sums group as before
                 w = _bm25_weights(tf[has], lengths[doc_of[has]], avg, idf_m[has], self.config)
@@ -401,20 +408,22 @@ class FeatureExtractor:
         (``d_pos``: each pair's distinct candidate document, whose store row is in ``rows``)."""
         n_q = len(terms)
         n_bigrams = np.array([len(set(itertools.pairwise(ts))) for ts in terms], dtype=np.float64)
-        q_codes = [_bigram_codes(ids, self._n_terms) for ids in query_ids]
-        all_codes = np.unique(np.concatenate(q_codes)) if n_q else np.zeros(0, dtype=np.int64)
+        # the queries' adjacent known term pairs (a query's repeated pairs mark the same cell of the table)
+        lengths, flat = flatten(query_ids)
+        q_of = np.repeat(np.arange(n_q, dtype=np.int64), lengths)
+        ok = np.flatnonzero((q_of[:-1] == q_of[1:]) & (flat[:-1] >= 0) & (flat[1:] >= 0))
+        q_codes = flat[ok] * self._n_terms + flat[ok + 1]
+        all_codes = np.unique(q_codes)
         if all_codes.size == 0:
             zero = np.zeros(len(q_idx))
             return zero, zero
-        # each pair's document bigrams that its own query has (codes distinct per document and query)
-        q_lens = np.array([len(c) for c in q_codes], dtype=np.int64)
-        q_of = np.repeat(np.arange(n_q, dtype=np.int64), q_lens)
-        q_col = np.searchsorted(all_codes, np.concatenate(q_codes))
-        table = _PairTable(q_of, q_col, np.ones(len(q_col)), n_q, len(all_codes))
+        # each pair's document bigrams that its own query has (codes distinct per document)
+        q_col = np.searchsorted(all_codes, q_codes)
+        table = _PairTable(q_of[ok], q_col, np.ones(len(q_col)), n_q, len(all_codes))
         ptr, codes = self._store.arrays.bigram_ptr, self._store.arrays.bigrams
         owner, at = expand_ranges(ptr[rows], ptr[rows + 1] - ptr[rows])
-        col, known = _lookup(all_codes, codes[at])  # the documents' bigrams that some query has
-        owner, col = owner[known], col[known]
+        known, col = _find(all_codes, codes[at], self._n_terms**2)  # the documents' bigrams some query has
+        owner = owner[known]
         pair, ent = _per_pair(owner, len(rows), d_pos)
         hit = table.get(q_idx[pair], col[ent]) > 0
         match = np.bincount(pair[hit], minlength=len(q_idx)).astype(np.float64)
@@ -570,6 +579,33 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     return pos, sorted_keys[pos] == keys
 
 
+def _find(sorted_keys: np.ndarray, keys: np.ndarray, universe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``keys`` are in the distinct ``sorted_keys`` (both in ``0..universe-1``), and where: the
+    indices of those found, in order, and their positions in ``sorted_keys``.
+
+    A table of positions over the universe when that is small (beside the keys), else a binary search;
+    when the keys far outnumber ``sorted_keys``, only those that a hashed bitmap of ``sorted_keys`` lets
+    through are searched."""
+    if len(sorted_keys) == 0 or len(keys) == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return none, none
+    if universe <= min(_SLOT_CELLS, 64 * (len(keys) + len(sorted_keys))):
+        slot = np.zeros(universe, dtype=np.int32 if len(sorted_keys) < 1 << 31 else np.int64)
+        slot[sorted_keys] = np.arange(1, len(sorted_keys) + 1, dtype=slot.dtype)
+        at = slot[keys]
+        found = np.flatnonzero(at)
+        return found, at[found].astype(np.int64) - 1
+    if len(keys) > 8 * len(sorted_keys):
+        mask = (1 << min(max((64 * len(sorted_keys)).bit_length(), 10), 24)) - 1
+        member = np.zeros(mask + 1, dtype=bool)
+        member[sorted_keys & mask] = True
+        candidates = np.flatnonzero(member[keys & mask])
+        pos, hit = _lookup(sorted_keys, keys[candidates])
+        return candidates[hit], pos[hit]
+    pos, hit = _lookup(sorted_keys, keys)
+    return np.flatnonzero(hit), pos[hit]
+
+
 class _PairTable:
     """Values at ``(query, column)`` cells, read for many pairs at once: a dense ``[n_q, n_cols]`` table
     when that is small, else a sorted key array searched."""
@@ -597,10 +633,10 @@ class _PairTable:
 
 def _doc_entries(
     tf_title: sp.csr_matrix, tf_body: sp.csr_matrix, rows: np.ndarray, vocab: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``(document, term)`` entries of the rows ``rows`` whose term is in the sorted ``vocab``, in
-    the title or the body: ``(position in rows, position of the term in vocab, title count, body
-    count)``, float64 counts (0 where the field lacks the term), ordered by document then term."""
+    the title or the body: sorted keys ``position in rows * len(vocab) + position of the term in
+    vocab``, title counts, body counts (float64, 0 where the field lacks the term)."""
     n_vocab = max(len(vocab), 1)
     lut = None  # term -> position in vocab, when many entries make a table cheaper than searching
     parts = []
@@ -613,24 +649,22 @@ def _doc_entries(
             lut[vocab] = np.arange(len(vocab))
         if lut is not None:
             local = lut[terms]
-            keep = local >= 0
+            keep = np.flatnonzero(local >= 0)
         else:
-            local, keep = _lookup(vocab, terms.astype(np.int64))
-        parts.append((owner[keep] * n_vocab + local[keep], m.data[at][keep].astype(np.float64)))
+            local, hit = _lookup(vocab, terms.astype(np.int64))
+            keep = np.flatnonzero(hit)
+        parts.append((owner[keep] * n_vocab + local[keep], m.data[at[keep]].astype(np.float64)))
     (t_keys, t_tf), (b_keys, b_tf) = parts
-    # merge the two sorted key runs; each entry's slot among the distinct keys without searching
-    both = np.concatenate([t_keys, b_keys])
-    order = np.argsort(both, kind="stable")
-    merged = both[order]
-    distinct = np.ones(len(merged), dtype=bool)
-    distinct[1:] = merged[1:] != merged[:-1]
-    slot = np.empty(len(both), dtype=np.int64)
-    slot[order] = np.cumsum(distinct) - 1
-    keys = merged[distinct]
-    tf = np.zeros((2, len(keys)))
-    tf[0, slot[: len(t_keys)]] = t_tf
-    tf[1, slot[len(t_keys) :]] = b_tf
-    return keys // n_vocab, keys % n_vocab, tf[0], tf[1]
+    # merge the two sorted key runs: the title's keys missing from the body are inserted into it
+    pos = np.searchsorted(b_keys, t_keys)
+    title_only = np.ones(len(t_keys), dtype=bool)
+    if len(b_keys):
+        title_only = b_keys[np.minimum(pos, len(b_keys) - 1)] != t_keys
+    keys = np.insert(b_keys, pos[title_only], t_keys[title_only])
+    tf_b = np.insert(b_tf, pos[title_only], 0.0)
+    tf_t = np.zeros(len(keys))
+    tf_t[pos + np.cumsum(title_only) - title_only] = t_tf
+    return keys, tf_t, tf_b
 
 
 def _average(lengths: np.ndarray) -> float:
@@ -654,16 +688,6 @@ def _segment_sum(values: np.ndarray, segment: np.ndarray, n: int) -> np.ndarray:
         first = np.flatnonzero(np.concatenate([[True], segment[1:] != segment[:-1]]))
         out[segment[first]] = np.add.reduceat(values, first)
     return out
-
-
-def _bigram_codes(ids: list[int], n_terms: int) -> np.ndarray:
-    """Sorted distinct codes ``a * n_terms + b`` of adjacent known term pairs ``(a, b)``."""
-    if len(ids) < 2:
-        return np.zeros(0, dtype=np.int64)
-    arr = np.asarray(ids, dtype=np.int64)
-    a, b = arr[:-1], arr[1:]
-    ok = (a >= 0) & (b >= 0)
-    return np.unique(a[ok] * n_terms + b[ok])
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
