@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from pathlib import Path
@@ -157,6 +158,26 @@ def test_save_load_round_trip(tmp_path: Path, corpus: Corpus, fitted: FeatureExt
     again = FeatureExtractor.load(tmp_path / "dense", encoder=HashEncoder(), corpus=corpus)
     np.testing.assert_array_equal(
         again.transform(RUN, QUERIES).dense(), dense.transform(RUN, QUERIES).dense()
+    )
+
+
+def test_load_sorts_each_documents_term_entries(
+    tmp_path: Path, corpus: Corpus, fitted: FeatureExtractor
+) -> None:
+    """The transform looks terms up in each document's sorted entries: a saved folder whose entries are
+    in another order (written by other code) is sorted on load, not silently miscounted."""
+    fitted.save(tmp_path / "fx")
+    with np.load(tmp_path / "fx" / "features.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    for name in ("tf_title", "tf_body"):
+        ptr, idx, data = arrays[f"{name}_indptr"], arrays[f"{name}_indices"], arrays[f"{name}_data"]
+        for a, b in itertools.pairwise(ptr):  # each row's entries reversed
+            idx[a:b], data[a:b] = idx[a:b][::-1].copy(), data[a:b][::-1].copy()
+    assert (np.diff(arrays["tf_body_indptr"]) >= 2).any()  # so some row is out of order now
+    np.savez(tmp_path / "fx" / "features.npz", **arrays)
+    loaded = FeatureExtractor.load(tmp_path / "fx")
+    np.testing.assert_array_equal(
+        loaded.transform(RUN, QUERIES).dense(), fitted.transform(RUN, QUERIES).dense()
     )
 
 

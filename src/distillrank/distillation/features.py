@@ -525,7 +525,9 @@ class FeatureExtractor:
 
         def csr(name: str) -> sp.csr_matrix:
             parts = (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"])
-            return sp.csr_matrix(parts, shape=(n_rows, n_terms))
+            m = sp.csr_matrix(parts, shape=(n_rows, n_terms))
+            m.sort_indices()  # the transform looks terms up in each row's sorted entries (a no-op when saved)
+            return m
 
         fx._analyzer = _Analyzer(fx.config, {t: i for i, t in enumerate(meta["vocab"])})
         fx._docnos = list(meta["docnos"])
