@@ -377,3 +377,28 @@ def test_a_loaded_dataset_or_a_table_instead_of_a_log_is_a_clear_error(pages: Cl
     model = PBM().fit(pages)
     with pytest.raises(TypeError, match=r"PBM takes a ClickLog, got a DataFrame; wrap the table"):
         model.perplexity(pages.df)  # type: ignore[arg-type]
+
+
+def test_encoding_does_not_depend_on_how_the_ids_are_stored() -> None:
+    """Sessions are encoded from integer codes: string, Arrow-string and mixed int/str id columns give
+    the encoding of their values as strings, with sessions in ascending id order and identical pages
+    (same pairs, same clicks) sharing a row numbered by first appearance."""
+    rows = [  # (session, qid, position, docno, click): s2 and s9 show the same page with the same clicks
+        ("s9", "1", 1, "a", 1), ("s9", "1", 2, "b", 0), ("s2", "1", 2, "b", 0), ("s2", "1", 1, "a", 1),
+        ("s5", "2", 1, "b", 0), ("s10", "1", 1, "a", 0), ("s10", "1", 2, "b", 1),
+    ]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["session_id", "qid", "position", "docno", "click"]).assign(
+        propensity=np.nan
+    )
+    plain = encode_sessions(ClickLog(df))
+    assert list(plain.pairs) == [("1", "a"), ("1", "b"), ("2", "b")]
+    # sessions s10 < s2 < s5 < s9 (string order); s2 and s9 share the row first seen (s10's is its own)
+    assert plain.inverse.tolist() == [0, 1, 2, 1] and plain.weight.tolist() == [1.0, 2.0, 1.0]
+    assert plain.click.tolist() == [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    arrow = df.astype({c: "string[pyarrow]" for c in ("session_id", "qid", "docno")})
+    mixed = df.assign(qid=[1, "1", 1, "1", 2, "1", 1])  # 1 and "1" are the same query as strings
+    for other in (arrow, mixed):
+        s = encode_sessions(ClickLog(other))
+        assert list(s.pairs) == list(plain.pairs)
+        for field in ("pair", "click", "mask", "weight", "inverse", "rows"):
+            np.testing.assert_array_equal(getattr(s, field), getattr(plain, field))

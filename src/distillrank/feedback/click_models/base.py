@@ -143,6 +143,10 @@ def _position_problem(session: object, positions: np.ndarray, log: ClickLog) -> 
 def encode_sessions(log: ClickLog) -> Sessions:
     """Encode ``log`` for the click models (see :class:`Sessions`).
 
+    Works on integer codes of the ids, never a Python string per row: about 1 GiB of working space per
+    million result pages of ten results beside the log itself (``bench/README.md``, click models at
+    scale).
+
     Raises:
         ValueError: the log is empty.
         DataFormatError: a session whose positions are not ``1..n``, or that mixes queries.
@@ -150,33 +154,41 @@ def encode_sessions(log: ClickLog) -> Sessions:
     df = log.df
     if len(df) == 0:
         raise ValueError("the click log is empty")
-    sid = df["session_id"].to_numpy()
+    # integer codes throughout: session ids in ascending order, qids and docnos as strings in order of
+    # first appearance (a Python string per row, or sorting them, costs gigabytes and minutes on a log of
+    # millions of result pages)
+    scode, suniq = pd.factorize(df["session_id"], sort=True)
     pos = df["position"].to_numpy().astype(np.int64)
-    order = np.lexsort((pos, sid))
-    sid_s, pos_s = sid[order], pos[order]
+    order = np.lexsort((pos, scode))
+    sid_s, pos_s = scode[order], pos[order]
+    del scode, pos  # (temporaries of a row each are freed as soon as they are done with)
     new = np.ones(len(order), dtype=bool)
     new[1:] = sid_s[1:] != sid_s[:-1]
     starts = np.flatnonzero(new)
     sess = np.cumsum(new) - 1
-    expected = np.arange(len(order)) - starts[sess] + 1
-    bad = pos_s != expected
+    del new
+    bad = pos_s != np.arange(len(order)) - starts[sess] + 1
     if bad.any():
         s = int(sess[np.argmax(bad)])
         end = starts[s + 1] if s + 1 < len(starts) else len(order)
         raise DataFormatError(
-            log.source, None, _position_problem(sid_s[starts[s]], pos_s[starts[s] : end], log)
+            log.source, None, _position_problem(suniq[sid_s[starts[s]]], pos_s[starts[s] : end], log)
         )
-    qcode, quniq = pd.factorize(df["qid"].astype(str).to_numpy())
+    del bad
+    qcode, quniq = _string_codes(df["qid"])
     qcode = qcode[order]
     mixed = qcode != qcode[starts[sess]]
     if mixed.any():
         s = int(sess[np.argmax(mixed)])
-        raise DataFormatError(log.source, None, f"session {sid_s[starts[s]]}: more than one qid")
-    dcode, duniq = pd.factorize(df["docno"].astype(str).to_numpy())
+        raise DataFormatError(log.source, None, f"session {suniq[sid_s[starts[s]]]}: more than one qid")
+    del mixed, sid_s
+    dcode, duniq = _string_codes(df["docno"])
     key = qcode.astype(np.int64) * len(duniq) + dcode[order]
+    del qcode, dcode
     ukeys, pair_code = np.unique(key, return_inverse=True)
+    del key
     pairs = pd.MultiIndex.from_arrays(
-        [np.asarray(quniq)[ukeys // len(duniq)], np.asarray(duniq)[ukeys % len(duniq)]],
+        [quniq[ukeys // len(duniq)], duniq[ukeys % len(duniq)]],
         names=["qid", "docno"],
     )
     n, k = len(starts), int(pos_s.max())
@@ -186,13 +198,40 @@ def encode_sessions(log: ClickLog) -> Sessions:
     click[sess, pos_s - 1] = df["click"].to_numpy()[order]
     rows = np.full((n, k), -1, dtype=np.int64)
     rows[sess, pos_s - 1] = order
-    # Share identical sessions: group on the shown pairs and the click pattern.
-    keys = pd.DataFrame(np.concatenate([pair, click.astype(np.int64)], axis=1))
-    inverse = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
-    first = np.unique(inverse, return_index=True)[1]
+    del sess, pos_s, order, pair_code
+    inverse, first = _first_seen_groups(pair, click)
     weight = np.bincount(inverse).astype(np.float64)
     upair = pair[first]
     return Sessions(upair, click[first], upair >= 0, weight, inverse, rows, pairs)
+
+
+def _string_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the column's values as strings (codes in order of first appearance, object
+    array of the distinct strings), without making a Python string for every row: the distinct values
+    are factorised first and turned into strings after."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    as_str = pd.Series(uniques, dtype=column.dtype).astype(str).to_numpy(dtype=object)
+    merged, distinct = pd.factorize(as_str)  # distinct values with one string (1 and "1")
+    return merged[codes], np.asarray(distinct, dtype=object)
+
+
+def _first_seen_groups(pair: np.ndarray, click: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions with the same shown pairs and clicks: each session's group, groups numbered in order of
+    first appearance, and each group's first session. The click pattern is packed into one integer
+    (when the lists are at most 62 long) and each row compared as raw bytes."""
+    k = pair.shape[1]
+    if k <= 62:
+        bits = (click.astype(np.int64) << np.arange(k, dtype=np.int64)).sum(axis=1)
+        rows = np.concatenate([pair, bits[:, None]], axis=1)
+    else:
+        rows = np.concatenate([pair, click.astype(np.int64)], axis=1)
+    rows = np.ascontiguousarray(rows)
+    flat = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first_sorted, group_sorted = np.unique(flat, return_index=True, return_inverse=True)
+    by_first = np.argsort(first_sorted, kind="stable")
+    relabel = np.empty_like(by_first)
+    relabel[by_first] = np.arange(len(by_first))
+    return relabel[group_sorted.reshape(-1)], first_sorted[by_first]
 
 
 def rng_from(rng: RandomState) -> np.random.Generator:
