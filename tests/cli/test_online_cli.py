@@ -439,3 +439,57 @@ def test_a_log_of_a_later_page_is_named_as_such(tmp_path: Path) -> None:
     result = runner.invoke(app, ["online", "learn", "--clicks", str(log.parent), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "the log shows positions 11..13 only (a later page?)" in " ".join(result.output.split())
+
+
+@pytest.mark.data
+@pytest.mark.filterwarnings("ignore::distillrank.errors.DataWarning")
+def test_clickmodels_on_the_yandex_sample(shared_data: Path, tmp_path: Path) -> None:
+    """``online clickmodels`` fits on train, evaluates on test, and reports what the library computes."""
+    from distillrank.data.catalogue import load_dataset
+    from distillrank.feedback.click_models import PBM, CascadeModel
+
+    out = tmp_path / "cm"
+    args = ["online", "clickmodels", "--data-dir", str(shared_data), "--models", "PBM,cm", "--max-iter", "30"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["models"]) == ["pbm", "cm"] and metrics["test_sessions"] == 21_413
+    log = load_dataset("yandex-wscd-sample", shared_data)
+    for name, cls in (("pbm", PBM), ("cm", CascadeModel)):
+        model = cls().fit(log["train"], max_iter=30)
+        entry = metrics["models"][name]
+        assert entry["log_likelihood"] == round(model.log_likelihood(log["test"]), 5)
+        assert entry["perplexity_at_rank"] == [round(float(x), 5) for x in model.perplexity(log["test"])[1]]
+    assert metrics["models"]["pbm"]["log_likelihood"] > metrics["models"]["cm"]["log_likelihood"]
+    assert (out / "perplexity_by_rank.png").exists() and "held-out log-likelihood" in (
+        out / "report.md"
+    ).read_text()
+
+
+def test_clickmodels_hold_out_sessions_of_a_single_log(tmp_path: Path) -> None:
+    from distillrank.data.formats.yandex import read_yandex_clicklog
+
+    yandex = _yandex_folder(tmp_path) / "trainSample"
+    n = read_yandex_clicklog(yandex).n_sessions
+    out = tmp_path / "out"
+    args = [
+        "online",
+        "clickmodels",
+        "-c",
+        str(yandex),
+        "-o",
+        str(out),
+        "--models",
+        "ubm",
+        "--test-fraction",
+        "0.25",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_sessions"] == round(0.25 * n) and metrics["train_sessions"] == n - round(0.25 * n)
+    assert "25% of its sessions at random (seed 0)" in metrics["held_out"]
+    bad = runner.invoke(app, [*args[:6], "--models", "ubn"])
+    assert bad.exit_code == 2 and "--models" in bad.output and "ubm" in bad.output
+    bad = runner.invoke(app, [*args, "--test-fraction", "1.5"])
+    assert bad.exit_code == 2 and "--test-fraction" in bad.output

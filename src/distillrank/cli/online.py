@@ -34,19 +34,19 @@ ESTIMATOR_NAMES = "naive,ips,snips,dr,full_info"
 ALL_ESTIMATOR_NAMES = ESTIMATOR_NAMES + ",unbiased_lambdamart"
 
 
-def _names(value: str, allowed: str) -> tuple[str, ...]:
-    """The estimator names of ``--estimators`` (case-insensitive); an unknown one is an error naming the
-    option, with the closest known name."""
+def _names(
+    value: str, allowed: str, option: str = "--estimators", what: str = "estimator"
+) -> tuple[str, ...]:
+    """The names of ``--estimators`` (or ``option``), case-insensitive; an unknown one is an error naming
+    the option, with the closest known name."""
     from distillrank.errors import DistillrankError
 
     names = tuple(v.strip().lower() for v in value.split(",") if v.strip())
     choices = allowed.split(",")
     if not names:
-        raise DistillrankError(
-            f"--estimators names no estimator (got {value!r}); choose from {', '.join(choices)}"
-        )
+        raise DistillrankError(f"{option} names no {what} (got {value!r}); choose from {', '.join(choices)}")
     for n in names:
-        choose(n, choices, "--estimators", "estimator", cutoff=0.6)
+        choose(n, choices, option, what, cutoff=0.6)
     return names
 
 
@@ -423,6 +423,150 @@ def learn(
     else:
         out.print(f"not evaluated: {NO_HELD_OUT}", highlight=False)
     out.print(f"wrote {output}", highlight=False)
+
+
+@app.command("clickmodels")
+@friendly_errors
+@report_output
+def clickmodels(
+    clicks: Annotated[
+        str,
+        typer.Option(
+            "--clicks", "-c", help="A click log: catalogue name (yandex-wscd-sample), folder or file."
+        ),
+    ] = "yandex-wscd-sample",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for report.md/html and metrics.json.")
+    ] = Path("click-models"),
+    models: Annotated[str, typer.Option(help="Click models, comma-separated.")] = "pbm,cm,dcm,ubm,dbn,sdbn",
+    train_split: Annotated[str, typer.Option(help="Split to fit on.")] = "train",
+    test_split: Annotated[str, typer.Option(help="Held-out split to evaluate on.")] = "test",
+    test_fraction: Annotated[
+        float,
+        typer.Option(help="Share of sessions held out at random when the log has no test split."),
+    ] = 0.2,
+    max_iter: Annotated[int, typer.Option(help="Most EM iterations.")] = 200,
+    tol: Annotated[float, typer.Option(help="EM stops when the log-likelihood gains less.")] = 1e-6,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out sessions (single-log input).")] = 0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fit click models on a click log and compare them on held-out sessions: log-likelihood (higher is
+    better) and perplexity overall and per rank (lower is better), as in Chuklin, Markov and de Rijke
+    (2015).
+
+    Writes report.md, report.html (perplexity by rank) and metrics.json ({"models": {NAME:
+    {"log_likelihood": x, "perplexity": x, "perplexity_at_rank": [...], "fit_s": x, ...}}}).
+    """
+    import time
+
+    import numpy as np
+
+    from distillrank.errors import DistillrankError
+    from distillrank.feedback.click_models import CLICK_MODELS
+
+    names = _names(models, ",".join(CLICK_MODELS), "--models", "click model")
+    if not 0 < test_fraction < 1:
+        raise typer.BadParameter(
+            f"must be between 0 and 1, got {test_fraction}", param_hint="--test-fraction"
+        )
+    if max_iter < 1:
+        raise typer.BadParameter(f"must be at least 1, got {max_iter}", param_hint="--max-iter")
+    with status(f"reading {clicks}"):
+        splits = _click_splits(clicks, data_dir)
+    if train_split not in splits:
+        raise DistillrankError(f"{clicks}: no split {train_split!r} (it has {', '.join(splits)})")
+    train = splits[train_split]
+    if test_split in splits and test_split != train_split:
+        test, held_out = splits[test_split], f"its {test_split!r} split"
+    elif len(splits) == 1:
+        sessions = np.asarray(sorted(train.df["session_id"].unique()))
+        rng = np.random.default_rng(seed)
+        n_test = max(1, round(test_fraction * len(sessions)))
+        if len(sessions) < 2:
+            raise DistillrankError(f"{clicks}: one session; nothing to hold out")
+        held = set(rng.choice(sessions, size=min(n_test, len(sessions) - 1), replace=False).tolist())
+        is_test = train.df["session_id"].isin(held).to_numpy()
+        test, train = _log_rows(train, is_test), _log_rows(train, ~is_test)
+        held_out = f"{test_fraction:.0%} of its sessions at random (seed {seed})"
+    else:
+        raise DistillrankError(
+            f"{clicks}: no split {test_split!r} to evaluate on (it has {', '.join(splits)})"
+        )
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        model = CLICK_MODELS[name]()
+        with status(f"{name}: fitting on {train.n_sessions:,} sessions"):
+            t0 = time.perf_counter()
+            model.fit(train, max_iter=max_iter, tol=tol)
+            fit_s = time.perf_counter() - t0
+        with status(f"{name}: evaluating on {test.n_sessions:,} sessions"):
+            ppl, per_rank = model.perplexity(test)
+            results[name] = {
+                "log_likelihood": round(float(model.log_likelihood(test)), 5),
+                "perplexity": round(float(ppl), 5),
+                "perplexity_at_rank": [round(float(x), 5) for x in per_rank],
+                "fit_s": round(fit_s, 2),
+                "n_iter": int(model.n_iter_),
+                "converged": bool(model.converged_),
+            }
+        out.print(
+            f"{name}: log-likelihood {results[name]['log_likelihood']:.4f}, perplexity "
+            f"{results[name]['perplexity']:.4f} ({fit_s:.1f} s)",
+            highlight=False,
+        )
+    _write_click_model_report(output, clicks, train, test, held_out, results)
+    out.print(f"wrote {output}", highlight=False)
+
+
+def _log_rows(log: Any, keep: Any) -> Any:
+    """The click log of ``log``'s rows where ``keep`` is true."""
+    from distillrank.data.clicklog import ClickLog
+
+    return ClickLog(log.df[keep].reset_index(drop=True), source=log.source, first_position=log.first_position)
+
+
+def _write_click_model_report(
+    output: Path, source: str, train: Any, test: Any, held_out: str, results: dict[str, dict[str, Any]]
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from distillrank.pipeline.report import Report
+
+    r = Report(f"Click models on {source}")
+    r.text(
+        f"Fitted on {train.n_sessions:,} sessions ({len(train):,} shown results) and evaluated on "
+        f"{test.n_sessions:,} held-out sessions ({held_out}). Log-likelihood: the mean over sessions of the "
+        "mean over ranks of ln P(c_r | the clicks above), higher is better; perplexity: 2^-(mean log2 of "
+        "the unconditional click probabilities), per rank and averaged over ranks, lower is better. On "
+        "the full Yandex log UBM and DBN lead and the cascade model trails (Chuklin et al. 2015)."
+    )
+    order = sorted(results, key=lambda n: -results[n]["log_likelihood"])
+    r.table(
+        [{"model": n, **{k: v for k, v in results[n].items() if k != "perplexity_at_rank"}} for n in order],
+        caption="held-out log-likelihood and perplexity, best log-likelihood first",
+    )
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for n in order:
+        per_rank = results[n]["perplexity_at_rank"]
+        ax.plot(range(1, len(per_rank) + 1), per_rank, marker="o", label=n)
+    ax.set_xlabel("rank")
+    ax.set_ylabel("perplexity (lower is better)")
+    ax.set_title("held-out perplexity by rank")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    r.figure(fig, "perplexity_by_rank", "perplexity of each model at each rank of the held-out sessions")
+    plt.close(fig)
+    metrics = {
+        "source": source,
+        "train_sessions": train.n_sessions,
+        "test_sessions": test.n_sessions,
+        "held_out": held_out,
+        "models": results,
+    }
+    r.write(output, metrics=json.loads(json.dumps(metrics)))
 
 
 NO_HELD_OUT = (
