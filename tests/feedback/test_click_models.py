@@ -402,3 +402,13 @@ def test_encoding_does_not_depend_on_how_the_ids_are_stored() -> None:
         assert list(s.pairs) == list(plain.pairs)
         for field in ("pair", "click", "mask", "weight", "inverse", "rows"):
             np.testing.assert_array_equal(getattr(s, field), getattr(plain, field))
+
+
+def test_measures_take_a_log_or_its_encoding(pages: ClickLog, true_attractiveness: pd.Series) -> None:
+    model = PBM(examination=EXAM, attractiveness=true_attractiveness)
+    sim = model.simulate(pages, rng=3)
+    s = encode_sessions(sim)
+    assert model.log_likelihood(s) == model.log_likelihood(sim)
+    ppl, per_rank = model.perplexity(s)
+    assert ppl == model.perplexity(sim)[0]
+    np.testing.assert_array_equal(per_rank, model.perplexity(sim)[1])

@@ -462,7 +462,7 @@ def clickmodels(
     import numpy as np
 
     from distillrank.errors import DistillrankError
-    from distillrank.feedback.click_models import CLICK_MODELS
+    from distillrank.feedback.click_models import CLICK_MODELS, encode_sessions
 
     names = _names(models, ",".join(CLICK_MODELS), "--models", "click model")
     if not 0 < test_fraction < 1:
@@ -492,6 +492,8 @@ def clickmodels(
         raise DistillrankError(
             f"{clicks}: no split {test_split!r} to evaluate on (it has {', '.join(splits)})"
         )
+    with status(f"encoding the {test.n_sessions:,} held-out sessions"):
+        encoded = encode_sessions(test)  # once for every model's two measures
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         model = CLICK_MODELS[name]()
@@ -500,9 +502,9 @@ def clickmodels(
             model.fit(train, max_iter=max_iter, tol=tol)
             fit_s = time.perf_counter() - t0
         with status(f"{name}: evaluating on {test.n_sessions:,} sessions"):
-            ppl, per_rank = model.perplexity(test)
+            ppl, per_rank = model.perplexity(encoded)
             results[name] = {
-                "log_likelihood": round(float(model.log_likelihood(test)), 5),
+                "log_likelihood": round(float(model.log_likelihood(encoded)), 5),
                 "perplexity": round(float(ppl), 5),
                 "perplexity_at_rank": [round(float(x), 5) for x in per_rank],
                 "fit_s": round(fit_s, 2),

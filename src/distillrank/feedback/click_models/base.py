@@ -349,15 +349,16 @@ class ClickModel(ABC):
     def _series(self, values: np.ndarray, s: Sessions, name: str) -> pd.Series:
         return pd.Series(values, index=s.pairs, name=name)
 
-    def _prepare(self, log: ClickLog) -> Sessions:
-        ClickLog.check(log, f"{type(self).__name__}")
+    def _prepare(self, log: ClickLog | Sessions) -> Sessions:
+        if not isinstance(log, Sessions):
+            ClickLog.check(log, f"{type(self).__name__}")
         missing = [p for p in self._params if getattr(self, p) is None]
         if missing:
             raise ValueError(
                 f"{type(self).__name__} has no {', '.join(missing)}: call fit(log) or pass the parameters "
                 "when creating it"
             )
-        s = encode_sessions(log)
+        s = log if isinstance(log, Sessions) else encode_sessions(log)
         depth = self._depth()
         if depth is not None and s.depth > depth:
             raise ValueError(
@@ -399,16 +400,20 @@ class ClickModel(ABC):
         s = self._prepare(log)
         return s.to_rows(self._marginal(s), len(log.df))
 
-    def log_likelihood(self, log: ClickLog) -> float:
-        """Mean over sessions of the mean over ranks of ln P(c_r | earlier clicks) (module docstring)."""
+    def log_likelihood(self, log: ClickLog | Sessions) -> float:
+        """Mean over sessions of the mean over ranks of ln P(c_r | earlier clicks) (module docstring).
+
+        ``log`` may be a click log or its :func:`encode_sessions` (to evaluate several models, or the
+        log-likelihood and the perplexity, on one encoding of a large log)."""
         s = self._prepare(log)
         lp = np.where(s.mask, self._log_prob_observed(s, self._conditional(s)), 0.0)
         per_session = lp.sum(axis=1) / s.lengths
         return float(np.sum(per_session * s.weight) / s.weight.sum())
 
-    def perplexity(self, log: ClickLog) -> tuple[float, np.ndarray]:
+    def perplexity(self, log: ClickLog | Sessions) -> tuple[float, np.ndarray]:
         """``(overall, per_rank)``: perplexity at each rank from unconditional click probabilities and
-        their mean over ranks (module docstring); ``per_rank[r - 1]`` is rank ``r``."""
+        their mean over ranks (module docstring); ``per_rank[r - 1]`` is rank ``r``. ``log`` may be a
+        click log or its :func:`encode_sessions`."""
         s = self._prepare(log)
         q = np.clip(self._marginal(s), PROB_MIN, 1 - PROB_MIN)
         bits = np.where(s.click > 0, np.log2(q), np.log2(1 - q))
