@@ -30,6 +30,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+ClicksOption = Annotated[
+    str,
+    typer.Option("--clicks", "-c", help="A click log: catalogue name (yandex-wscd-sample), folder or file."),
+]
+"""``--clicks`` of ``online learn`` and ``online clickmodels``."""
+
 ESTIMATOR_NAMES = "naive,ips,snips,dr,full_info"
 ALL_ESTIMATOR_NAMES = ESTIMATOR_NAMES + ",unbiased_lambdamart"
 
@@ -281,12 +287,7 @@ def _print_summary(result: Any) -> None:
 @friendly_errors
 @report_output
 def learn(
-    clicks: Annotated[
-        str,
-        typer.Option(
-            "--clicks", "-c", help="A click log: catalogue name (yandex-wscd-sample), folder or file."
-        ),
-    ] = "yandex-wscd-sample",
+    clicks: ClicksOption = "yandex-wscd-sample",
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for runs, report.md/html and metrics.json.")
     ] = Path("clicks-ltr"),
@@ -352,13 +353,13 @@ def learn(
     with status(f"loading {clicks}"):
         splits = _click_splits(clicks, data_dir)
     if train_split not in splits:
-        raise DistillrankError(f"the click log has no split {train_split!r} (it has {list(splits)})")
+        raise _no_split(train_split, splits)
     train = splits[train_split]
     if test_split is None:  # a single file has no test split: learn from it without evaluating
         test_split = "test" if "test" in splits and train_split != "test" else ""
     test = splits.get(test_split) if test_split else None
     if test_split and test is None:
-        raise DistillrankError(f"the click log has no split {test_split!r} (it has {list(splits)})")
+        raise _no_split(test_split, splits)
     for log in (train, test):
         _check_trec_ids(log)
     if feats is None and test is not None:
@@ -429,12 +430,7 @@ def learn(
 @friendly_errors
 @report_output
 def clickmodels(
-    clicks: Annotated[
-        str,
-        typer.Option(
-            "--clicks", "-c", help="A click log: catalogue name (yandex-wscd-sample), folder or file."
-        ),
-    ] = "yandex-wscd-sample",
+    clicks: ClicksOption = "yandex-wscd-sample",
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for report.md/html and metrics.json.")
     ] = Path("click-models"),
@@ -474,24 +470,22 @@ def clickmodels(
     with status(f"reading {clicks}"):
         splits = _click_splits(clicks, data_dir)
     if train_split not in splits:
-        raise DistillrankError(f"{clicks}: no split {train_split!r} (it has {', '.join(splits)})")
+        raise _no_split(train_split, splits)
     train = splits[train_split]
     if test_split in splits and test_split != train_split:
         test, held_out = splits[test_split], f"its {test_split!r} split"
     elif len(splits) == 1:
         sessions = np.asarray(sorted(train.df["session_id"].unique()))
-        rng = np.random.default_rng(seed)
-        n_test = max(1, round(test_fraction * len(sessions)))
         if len(sessions) < 2:
             raise DistillrankError(f"{clicks}: one session; nothing to hold out")
-        held = set(rng.choice(sessions, size=min(n_test, len(sessions) - 1), replace=False).tolist())
+        n_test = min(max(1, round(test_fraction * len(sessions))), len(sessions) - 1)
+        held = set(np.random.default_rng(seed).choice(sessions, size=n_test, replace=False).tolist())
         is_test = train.df["session_id"].isin(held).to_numpy()
-        test, train = _log_rows(train, is_test), _log_rows(train, ~is_test)
+        test = train.with_rows(train.df[is_test].reset_index(drop=True))
+        train = train.with_rows(train.df[~is_test].reset_index(drop=True))
         held_out = f"{test_fraction:.0%} of its sessions at random (seed {seed})"
     else:
-        raise DistillrankError(
-            f"{clicks}: no split {test_split!r} to evaluate on (it has {', '.join(splits)})"
-        )
+        raise _no_split(test_split, splits)
     with status(f"encoding the {test.n_sessions:,} held-out sessions"):
         encoded = encode_sessions(test)  # once for every model's two measures
     results: dict[str, dict[str, Any]] = {}
@@ -518,13 +512,6 @@ def clickmodels(
         )
     _write_click_model_report(output, clicks, train, test, held_out, results)
     out.print(f"wrote {output}", highlight=False)
-
-
-def _log_rows(log: Any, keep: Any) -> Any:
-    """The click log of ``log``'s rows where ``keep`` is true."""
-    from distillrank.data.clicklog import ClickLog
-
-    return ClickLog(log.df[keep].reset_index(drop=True), source=log.source, first_position=log.first_position)
 
 
 def _write_click_model_report(
@@ -569,6 +556,13 @@ def _write_click_model_report(
         "models": results,
     }
     r.write(output, metrics=json.loads(json.dumps(metrics)))
+
+
+def _no_split(name: str, splits: dict[str, Any]) -> Exception:
+    """The error for a ``--train-split``/``--test-split`` the click log does not have."""
+    from distillrank.errors import DistillrankError
+
+    return DistillrankError(f"the click log has no split {name!r} (it has {list(splits)})")
 
 
 NO_HELD_OUT = (
